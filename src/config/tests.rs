@@ -1,0 +1,188 @@
+//! Unit tests of config validation: every error names its line and column.
+
+use super::*;
+
+const MINIMAL: &str = r#"
+state_dir = "/tmp/fw"
+[email]
+from = "feedwatch <fw@example.org>"
+to = ["a@example.org"]
+smtp = "smtp://user%40x@127.0.0.1:2525"
+
+[[feeds]]
+name = "one"
+url = "https://example.org/feed.xml"
+tags = ["ukraine"]
+
+[[rules]]
+name = "r"
+query = 'iran* AND drone*'
+"#;
+
+fn errors(text: &str) -> Vec<(usize, usize, String)> {
+    match parse(text, Path::new("/etc/fw/feedwatch.toml"), None) {
+        Ok(_) => Vec::new(),
+        Err(e) => e
+            .errors
+            .into_iter()
+            .map(|e| (e.line, e.col, e.message))
+            .collect(),
+    }
+}
+
+#[test]
+fn minimal_config_is_valid_with_defaults() {
+    let c = parse(MINIMAL, Path::new("/etc/fw/feedwatch.toml"), None).unwrap();
+    assert_eq!(c.timezone, Tz::UTC);
+    assert_eq!(c.poll.concurrency, 16);
+    assert_eq!(c.poll.per_host, 2);
+    assert_eq!(c.poll.max_body, 10 << 20);
+    assert_eq!(c.poll.backfill, Some(Duration::from_secs(86400)));
+    assert_eq!(c.poll.schedule.expr, "0 */15 * * * *");
+    assert_eq!(c.digests.len(), 1);
+    assert_eq!(c.digests[0].name, "default");
+    assert_eq!(c.digests[0].to, vec!["a@example.org".to_string()]);
+    assert_eq!(c.rules[0].digest, "default");
+    assert_eq!(c.rules[0].fts_query, "(\"iran\"* AND \"drone\"*)");
+    let Transport::Smtp(s) = &c.email.transport else {
+        panic!("smtp")
+    };
+    assert_eq!(
+        (s.host.as_str(), s.port, s.security),
+        ("127.0.0.1", 2525, SmtpSecurity::Opportunistic)
+    );
+    assert_eq!(s.user.as_deref(), Some("user@x"));
+}
+
+#[test]
+fn unknown_key_names_line_column_and_suggests() {
+    let text = MINIMAL.replace(
+        "tags = [\"ukraine\"]",
+        "tags = [\"ukraine\"]\nschedul = \"* * * * *\"",
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!((e[0].0, e[0].1), (12, 1));
+    assert!(e[0].2.contains("unknown field `schedul`"), "{e:?}");
+    assert!(e[0].2.contains("did you mean 'schedule'"), "{e:?}");
+}
+
+#[test]
+fn toml_syntax_error_names_the_line() {
+    let e = errors("state_dir = \"/x\"\n[email\nfrom = 1\n");
+    assert_eq!(e[0].0, 2, "{e:?}");
+}
+
+#[test]
+fn every_invalid_value_is_reported_at_once() {
+    let text = MINIMAL
+        .replace("smtp = \"smtp://user%40x@127.0.0.1:2525\"", "smtp = \"smtp://u:secret@h\"")
+        .replace("state_dir = \"/tmp/fw\"", "state_dir = \"/tmp/fw\"\ntimezone = \"Mars/Olympus\"\n[poll]\ntimeout = \"soon\"\nconcurrency = 0");
+    let e = errors(&text);
+    let lines: Vec<usize> = e.iter().map(|e| e.0).collect();
+    assert_eq!(lines, vec![3, 5, 6, 10], "{e:?}");
+    assert!(e[0].2.contains("Mars/Olympus"));
+    assert!(e[3].2.contains("never put the password"));
+    assert!(
+        !e.iter().any(|e| e.2.contains("secret")),
+        "the password must not be echoed: {e:?}"
+    );
+}
+
+#[test]
+fn rule_error_points_into_the_query() {
+    let text = MINIMAL.replace("query = 'iran* AND drone*'", "query = 'iran* AND (drone*'");
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    // line 15 is the query; the '(' is character 11 of the query, after `query = '`.
+    assert_eq!((e[0].0, e[0].1), (15, 10 + 10), "{e:?}");
+    assert!(e[0].2.contains("rule 'r'"), "{e:?}");
+    assert!(e[0].2.contains("position 11"), "{e:?}");
+}
+
+#[test]
+fn list_form_terms_and_scopes() {
+    let text = MINIMAL.replace(
+        "query = 'iran* AND drone*'",
+        "all = [\"iran*\"]\nany = [\"@drones\"]\nnone = ['\"press release\"']\nfeeds = [\"tag:ukraine\"]",
+    ) + "[terms]\ndrones = [\"drone*\", \"UAV*\"]\n";
+    let c = parse(&text, Path::new("/x/f.toml"), None).unwrap();
+    assert_eq!(
+        c.rules[0].fts_query,
+        "((\"iran\"* AND (\"drone\"* OR \"UAV\"*)) NOT \"press release\")"
+    );
+    assert_eq!(c.rules[0].feeds, Some(vec!["one".to_string()]));
+}
+
+#[test]
+fn unknown_feed_tag_digest_and_set_are_errors() {
+    let text = MINIMAL.replace(
+        "query = 'iran* AND drone*'",
+        "query = 'iran @nope'\nfeeds = [\"onee\", \"tag:none\"]\ndigest = \"morning\"",
+    );
+    let e = errors(&text);
+    let msgs: Vec<&str> = e.iter().map(|e| e.2.as_str()).collect();
+    assert_eq!(e.len(), 4, "{msgs:?}");
+    assert!(msgs[0].contains("@nope"));
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("no feed named 'onee'") && m.contains("did you mean 'one'"))
+    );
+    assert!(msgs.iter().any(|m| m.contains("tag 'none'")));
+    assert!(msgs.iter().any(|m| m.contains("no digest named 'morning'")));
+}
+
+#[test]
+fn relative_paths_follow_the_config_file() {
+    let text = MINIMAL
+        .replace("state_dir = \"/tmp/fw\"", "state_dir = \"state\"")
+        .replace("https://example.org/feed.xml", "file://sample.xml");
+    let c = parse(&text, Path::new("/etc/fw/feedwatch.toml"), None).unwrap();
+    assert_eq!(c.state_dir, PathBuf::from("/etc/fw/state"));
+    assert_eq!(c.feeds[0].url.as_str(), "file:///etc/fw/sample.xml");
+}
+
+#[test]
+fn state_directory_from_systemd() {
+    let text = MINIMAL.replace("state_dir = \"/tmp/fw\"", "");
+    assert!(errors(&text)[0].2.contains("STATE_DIRECTORY"));
+    let c = parse(
+        &text,
+        Path::new("/x.toml"),
+        Some(PathBuf::from("/var/lib/feedwatch")),
+    )
+    .unwrap();
+    assert_eq!(
+        c.db_path(),
+        PathBuf::from("/var/lib/feedwatch/feedwatch.db")
+    );
+}
+
+#[test]
+fn digests_and_transports() {
+    let text = MINIMAL.replace(
+        "smtp = \"smtp://user%40x@127.0.0.1:2525\"",
+        "transport = \"stdout\"",
+    ) + "[[digests]]\nname = \"default\"\nschedule = \"immediate\"\nsubject = \"{count} for {digest}\"\n";
+    let c = parse(&text, Path::new("/x.toml"), None).unwrap();
+    assert_eq!(c.email.transport, Transport::Stdout);
+    assert_eq!(c.digests[0].schedule, DigestSchedule::Immediate);
+    assert_eq!(c.digests[0].subject, "{count} for {digest}");
+    let bad = MINIMAL.replace(
+        "smtp = \"smtp://user%40x@127.0.0.1:2525\"",
+        "smtp = \"smtps://h\"\nstarttls = \"required\"",
+    );
+    assert!(errors(&bad)[0].2.contains("smtp:// only"));
+}
+
+#[test]
+fn backfill_all() {
+    let text = MINIMAL.replace("[email]", "[poll]\nbackfill = \"all\"\n[email]");
+    assert_eq!(
+        parse(&text, Path::new("/x.toml"), None)
+            .unwrap()
+            .poll
+            .backfill,
+        None
+    );
+}

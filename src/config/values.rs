@@ -1,0 +1,123 @@
+//! Config stage: the small value grammars of SPEC §2 (durations `15m`, sizes
+//! `10MiB`, cron schedules with 5 or 6 fields) and byte offset → line:column.
+//! Pure functions; each returns a message fit to show after the position.
+
+use std::time::Duration;
+
+/// A cron schedule, normalised to the 6-field form (seconds first) that
+/// tokio-cron-scheduler and croner expect (DESIGN §3).
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub expr: String,
+    pub cron: croner::Cron,
+}
+
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.expr == other.expr
+    }
+}
+
+pub fn parse_schedule(text: &str) -> Result<Schedule, String> {
+    let fields = text.split_whitespace().count();
+    let expr = match fields {
+        5 => format!("0 {}", text.trim()),
+        6 => text.trim().to_string(),
+        n => {
+            return Err(format!(
+                "a schedule is a cron expression of 5 fields (or 6 with seconds), found {n}: '{text}'"
+            ));
+        }
+    };
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(&expr)
+        .map_err(|e| format!("invalid cron expression '{text}': {e}"))?;
+    Ok(Schedule { expr, cron })
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("invalid duration '{text}' ({e}): write e.g. 30s, 15m, 2h, 7d"))
+}
+
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || format!("invalid size '{text}': write e.g. 512KiB, 10MiB, 1GiB");
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1000,
+        "KiB" => 1 << 10,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).ok_or_else(bad)
+}
+
+/// 1-based line and column (in characters) of a byte offset in `text`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before
+        .get(line_start..)
+        .map_or(1, |s| s.chars().count() + 1);
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert!(parse_duration("soon").unwrap_err().contains("soon"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10MiB"), Ok(10 << 20));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("10 furlongs").is_err());
+        assert!(parse_size("99999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn schedules_take_5_or_6_fields() {
+        assert_eq!(
+            parse_schedule("*/15 * * * *").unwrap().expr,
+            "0 */15 * * * *"
+        );
+        assert_eq!(parse_schedule("30 0 7 * * *").unwrap().expr, "30 0 7 * * *");
+        assert!(parse_schedule("* * *").unwrap_err().contains("found 3"));
+        assert!(parse_schedule("0 99 * * *").is_err());
+    }
+
+    #[test]
+    fn line_and_column() {
+        let t = "a = 1\nbb = 2\nкк = 3";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 6), (2, 1));
+        assert_eq!(line_col(t, 8), (2, 3));
+        assert_eq!(
+            line_col(
+                t,
+                t.find('=').map(|_| t.rfind('=').unwrap_or(0)).unwrap_or(0)
+            ),
+            (3, 4)
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! feedwatch: watches news feeds, matches new items against watch rules and
+//! emails digests of the matches. Two pipelines meet at SQLite:
+//!
+//! ```text
+//! poll    (poll schedule):   fetch ─▶ parse ─▶ store (insert new only) ─▶ match ─▶ store (pending matches)
+//! deliver (digest schedule): store (take pending) ─▶ digest (group, render) ─▶ store (outbox row) ─▶ mail (send) ─▶ store (mark sent)
+//! ```
+//!
+//! - `model`: plain data exchanged between the stages.
+//! - `config`: TOML → validated `Config`, errors with line and column.
+//! - `rules`: rule syntax → AST with positions → FTS5 query.
+//! - `fetch`: HTTP(S)/file fetching with limits and conditional GET.
+//! - `parse`: feed bytes → items with our own identity and plain text.
+//! - `store`: SQLite: migrations, dedup, FTS5 matching, outbox, search.
+//! - `digest`: pending matches → subject, text and HTML (pure).
+//! - `mail`: RFC 5322 messages and their transports (SMTP, stdout).
+//! - `pipeline`: the only composer of stages: poll, match, deliver.
+//! - `daemon`: schedules → ticks → pipeline; signals.
+
+pub mod config;
+pub mod model;
+pub mod parse;
+pub mod rules;

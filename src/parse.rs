@@ -1,0 +1,340 @@
+//! Parse stage: feed bytes + final URL → `model::Item`s, via feed-rs.
+//! Here live our item identity (SPEC §4: id/GUID, else canonical link, else a
+//! hash of title and date; never feed-rs's invented ids), link
+//! canonicalisation, and the reduction of feed HTML to plain text: nothing
+//! that leaves this stage carries markup. Pure: no I/O. Uses `model`.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use chrono::{DateTime, Duration, Utc};
+use feed_rs::model::{Entry, Text};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::model::{Item, MARK_END, MARK_START};
+
+/// Longest title kept, in characters.
+const MAX_TITLE: usize = 1_000;
+/// Longest summary+content text kept, in characters.
+const MAX_SUMMARY: usize = 20_000;
+/// Longest author / category list kept, in characters.
+const MAX_SHORT: usize = 500;
+
+/// Query parameters that only track the reader, removed from links (SPEC §4).
+const TRACKING_PARAMS: &[&str] = &[
+    "fbclid",
+    "gclid",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "yclid",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "oly_anon_id",
+    "oly_enc_id",
+    "vero_id",
+    "rb_clickid",
+    "s_cid",
+    "twclid",
+    "ttclid",
+    "li_fat_id",
+    "cmpid",
+    "ocid",
+    "ns_mchannel",
+    "ns_source",
+    "ns_campaign",
+    "ns_linkname",
+    "ns_fee",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a feed: {0}")]
+    Invalid(String),
+    #[error("the feed parser crashed on this input ({0}); the feed is skipped")]
+    Crashed(String),
+}
+
+/// A parsed feed: its title and its items, newest handling left to `store`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedFeed {
+    pub title: Option<String>,
+    pub items: Vec<Item>,
+}
+
+/// Parses a whole feed. `base` is the URL the bytes finally came from (after
+/// redirects), used to resolve relative links. At most `max_items` items are
+/// kept, in document order.
+pub fn parse_feed(bytes: &[u8], base: &Url, max_items: usize) -> Result<ParsedFeed, ParseError> {
+    let utf8 = to_utf8(bytes);
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(base.as_str()))
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .build();
+    // feed-rs (through quick-xml) has assertions reachable from input; a
+    // hostile feed must cost us that feed, never the process (SPEC §8).
+    let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(utf8.as_ref())))
+        .map_err(|p| ParseError::Crashed(panic_message(&p)))?
+        .map_err(|e| ParseError::Invalid(e.to_string()))?;
+    let now = Utc::now();
+    let items = feed
+        .entries
+        .iter()
+        .take(max_items)
+        .map(|e| to_item(e, base, now))
+        .collect();
+    Ok(ParsedFeed {
+        title: feed.title.as_ref().map(|t| clean(&text_of(t), MAX_TITLE)),
+        items,
+    })
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+/// Decodes non-UTF-8 XML (BOM, then the XML declaration) to UTF-8 and rewrites
+/// the declaration to match, so feed-rs only ever sees UTF-8.
+fn to_utf8(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        if enc == encoding_rs::UTF_8 {
+            return std::borrow::Cow::Borrowed(&bytes[bom_len..]);
+        }
+        let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
+        return std::borrow::Cow::Owned(rewrite_declaration(&text).into_bytes());
+    }
+    let head = &bytes[..bytes.len().min(200)];
+    let declared = std::str::from_utf8(head)
+        .ok()
+        .or_else(|| {
+            std::str::from_utf8(&head[..head.iter().position(|b| *b >= 0x80).unwrap_or(0)]).ok()
+        })
+        .and_then(declared_encoding)
+        .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
+    match declared {
+        // A declaration we could read as ASCII cannot be UTF-16: that label is
+        // a common mislabel, and decoding by it would garble the whole feed.
+        Some(enc)
+            if ![
+                encoding_rs::UTF_8,
+                encoding_rs::UTF_16LE,
+                encoding_rs::UTF_16BE,
+            ]
+            .contains(&enc) =>
+        {
+            let (text, _) = enc.decode_without_bom_handling(bytes);
+            std::borrow::Cow::Owned(rewrite_declaration(&text).into_bytes())
+        }
+        _ => std::borrow::Cow::Borrowed(bytes),
+    }
+}
+
+fn declared_encoding(head: &str) -> Option<String> {
+    let decl = head.strip_prefix("<?xml")?;
+    let end = decl.find("?>")?;
+    let decl = &decl[..end];
+    let at = decl.find("encoding")?;
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let quote = rest.chars().next()?;
+    let rest = &rest[1..];
+    Some(rest[..rest.find(quote)?].to_string())
+}
+
+fn rewrite_declaration(text: &str) -> String {
+    match (text.starts_with("<?xml"), text.find("?>")) {
+        (true, Some(end)) => format!("<?xml version=\"1.0\" encoding=\"utf-8\"{}", &text[end..]),
+        _ => text.to_string(),
+    }
+}
+
+fn to_item(e: &Entry, base: &Url, now: DateTime<Utc>) -> Item {
+    let link = entry_link(e, base);
+    let title = e
+        .title
+        .as_ref()
+        .map(|t| clean(&text_of(t), MAX_TITLE))
+        .unwrap_or_default();
+    let mut summary = e.summary.as_ref().map(text_of).unwrap_or_default();
+    if let Some(body) = e.content.as_ref().and_then(|c| c.body.as_ref()) {
+        let body = html_to_text(body);
+        if !summary.contains(body.trim()) {
+            if !summary.is_empty() {
+                summary.push('\n');
+            }
+            summary.push_str(&body);
+        }
+    }
+    let author = e
+        .authors
+        .iter()
+        .filter_map(|p| p.name.as_deref())
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let category = e
+        .categories
+        .iter()
+        .map(|c| c.label.as_deref().unwrap_or(&c.term).trim())
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let published = e.published.or(e.updated).filter(|d| plausible(*d, now));
+    let key = item_key(&e.id, link.as_deref(), &title, published);
+    Item {
+        key,
+        link,
+        title,
+        summary: clean(&summary, MAX_SUMMARY),
+        author: clean(&author, MAX_SHORT),
+        category: clean(&category, MAX_SHORT),
+        published,
+    }
+}
+
+/// Dates far in the future or before the web are feed bugs, not news.
+fn plausible(d: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    d <= now + Duration::days(2) && d.timestamp() >= 631_152_000 // 1990-01-01
+}
+
+/// SPEC §4: the id/GUID, else the canonical link, else a hash of title and date.
+pub fn item_key(
+    id: &str,
+    canonical_link: Option<&str>,
+    title: &str,
+    published: Option<DateTime<Utc>>,
+) -> String {
+    let id = id.trim();
+    if !id.is_empty() {
+        return format!("id:{id}");
+    }
+    if let Some(link) = canonical_link {
+        return format!("link:{link}");
+    }
+    let mut h = Sha256::new();
+    h.update(title.as_bytes());
+    h.update([0]);
+    h.update(
+        published
+            .map(|d| d.to_rfc3339())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("hash:{hex}")
+}
+
+fn entry_link(e: &Entry, base: &Url) -> Option<String> {
+    let link = e
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or_else(|| e.links.first())?;
+    canonical_link(&link.href, base)
+}
+
+/// Canonical form of a link (SPEC §4): absolute, scheme and host lower-cased,
+/// default port dropped, fragment and tracking parameters removed. Only http
+/// and https links are kept: anything else is not a link we would put in a mail.
+pub fn canonical_link(href: &str, base: &Url) -> Option<String> {
+    let mut url = base.join(href.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    url.set_fragment(None);
+    if url.query().is_some() {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| {
+                let k = k.to_ascii_lowercase();
+                !k.starts_with("utm_") && !TRACKING_PARAMS.contains(&k.as_str())
+            })
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    Some(url.to_string())
+}
+
+/// Plain text of a feed text construct, whatever its declared type.
+fn text_of(t: &Text) -> String {
+    if t.content_type.subty() == "plain" && !t.content.contains('<') {
+        decode_basic_entities(&t.content)
+    } else {
+        html_to_text(&t.content)
+    }
+}
+
+fn decode_basic_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Feed HTML → text. Scripts, styles, images and markup are dropped; only
+/// the words reach a digest (SPEC §5: feed HTML is untrusted).
+pub fn html_to_text(html: &str) -> String {
+    nanohtml2text::html2text(html)
+}
+
+/// Normalises a string from a feed: no control characters (which also keeps
+/// our snippet sentinels ours), no bidi overrides, whitespace collapsed,
+/// length capped at `max` characters.
+pub fn clean(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max * 4));
+    let mut space = false;
+    let mut count = 0;
+    for c in s.chars() {
+        let c = match c {
+            MARK_START | MARK_END => continue,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => continue,
+            c if c.is_whitespace() => ' ',
+            c if c.is_control() => continue,
+            c => c,
+        };
+        if c == ' ' {
+            space = !out.is_empty();
+            continue;
+        }
+        if space {
+            if count + 1 >= max {
+                break;
+            }
+            out.push(' ');
+            count += 1;
+            space = false;
+        }
+        if count >= max {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

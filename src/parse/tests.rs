@@ -1,0 +1,176 @@
+//! Unit tests of the parse stage: item keys, canonical links, text only.
+
+use super::*;
+
+fn base() -> Url {
+    Url::parse("https://news.example.org/feed/").unwrap()
+}
+
+#[test]
+fn canonical_links_drop_tracking_fragment_and_default_port() {
+    let b = base();
+    assert_eq!(
+        canonical_link(
+            "HTTPS://News.Example.ORG:443/a/b?utm_source=rss&id=7&fbclid=xyz#comments",
+            &b
+        )
+        .as_deref(),
+        Some("https://news.example.org/a/b?id=7")
+    );
+    assert_eq!(
+        canonical_link("/story?utm_medium=feed&gclid=1", &b).as_deref(),
+        Some("https://news.example.org/story")
+    );
+    assert_eq!(
+        canonical_link("story.html", &b).as_deref(),
+        Some("https://news.example.org/feed/story.html")
+    );
+    assert_eq!(canonical_link("javascript:alert(1)", &b), None);
+    assert_eq!(canonical_link("mailto:x@example.org", &b), None);
+    assert_eq!(
+        canonical_link("http://example.org:80/x?mc_cid=1&mc_eid=2&igshid=3", &b).as_deref(),
+        Some("http://example.org/x")
+    );
+}
+
+#[test]
+fn item_key_prefers_id_then_link_then_hash() {
+    assert_eq!(
+        item_key(" guid-1 ", Some("https://x/"), "t", None),
+        "id:guid-1"
+    );
+    assert_eq!(
+        item_key("", Some("https://x/"), "t", None),
+        "link:https://x/"
+    );
+    let d = DateTime::parse_from_rfc3339("2024-06-24T09:30:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let h1 = item_key("", None, "title", Some(d));
+    assert!(h1.starts_with("hash:"));
+    assert_eq!(h1, item_key("", None, "title", Some(d)), "stable");
+    assert_ne!(h1, item_key("", None, "title 2", Some(d)));
+    assert_ne!(h1, item_key("", None, "title", None));
+}
+
+#[test]
+fn sample_feed_parses_to_text_only_items() {
+    let bytes = include_bytes!("../../config/sample-feed.xml");
+    let feed = parse_feed(bytes, &base(), 100).unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Sample World Desk"));
+    assert_eq!(feed.items.len(), 5);
+    let seed = &feed.items[0];
+    assert_eq!(
+        seed.title,
+        "Ukraine confirms talks with Tehran on Russia's use of Iranian drones"
+    );
+    assert_eq!(
+        seed.key,
+        "id:sample-world-desk-2024-06-24-ukraine-iran-drones"
+    );
+    assert_eq!(
+        seed.link.as_deref(),
+        Some("https://news.example.org/2024/06/24/ukraine-iran-drone-talks")
+    );
+    assert_eq!(seed.author, "World Desk");
+    assert_eq!(seed.category, "Ukraine, Iran");
+    assert_eq!(
+        seed.published.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2024-06-24T09:30:00+00:00")
+    );
+    assert!(seed.summary.contains("Kyiv and Tehran"), "{}", seed.summary);
+    assert!(!seed.summary.contains('<'), "{}", seed.summary);
+    assert!(
+        !seed.summary.contains("alert("),
+        "scripts dropped: {}",
+        seed.summary
+    );
+    assert!(
+        !seed.summary.contains("pixel.gif"),
+        "images dropped: {}",
+        seed.summary
+    );
+}
+
+#[test]
+fn items_without_ids_get_our_key_not_feed_rs_invented_ones() {
+    let rss = br#"<rss version="2.0"><channel><title>t</title>
+        <item><title>A</title><link>https://e.org/a?utm_source=x</link></item>
+        <item><title>B</title><pubDate>Mon, 24 Jun 2024 09:30:00 GMT</pubDate></item>
+        </channel></rss>"#;
+    let a = parse_feed(rss, &base(), 10).unwrap();
+    let b = parse_feed(rss, &base(), 10).unwrap();
+    assert_eq!(a.items[0].key, "link:https://e.org/a");
+    assert!(a.items[1].key.starts_with("hash:"));
+    assert_eq!(
+        a.items[1].key, b.items[1].key,
+        "the same item gets the same key every time"
+    );
+}
+
+#[test]
+fn atom_and_json_feeds() {
+    let atom = br#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id>
+<entry><id>urn:e1</id><title type="html">&lt;b&gt;Bold&lt;/b&gt; &amp;amp; more</title>
+<link rel="alternate" href="/e1"/><updated>2024-06-24T10:00:00Z</updated>
+<author><name>Jo</name></author>
+<content type="html">&lt;p&gt;Body &lt;i&gt;text&lt;/i&gt;&lt;/p&gt;</content></entry></feed>"#;
+    let f = parse_feed(atom, &base(), 10).unwrap();
+    assert_eq!(f.items[0].title, "Bold & more");
+    assert_eq!(f.items[0].summary, "Body text");
+    assert_eq!(
+        f.items[0].link.as_deref(),
+        Some("https://news.example.org/e1")
+    );
+    assert_eq!(f.items[0].author, "Jo");
+    let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
+        {"id":"1","url":"https://e.org/1","title":"Hello","content_text":"World"}]}"#;
+    let f = parse_feed(json, &base(), 10).unwrap();
+    assert_eq!(f.items[0].key, "id:1");
+    assert_eq!(f.items[0].summary, "World");
+}
+
+#[test]
+fn max_items_caps_what_is_kept() {
+    let mut rss = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+    for i in 0..50 {
+        rss.push_str(&format!("<item><guid>{i}</guid><title>n{i}</title></item>"));
+    }
+    rss.push_str("</channel></rss>");
+    assert_eq!(
+        parse_feed(rss.as_bytes(), &base(), 10).unwrap().items.len(),
+        10
+    );
+}
+
+#[test]
+fn garbage_is_an_error_not_a_panic() {
+    for bad in [
+        &b""[..],
+        b"<html><body>nope</body></html>",
+        b"{not json",
+        b"\xff\xfe\x00<",
+        b"<rss><channel><item>",
+    ] {
+        assert!(parse_feed(bad, &base(), 10).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn declared_single_byte_encodings_are_decoded() {
+    let mut rss = b"<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss version=\"2.0\"><channel><title>t</title><item><guid>1</guid><title>".to_vec();
+    // "Київ" in windows-1251
+    rss.extend_from_slice(&[0xca, 0xe8, 0xbf, 0xe2]);
+    rss.extend_from_slice(b"</title></item></channel></rss>");
+    let f = parse_feed(&rss, &base(), 10).unwrap();
+    assert_eq!(f.items[0].title, "Київ");
+}
+
+#[test]
+fn clean_strips_controls_bidi_and_sentinels_and_caps() {
+    assert_eq!(clean("a\u{2}b\u{3}c\u{202E}d\u{0}e", 100), "abcde");
+    assert_eq!(clean("  many   \n spaces\t ", 100), "many spaces");
+    assert_eq!(clean("abcdefgh", 4), "abcd…");
+    assert_eq!(clean("ab cd ef", 5).chars().count(), 5);
+}
