@@ -21,3 +21,4 @@ pub mod config;
 pub mod model;
 pub mod parse;
 pub mod rules;
+pub mod store;

@@ -1,0 +1,167 @@
+//! Store stage: the SQLite database that is both the archive and the queue
+//! between the pipeline stages (DESIGN §1). `Store` is a plain synchronous
+//! type (tested on `:memory:`); async code reaches it through `Db`, which runs
+//! each call on the blocking pool. Schema changes are SQL files applied by
+//! `PRAGMA user_version`, append-only (DESIGN §3). Uses `model` only.
+//!
+//! - `ingest`: insert-new-only per feed, FTS5 matching of the new rows.
+//! - `outbox`: pending matches → outbox rows → sent.
+//! - `query`: `search` over the archive and `status`.
+
+mod ingest;
+mod outbox;
+mod query;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::Connection;
+
+/// Every schema version, in order; version N is `MIGRATIONS[N - 1]`.
+const MIGRATIONS: &[&str] = &[include_str!("001_initial.sql")];
+
+/// The FTS5 column list and tokenizer, shared by the archive index and the
+/// per-batch scratch table so that live matching and `search` agree.
+const FTS_DEFINITION: &str = "title, summary, author, category, feed, \
+     tokenize = 'porter unicode61 remove_diacritics 2'";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create the state directory {path}: {source}")]
+    StateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "the database has schema version {found}, newer than this feedwatch understands ({known}); \
+         upgrade feedwatch or restore a backup"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("rule '{rule}' is not a valid FTS5 query: {message}")]
+    BadQuery { rule: String, message: String },
+    #[error("the pending matches were taken by another process; try again")]
+    Conflict,
+    #[error("the database task failed: {0}")]
+    Task(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub struct Store {
+    conn: Connection,
+    /// In-memory FTS5 table for matching one batch of new items (DESIGN §3).
+    scratch: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `state_dir`.
+    pub fn open_dir(state_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::StateDir {
+            path: state_dir.display().to_string(),
+            source,
+        })?;
+        Self::open(&state_dir.join("feedwatch.db"))
+    }
+
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::init(Connection::open(path)?)
+    }
+
+    pub fn open_in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self> {
+        // WAL lets `status`/`search` read while the daemon writes; NORMAL
+        // sync is durable against a killed process (the WAL is on disk).
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        migrate(&mut conn)?;
+        let scratch = Connection::open_in_memory()?;
+        scratch.execute_batch(&format!(
+            "CREATE VIRTUAL TABLE batch USING fts5({FTS_DEFINITION});"
+        ))?;
+        Ok(Store { conn, scratch })
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Checks that SQLite's FTS5 accepts a compiled query.
+    pub fn check_query(&self, rule: &str, fts_query: &str) -> Result<()> {
+        let mut stmt = self
+            .scratch
+            .prepare_cached("SELECT rowid FROM batch WHERE batch MATCH ?1")?;
+        let mut rows = stmt.query([fts_query])?;
+        rows.next().map(|_| ()).map_err(|e| StoreError::BadQuery {
+            rule: rule.to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+pub(crate) fn to_ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+pub(crate) fn from_ts(t: Option<i64>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| Utc.timestamp_opt(t, 0).single())
+}
+
+/// The store shared by async code: each call runs on tokio's blocking pool,
+/// one at a time (SQLite has one writer anyway).
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Mutex<Store>>,
+}
+
+impl Db {
+    pub fn new(store: Store) -> Self {
+        Db {
+            inner: Arc::new(Mutex::new(store)),
+        }
+    }
+
+    pub async fn call<R, F>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut Store) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            // A panic in an earlier call poisons the lock; the connection
+            // itself is still consistent (transactions roll back on drop).
+            let mut store = inner.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut store)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,146 @@
+//! Store, deliver side: pending matches are read, rendered elsewhere, and
+//! become an outbox row in one transaction that also claims them; the row,
+//! with its Message-ID fixed, is sent until a server accepts it, and only
+//! then marked sent (DESIGN §1, SPEC §5: nothing is lost, at worst re-sent
+//! with the same Message-ID).
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::{Result, Store, StoreError, from_ts, to_ts};
+use crate::model::{MatchView, OutboxEntry};
+
+/// A message ready to be fixed in the outbox.
+pub struct NewOutbox<'a> {
+    pub digest: &'a str,
+    pub message_id: &'a str,
+    pub from: &'a str,
+    pub recipients: &'a [String],
+    pub message: &'a [u8],
+}
+
+impl Store {
+    /// The pending matches of one digest, one entry per item (every rule that
+    /// matched it listed), newest first.
+    pub fn pending(&self, digest: &str) -> Result<Vec<MatchView>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT m.id, m.item_id, m.rule, m.snippet, i.feed, i.title, i.link, i.published
+             FROM matches m JOIN items i ON i.id = m.item_id
+             WHERE m.digest = ?1 AND m.outbox_id IS NULL
+             ORDER BY coalesce(i.published, i.fetched_at) DESC, i.id, m.id",
+        )?;
+        let rows = stmt.query_map([digest], |r| {
+            Ok(MatchView {
+                match_ids: vec![r.get(0)?],
+                item_id: r.get(1)?,
+                rules: vec![r.get(2)?],
+                snippet: r.get(3)?,
+                feed: r.get(4)?,
+                title: r.get(5)?,
+                link: r.get(6)?,
+                published: from_ts(r.get(7)?),
+            })
+        })?;
+        let mut out: Vec<MatchView> = Vec::new();
+        for row in rows {
+            let row = row?;
+            match out.last_mut() {
+                Some(last) if last.item_id == row.item_id => {
+                    last.match_ids.extend(row.match_ids);
+                    last.rules.extend(row.rules);
+                }
+                _ => out.push(row),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts of pending matches per digest.
+    pub fn pending_counts(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT digest, count(*) FROM matches WHERE outbox_id IS NULL GROUP BY digest ORDER BY digest",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Writes the outbox row and claims `match_ids` for it, atomically. If
+    /// another process claimed any of them first, nothing is written.
+    pub fn enqueue(
+        &mut self,
+        m: &NewOutbox<'_>,
+        match_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let recipients =
+            serde_json::to_string(m.recipients).map_err(|e| StoreError::Task(e.to_string()))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO outbox(digest, message_id, env_from, recipients, message, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                m.digest,
+                m.message_id,
+                m.from,
+                recipients,
+                m.message,
+                to_ts(now)
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        let mut claimed = 0;
+        {
+            let mut claim = tx.prepare_cached(
+                "UPDATE matches SET outbox_id = ?1 WHERE id = ?2 AND outbox_id IS NULL",
+            )?;
+            for mid in match_ids {
+                claimed += claim.execute(params![id, mid])?;
+            }
+        }
+        if claimed != match_ids.len() {
+            return Err(StoreError::Conflict); // dropping `tx` rolls back
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Unsent outbox rows whose next attempt is due.
+    pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<OutboxEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, digest, message_id, env_from, recipients, message, attempts FROM outbox
+             WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([to_ts(now)], |r| {
+            let recipients: String = r.get(4)?;
+            Ok(OutboxEntry {
+                id: r.get(0)?,
+                digest: r.get(1)?,
+                message_id: r.get(2)?,
+                from: r.get(3)?,
+                recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                message: r.get(5)?,
+                attempts: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn mark_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+            params![id, to_ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// A failed attempt: the row stays, to be tried again at `retry_at`.
+    pub fn mark_failed(&mut self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+            params![id, error, to_ts(retry_at)],
+        )?;
+        Ok(())
+    }
+}

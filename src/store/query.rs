@@ -1,0 +1,98 @@
+//! Store, read side: `search` runs a compiled rule over the archive's FTS5
+//! index (the same query text live matching runs on each batch, so a rule
+//! answers the same on history as it would have live), and `status` reads
+//! feed health and queue sizes.
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::{Result, Store, StoreError, from_ts, to_ts};
+use crate::model::{FeedStatus, MARK_END, MARK_START, OutboxStatus, SearchHit};
+
+impl Store {
+    /// Items matching `fts_query`, newest first.
+    pub fn search(
+        &self,
+        fts_query: &str,
+        since: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let sql = format!(
+            "SELECT i.id, i.feed, i.title, i.link, i.published,
+                    snippet(items_fts, -1, '{MARK_START}', '{MARK_END}', '…', 24)
+             FROM items_fts JOIN items i ON i.id = items_fts.rowid
+             WHERE items_fts MATCH ?1 AND coalesce(i.published, i.fetched_at) >= ?2
+             ORDER BY coalesce(i.published, i.fetched_at) DESC, i.id DESC
+             LIMIT ?3"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let since = since.map_or(i64::MIN, to_ts);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![fts_query, since, limit], |r| {
+                Ok(SearchHit {
+                    item_id: r.get(0)?,
+                    feed: r.get(1)?,
+                    title: r.get(2)?,
+                    link: r.get(3)?,
+                    published: from_ts(r.get(4)?),
+                    snippet: r.get(5)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| StoreError::BadQuery {
+                rule: "search".into(),
+                message: e.to_string(),
+            })?;
+        Ok(rows)
+    }
+
+    /// Health of every feed the database knows.
+    pub fn feed_status(&self) -> Result<Vec<FeedStatus>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.name, f.url, f.last_fetch_at, f.last_status,
+                    (SELECT count(*) FROM items i WHERE i.feed_id = f.id),
+                    f.consecutive_errors, f.last_error
+             FROM feeds f ORDER BY f.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(FeedStatus {
+                name: r.get(0)?,
+                url: r.get(1)?,
+                last_fetch: from_ts(r.get(2)?),
+                last_status: r.get(3)?,
+                items: r.get(4)?,
+                consecutive_errors: r.get(5)?,
+                last_error: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn outbox_status(&self) -> Result<OutboxStatus> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(sum(sent_at IS NULL AND attempts = 0), 0),
+                    coalesce(sum(sent_at IS NULL AND attempts > 0), 0),
+                    coalesce(sum(sent_at IS NOT NULL), 0)
+             FROM outbox",
+            [],
+            |r| {
+                Ok(OutboxStatus {
+                    queued: r.get(0)?,
+                    failed: r.get(1)?,
+                    sent: r.get(2)?,
+                })
+            },
+        )?)
+    }
+
+    /// The last error of each unsent outbox row that has failed at least once.
+    pub fn outbox_errors(&self) -> Result<Vec<(String, i64, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT digest, attempts, coalesce(last_error, '') FROM outbox
+             WHERE sent_at IS NULL AND attempts > 0 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

@@ -1,0 +1,328 @@
+//! Unit tests of the store on `:memory:`: insert-new-only, matching through
+//! FTS5 (folding, prefixes, fields), backfill, the outbox claim, search.
+
+use chrono::Duration;
+
+use super::ingest::Batch;
+use super::outbox::NewOutbox;
+use super::*;
+use crate::model::{CompiledRule, Item, Validators};
+use crate::rules::{TermSets, compile_query};
+
+fn item(key: &str, title: &str, summary: &str, days_ago: i64) -> Item {
+    Item {
+        key: key.into(),
+        link: Some(format!("https://e.org/{key}")),
+        title: title.into(),
+        summary: summary.into(),
+        author: String::new(),
+        category: String::new(),
+        published: Some(Utc::now() - Duration::days(days_ago)),
+    }
+}
+
+fn rule(name: &str, q: &str) -> CompiledRule {
+    CompiledRule {
+        name: name.into(),
+        digest: "default".into(),
+        fts_query: compile_query(q, &TermSets::new()).unwrap(),
+        feeds: None,
+    }
+}
+
+fn ingest(
+    s: &mut Store,
+    feed: &str,
+    items: &[Item],
+    rules: &[CompiledRule],
+) -> crate::model::IngestReport {
+    let now = Utc::now();
+    s.ingest(&Batch {
+        feed,
+        url: "https://e.org/feed",
+        status: Some(200),
+        validators: &Validators {
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+        },
+        items,
+        rules,
+        backfill_cutoff: None,
+        now,
+    })
+    .unwrap()
+}
+
+fn matched(q: &str, title: &str, summary: &str) -> bool {
+    let mut s = Store::open_in_memory().unwrap();
+    ingest(
+        &mut s,
+        "f",
+        &[item("1", title, summary, 0)],
+        &[rule("r", q)],
+    )
+    .matches
+        == 1
+}
+
+#[test]
+fn migrations_set_the_schema_version_and_refuse_newer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    assert_eq!(
+        Store::open(&path).unwrap().schema_version().unwrap(),
+        MIGRATIONS.len() as i64
+    );
+    // Reopening applies nothing twice.
+    assert_eq!(
+        Store::open(&path).unwrap().schema_version().unwrap(),
+        MIGRATIONS.len() as i64
+    );
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = Store::open(&path).err().expect("newer schema refused");
+    assert!(err.to_string().contains("schema version 99"), "{err}");
+}
+
+#[test]
+fn items_are_new_exactly_once() {
+    let mut s = Store::open_in_memory().unwrap();
+    let a = item("a", "Iran drone deal", "", 0);
+    let r = [rule("r", "iran drone")];
+    assert_eq!(ingest(&mut s, "f", &[a.clone()], &r).new_items, 1);
+    let mut edited = a.clone();
+    edited.title = "Iran drone deal (updated)".into();
+    let report = ingest(&mut s, "f", &[edited], &r);
+    assert_eq!(
+        (report.new_items, report.matches),
+        (0, 0),
+        "an edit never alerts again"
+    );
+    let mut new_id = a.clone();
+    new_id.key = "id:https-now".into();
+    assert_eq!(
+        ingest(&mut s, "f", &[new_id], &r).new_items,
+        0,
+        "same canonical link, new id: same item"
+    );
+    assert_eq!(
+        ingest(&mut s, "other", &[a], &r).new_items,
+        1,
+        "identity is per feed"
+    );
+    assert_eq!(s.validators("f").unwrap().etag.as_deref(), Some("\"v1\""));
+}
+
+#[test]
+fn matching_folds_case_accents_and_inflections_whole_words() {
+    assert!(matched("kyiv", "Strikes on Kyïv", ""));
+    assert!(matched("drone", "Drones over the city", ""));
+    assert!(matched(
+        "iran* drone* ukrain*",
+        "Ukraine and Iranian drones",
+        ""
+    ));
+    assert!(!matched("iran", "Tirana summit", ""));
+    assert!(matched("україн*", "Новини України", ""));
+    assert!(matched(
+        "\"iranian drones\"",
+        "",
+        "talks on Iranian drones used"
+    ));
+    assert!(!matched("\"iranian drones\"", "", "drones, Iranian ones"));
+    assert!(matched("NEAR(iran drone, 2)", "", "iran sent a drone"));
+    assert!(!matched(
+        "NEAR(iran drone, 2)",
+        "",
+        "iran said that many months later a drone"
+    ));
+    assert!(matched("title:iran", "Iran", "nothing"));
+    assert!(!matched("title:iran", "Nothing", "iran"));
+    assert!(matched(
+        "title:(iran OR tehran) -israel",
+        "Tehran talks",
+        ""
+    ));
+    assert!(!matched("iran -israel", "Iran and Israel", ""));
+    assert!(matched("feed:f iran", "Iran", ""));
+}
+
+#[test]
+fn backfill_limits_alerts_on_first_fetch_only() {
+    let mut s = Store::open_in_memory().unwrap();
+    let r = [rule("r", "iran")];
+    let old = item("old", "Iran old", "", 10);
+    let recent = item("recent", "Iran recent", "", 0);
+    let mut undated = item("undated", "Iran undated", "", 0);
+    undated.published = None;
+    let now = Utc::now();
+    let report = s
+        .ingest(&Batch {
+            feed: "f",
+            url: "u",
+            status: Some(200),
+            validators: &Validators::default(),
+            items: &[old, recent, undated],
+            rules: &r,
+            backfill_cutoff: Some(now - Duration::days(1)),
+            now,
+        })
+        .unwrap();
+    assert_eq!((report.new_items, report.matches), (3, 1));
+    // After the first fetch, every new item alerts, however old.
+    let report = s
+        .ingest(&Batch {
+            feed: "f",
+            url: "u",
+            status: Some(200),
+            validators: &Validators::default(),
+            items: &[item("older", "Iran older", "", 30)],
+            rules: &r,
+            backfill_cutoff: Some(now - Duration::days(1)),
+            now,
+        })
+        .unwrap();
+    assert_eq!(report.matches, 1);
+    assert_eq!(
+        s.search("\"iran\"", None, 10).unwrap().len(),
+        4,
+        "the backlog is searchable"
+    );
+}
+
+#[test]
+fn rule_scope_by_feed() {
+    let mut s = Store::open_in_memory().unwrap();
+    let mut r = rule("r", "iran");
+    r.feeds = Some(vec!["a".into()]);
+    assert_eq!(
+        ingest(&mut s, "b", &[item("1", "Iran", "", 0)], &[r.clone()]).matches,
+        0
+    );
+    assert_eq!(
+        ingest(&mut s, "a", &[item("1", "Iran", "", 0)], &[r]).matches,
+        1
+    );
+}
+
+#[test]
+fn pending_groups_rules_per_item_and_enqueue_claims_atomically() {
+    let mut s = Store::open_in_memory().unwrap();
+    let rules = [rule("iran", "iran"), rule("drones", "drone*")];
+    ingest(
+        &mut s,
+        "f",
+        &[
+            item("1", "Iran drones", "", 0),
+            item("2", "Iran only", "", 1),
+        ],
+        &rules,
+    );
+    let pending = s.pending("default").unwrap();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(
+        pending[0].rules,
+        vec!["iran".to_string(), "drones".to_string()]
+    );
+    assert!(
+        pending[0].snippet.contains('\u{2}'),
+        "{:?}",
+        pending[0].snippet
+    );
+    let ids: Vec<i64> = pending.iter().flat_map(|m| m.match_ids.clone()).collect();
+    let msg = NewOutbox {
+        digest: "default",
+        message_id: "<1@x>",
+        from: "a@x",
+        recipients: &["b@x".to_string()],
+        message: b"hello",
+    };
+    let id = s.enqueue(&msg, &ids, Utc::now()).unwrap();
+    assert!(s.pending("default").unwrap().is_empty());
+    // A second claim of the same matches writes nothing.
+    let again = NewOutbox {
+        message_id: "<2@x>",
+        ..msg
+    };
+    assert!(matches!(
+        s.enqueue(&again, &ids, Utc::now()),
+        Err(StoreError::Conflict)
+    ));
+    let due = s.due(Utc::now()).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (
+            due[0].id,
+            due[0].message_id.as_str(),
+            due[0].message.as_slice()
+        ),
+        (id, "<1@x>", &b"hello"[..])
+    );
+    s.mark_failed(id, "down", Utc::now() + Duration::minutes(5))
+        .unwrap();
+    assert!(s.due(Utc::now()).unwrap().is_empty());
+    assert_eq!(s.outbox_status().unwrap().failed, 1);
+    assert_eq!(s.due(Utc::now() + Duration::minutes(6)).unwrap().len(), 1);
+    s.mark_sent(id, Utc::now()).unwrap();
+    assert!(s.due(Utc::now() + Duration::days(1)).unwrap().is_empty());
+    assert_eq!(s.outbox_status().unwrap().sent, 1);
+}
+
+#[test]
+fn search_is_newest_first_with_since_and_limit() {
+    let mut s = Store::open_in_memory().unwrap();
+    ingest(
+        &mut s,
+        "f",
+        &[
+            item("1", "Iran a", "", 5),
+            item("2", "Iran b", "", 1),
+            item("3", "Iran c", "", 40),
+        ],
+        &[],
+    );
+    let q = compile_query("iran", &TermSets::new()).unwrap();
+    let titles =
+        |hits: Vec<crate::model::SearchHit>| hits.into_iter().map(|h| h.title).collect::<Vec<_>>();
+    assert_eq!(
+        titles(s.search(&q, None, 10).unwrap()),
+        ["Iran b", "Iran a", "Iran c"]
+    );
+    assert_eq!(
+        titles(
+            s.search(&q, Some(Utc::now() - Duration::days(30)), 10)
+                .unwrap()
+        ),
+        ["Iran b", "Iran a"]
+    );
+    assert_eq!(titles(s.search(&q, None, 1).unwrap()), ["Iran b"]);
+}
+
+#[test]
+fn failures_and_304_show_in_status() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.record_failure("bad", "https://bad/", Some(500), "HTTP 500", Utc::now())
+        .unwrap();
+    s.record_failure("bad", "https://bad/", None, "timeout", Utc::now())
+        .unwrap();
+    s.not_modified("good", "https://good/", Utc::now()).unwrap();
+    let st = s.feed_status().unwrap();
+    assert_eq!(st[0].name, "bad");
+    assert_eq!(
+        (st[0].consecutive_errors, st[0].last_error.as_deref()),
+        (2, Some("timeout"))
+    );
+    assert_eq!(
+        (st[1].last_status, st[1].consecutive_errors),
+        (Some(304), 0)
+    );
+}
+
+#[test]
+fn a_query_fts5_rejects_is_a_clear_error() {
+    let s = Store::open_in_memory().unwrap();
+    assert!(s.check_query("r", "\"iran\" AND").is_err());
+    assert!(s.check_query("r", "title : ((\"a\" OR \"b\"))").is_ok());
+}
