@@ -17,8 +17,14 @@
 //! - `pipeline`: the only composer of stages: poll, match, deliver.
 //! - `daemon`: schedules → ticks → pipeline; signals.
 
+pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod digest;
+pub mod fetch;
+pub mod mail;
 pub mod model;
 pub mod parse;
+pub mod pipeline;
 pub mod rules;
 pub mod store;

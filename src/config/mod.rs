@@ -37,6 +37,8 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     pub rules: Vec<CompiledRule>,
     pub digests: Vec<DigestConfig>,
+    /// `[terms]`, for ad-hoc `search` queries (rules have them compiled in).
+    pub terms: TermSets,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +99,7 @@ pub struct FeedConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DigestSchedule {
-    Cron(Schedule),
+    Cron(Box<Schedule>),
     Immediate,
 }
 
@@ -297,6 +299,7 @@ impl Validator<'_> {
             feeds,
             rules,
             digests,
+            terms: sets,
         })
     }
 
@@ -520,8 +523,10 @@ impl Validator<'_> {
                 Some(s) if s.get_ref() == "immediate" => Some(DigestSchedule::Immediate),
                 Some(s) => self
                     .check(s, |t| parse_schedule(t))
-                    .map(DigestSchedule::Cron),
-                None => parse_schedule("0 7 * * *").ok().map(DigestSchedule::Cron),
+                    .map(|s| DigestSchedule::Cron(Box::new(s))),
+                None => parse_schedule("0 7 * * *")
+                    .ok()
+                    .map(|s| DigestSchedule::Cron(Box::new(s))),
             };
             let to = match &d.to {
                 Some(list) => list.iter().filter_map(|a| self.address(a)).collect(),
@@ -544,7 +549,7 @@ impl Validator<'_> {
             if let Ok(s) = parse_schedule("0 7 * * *") {
                 out.push(DigestConfig {
                     name: DEFAULT_DIGEST.into(),
-                    schedule: DigestSchedule::Cron(s),
+                    schedule: DigestSchedule::Cron(Box::new(s)),
                     to: default_to,
                     subject: DEFAULT_SUBJECT.into(),
                 });

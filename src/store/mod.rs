@@ -12,6 +12,9 @@ mod ingest;
 mod outbox;
 mod query;
 
+pub use ingest::Batch;
+pub use outbox::NewOutbox;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 

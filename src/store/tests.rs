@@ -91,7 +91,10 @@ fn items_are_new_exactly_once() {
     let mut s = Store::open_in_memory().unwrap();
     let a = item("a", "Iran drone deal", "", 0);
     let r = [rule("r", "iran drone")];
-    assert_eq!(ingest(&mut s, "f", &[a.clone()], &r).new_items, 1);
+    assert_eq!(
+        ingest(&mut s, "f", std::slice::from_ref(&a), &r).new_items,
+        1
+    );
     let mut edited = a.clone();
     edited.title = "Iran drone deal (updated)".into();
     let report = ingest(&mut s, "f", &[edited], &r);

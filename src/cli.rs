@@ -1,0 +1,439 @@
+//! Command line: one small handler per command of SPEC §1. All terminal
+//! printing lives here (and in the stdout mail transport, whose output is the
+//! message itself). Errors carry their exit code: 2 for bad usage or an
+//! invalid config, 1 for a runtime failure. Uses every module below it.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, ConfigErrors};
+use crate::model::{MARK_END, MARK_START};
+use crate::pipeline::{self, Context, FeedOutcome};
+use crate::rules;
+use crate::store::{Db, Store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "feedwatch",
+    version,
+    about = "Watches news feeds and emails digests of the items that match your rules"
+)]
+pub struct Cli {
+    /// Config file [default: $FEEDWATCH_CONFIG, else /etc/feedwatch/feedwatch.toml]
+    #[arg(short, long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll and send digests on their schedules until SIGTERM.
+    Run {
+        /// One full cycle (poll every feed, send every pending digest), then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Validate the config and every rule, schedule, address and URL.
+    Check,
+    /// Poll now (all feeds or one), store and match; sends no mail.
+    Poll {
+        #[arg(long, value_name = "NAME")]
+        feed: Option<String>,
+    },
+    /// Send the pending matches of one digest (or all) now.
+    Digest {
+        name: Option<String>,
+        /// Print the complete message(s) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Search everything stored with a query in rule syntax, newest first.
+    Search {
+        #[arg(required_unless_present = "rule", conflicts_with = "rule")]
+        query: Option<String>,
+        /// Use a configured rule's query.
+        #[arg(long, value_name = "NAME")]
+        rule: Option<String>,
+        /// Only items newer than this (e.g. 30d).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Feeds, pending matches per digest and the outbox.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A command's failure, with its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("{0:#}")]
+    Runtime(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) | CliError::Config(_) => 2,
+            CliError::Runtime(_) => 1,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CliError::Runtime(e.into())
+    }
+}
+
+/// SPEC §1: `--config`, else `$FEEDWATCH_CONFIG`, else the default path.
+pub fn config_path(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| std::env::var_os("FEEDWATCH_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH))
+}
+
+/// Loads the config and checks every compiled rule against SQLite's FTS5.
+pub fn load_config(path: &std::path::Path) -> Result<Config, CliError> {
+    let config = config::load(path)?;
+    let scratch = Store::open_in_memory()?;
+    let errors: Vec<String> = config
+        .rules
+        .iter()
+        .filter_map(|r| {
+            scratch
+                .check_query(&r.name, &r.fts_query)
+                .err()
+                .map(|e| e.to_string())
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(CliError::Usage(format!(
+            "{}: {}",
+            path.display(),
+            errors.join("\n")
+        )))
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let path = config_path(cli.config);
+    let config = load_config(&path)?;
+    match cli.command {
+        Command::Check => {
+            println!(
+                "{}: OK ({} feeds, {} rules, {} digests)",
+                path.display(),
+                config.feeds.len(),
+                config.rules.len(),
+                config.digests.len()
+            );
+            Ok(())
+        }
+        Command::Run { once: false } => Ok(crate::daemon::run(path, config).await?),
+        Command::Run { once: true } => run_once(&context(config)?).await,
+        Command::Poll { feed } => poll(&context(config)?, feed.as_deref()).await,
+        Command::Digest { name, dry_run } => {
+            digest(&context(config)?, name.as_deref(), dry_run).await
+        }
+        Command::Search {
+            query,
+            rule,
+            since,
+            limit,
+            json,
+        } => {
+            search(
+                &config,
+                query.as_deref(),
+                rule.as_deref(),
+                since.as_deref(),
+                limit,
+                json,
+            )
+            .await
+        }
+        Command::Status { json } => status(&config, json).await,
+    }
+}
+
+fn context(config: Config) -> Result<Context, CliError> {
+    let store = Store::open_dir(&config.state_dir)?;
+    Context::new(Arc::new(config), Db::new(store)).map_err(|e| CliError::Runtime(e.into()))
+}
+
+fn report_line(r: &pipeline::FeedReport) -> String {
+    match &r.outcome {
+        FeedOutcome::Stored(s) => format!(
+            "{}: {}, {}",
+            r.feed,
+            plural(s.new_items, "new item"),
+            plural(s.matches, "match")
+        ),
+        FeedOutcome::NotModified => format!("{}: not modified", r.feed),
+        FeedOutcome::Failed(e) => format!("{}: FAILED: {e}", r.feed),
+        FeedOutcome::Skipped => format!("{}: skipped (shutting down)", r.feed),
+    }
+}
+
+async fn run_once(ctx: &Context) -> Result<(), CliError> {
+    // stdout carries the digests of the stdout transport; summaries go to stderr.
+    for r in pipeline::poll_all(ctx).await {
+        eprintln!("{}", report_line(&r));
+    }
+    for d in &ctx.config.digests {
+        pipeline::compose(ctx, d).await?;
+    }
+    let (_, failed) = pipeline::flush_outbox(ctx, true).await?;
+    if failed > 0 {
+        eprintln!(
+            "{failed} message(s) could not be delivered; they stay queued and are retried (see `feedwatch status`)"
+        );
+    }
+    Ok(())
+}
+
+async fn poll(ctx: &Context, feed: Option<&str>) -> Result<(), CliError> {
+    let feeds: Vec<_> = match feed {
+        Some(name) => vec![
+            ctx.config
+                .feed(name)
+                .cloned()
+                .ok_or_else(|| CliError::Usage(format!("no feed named '{name}'")))?,
+        ],
+        None => ctx.config.feeds.clone(),
+    };
+    let reports = pipeline::poll_feeds(ctx, &feeds).await;
+    let mut out = std::io::stdout().lock();
+    for r in &reports {
+        let _ = writeln!(out, "{}", report_line(r));
+    }
+    Ok(())
+}
+
+async fn digest(ctx: &Context, name: Option<&str>, dry_run: bool) -> Result<(), CliError> {
+    let digests: Vec<_> = match name {
+        Some(n) => vec![
+            ctx.config
+                .digest(n)
+                .cloned()
+                .ok_or_else(|| CliError::Usage(format!("no digest named '{n}'")))?,
+        ],
+        None => ctx.config.digests.clone(),
+    };
+    if dry_run {
+        let mut count = 0;
+        for d in &digests {
+            for msg in pipeline::dry_run(ctx, d).await? {
+                crate::mail::print_message(&msg).context("writing to stdout")?;
+                count += 1;
+            }
+        }
+        if count == 0 {
+            eprintln!("no pending matches");
+        }
+        return Ok(());
+    }
+    let mut failed = 0;
+    for d in &digests {
+        let r = pipeline::deliver(ctx, d, true).await?;
+        failed += r.failed;
+        eprintln!(
+            "{}: {} message(s) queued, {} sent, {} failed",
+            d.name, r.queued, r.sent, r.failed
+        );
+    }
+    if failed > 0 {
+        return Err(CliError::Runtime(anyhow::anyhow!(
+            "{failed} message(s) not delivered; they stay queued and are retried"
+        )));
+    }
+    Ok(())
+}
+
+fn plural(n: usize, what: &str) -> String {
+    match (n, what.ends_with("ch")) {
+        (1, _) => format!("1 {what}"),
+        (_, true) => format!("{n} {what}es"),
+        _ => format!("{n} {what}s"),
+    }
+}
+
+/// Snippet markers as bold on a terminal, `*word*` when piped.
+fn show_marks(snippet: &str, terminal: bool) -> String {
+    let (on, off) = if terminal {
+        ("\x1b[1;33m", "\x1b[0m")
+    } else {
+        ("*", "*")
+    };
+    snippet.replace(MARK_START, on).replace(MARK_END, off)
+}
+
+async fn search(
+    config: &Config,
+    query: Option<&str>,
+    rule: Option<&str>,
+    since: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> Result<(), CliError> {
+    let fts = match (query, rule) {
+        (_, Some(name)) => config
+            .rules
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.fts_query.clone())
+            .ok_or_else(|| {
+                let names: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
+                CliError::Usage(format!(
+                    "no rule named '{name}'{}",
+                    rules::suggest(name, &names)
+                ))
+            })?,
+        (Some(q), None) => {
+            // Term sets from the config apply to ad-hoc queries too.
+            rules::compile_query(q, &config.terms)
+                .map_err(|e| CliError::Usage(format!("query {e}")))?
+        }
+        (None, None) => return Err(CliError::Usage("give a query or --rule NAME".into())),
+    };
+    let since = since
+        .map(|s| config::values::parse_duration(s).map_err(CliError::Usage))
+        .transpose()?
+        .map(|d| Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
+    let store = Store::open_dir(&config.state_dir)?;
+    let hits = store.search(&fts, since, limit)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let rows: Vec<_> = hits
+            .iter()
+            .map(|h| {
+                serde_json::json!({
+                    "published": h.published.map(|d| d.to_rfc3339()),
+                    "feed": h.feed, "title": h.title, "link": h.link,
+                    "snippet": show_marks(&h.snippet, false),
+                })
+            })
+            .collect();
+        let _ = writeln!(out, "{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    let terminal = std::io::stdout().is_terminal();
+    for h in &hits {
+        let date = h.published.map(|d| {
+            d.with_timezone(&config.timezone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        });
+        let _ = writeln!(
+            out,
+            "{}  {}  {}",
+            date.as_deref().unwrap_or("undated"),
+            h.feed,
+            h.title
+        );
+        if let Some(link) = &h.link {
+            let _ = writeln!(out, "    {link}");
+        }
+        let _ = writeln!(out, "    {}\n", show_marks(&h.snippet, terminal));
+    }
+    if hits.is_empty() {
+        eprintln!("no stored item matches");
+    }
+    Ok(())
+}
+
+async fn status(config: &Config, json: bool) -> Result<(), CliError> {
+    let store = Store::open_dir(&config.state_dir)?;
+    let feeds = store.feed_status()?;
+    let pending = store.pending_counts()?;
+    let outbox = store.outbox_status()?;
+    let errors = store.outbox_errors()?;
+    let fmt_time = |t: Option<chrono::DateTime<Utc>>| {
+        t.map(|d| {
+            d.with_timezone(&config.timezone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| "never".into())
+    };
+    let next_poll = |name: &str| {
+        let schedule = config
+            .feed(name)
+            .and_then(|f| f.schedule.as_ref())
+            .unwrap_or(&config.poll.schedule);
+        schedule
+            .cron
+            .find_next_occurrence(&Utc::now().with_timezone(&config.timezone), false)
+            .ok()
+            .map(|d| d.with_timezone(&Utc))
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        let v = serde_json::json!({
+            "feeds": feeds.iter().map(|f| serde_json::json!({
+                "name": f.name, "url": f.url, "last_fetch": f.last_fetch.map(|d| d.to_rfc3339()),
+                "http_status": f.last_status, "items": f.items, "consecutive_errors": f.consecutive_errors,
+                "next_poll": next_poll(&f.name).map(|d| d.to_rfc3339()), "last_error": f.last_error,
+            })).collect::<Vec<_>>(),
+            "pending": pending.iter().map(|(d, n)| serde_json::json!({"digest": d, "matches": n})).collect::<Vec<_>>(),
+            "outbox": {"queued": outbox.queued, "failed": outbox.failed, "sent": outbox.sent},
+        });
+        let _ = writeln!(out, "{v:#}");
+        return Ok(());
+    }
+    let _ = writeln!(
+        out,
+        "{:<24} {:<16} {:>6} {:>7} {:>6} {:<16} LAST ERROR",
+        "FEED", "LAST FETCH", "HTTP", "ITEMS", "ERRORS", "NEXT POLL"
+    );
+    for f in &feeds {
+        let _ = writeln!(
+            out,
+            "{:<24} {:<16} {:>6} {:>7} {:>6} {:<16} {}",
+            f.name,
+            fmt_time(f.last_fetch),
+            f.last_status.map_or("-".into(), |s| s.to_string()),
+            f.items,
+            f.consecutive_errors,
+            fmt_time(next_poll(&f.name)),
+            f.last_error.as_deref().unwrap_or("")
+        );
+    }
+    let _ = writeln!(out, "\nPENDING MATCHES");
+    for d in &config.digests {
+        let n = pending
+            .iter()
+            .find(|(name, _)| *name == d.name)
+            .map_or(0, |(_, n)| *n);
+        let _ = writeln!(out, "  {:<22} {n}", d.name);
+    }
+    let _ = writeln!(
+        out,
+        "\nOUTBOX  queued {}  failed {}  sent {}",
+        outbox.queued, outbox.failed, outbox.sent
+    );
+    for (digest, attempts, error) in &errors {
+        let _ = writeln!(
+            out,
+            "  {digest}: {attempts} attempt(s), last error: {error}"
+        );
+    }
+    Ok(())
+}

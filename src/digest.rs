@@ -1,0 +1,353 @@
+//! Digest stage: pending matches → subject, plain text and HTML, split into
+//! parts so that each HTML part stays under the size where webmail clips
+//! (SPEC §5). Pure: no I/O, no clock (the caller passes the time zone).
+//! Everything from a feed is escaped here; the only markup in the HTML part
+//! is ours, and the snippet's match markers are replaced after escaping.
+
+use std::fmt::Write as _;
+
+use chrono_tz::Tz;
+
+use crate::model::{MARK_END, MARK_START, MatchView};
+
+/// Budget for the match entries of one HTML part; the frame adds ~2 KB, so a
+/// part stays well under the 100 KB where common webmail clips a message.
+const HTML_BUDGET: usize = 90_000;
+
+/// One message's worth of a digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The match rows this part carries (they leave "pending" with it).
+    pub match_ids: Vec<i64>,
+}
+
+/// Renders a digest of `matches`, in as many parts as the size limit needs.
+pub fn render(
+    digest: &str,
+    subject_template: &str,
+    matches: &[MatchView],
+    tz: Tz,
+) -> Vec<Rendered> {
+    let mut parts: Vec<Vec<&MatchView>> = vec![Vec::new()];
+    let mut size = 0;
+    for m in matches {
+        let entry = html_entry(m, tz).len();
+        if size + entry > HTML_BUDGET && parts.last().is_some_and(|p| !p.is_empty()) {
+            parts.push(Vec::new());
+            size = 0;
+        }
+        size += entry;
+        if let Some(last) = parts.last_mut() {
+            last.push(m);
+        }
+    }
+    let total = parts.len();
+    let all_rules = rule_names(matches.iter());
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let mut subject = subject_template
+                .replace("{count}", &matches.len().to_string())
+                .replace("{digest}", digest)
+                .replace("{rules}", &all_rules.join(", "));
+            if total > 1 {
+                let _ = write!(subject, " (part {} of {total})", i + 1);
+            }
+            Rendered {
+                subject: one_line(&subject),
+                text: text_part(digest, part, tz, i + 1, total),
+                html: html_part(digest, part, tz, i + 1, total),
+                match_ids: part
+                    .iter()
+                    .flat_map(|m| m.match_ids.iter().copied())
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn rule_names<'a>(matches: impl Iterator<Item = &'a MatchView>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for m in matches {
+        for r in &m.rules {
+            if !names.contains(r) {
+                names.push(r.clone());
+            }
+        }
+    }
+    names
+}
+
+/// Groups by each item's first rule, in order of first appearance.
+fn groups<'a>(part: &[&'a MatchView]) -> Vec<(String, Vec<&'a MatchView>)> {
+    let mut out: Vec<(String, Vec<&MatchView>)> = Vec::new();
+    for m in part {
+        let rule = m.rules.first().cloned().unwrap_or_default();
+        match out.iter_mut().find(|(r, _)| *r == rule) {
+            Some((_, list)) => list.push(m),
+            None => out.push((rule, vec![m])),
+        }
+    }
+    out
+}
+
+/// Headers are one line: feed text can never start a new header (SPEC §8).
+pub fn one_line(s: &str) -> String {
+    s.split(|c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn when(m: &MatchView, tz: Tz) -> String {
+    m.published
+        .map(|d| d.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string())
+        .unwrap_or_else(|| "undated".into())
+}
+
+fn counted(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}es")
+    }
+}
+
+fn text_part(digest: &str, part: &[&MatchView], tz: Tz, index: usize, total: usize) -> String {
+    let mut out = String::new();
+    let n = part.len();
+    let _ = writeln!(
+        out,
+        "feedwatch digest \"{digest}\": {}",
+        counted(n, "match")
+    );
+    if total > 1 {
+        let _ = writeln!(out, "Part {index} of {total}.");
+    }
+    for (rule, items) in groups(part) {
+        let _ = write!(out, "\n== {rule} ({}) ==\n", items.len());
+        for m in items {
+            let _ = writeln!(out, "\n* {}", m.title);
+            if let Some(link) = &m.link {
+                let _ = writeln!(out, "  {link}");
+            }
+            let _ = writeln!(
+                out,
+                "  {} | {} | rules: {}",
+                m.feed,
+                when(m, tz),
+                m.rules.join(", ")
+            );
+            if !m.snippet.is_empty() {
+                let snippet: String = m
+                    .snippet
+                    .chars()
+                    .map(|c| {
+                        if c == MARK_START || c == MARK_END {
+                            '*'
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(out, "  {snippet}");
+            }
+        }
+    }
+    out.push_str(
+        "\n-- \nSent by feedwatch. Matches are listed once; edit the rules in its config file.\n",
+    );
+    out
+}
+
+/// HTML-escapes feed text: the only markup in a digest is ours.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes, then turns the snippet markers into highlights.
+pub fn marked_html(snippet: &str) -> String {
+    escape(snippet)
+        .replace(
+            MARK_START,
+            "<mark style=\"background:#fff2a8;color:inherit\">",
+        )
+        .replace(MARK_END, "</mark>")
+}
+
+fn html_entry(m: &MatchView, tz: Tz) -> String {
+    let title = escape(&m.title);
+    // Links reach here canonicalised to http(s) only (parse stage), so an
+    // href can never be javascript: or data:.
+    let heading = match &m.link {
+        Some(link) => format!(
+            "<a href=\"{}\" style=\"color:#0b57d0;text-decoration:none\">{title}</a>",
+            escape(link)
+        ),
+        None => title,
+    };
+    format!(
+        "<div style=\"margin:0 0 18px 0\"><div style=\"font-size:16px;font-weight:600;line-height:1.35\">{heading}</div>\
+         <div style=\"font-size:13px;color:#5f6368;margin:2px 0 4px 0\">{} &middot; {} &middot; rules: {}</div>\
+         <div style=\"font-size:14px;line-height:1.45\">{}</div></div>\n",
+        escape(&m.feed),
+        escape(&when(m, tz)),
+        escape(&m.rules.join(", ")),
+        marked_html(&m.snippet),
+    )
+}
+
+fn html_part(digest: &str, part: &[&MatchView], tz: Tz, index: usize, total: usize) -> String {
+    let mut out = String::from(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"></head>\
+         <body style=\"margin:0;padding:0;background:#ffffff\">\
+         <div style=\"max-width:640px;margin:0 auto;padding:16px;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#202124\">\n",
+    );
+    let _ = writeln!(
+        out,
+        "<h1 style=\"font-size:20px;margin:0 0 12px 0\">feedwatch digest &ldquo;{}&rdquo;: {}</h1>",
+        escape(digest),
+        counted(part.len(), "match")
+    );
+    if total > 1 {
+        let _ = writeln!(
+            out,
+            "<p style=\"font-size:13px;color:#5f6368\">Part {index} of {total}.</p>"
+        );
+    }
+    for (rule, items) in groups(part) {
+        let _ = writeln!(
+            out,
+            "<h2 style=\"font-size:15px;margin:20px 0 10px 0;padding-bottom:4px;border-bottom:1px solid #dadce0\">{} ({})</h2>",
+            escape(&rule),
+            items.len()
+        );
+        for m in items {
+            out.push_str(&html_entry(m, tz));
+        }
+    }
+    out.push_str(
+        "<p style=\"font-size:12px;color:#80868b;margin-top:24px\">Sent by feedwatch. \
+         Matches are listed once; edit the rules in its config file.</p></div></body></html>\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn m(id: i64, title: &str, rules: &[&str], snippet: &str) -> MatchView {
+        MatchView {
+            match_ids: vec![id],
+            item_id: id,
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+            feed: "kyiv-independent".into(),
+            title: title.into(),
+            link: Some(format!("https://e.org/{id}?a=1&b=2")),
+            published: Utc.with_ymd_and_hms(2024, 6, 24, 9, 30, 0).single(),
+            snippet: snippet.into(),
+        }
+    }
+
+    #[test]
+    fn groups_by_rule_marks_words_and_shows_local_time() {
+        let ms = [
+            m(
+                1,
+                "Ukraine and Iran talk",
+                &["iran", "ukraine"],
+                "talks on \u{2}Iranian\u{3} drones",
+            ),
+            m(2, "Tehran", &["iran"], "x"),
+            m(3, "Kyiv", &["ukraine"], "y"),
+        ];
+        let tz: Tz = "Europe/Kyiv".parse().unwrap();
+        let r = render(
+            "morning",
+            "feedwatch: {count} new in {digest} ({rules})",
+            &ms,
+            tz,
+        );
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].subject, "feedwatch: 3 new in morning (iran, ukraine)");
+        assert_eq!(r[0].match_ids, vec![1, 2, 3]);
+        let text = &r[0].text;
+        assert!(text.contains("== iran (2) =="), "{text}");
+        assert!(text.contains("== ukraine (1) =="), "{text}");
+        assert!(text.contains("talks on *Iranian* drones"), "{text}");
+        assert!(text.contains("2024-06-24 12:30 EEST"), "{text}");
+        assert!(text.contains("rules: iran, ukraine"), "{text}");
+        assert_eq!(
+            text.matches("Ukraine and Iran talk").count(),
+            1,
+            "one item once"
+        );
+        let html = &r[0].html;
+        assert!(html.contains(
+            "talks on <mark style=\"background:#fff2a8;color:inherit\">Iranian</mark> drones"
+        ));
+        assert!(
+            html.contains("href=\"https://e.org/1?a=1&amp;b=2\""),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn feed_text_never_becomes_markup_or_headers() {
+        let ms = [m(
+            1,
+            "<script>alert(1)</script>\r\nBcc: x@evil",
+            &["r"],
+            "<img src=x onerror=alert(1)> \u{2}hit\u{3}",
+        )];
+        let r = render("d", "{count} {rules}", &ms, Tz::UTC);
+        assert!(!r[0].html.contains("<script>"));
+        assert!(!r[0].html.contains("<img"));
+        assert!(r[0].html.contains("&lt;script&gt;"));
+        assert!(
+            r[0].html.contains("<mark"),
+            "our own marker survives escaping"
+        );
+        assert!(!one_line("a\r\nBcc: b\u{2028}c").contains('\n'));
+        assert_eq!(one_line("a\r\nBcc: b"), "a Bcc: b");
+    }
+
+    #[test]
+    fn big_digests_split_into_parts_under_the_limit_and_lose_nothing() {
+        let long = "word ".repeat(300);
+        let ms: Vec<MatchView> = (0..400)
+            .map(|i| m(i, &format!("Story {i}"), &["r"], &long))
+            .collect();
+        let parts = render("d", "{count} matches", &ms, Tz::UTC);
+        assert!(parts.len() > 1);
+        let n = parts.len();
+        for (i, p) in parts.iter().enumerate() {
+            assert!(p.html.len() < 100_000, "part {i}: {}", p.html.len());
+            assert!(
+                p.subject.ends_with(&format!("(part {} of {n})", i + 1)),
+                "{}",
+                p.subject
+            );
+        }
+        let ids: Vec<i64> = parts.iter().flat_map(|p| p.match_ids.clone()).collect();
+        assert_eq!(ids, (0..400).collect::<Vec<_>>());
+    }
+}

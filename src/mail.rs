@@ -1,0 +1,299 @@
+//! Mail stage: builds the RFC 5322 message with lettre (multipart/alternative,
+//! UTF-8, Date, a Message-ID we choose so that a re-send is recognisable,
+//! `Auto-Submitted: auto-generated`) and sends stored bytes through a
+//! transport: SMTP (plain, STARTTLS, implicit TLS, AUTH) or stdout. The SMTP
+//! password is read here, from the environment, a file or the systemd
+//! credential, and lives only in a `Secret` (DESIGN §3). Uses `model`.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use lettre::address::Envelope;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, header};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::model::Secret;
+
+/// How long one SMTP conversation may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid address '{0}'")]
+    Address(String),
+    #[error("cannot build the message: {0}")]
+    Build(String),
+    #[error("SMTP setup: {0}")]
+    Setup(String),
+    /// The server refused for good (5xx): retrying the same message will not help soon.
+    #[error("the mail server refused the message: {0}")]
+    Permanent(String),
+    /// Connection refused, timeout, 4xx: try again later.
+    #[error("could not deliver (will retry): {0}")]
+    Temporary(String),
+}
+
+/// Where the SMTP server is and how to talk to it (from `config`).
+pub struct SmtpSettings<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub security: Security,
+    pub user: Option<&'a str>,
+    pub password_file: Option<&'a Path>,
+    pub ca_file: Option<&'a Path>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    Implicit,
+    Opportunistic,
+    Required,
+}
+
+/// A message ready to send, exactly as it will be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    pub message_id: String,
+    pub bytes: Vec<u8>,
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834), so that autoresponders stay quiet.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl header::Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+/// A fresh Message-ID in the sender's domain.
+pub fn new_message_id(from: &str) -> String {
+    let domain = from
+        .parse::<Mailbox>()
+        .map(|m| m.email.domain().to_string())
+        .unwrap_or_else(|_| "feedwatch.invalid".into());
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "<feedwatch.{}.{:016x}@{domain}>",
+        now.as_millis(),
+        fastrand::u64(..)
+    )
+}
+
+fn mailbox(s: &str) -> Result<Mailbox, MailError> {
+    s.parse().map_err(|_| MailError::Address(s.to_string()))
+}
+
+/// Builds the complete message. `subject` must already be one line (the
+/// digest stage guarantees it; lettre panics on CR/LF in some headers).
+pub fn build(
+    from: &str,
+    to: &[String],
+    subject: &str,
+    text: String,
+    html: String,
+    message_id: &str,
+    date: SystemTime,
+) -> Result<Built, MailError> {
+    let mut b = Message::builder()
+        .from(mailbox(from)?)
+        .subject(subject)
+        .date(date)
+        .message_id(Some(message_id.to_string()))
+        .header(AutoSubmitted);
+    for t in to {
+        b = b.to(mailbox(t)?);
+    }
+    let msg = b
+        .multipart(MultiPart::alternative_plain_html(text, html))
+        .map_err(|e| MailError::Build(e.to_string()))?;
+    Ok(Built {
+        message_id: message_id.to_string(),
+        bytes: msg.formatted(),
+    })
+}
+
+fn envelope(from: &str, to: &[String]) -> Result<Envelope, MailError> {
+    let from: Address = mailbox(from)?.email;
+    let to: Result<Vec<Address>, _> = to.iter().map(|t| mailbox(t).map(|m| m.email)).collect();
+    Envelope::new(Some(from), to?).map_err(|e| MailError::Build(e.to_string()))
+}
+
+/// Where messages go.
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Stdout,
+}
+
+impl Mailer {
+    pub fn smtp(s: &SmtpSettings<'_>) -> Result<Self, MailError> {
+        let mut tls = TlsParameters::builder(s.host.to_string());
+        if let Some(ca) = s.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                MailError::Setup(format!("cannot read ca_file {}: {e}", ca.display()))
+            })?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| MailError::Setup(format!("ca_file {}: {e}", ca.display())))?;
+            tls = tls.add_root_certificate(cert);
+        }
+        let tls = tls.build().map_err(|e| MailError::Setup(e.to_string()))?;
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host)
+            .port(s.port)
+            .timeout(Some(SMTP_TIMEOUT))
+            .tls(match s.security {
+                Security::Implicit => Tls::Wrapper(tls),
+                Security::Opportunistic => Tls::Opportunistic(tls),
+                Security::Required => Tls::Required(tls),
+            });
+        if let Some(user) = s.user {
+            let password = password(s.password_file)?.ok_or_else(|| {
+                MailError::Setup(format!(
+                    "the smtp URL names user '{user}' but no password was found: set $FEEDWATCH_SMTP_PASSWORD, \
+                     password_file, or the systemd credential smtp-password"
+                ))
+            })?;
+            b = b.credentials(Credentials::new(
+                user.to_string(),
+                password.expose().to_string(),
+            ));
+        }
+        Ok(Mailer::Smtp(b.build()))
+    }
+
+    /// Sends stored bytes; `Ok` means the server accepted the message.
+    pub async fn send(&self, from: &str, to: &[String], bytes: &[u8]) -> Result<(), MailError> {
+        let envelope = envelope(from, to)?;
+        match self {
+            Mailer::Smtp(t) => t.send_raw(&envelope, bytes).await.map(|_| ()).map_err(|e| {
+                let msg = error_chain(&e);
+                if e.is_permanent() {
+                    MailError::Permanent(msg)
+                } else {
+                    MailError::Temporary(msg)
+                }
+            }),
+            Mailer::Stdout => print_message(bytes).map_err(|e| MailError::Temporary(e.to_string())),
+        }
+    }
+}
+
+/// Writes one message to stdout (the `stdout` transport and `--dry-run`).
+pub fn print_message(bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_msg = s.to_string();
+        if !msg.contains(&s_msg) {
+            msg.push_str(": ");
+            msg.push_str(&s_msg);
+        }
+        source = s.source();
+    }
+    msg
+}
+
+/// The SMTP password, from (in order) `$FEEDWATCH_SMTP_PASSWORD`,
+/// `password_file`, or the systemd credential `smtp-password`.
+pub fn password(password_file: Option<&Path>) -> Result<Option<Secret>, MailError> {
+    if let Ok(p) = std::env::var("FEEDWATCH_SMTP_PASSWORD") {
+        if !p.is_empty() {
+            return Ok(Some(Secret::new(p)));
+        }
+    }
+    let read = |path: &Path| -> Result<Secret, MailError> {
+        std::fs::read_to_string(path)
+            .map(|s| Secret::new(s.trim_end_matches(['\r', '\n'])))
+            .map_err(|e| {
+                MailError::Setup(format!(
+                    "cannot read the password file {}: {e}",
+                    path.display()
+                ))
+            })
+    };
+    if let Some(f) = password_file {
+        return read(f).map(Some);
+    }
+    if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+        let f = Path::new(&dir).join("smtp-password");
+        if f.exists() {
+            return read(&f).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_has_the_headers_the_spec_lists() {
+        let b = build(
+            "feedwatch <fw@example.org>",
+            &["a@example.org".into(), "b@example.org".into()],
+            "Київ: 2 new matches",
+            "text part".into(),
+            "<p>html part</p>".into(),
+            "<x.1@example.org>",
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_719_221_400),
+        )
+        .unwrap();
+        let s = String::from_utf8(b.bytes).unwrap();
+        assert!(s.contains("Message-ID: <x.1@example.org>"), "{s}");
+        assert!(s.contains("Auto-Submitted: auto-generated"));
+        assert!(s.contains("Date: Mon, 24 Jun 2024 09:30:00 +0000"), "{s}");
+        assert!(s.contains("multipart/alternative"));
+        assert!(
+            s.contains("Subject: =?utf-8?"),
+            "non-ASCII subject is RFC 2047 encoded: {s}"
+        );
+        assert!(s.contains("To: a@example.org, b@example.org"), "{s}");
+        assert!(s.contains("text/plain; charset=utf-8"));
+        assert!(s.contains("text/html; charset=utf-8"));
+    }
+
+    #[test]
+    fn message_ids_are_unique_and_in_the_sender_domain() {
+        let a = new_message_id("fw <fw@example.org>");
+        let b = new_message_id("fw <fw@example.org>");
+        assert_ne!(a, b);
+        assert!(
+            a.starts_with("<feedwatch.") && a.ends_with("@example.org>"),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn bad_addresses_are_errors_not_panics() {
+        let r = build(
+            "not an address",
+            &[],
+            "s",
+            String::new(),
+            String::new(),
+            "<a@b>",
+            SystemTime::now(),
+        );
+        assert!(matches!(r, Err(MailError::Address(_))));
+    }
+}

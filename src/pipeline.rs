@@ -1,0 +1,374 @@
+//! Pipeline: the only module that composes stages (DESIGN §2). `poll_all`
+//! runs fetch → parse → store/match for every feed under global and per-host
+//! limits; `deliver` runs store → digest → outbox → mail → store. A feed's or a
+//! message's failure becomes a report and a row in `status`, never an abort.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use chrono::Utc;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, DigestConfig, FeedConfig, SmtpSecurity, Transport};
+use crate::fetch::{FetchOutcome, Fetcher};
+use crate::mail::{self, Mailer, SmtpSettings};
+use crate::model::IngestReport;
+use crate::store::{Db, NewOutbox, StoreError};
+use crate::{digest, parse};
+
+/// Everything a pipeline run needs.
+#[derive(Clone)]
+pub struct Context {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub fetcher: Fetcher,
+    /// Cancelled on SIGTERM: no new feed is started, work in flight finishes.
+    pub shutdown: CancellationToken,
+}
+
+impl Context {
+    pub fn new(config: Arc<Config>, db: Db) -> Result<Self, crate::fetch::FetchError> {
+        let fetcher = Fetcher::new(config.poll.timeout, config.poll.max_body)?;
+        Ok(Context {
+            config,
+            db,
+            fetcher,
+            shutdown: CancellationToken::new(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedOutcome {
+    Stored(IngestReport),
+    NotModified,
+    Failed(String),
+    /// Not started because of shutdown.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedReport {
+    pub feed: String,
+    pub outcome: FeedOutcome,
+}
+
+/// Polls one feed: fetch, parse, store and match. Never fails: a failure is
+/// recorded on the feed and returned as `FeedOutcome::Failed`.
+pub async fn poll_feed(ctx: &Context, feed: &FeedConfig) -> FeedReport {
+    let outcome = match poll_feed_inner(ctx, feed).await {
+        Ok(o) => o,
+        Err(message) => {
+            tracing::warn!(feed = %feed.name, url = %feed.url, error = %message, "feed failed");
+            FeedOutcome::Failed(message)
+        }
+    };
+    FeedReport {
+        feed: feed.name.clone(),
+        outcome,
+    }
+}
+
+async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome, String> {
+    let name = feed.name.clone();
+    let url = feed.url.to_string();
+    let validators = {
+        let name = name.clone();
+        ctx.db
+            .call(move |s| s.validators(&name))
+            .await
+            .map_err(|e| e.to_string())?
+    };
+    let fetched = match ctx.fetcher.fetch(&feed.url, &validators).await {
+        Ok(FetchOutcome::NotModified) => {
+            ctx.db
+                .call(move |s| s.not_modified(&name, &url, Utc::now()))
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(FeedOutcome::NotModified);
+        }
+        Ok(FetchOutcome::Fetched(f)) => f,
+        Err(e) => return Err(record_failure(ctx, feed, e.status(), e.to_string()).await),
+    };
+    let max_items = ctx.config.poll.max_items;
+    let body = fetched.body;
+    let base = fetched.final_url.clone();
+    // Parsing is CPU work on untrusted bytes: keep it off the async workers.
+    let parsed = tokio::task::spawn_blocking(move || parse::parse_feed(&body, &base, max_items))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(e) => return Err(record_failure(ctx, feed, Some(fetched.status), e).await),
+    };
+    let rules = ctx.config.rules.clone();
+    let cutoff = ctx
+        .config
+        .poll
+        .backfill
+        .map(|d| Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
+    let (status, validators) = (fetched.status, fetched.validators);
+    let report = ctx
+        .db
+        .call(move |s| {
+            s.ingest(&crate::store::Batch {
+                feed: &name,
+                url: &url,
+                status: Some(status),
+                validators: &validators,
+                items: &parsed.items,
+                rules: &rules,
+                backfill_cutoff: cutoff,
+                now: Utc::now(),
+            })
+        })
+        .await;
+    match report {
+        Ok(r) => {
+            tracing::info!(feed = %feed.name, new_items = r.new_items, matches = r.matches, "feed polled");
+            Ok(FeedOutcome::Stored(r))
+        }
+        Err(e) => Err(record_failure(ctx, feed, Some(status), e.to_string()).await),
+    }
+}
+
+async fn record_failure(
+    ctx: &Context,
+    feed: &FeedConfig,
+    status: Option<u16>,
+    error: String,
+) -> String {
+    let (name, url, err) = (feed.name.clone(), feed.url.to_string(), error.clone());
+    if let Err(e) = ctx
+        .db
+        .call(move |s| s.record_failure(&name, &url, status, &err, Utc::now()))
+        .await
+    {
+        tracing::error!(feed = %feed.name, error = %e, "cannot record the feed's failure");
+    }
+    error
+}
+
+/// Polls the given feeds concurrently: at most `poll.concurrency` at once and
+/// `poll.per_host` against one host. Reports come back in config order.
+pub async fn poll_feeds(ctx: &Context, feeds: &[FeedConfig]) -> Vec<FeedReport> {
+    let global = Arc::new(Semaphore::new(ctx.config.poll.concurrency));
+    let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, feed) in feeds.iter().enumerate() {
+        let host = feed.url.host_str().unwrap_or("").to_ascii_lowercase();
+        let per_host = Arc::clone(
+            hosts
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(ctx.config.poll.per_host))),
+        );
+        let (ctx, feed, global) = (ctx.clone(), feed.clone(), Arc::clone(&global));
+        tasks.spawn(async move {
+            let _host = per_host.acquire_owned().await;
+            let _slot = global.acquire_owned().await;
+            if ctx.shutdown.is_cancelled() {
+                return (
+                    i,
+                    FeedReport {
+                        feed: feed.name.clone(),
+                        outcome: FeedOutcome::Skipped,
+                    },
+                );
+            }
+            (i, poll_feed(&ctx, &feed).await)
+        });
+    }
+    let mut reports: Vec<(usize, FeedReport)> = Vec::with_capacity(feeds.len());
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(r) => reports.push(r),
+            // A panic inside one feed's task costs that feed only (SPEC §6).
+            Err(e) => tracing::error!(error = %e, "a feed task panicked"),
+        }
+    }
+    reports.sort_by_key(|(i, _)| *i);
+    reports.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Polls every configured feed.
+pub async fn poll_all(ctx: &Context) -> Vec<FeedReport> {
+    poll_feeds(ctx, &ctx.config.feeds).await
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliverReport {
+    /// Messages written to the outbox by this run.
+    pub queued: usize,
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// Renders the pending matches of `digest` and fixes them in the outbox.
+/// Returns the number of messages queued.
+pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<usize, StoreError> {
+    let name = digest.name.clone();
+    let pending = ctx.db.call(move |s| s.pending(&name)).await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let parts = digest::render(&digest.name, &digest.subject, &pending, ctx.config.timezone);
+    let mut queued = 0;
+    for part in parts {
+        let from = ctx.config.email.from.clone();
+        let message_id = mail::new_message_id(&from);
+        let built = match mail::build(
+            &from,
+            &digest.to,
+            &part.subject,
+            part.text,
+            part.html,
+            &message_id,
+            SystemTime::now(),
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(digest = %digest.name, error = %e, "cannot build the digest message");
+                continue;
+            }
+        };
+        let (name, to, ids) = (digest.name.clone(), digest.to.clone(), part.match_ids);
+        ctx.db
+            .call(move |s| {
+                let row = NewOutbox {
+                    digest: &name,
+                    message_id: &built.message_id,
+                    from: &from,
+                    recipients: &to,
+                    message: &built.bytes,
+                };
+                s.enqueue(&row, &ids, Utc::now())
+            })
+            .await?;
+        queued += 1;
+    }
+    Ok(queued)
+}
+
+/// The mailer for the configured transport.
+pub fn mailer(config: &Config) -> Result<Mailer, mail::MailError> {
+    match &config.email.transport {
+        Transport::Stdout => Ok(Mailer::Stdout),
+        Transport::Smtp(s) => Mailer::smtp(&SmtpSettings {
+            host: &s.host,
+            port: s.port,
+            security: match s.security {
+                SmtpSecurity::Implicit => mail::Security::Implicit,
+                SmtpSecurity::Opportunistic => mail::Security::Opportunistic,
+                SmtpSecurity::Required => mail::Security::Required,
+            },
+            user: s.user.as_deref(),
+            password_file: s.password_file.as_deref(),
+            ca_file: s.ca_file.as_deref(),
+        }),
+    }
+}
+
+/// Backoff before retrying a message that failed `attempts` times.
+fn retry_delay(attempts: i64, permanent: bool) -> chrono::Duration {
+    let minutes = if permanent {
+        360
+    } else {
+        (1i64 << attempts.clamp(0, 8)).min(360)
+    };
+    chrono::Duration::minutes(minutes)
+}
+
+/// Sends every due outbox row (every unsent one with `now`: a command run by
+/// hand or by a timer does not wait out the daemon's backoff); each is marked
+/// sent only once the server has accepted it (SPEC §5).
+pub async fn flush_outbox(ctx: &Context, now: bool) -> Result<(usize, usize), StoreError> {
+    let until = if now {
+        chrono::DateTime::<Utc>::MAX_UTC
+    } else {
+        Utc::now()
+    };
+    let due = ctx.db.call(move |s| s.due(until)).await?;
+    if due.is_empty() {
+        return Ok((0, 0));
+    }
+    let mailer = match mailer(&ctx.config) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot set up mail delivery; messages stay queued");
+            return Ok((0, due.len()));
+        }
+    };
+    let (mut sent, mut failed) = (0, 0);
+    for entry in due {
+        let result = mailer
+            .send(&entry.from, &entry.recipients, &entry.message)
+            .await;
+        let id = entry.id;
+        match result {
+            Ok(()) => {
+                ctx.db.call(move |s| s.mark_sent(id, Utc::now())).await?;
+                tracing::info!(digest = %entry.digest, message_id = %entry.message_id, "digest sent");
+                sent += 1;
+            }
+            Err(e) => {
+                let permanent = matches!(e, mail::MailError::Permanent(_));
+                let retry_at = Utc::now() + retry_delay(entry.attempts, permanent);
+                let msg = e.to_string();
+                tracing::warn!(digest = %entry.digest, message_id = %entry.message_id, error = %msg, %retry_at, "digest not delivered");
+                ctx.db
+                    .call(move |s| s.mark_failed(id, &msg, retry_at))
+                    .await?;
+                failed += 1;
+            }
+        }
+    }
+    Ok((sent, failed))
+}
+
+/// Composes and sends one digest (plus anything else in the outbox that is
+/// due, or every unsent message with `now`).
+pub async fn deliver(
+    ctx: &Context,
+    digest: &DigestConfig,
+    now: bool,
+) -> Result<DeliverReport, StoreError> {
+    let queued = compose(ctx, digest).await?;
+    let (sent, failed) = flush_outbox(ctx, now).await?;
+    Ok(DeliverReport {
+        queued,
+        sent,
+        failed,
+    })
+}
+
+/// The exact messages `deliver` would send for `digest` now, changing nothing.
+pub async fn dry_run(ctx: &Context, digest: &DigestConfig) -> Result<Vec<Vec<u8>>, StoreError> {
+    let name = digest.name.clone();
+    let pending = ctx.db.call(move |s| s.pending(&name)).await?;
+    let from = &ctx.config.email.from;
+    Ok(digest::render(&digest.name, &digest.subject, &pending, ctx.config.timezone)
+        .into_iter()
+        .filter_map(|part| {
+            mail::build(from, &digest.to, &part.subject, part.text, part.html, &mail::new_message_id(from), SystemTime::now())
+                .map_err(|e| tracing::error!(digest = %digest.name, error = %e, "cannot build the digest message"))
+                .ok()
+                .map(|b| b.bytes)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_backoff_grows_and_caps() {
+        assert_eq!(retry_delay(0, false), chrono::Duration::minutes(1));
+        assert_eq!(retry_delay(3, false), chrono::Duration::minutes(8));
+        assert_eq!(retry_delay(50, false), chrono::Duration::minutes(256));
+        assert_eq!(retry_delay(0, true), chrono::Duration::minutes(360));
+    }
+}

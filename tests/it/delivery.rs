@@ -1,0 +1,198 @@
+//! Delivery end to end against a real SMTP server on loopback: the seed
+//! article arrives exactly once, STARTTLS and AUTH work, and a server that
+//! is down leaves the matches queued until a later run delivers them.
+
+use feedwatch::pipeline;
+
+use crate::support::*;
+
+async fn poll_and_send(ctx: &pipeline::Context) -> (usize, usize) {
+    pipeline::poll_all(ctx).await;
+    for d in &ctx.config.digests {
+        pipeline::compose(ctx, d).await.expect("compose");
+    }
+    pipeline::flush_outbox(ctx, true).await.expect("flush")
+}
+
+fn feed_and_rule(server: &FeedServer) -> String {
+    format!(
+        "[[feeds]]\nname = \"world\"\nurl = \"{}\"\n{}",
+        server.url("/feed.xml"),
+        rule_iran_drones_ukraine()
+    )
+}
+
+#[tokio::test]
+async fn the_sample_rule_delivers_exactly_the_seed_article_once() {
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    let smtp = SmtpServer::start();
+    let setup = Setup::new(
+        &format!("smtp = \"smtp://127.0.0.1:{}\"", smtp.port),
+        &feed_and_rule(&feeds),
+    );
+    let ctx = setup.context();
+
+    assert_eq!(poll_and_send(&ctx).await, (1, 0));
+    let inbox = smtp.received();
+    assert_eq!(inbox.len(), 1);
+    let mail = &inbox[0];
+    assert_eq!(mail.to, vec!["analyst@example.org".to_string()]);
+    assert_eq!(mail.from, "fw@example.org");
+    let text = mail.decoded();
+    assert_eq!(
+        text.matches(SEED_TITLE).count(),
+        1,
+        "once in the text part:\n{text}"
+    );
+    let escaped = SEED_TITLE.replace('\'', "&#39;");
+    assert_eq!(
+        text.matches(&escaped).count(),
+        1,
+        "once, escaped, in the HTML part:\n{text}"
+    );
+    for unrelated in [
+        "naval exercise",
+        "drone show",
+        "sanctions package",
+        "Tirana",
+    ] {
+        assert!(
+            !text.contains(unrelated),
+            "{unrelated} must not be in the digest:\n{text}"
+        );
+    }
+    assert!(text.contains("Auto-Submitted: auto-generated"));
+    assert!(text.contains("Message-ID: <feedwatch."));
+    assert!(
+        text.contains("2024-06-24 12:30 EEST"),
+        "published time in the config's zone:\n{text}"
+    );
+    assert!(text.contains("<mark"), "matched words are marked:\n{text}");
+    assert!(
+        !text.contains("<script"),
+        "feed scripts never reach the digest"
+    );
+    assert!(
+        !text.contains("pixel.gif"),
+        "no remote images from the feed"
+    );
+
+    // A second run finds nothing new and sends nothing.
+    assert_eq!(poll_and_send(&ctx).await, (0, 0));
+    assert_eq!(smtp.received().len(), 1);
+    assert_eq!(setup.store().outbox_status().unwrap().sent, 1);
+}
+
+#[tokio::test]
+async fn smtp_with_starttls_and_auth() {
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    let smtp = SmtpServer::start_tls_auth("feedwatch", "s3cret pass");
+    let setup = Setup::new(
+        &format!(
+            "smtp = \"smtp://feedwatch@localhost:{}\"\nstarttls = \"required\"\npassword_file = \"pw\"\nca_file = \"{}\"",
+            smtp.port,
+            tls_dir().join("ca.pem").display()
+        ),
+        &feed_and_rule(&feeds),
+    );
+    std::fs::write(setup.dir.path().join("pw"), "s3cret pass\n").unwrap();
+    let ctx = setup.context();
+    assert_eq!(poll_and_send(&ctx).await, (1, 0));
+    let inbox = smtp.received();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(
+        inbox[0].auth,
+        Some(("feedwatch".to_string(), "s3cret pass".to_string()))
+    );
+    assert!(inbox[0].decoded().contains(SEED_TITLE));
+}
+
+#[tokio::test]
+async fn a_wrong_password_keeps_the_message_queued() {
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    let smtp = SmtpServer::start_tls_auth("feedwatch", "right");
+    let setup = Setup::new(
+        &format!(
+            "smtp = \"smtp://feedwatch@localhost:{}\"\nstarttls = \"required\"\npassword_file = \"pw\"\nca_file = \"{}\"",
+            smtp.port,
+            tls_dir().join("ca.pem").display()
+        ),
+        &feed_and_rule(&feeds),
+    );
+    std::fs::write(setup.dir.path().join("pw"), "wrong").unwrap();
+    let ctx = setup.context();
+    assert_eq!(poll_and_send(&ctx).await, (0, 1));
+    assert!(smtp.received().is_empty());
+    let errors = setup.store().outbox_errors().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        !errors[0].2.contains("wrong"),
+        "the password never appears in an error: {}",
+        errors[0].2
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_leaves_matches_pending_and_a_later_run_sends_them() {
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    // Reserve a port, then free it: nothing listens there for the first run.
+    let port = closed_port();
+    let setup = Setup::new(
+        &format!("smtp = \"smtp://127.0.0.1:{port}\""),
+        &feed_and_rule(&feeds),
+    );
+    let ctx = setup.context();
+    assert_eq!(poll_and_send(&ctx).await, (0, 1));
+    let st = setup.store().outbox_status().unwrap();
+    assert_eq!((st.queued, st.failed, st.sent), (0, 1, 0));
+
+    // The server comes up on that port; the next run delivers the same message.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("rebind the smtp port");
+    let smtp = SmtpServer::start_on(listener, false, None);
+    assert_eq!(poll_and_send(&ctx).await, (1, 0));
+    let inbox = smtp.received();
+    assert_eq!(inbox.len(), 1);
+    assert!(inbox[0].decoded().contains(SEED_TITLE));
+    assert_eq!(setup.store().outbox_status().unwrap().sent, 1);
+}
+
+#[tokio::test]
+async fn the_daemon_respects_backoff_after_a_failure() {
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    let setup = Setup::new(
+        &format!("smtp = \"smtp://127.0.0.1:{}\"", closed_port()),
+        &feed_and_rule(&feeds),
+    );
+    let ctx = setup.context();
+    assert_eq!(poll_and_send(&ctx).await, (0, 1));
+    // Not due yet: the daemon's flush leaves it alone.
+    assert_eq!(pipeline::flush_outbox(&ctx, false).await.unwrap(), (0, 0));
+}
+
+#[tokio::test]
+async fn dry_run_prints_the_message_and_changes_nothing() {
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    let setup = Setup::new("transport = \"stdout\"", &feed_and_rule(&feeds));
+    let ctx = setup.context();
+    pipeline::poll_all(&ctx).await;
+    let digest = &ctx.config.digests[0];
+    let messages = pipeline::dry_run(&ctx, digest).await.unwrap();
+    assert_eq!(messages.len(), 1);
+    assert!(String::from_utf8_lossy(&messages[0]).contains("Auto-Submitted: auto-generated"));
+    assert_eq!(
+        setup.store().pending("default").unwrap().len(),
+        1,
+        "still pending"
+    );
+    assert_eq!(
+        setup.store().outbox_status().unwrap().queued,
+        0,
+        "nothing queued"
+    );
+}

@@ -1,0 +1,160 @@
+//! Polling end to end: HTTP fetch → parse → store → match, with conditional
+//! GET and failing feeds, against a scripted server on loopback.
+
+use feedwatch::pipeline::{self, FeedOutcome};
+
+use crate::support::*;
+
+fn two_feeds(server: &FeedServer) -> String {
+    format!(
+        "[[feeds]]\nname = \"broken\"\nurl = \"{}\"\n[[feeds]]\nname = \"good\"\nurl = \"{}\"\n{}",
+        server.url("/broken.xml"),
+        server.url("/good.xml"),
+        rule_iran_drones_ukraine()
+    )
+}
+
+#[tokio::test]
+async fn a_304_is_handled_with_the_stored_etag() {
+    let server = FeedServer::start().await;
+    server.route("/feed.xml", Route::feed(sample_feed()).with_etag("\"v1\""));
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"f\"\nurl = \"{}\"\n{}",
+            server.url("/feed.xml"),
+            rule_iran_drones_ukraine()
+        ),
+    );
+    let ctx = setup.context();
+    let first = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&first[0].outcome, FeedOutcome::Stored(r) if r.new_items == 5 && r.matches == 1),
+        "{first:?}"
+    );
+    let second = pipeline::poll_all(&ctx).await;
+    assert_eq!(second[0].outcome, FeedOutcome::NotModified);
+    let seen = server.seen("/feed.xml");
+    assert_eq!(seen.len(), 2);
+    assert!(!seen[0].headers.iter().any(|(k, _)| k == "if-none-match"));
+    assert!(
+        seen[1]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "if-none-match" && v == "\"v1\""),
+        "{:?}",
+        seen[1]
+    );
+    assert_eq!(seen[1].status, 304);
+    let status = setup.store().feed_status().unwrap();
+    assert_eq!(
+        (
+            status[0].last_status,
+            status[0].items,
+            status[0].consecutive_errors
+        ),
+        (Some(304), 5, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_broken_feed_does_not_stop_a_good_one() {
+    let server = FeedServer::start().await;
+    server.route(
+        "/broken.xml",
+        Route::feed("<html><body>this is not a feed</body></html>"),
+    );
+    server.route("/good.xml", Route::feed(sample_feed()));
+    let setup = Setup::new("transport = \"stdout\"", &two_feeds(&server));
+    let ctx = setup.context();
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.contains("not a feed")),
+        "{reports:?}"
+    );
+    assert!(
+        matches!(&reports[1].outcome, FeedOutcome::Stored(r) if r.matches == 1),
+        "{reports:?}"
+    );
+
+    // An HTTP error and an unreachable host fail just as cleanly.
+    server.route("/broken.xml", Route::status(500, "oops"));
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.contains("HTTP 500")),
+        "{reports:?}"
+    );
+    assert!(
+        matches!(&reports[1].outcome, FeedOutcome::Stored(_)),
+        "{reports:?}"
+    );
+
+    let status = setup.store().feed_status().unwrap();
+    let broken = status.iter().find(|f| f.name == "broken").unwrap();
+    assert_eq!(
+        (broken.consecutive_errors, broken.last_status),
+        (2, Some(500))
+    );
+    assert_eq!(broken.last_error.as_deref(), Some("HTTP 500"));
+    let good = status.iter().find(|f| f.name == "good").unwrap();
+    assert_eq!((good.consecutive_errors, good.items), (0, 5));
+}
+
+#[tokio::test]
+async fn unreachable_and_oversized_feeds_fail_cleanly() {
+    let server = FeedServer::start().await;
+    let big = format!(
+        "<rss version=\"2.0\"><channel><title>{}</title></channel></rss>",
+        "x".repeat(2 << 20)
+    );
+    server.route("/big.xml", Route::feed(big));
+    let setup = Setup::with_poll(
+        "max_body = \"1MiB\"",
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"down\"\nurl = \"http://127.0.0.1:{}/feed\"\n[[feeds]]\nname = \"big\"\nurl = \"{}\"\n{}",
+            closed_port(),
+            server.url("/big.xml"),
+            rule_iran_drones_ukraine()
+        ),
+    );
+    let ctx = setup.context();
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Failed(_)),
+        "{reports:?}"
+    );
+    assert!(
+        matches!(&reports[1].outcome, FeedOutcome::Failed(e) if e.contains("max_body")),
+        "{reports:?}"
+    );
+}
+
+#[tokio::test]
+async fn file_feeds_and_search_agree_with_live_matching() {
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"sample\"\nurl = \"file://{}/config/sample-feed.xml\"\n{}",
+            env!("CARGO_MANIFEST_DIR"),
+            rule_iran_drones_ukraine()
+        ),
+    );
+    let ctx = setup.context();
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matches == 1),
+        "{reports:?}"
+    );
+    let store = setup.store();
+    let pending = store.pending("default").unwrap();
+    let hits = store
+        .search(&ctx.config.rules[0].fts_query, None, 100)
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        hits[0].item_id, pending[0].item_id,
+        "search finds what live matching found"
+    );
+    assert_eq!(hits[0].title, SEED_TITLE);
+}

@@ -1,0 +1,365 @@
+//! Test support: a scripted HTTP feed server and a real SMTP server
+//! (mailin-embedded), both on 127.0.0.1 with a port the OS picks, and a
+//! config writer. Nothing here talks to any address but loopback.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// One scripted response.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    /// When set, the response carries this ETag and a matching
+    /// `If-None-Match` gets a 304.
+    pub etag: Option<String>,
+}
+
+impl Route {
+    pub fn feed(body: impl Into<Vec<u8>>) -> Self {
+        Route {
+            status: 200,
+            body: body.into(),
+            content_type: "application/rss+xml",
+            etag: None,
+        }
+    }
+    pub fn status(status: u16, body: &str) -> Self {
+        Route {
+            status,
+            body: body.as_bytes().to_vec(),
+            content_type: "text/plain",
+            etag: None,
+        }
+    }
+    pub fn with_etag(mut self, etag: &str) -> Self {
+        self.etag = Some(etag.to_string());
+        self
+    }
+}
+
+/// What the server saw of one request.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub status: u16,
+}
+
+#[derive(Clone, Default)]
+pub struct FeedServer {
+    pub addr: Option<SocketAddr>,
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl FeedServer {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind feed server");
+        let mut server = FeedServer {
+            addr: listener.local_addr().ok(),
+            ..Default::default()
+        };
+        let s = server.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let s = s.clone();
+                tokio::spawn(async move { s.serve(stream).await });
+            }
+        });
+        server.addr = server.addr.or(None);
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr.expect("server address"))
+    }
+
+    pub fn route(&self, path: &str, route: Route) {
+        self.routes.lock().unwrap().insert(path.to_string(), route);
+    }
+
+    pub fn seen(&self, path: &str) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
+    }
+
+    async fn serve(&self, mut stream: tokio::net::TcpStream) {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let head = String::from_utf8_lossy(&buf).to_string();
+        let mut lines = head.split("\r\n");
+        let path = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .unwrap_or("/")
+            .to_string();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let route = self
+            .routes
+            .lock()
+            .unwrap()
+            .get(&path)
+            .cloned()
+            .unwrap_or_else(|| Route::status(404, "not found"));
+        let if_none_match = headers
+            .iter()
+            .find(|(k, _)| k == "if-none-match")
+            .map(|(_, v)| v.clone());
+        let not_modified = route.etag.is_some() && route.etag == if_none_match;
+        let status = if not_modified { 304 } else { route.status };
+        self.seen.lock().unwrap().push(Seen {
+            path: path.clone(),
+            headers,
+            status,
+        });
+        let body: &[u8] = if not_modified { b"" } else { &route.body };
+        let mut resp = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            route.content_type,
+            body.len()
+        );
+        if let Some(etag) = &route.etag {
+            resp.push_str(&format!("ETag: {etag}\r\n"));
+        }
+        resp.push_str("\r\n");
+        let _ = stream.write_all(resp.as_bytes()).await;
+        let _ = stream.write_all(body).await;
+        let _ = stream.shutdown().await;
+    }
+}
+
+/// One message the SMTP server accepted.
+#[derive(Clone, Debug, Default)]
+pub struct Received {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+    /// (authentication id, password) when the client authenticated.
+    pub auth: Option<(String, String)>,
+}
+
+impl Received {
+    /// The message with quoted-printable soft breaks and escapes undone, for
+    /// assertions on its text.
+    pub fn decoded(&self) -> String {
+        let joined = self.data.replace("=\r\n", "").replace("=\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'=' && i + 2 < bytes.len() {
+                if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+#[derive(Clone, Default)]
+struct Handler {
+    current: Received,
+    inbox: Arc<Mutex<Vec<Received>>>,
+    credentials: Option<(String, String)>,
+    authed: Option<(String, String)>,
+}
+
+impl mailin_embedded::Handler for Handler {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        if self.credentials.is_some() && self.authed.is_none() {
+            return mailin_embedded::response::AUTHENTICATION_REQUIRED;
+        }
+        self.current = Received {
+            from: from.to_string(),
+            to: to.to_vec(),
+            data: String::new(),
+            auth: self.authed.clone(),
+        };
+        mailin_embedded::response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.data.push_str(&String::from_utf8_lossy(buf));
+        Ok(())
+    }
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.inbox
+            .lock()
+            .unwrap()
+            .push(std::mem::take(&mut self.current));
+        mailin_embedded::response::OK
+    }
+    fn auth_plain(
+        &mut self,
+        _authz: &str,
+        authn: &str,
+        password: &str,
+    ) -> mailin_embedded::Response {
+        match &self.credentials {
+            Some((u, p)) if u == authn && p == password => {
+                self.authed = Some((authn.to_string(), password.to_string()));
+                mailin_embedded::response::AUTH_OK
+            }
+            _ => mailin_embedded::response::INVALID_CREDENTIALS,
+        }
+    }
+}
+
+/// A real SMTP server on loopback, running on its own threads.
+pub struct SmtpServer {
+    pub port: u16,
+    inbox: Arc<Mutex<Vec<Received>>>,
+}
+
+pub fn tls_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls")
+}
+
+impl SmtpServer {
+    /// Plain SMTP, no TLS, no AUTH.
+    pub fn start() -> Self {
+        Self::start_on(
+            StdListener::bind("127.0.0.1:0").expect("bind smtp"),
+            false,
+            None,
+        )
+    }
+
+    /// STARTTLS with the test CA's certificate and AUTH PLAIN required.
+    pub fn start_tls_auth(user: &str, password: &str) -> Self {
+        Self::start_on(
+            StdListener::bind("127.0.0.1:0").expect("bind smtp"),
+            true,
+            Some((user.to_string(), password.to_string())),
+        )
+    }
+
+    pub fn start_on(
+        listener: StdListener,
+        tls: bool,
+        credentials: Option<(String, String)>,
+    ) -> Self {
+        let port = listener.local_addr().map(|a| a.port()).expect("smtp port");
+        let inbox = Arc::new(Mutex::new(Vec::new()));
+        let handler = Handler {
+            inbox: Arc::clone(&inbox),
+            credentials: credentials.clone(),
+            ..Default::default()
+        };
+        let mut server = mailin_embedded::Server::new(handler);
+        server.with_name("localhost").with_tcp_listener(listener);
+        if tls {
+            let dir = tls_dir();
+            server
+                .with_ssl(mailin_embedded::SslConfig::Trusted {
+                    cert_path: dir.join("server.pem").display().to_string(),
+                    key_path: dir.join("server.key").display().to_string(),
+                    chain_path: dir.join("ca.pem").display().to_string(),
+                })
+                .expect("smtp tls");
+        }
+        if credentials.is_some() {
+            server.with_auth(mailin_embedded::AuthMechanism::Plain);
+        }
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        SmtpServer { port, inbox }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inbox.lock().unwrap().clone()
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens (for "server down").
+pub fn closed_port() -> u16 {
+    let l = StdListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The sample feed shipped with the example config.
+pub fn sample_feed() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/sample-feed.xml"))
+        .expect("sample feed")
+}
+
+/// A temporary state dir and config file.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl Setup {
+    /// `email` is the body of the [email] section after from/to;
+    /// `rest` holds [[feeds]], [[rules]] and anything else.
+    pub fn new(email: &str, rest: &str) -> Self {
+        Self::with_poll("", email, rest)
+    }
+
+    /// As `new`, with extra lines for the [poll] section.
+    pub fn with_poll(poll: &str, email: &str, rest: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("feedwatch.toml");
+        let text = format!(
+            "state_dir = \"state\"\ntimezone = \"Europe/Kyiv\"\n[poll]\nbackfill = \"all\"\ntimeout = \"10s\"\n{poll}\n\
+             [email]\nfrom = \"feedwatch <fw@example.org>\"\nto = [\"analyst@example.org\"]\n{email}\n{rest}\n"
+        );
+        std::fs::write(&path, text).expect("write config");
+        Setup { dir, path }
+    }
+
+    pub fn config(&self) -> feedwatch::config::Config {
+        feedwatch::config::load(&self.path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn context(&self) -> feedwatch::pipeline::Context {
+        let config = self.config();
+        let store = feedwatch::store::Store::open_dir(&config.state_dir).expect("store");
+        feedwatch::pipeline::Context::new(Arc::new(config), feedwatch::store::Db::new(store))
+            .expect("context")
+    }
+
+    pub fn store(&self) -> feedwatch::store::Store {
+        feedwatch::store::Store::open_dir(&self.dir.path().join("state")).expect("store")
+    }
+}
+
+pub const SEED_TITLE: &str = "Ukraine confirms talks with Tehran on Russia's use of Iranian drones";
+
+pub fn rule_iran_drones_ukraine() -> &'static str {
+    "[[rules]]\nname = \"iran-drones-ukraine\"\nquery = 'iran* AND drone* AND ukrain*'\n"
+}
