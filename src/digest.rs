@@ -119,29 +119,34 @@ fn counted(n: usize, one: &str) -> String {
 
 fn text_part(digest: &str, part: &[&MatchView], tz: Tz, index: usize, total: usize) -> String {
     let mut out = String::new();
-    let n = part.len();
     let _ = writeln!(
         out,
         "feedwatch digest \"{digest}\": {}",
-        counted(n, "match")
+        counted(part.len(), "match")
     );
     if total > 1 {
         let _ = writeln!(out, "Part {index} of {total}.");
     }
     for (rule, items) in groups(part) {
-        let _ = write!(out, "\n== {rule} ({}) ==\n", items.len());
+        let heading = format!("{rule} ({})", items.len());
+        let _ = write!(
+            out,
+            "\n{heading}\n{}\n",
+            "-".repeat(heading.chars().count())
+        );
         for m in items {
-            let _ = writeln!(out, "\n* {}", m.title);
+            out.push('\n');
+            out.push_str(&wrap(&m.title, "* ", "  "));
             if let Some(link) = &m.link {
                 let _ = writeln!(out, "  {link}");
             }
-            let _ = writeln!(
-                out,
-                "  {} | {} | rules: {}",
+            let meta = format!(
+                "{} | {} | rules: {}",
                 m.feed,
                 when(m, tz),
                 m.rules.join(", ")
             );
+            out.push_str(&wrap(&meta, "  ", "  "));
             if !m.snippet.is_empty() {
                 let snippet: String = m
                     .snippet
@@ -154,13 +159,40 @@ fn text_part(digest: &str, part: &[&MatchView], tz: Tz, index: usize, total: usi
                         }
                     })
                     .collect();
-                let _ = writeln!(out, "  {snippet}");
+                out.push_str(&wrap(&snippet, "  ", "  "));
             }
         }
     }
     out.push_str(
-        "\n-- \nSent by feedwatch. Matches are listed once; edit the rules in its config file.\n",
+        "\n-- \nSent by feedwatch. Matches are listed once;\nedit the rules in its config file.\n",
     );
+    out
+}
+
+/// Wraps at 72 columns, so that plain-text readers (and the stdout
+/// transport) show short lines; words longer than a line stay whole.
+fn wrap(text: &str, first: &str, rest: &str) -> String {
+    const WIDTH: usize = 72;
+    let mut out = String::from(first);
+    let mut col = first.chars().count();
+    let mut line_empty = true;
+    for word in text.split_whitespace() {
+        let len = word.chars().count();
+        if !line_empty && col + 1 + len > WIDTH {
+            out.push('\n');
+            out.push_str(rest);
+            col = rest.chars().count();
+            line_empty = true;
+        }
+        if !line_empty {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += len;
+        line_empty = false;
+    }
+    out.push('\n');
     out
 }
 
@@ -290,8 +322,8 @@ mod tests {
         assert_eq!(r[0].subject, "feedwatch: 3 new in morning (iran, ukraine)");
         assert_eq!(r[0].match_ids, vec![1, 2, 3]);
         let text = &r[0].text;
-        assert!(text.contains("== iran (2) =="), "{text}");
-        assert!(text.contains("== ukraine (1) =="), "{text}");
+        assert!(text.contains("iran (2)\n--------\n"), "{text}");
+        assert!(text.contains("ukraine (1)\n-----------\n"), "{text}");
         assert!(text.contains("talks on *Iranian* drones"), "{text}");
         assert!(text.contains("2024-06-24 12:30 EEST"), "{text}");
         assert!(text.contains("rules: iran, ukraine"), "{text}");
@@ -307,6 +339,26 @@ mod tests {
         assert!(
             html.contains("href=\"https://e.org/1?a=1&amp;b=2\""),
             "{html}"
+        );
+    }
+
+    #[test]
+    fn plain_text_is_wrapped_at_72_columns() {
+        let long = "word ".repeat(100);
+        let w = wrap(&long, "* ", "  ");
+        assert!(w.lines().all(|l| l.chars().count() <= 72), "{w}");
+        assert!(
+            w.starts_with("* word") && w.lines().nth(1).is_some_and(|l| l.starts_with("  word"))
+        );
+        assert_eq!(
+            w.split_whitespace().filter(|x| *x == "word").count(),
+            100,
+            "no word lost"
+        );
+        let url = format!("x {}", "u".repeat(100));
+        assert!(
+            wrap(&url, "", "").contains(&"u".repeat(100)),
+            "long words stay whole"
         );
     }
 
