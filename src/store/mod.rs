@@ -78,12 +78,14 @@ impl Store {
     }
 
     fn init(mut conn: Connection) -> Result<Self> {
+        // First, so that even switching to WAL waits for another process
+        // (the daemon and `status` may open the database at the same time).
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // WAL lets `status`/`search` read while the daemon writes; NORMAL
         // sync is durable against a killed process (the WAL is on disk).
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        enable_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         migrate(&mut conn)?;
         let scratch = Connection::open_in_memory()?;
         scratch.execute_batch(&format!(
@@ -112,19 +114,42 @@ impl Store {
     }
 }
 
+/// Switching to WAL takes a lock that SQLite does not wait for with the busy
+/// handler, so a process opening a new database while another does retries
+/// here (bounded); once the file is in WAL mode this is a no-op.
+fn enable_wal(conn: &Connection) -> Result<()> {
+    let mut attempts = 0;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 200 =>
+            {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 fn migrate(conn: &mut Connection) -> Result<()> {
     let known = MIGRATIONS.len() as i64;
-    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if found > known {
-        return Err(StoreError::TooNew { found, known });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    loop {
+        // The version is read inside the write transaction: two processes
+        // opening a new database at once must not both apply a migration.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > known {
+            return Err(StoreError::TooNew { found, known });
+        }
+        let Some(sql) = MIGRATIONS.get(found as usize) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.pragma_update(None, "user_version", found + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }
 
 pub(crate) fn to_ts(t: DateTime<Utc>) -> i64 {

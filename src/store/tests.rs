@@ -87,6 +87,26 @@ fn migrations_set_the_schema_version_and_refuse_newer() {
 }
 
 #[test]
+fn processes_opening_a_new_database_at_once_migrate_it_once() {
+    // Regression: the daemon and `status` opening a fresh state dir together
+    // failed with "table feeds already exists" or "database is locked".
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || Store::open(&path).map(|s| s.schema_version().ok()))
+            })
+            .collect();
+        for h in handles {
+            let opened = h.join().unwrap();
+            assert_eq!(opened.unwrap(), Some(MIGRATIONS.len() as i64));
+        }
+    }
+}
+
+#[test]
 fn items_are_new_exactly_once() {
     let mut s = Store::open_in_memory().unwrap();
     let a = item("a", "Iran drone deal", "", 0);
