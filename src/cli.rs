@@ -202,9 +202,10 @@ async fn run_once(ctx: &Context) -> Result<(), CliError> {
     }
     let (_, failed) = pipeline::flush_outbox(ctx, true).await?;
     if failed > 0 {
-        eprintln!(
+        // Exit 1 so that a timer or cron job shows the failure; nothing is lost.
+        return Err(CliError::Runtime(anyhow::anyhow!(
             "{failed} message(s) could not be delivered; they stay queued and are retried (see `feedwatch status`)"
-        );
+        )));
     }
     Ok(())
 }

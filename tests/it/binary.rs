@@ -193,38 +193,198 @@ fn poll_search_status_and_digest_commands() {
     assert_eq!(json["pending"].as_array().map(Vec::len), Some(0));
 }
 
+/// The daemon as a child process, its stderr collected by a thread.
+struct Daemon {
+    child: std::process::Child,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Daemon {
+    fn start(config: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the daemon");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (sink, stderr) = (log.clone(), child.stderr.take());
+        std::thread::spawn(move || {
+            let Some(stderr) = stderr else { return };
+            for line in
+                std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok)
+            {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        Daemon { child, log }
+    }
+
+    fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded, polling; not a timing assertion) until `cond` holds.
+    fn wait_until(&self, what: &str, cond: impl Fn(&str) -> bool) {
+        for _ in 0..400 {
+            if cond(&self.log()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("timed out waiting for {what}; log:\n{}", self.log());
+    }
+
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        self.signal("-TERM");
+        let status = self.child.wait().expect("daemon exit");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        (status, self.log())
+    }
+}
+
 #[test]
 fn the_daemon_polls_at_start_and_stops_cleanly_on_sigterm() {
     let dir = example();
     let config = dir.path().join("feedwatch.toml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the daemon");
-    // Wait for the first poll to be stored (bounded; not a timing assertion).
-    let mut polled = false;
-    for _ in 0..200 {
-        let status = feedwatch(&config, &["status", "--json"]);
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&status.stdout) {
-            if v["feeds"][0]["items"] == 5 {
-                polled = true;
-                break;
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    let daemon = Daemon::start(&config);
+    daemon.wait_until("the first poll", |l| l.contains("poll finished"));
+    // Other commands work while the daemon runs.
+    let json: serde_json::Value =
+        serde_json::from_slice(&feedwatch(&config, &["status", "--json"]).stdout).unwrap();
+    assert_eq!(json["feeds"][0]["items"], 5);
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "exit 0 on SIGTERM: {status:?} {log}");
+    assert!(log.contains("feedwatch stopped"), "{log}");
+}
+
+#[test]
+fn sighup_keeps_the_old_config_when_the_new_one_is_invalid_and_applies_a_valid_one() {
+    let dir = example();
+    let config = dir.path().join("feedwatch.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    let daemon = Daemon::start(&config);
+    daemon.wait_until("the first poll", |l| l.contains("poll finished"));
+
+    let broken = good.replace(
+        "timezone = \"Europe/Kyiv\"",
+        "timezone = \"Europe/Atlantis\"",
+    );
+    std::fs::write(&config, &broken).unwrap();
+    daemon.signal("-HUP");
+    daemon.wait_until("the reload error", |l| l.contains("invalid config"));
+    let line = broken.lines().position(|l| l.contains("Atlantis")).unwrap() + 1;
+    let log = daemon.log();
+    assert!(
+        log.contains(&format!("line={line}")) && log.contains("column=12"),
+        "{log}"
+    );
+    assert!(log.contains("Europe/Atlantis"), "{log}");
+
+    let two_feeds =
+        format!("{good}\n[[feeds]]\nname = \"second\"\nurl = \"file://sample-feed.xml\"\n");
+    std::fs::write(&config, two_feeds).unwrap();
+    daemon.signal("-HUP");
+    daemon.wait_until("the reload", |l| l.contains("config reloaded"));
+    let log = daemon.log();
+    let reloaded = log
+        .lines()
+        .find(|l| l.contains("config reloaded"))
+        .unwrap_or_default();
+    assert!(reloaded.contains("feeds=2"), "{log}");
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+}
+
+/// The example pointed at a TLS+AUTH SMTP server on loopback, without a
+/// password file: the password must come from the environment.
+fn example_with_smtp(smtp: &SmtpServer) -> tempfile::TempDir {
+    let dir = example();
+    let config = dir.path().join("feedwatch.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "transport = \"stdout\"",
+        &format!(
+            "smtp = \"smtp://feedwatch@localhost:{}\"\nstarttls = \"required\"\nca_file = \"{}\"",
+            smtp.port,
+            tls_dir().join("ca.pem").display()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    dir
+}
+
+fn send_with_env(config: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+    cmd.arg("--config").arg(config).args(["run", "--once"]);
+    cmd.env_remove("FEEDWATCH_SMTP_PASSWORD")
+        .env_remove("CREDENTIALS_DIRECTORY");
+    for (k, v) in env {
+        cmd.env(k, v);
     }
-    let pid = child.id().to_string();
-    let _ = Command::new("kill").args(["-TERM", &pid]).status();
-    let status = child.wait().expect("daemon exit");
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
-    }
-    assert!(polled, "the daemon polled at start: {stderr}");
-    assert!(status.success(), "exit 0 on SIGTERM: {status:?} {stderr}");
-    assert!(stderr.contains("feedwatch stopped"), "{stderr}");
+    cmd.output().expect("run feedwatch")
+}
+
+#[test]
+fn the_smtp_password_comes_from_the_environment() {
+    let smtp = SmtpServer::start_tls_auth("feedwatch", "from-env");
+    let dir = example_with_smtp(&smtp);
+    let out = send_with_env(
+        &dir.path().join("feedwatch.toml"),
+        &[("FEEDWATCH_SMTP_PASSWORD", "from-env")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(smtp.received().len(), 1);
+    assert_eq!(
+        smtp.received()[0].auth,
+        Some(("feedwatch".into(), "from-env".into()))
+    );
+}
+
+#[test]
+fn the_smtp_password_comes_from_the_systemd_credential() {
+    let smtp = SmtpServer::start_tls_auth("feedwatch", "from-credential");
+    let dir = example_with_smtp(&smtp);
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("smtp-password"), "from-credential\n").unwrap();
+    let out = send_with_env(
+        &dir.path().join("feedwatch.toml"),
+        &[("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        smtp.received()[0].auth,
+        Some(("feedwatch".into(), "from-credential".into()))
+    );
+}
+
+#[test]
+fn without_a_password_the_digest_stays_queued_and_the_exit_code_says_so() {
+    let smtp = SmtpServer::start_tls_auth("feedwatch", "secret");
+    let dir = example_with_smtp(&smtp);
+    let config = dir.path().join("feedwatch.toml");
+    let out = send_with_env(&config, &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no password was found"), "{err}");
+    assert!(err.contains("stay queued"), "{err}");
+    assert!(smtp.received().is_empty());
+    let json: serde_json::Value =
+        serde_json::from_slice(&feedwatch(&config, &["status", "--json"]).stdout).unwrap();
+    assert_eq!(json["outbox"]["queued"], 1, "{json}");
+    // With the password, the next run sends the same message.
+    let out = send_with_env(&config, &[("FEEDWATCH_SMTP_PASSWORD", "secret")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(smtp.received().len(), 1);
 }

@@ -3,6 +3,7 @@
 //! mail is involved, a real SMTP server on loopback.
 
 mod binary;
+mod corpus;
 mod delivery;
 mod polling;
 mod support;

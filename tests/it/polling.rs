@@ -158,3 +158,49 @@ async fn file_feeds_and_search_agree_with_live_matching() {
     );
     assert_eq!(hits[0].title, SEED_TITLE);
 }
+
+#[tokio::test]
+async fn compressed_feeds_are_decoded_and_bombs_hit_the_cap() {
+    let server = FeedServer::start().await;
+    server.route("/gzip.xml", Route::gzip(&sample_feed()));
+    server.route("/br.xml", Route::brotli(&sample_feed()));
+    // 64 MiB of one character compresses to a few dozen KiB: the cap must
+    // hold on what it expands to, not on what crossed the wire.
+    let mut bomb = b"<rss version=\"2.0\"><channel><title>".to_vec();
+    bomb.resize(64 << 20, b'a');
+    server.route("/gzip-bomb.xml", Route::gzip(&bomb));
+    server.route("/br-bomb.xml", Route::brotli(&bomb));
+    let feeds: String = ["gzip", "br", "gzip-bomb", "br-bomb"]
+        .iter()
+        .map(|n| {
+            format!(
+                "[[feeds]]\nname = \"{n}\"\nurl = \"{}\"\n",
+                server.url(&format!("/{n}.xml"))
+            )
+        })
+        .collect();
+    let setup = Setup::with_poll(
+        "max_body = \"1MiB\"",
+        "transport = \"stdout\"",
+        &(feeds + rule_iran_drones_ukraine()),
+    );
+    let reports = pipeline::poll_all(&setup.context()).await;
+    for r in &reports[..2] {
+        assert!(
+            matches!(&r.outcome, FeedOutcome::Stored(s) if s.new_items == 5 && s.matches == 1),
+            "{r:?}"
+        );
+    }
+    for r in &reports[2..] {
+        assert!(
+            matches!(&r.outcome, FeedOutcome::Failed(e) if e.contains("max_body")),
+            "{r:?}"
+        );
+    }
+    assert!(
+        server.seen("/gzip.xml")[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "accept-encoding" && v.contains("br"))
+    );
+}

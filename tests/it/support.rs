@@ -19,6 +19,8 @@ pub struct Route {
     /// When set, the response carries this ETag and a matching
     /// `If-None-Match` gets a 304.
     pub etag: Option<String>,
+    /// `Content-Encoding` of `body` (already encoded).
+    pub encoding: Option<&'static str>,
 }
 
 impl Route {
@@ -28,6 +30,27 @@ impl Route {
             body: body.into(),
             content_type: "application/rss+xml",
             etag: None,
+            encoding: None,
+        }
+    }
+    /// `body` gzip-compressed, served with `Content-Encoding: gzip`.
+    pub fn gzip(body: &[u8]) -> Self {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(body).expect("gzip");
+        Route {
+            encoding: Some("gzip"),
+            ..Route::feed(enc.finish().expect("gzip"))
+        }
+    }
+    /// `body` brotli-compressed, served with `Content-Encoding: br`.
+    pub fn brotli(body: &[u8]) -> Self {
+        let mut out = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams::default();
+        brotli::BrotliCompress(&mut std::io::Cursor::new(body), &mut out, &params).expect("brotli");
+        Route {
+            encoding: Some("br"),
+            ..Route::feed(out)
         }
     }
     pub fn status(status: u16, body: &str) -> Self {
@@ -36,6 +59,7 @@ impl Route {
             body: body.as_bytes().to_vec(),
             content_type: "text/plain",
             etag: None,
+            encoding: None,
         }
     }
     pub fn with_etag(mut self, etag: &str) -> Self {
@@ -143,6 +167,9 @@ impl FeedServer {
         );
         if let Some(etag) = &route.etag {
             resp.push_str(&format!("ETag: {etag}\r\n"));
+        }
+        if let Some(encoding) = route.encoding {
+            resp.push_str(&format!("Content-Encoding: {encoding}\r\n"));
         }
         resp.push_str("\r\n");
         let _ = stream.write_all(resp.as_bytes()).await;
