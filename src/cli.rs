@@ -5,7 +5,6 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::Utc;
@@ -15,7 +14,7 @@ use crate::config::{self, Config, ConfigErrors};
 use crate::model::{MARK_END, MARK_START};
 use crate::pipeline::{self, Context, FeedOutcome};
 use crate::rules;
-use crate::store::{Db, Store};
+use crate::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -174,8 +173,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn context(config: Config) -> Result<Context, CliError> {
-    let store = Store::open_dir(&config.state_dir)?;
-    Context::new(Arc::new(config), Db::new(store)).map_err(|e| CliError::Runtime(e.into()))
+    Context::open(config).map_err(|e| CliError::Runtime(e.into()))
 }
 
 fn report_line(r: &pipeline::FeedReport) -> String {

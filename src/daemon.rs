@@ -6,7 +6,6 @@
 //! finish, SIGHUP reloads the config if it is valid. Uses `pipeline`, `config`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -18,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, DigestSchedule};
 use crate::pipeline::{self, Context};
-use crate::store::{Db, Store};
 
 /// What a schedule asks the daemon loop to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,9 +61,8 @@ pub async fn serve(
     shutdown: CancellationToken,
     mut reload: mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
-    let store = Store::open_dir(&config.state_dir).context("opening the database")?;
-    let db = Db::new(store);
-    let mut ctx = context(config, db.clone(), &shutdown)?;
+    let mut ctx = Context::open(config)?;
+    ctx.shutdown = shutdown.clone();
     let (tx, mut rx) = mpsc::channel::<Tick>(16);
     let mut jobs = Jobs::start(&ctx.config, &tx).await?;
     tracing::info!(
@@ -84,7 +81,7 @@ pub async fn serve(
                 match config::load(&path) {
                     Ok(new) => {
                         jobs.stop().await;
-                        ctx = context(new, db.clone(), &shutdown)?;
+                        ctx = ctx.with_config(new)?;
                         jobs = Jobs::start(&ctx.config, &tx).await?;
                         tracing::info!(feeds = ctx.config.feeds.len(), rules = ctx.config.rules.len(), "config reloaded");
                     }
@@ -108,12 +105,6 @@ pub async fn serve(
     jobs.stop().await;
     tracing::info!("feedwatch stopped");
     Ok(())
-}
-
-fn context(config: Config, db: Db, shutdown: &CancellationToken) -> anyhow::Result<Context> {
-    let mut ctx = Context::new(Arc::new(config), db).context("setting up the HTTP client")?;
-    ctx.shutdown = shutdown.clone();
-    Ok(ctx)
 }
 
 /// Runs the pipeline for one tick. Errors are logged: the daemon goes on.

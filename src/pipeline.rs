@@ -15,7 +15,7 @@ use crate::config::{Config, DigestConfig, FeedConfig, SmtpSecurity, Transport};
 use crate::fetch::{FetchOutcome, Fetcher};
 use crate::mail::{self, Mailer, SmtpSettings};
 use crate::model::IngestReport;
-use crate::store::{Db, NewOutbox, StoreError};
+use crate::store::{Db, NewOutbox, Store, StoreError};
 use crate::{digest, parse};
 
 /// Everything a pipeline run needs.
@@ -28,7 +28,33 @@ pub struct Context {
     pub shutdown: CancellationToken,
 }
 
+/// Why a pipeline context could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("opening the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("setting up the HTTP client: {0}")]
+    Fetch(#[from] crate::fetch::FetchError),
+}
+
 impl Context {
+    /// Opens the database in the config's state dir.
+    pub fn open(config: Config) -> Result<Self, SetupError> {
+        let db = Db::new(Store::open_dir(&config.state_dir)?);
+        Ok(Self::new(Arc::new(config), db)?)
+    }
+
+    /// The same database and shutdown signal with a new config (reload). A
+    /// changed `state_dir` takes effect at the next start.
+    pub fn with_config(&self, config: Config) -> Result<Self, SetupError> {
+        if config.state_dir != self.config.state_dir {
+            tracing::warn!(state_dir = %config.state_dir.display(), "state_dir changed: restart feedwatch to use it");
+        }
+        let mut ctx = Self::new(Arc::new(config), self.db.clone())?;
+        ctx.shutdown = self.shutdown.clone();
+        Ok(ctx)
+    }
+
     pub fn new(config: Arc<Config>, db: Db) -> Result<Self, crate::fetch::FetchError> {
         let fetcher = Fetcher::new(config.poll.timeout, config.poll.max_body)?;
         Ok(Context {

@@ -2,6 +2,7 @@
 //! test has its own feed server on 127.0.0.1:0, its own state dir and, where
 //! mail is involved, a real SMTP server on loopback.
 
+mod architecture;
 mod binary;
 mod corpus;
 mod delivery;

@@ -1,0 +1,384 @@
+//! Config stage, second half: checks every value of the `raw` structs and
+//! builds the validated `Config`, recording each problem at its line and
+//! column instead of stopping at the first, so `check` lists them all.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use url::Url;
+
+use super::raw::{self, RawConfig, RawEmail, RawPoll, S};
+use super::values::{line_col, parse_duration, parse_schedule, parse_size};
+use super::{
+    Config, ConfigError, DEFAULT_DIGEST, DEFAULT_SUBJECT, DigestConfig, DigestSchedule,
+    EmailConfig, FeedConfig, PollConfig, SmtpConfig, SmtpSecurity, Transport,
+};
+
+pub(super) struct Validator<'a> {
+    pub(super) text: &'a str,
+    path: PathBuf,
+    base: PathBuf,
+    pub(super) errors: Vec<ConfigError>,
+}
+
+impl<'a> Validator<'a> {
+    pub(super) fn new(text: &'a str, path: &Path) -> Self {
+        Validator {
+            text,
+            path: path.to_path_buf(),
+            base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(&mut self, offset: usize, message: impl Into<String>) {
+        let (line, col) = line_col(self.text, offset);
+        self.errors.push(ConfigError {
+            line,
+            col,
+            message: message.into(),
+        });
+    }
+
+    /// Runs `f` on a spanned value; an error is recorded at the value.
+    fn check<T, R>(&mut self, value: &S<T>, f: impl FnOnce(&T) -> Result<R, String>) -> Option<R> {
+        match f(value.get_ref()) {
+            Ok(r) => Some(r),
+            Err(m) => {
+                self.push(value.span().start, m);
+                None
+            }
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    pub(super) fn config(&mut self, raw: RawConfig, state_env: Option<PathBuf>) -> Option<Config> {
+        let state_dir = match (&raw.state_dir, state_env) {
+            (Some(s), _) => Some(self.path(s.get_ref())),
+            (None, Some(env)) => Some(env),
+            (None, None) => {
+                self.push(
+                    0,
+                    "state_dir is not set and $STATE_DIRECTORY is not in the environment",
+                );
+                None
+            }
+        };
+        let timezone = match &raw.timezone {
+            Some(tz) => self.check(tz, |t| {
+                Tz::from_str(t).map_err(|_| {
+                    format!("unknown time zone '{t}': use an IANA name such as Europe/Kyiv")
+                })
+            }),
+            None => Some(Tz::UTC),
+        };
+        let retention = match &raw.retention {
+            Some(r) => self.check(r, |t| parse_duration(t)),
+            None => Some(Duration::from_secs(180 * 86400)),
+        };
+        let poll = self.poll(raw.poll.unwrap_or_default());
+        let email = match &raw.email {
+            Some(e) => self.email(e),
+            None => {
+                self.push(0, "missing [email] section: feedwatch needs from, to and smtp (or transport = \"stdout\")");
+                None
+            }
+        };
+        let feeds = self.feeds(&raw.feeds);
+        let sets = self.term_sets(&raw.terms);
+        let digests = self.digests(
+            &raw.digests,
+            email.as_ref().map(|e| e.to.clone()).unwrap_or_default(),
+        );
+        let rules = self.rules(&raw.rules, &feeds, &sets, &digests);
+        Some(Config {
+            path: self.path.clone(),
+            state_dir: state_dir?,
+            timezone: timezone?,
+            retention: retention?,
+            poll: poll?,
+            email: email?,
+            feeds,
+            rules,
+            digests,
+            terms: sets,
+        })
+    }
+
+    fn poll(&mut self, raw: RawPoll) -> Option<PollConfig> {
+        let positive = |n: &i64| -> Result<usize, String> {
+            usize::try_from(*n)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("must be a positive number, found {n}"))
+        };
+        let schedule = match &raw.schedule {
+            Some(s) => self.check(s, |t| parse_schedule(t)),
+            None => parse_schedule("*/15 * * * *").ok(),
+        };
+        let concurrency = raw
+            .concurrency
+            .as_ref()
+            .map_or(Some(16), |c| self.check(c, positive));
+        let per_host = raw
+            .per_host
+            .as_ref()
+            .map_or(Some(2), |c| self.check(c, positive));
+        let max_items = raw
+            .max_items
+            .as_ref()
+            .map_or(Some(1000), |c| self.check(c, positive));
+        let timeout = raw
+            .timeout
+            .as_ref()
+            .map_or(Some(Duration::from_secs(30)), |t| {
+                self.check(t, |t| parse_duration(t))
+            });
+        let max_body = raw
+            .max_body
+            .as_ref()
+            .map_or(Some(10 << 20), |t| self.check(t, |t| parse_size(t)));
+        let backfill = match &raw.backfill {
+            Some(b) if b.get_ref() == "all" => Some(None),
+            Some(b) => self.check(b, |t| parse_duration(t)).map(Some),
+            None => Some(Some(Duration::from_secs(86400))),
+        };
+        Some(PollConfig {
+            schedule: schedule?,
+            concurrency: concurrency?,
+            per_host: per_host?,
+            timeout: timeout?,
+            max_body: max_body?,
+            backfill: backfill?,
+            max_items: max_items?,
+        })
+    }
+
+    fn address(&mut self, a: &S<String>) -> Option<String> {
+        self.check(a, |t| {
+            lettre::message::Mailbox::from_str(t)
+                .map(|m| m.to_string())
+                .map_err(|e| format!("invalid email address '{t}': {e}"))
+        })
+    }
+
+    fn email(&mut self, e: &S<RawEmail>) -> Option<EmailConfig> {
+        let at = e.span().start;
+        let e = e.get_ref();
+        let from = match &e.from {
+            Some(f) => self.address(f),
+            None => {
+                self.push(
+                    at,
+                    "[email] needs from = \"feedwatch <feedwatch@example.org>\"",
+                );
+                None
+            }
+        };
+        let to: Vec<_> = e.to.iter().filter_map(|a| self.address(a)).collect();
+        if e.to.is_empty() {
+            self.push(at, "[email] needs to = [\"you@example.org\"]");
+        }
+        let transport = match (&e.transport, &e.smtp) {
+            (Some(t), _) if t.get_ref() == "stdout" => Some(Transport::Stdout),
+            (Some(t), _) if t.get_ref() != "smtp" => {
+                self.push(
+                    t.span().start,
+                    format!(
+                        "unknown transport '{}': use \"smtp\" or \"stdout\"",
+                        t.get_ref()
+                    ),
+                );
+                None
+            }
+            (_, Some(url)) => self.smtp(url, e),
+            (_, None) => {
+                self.push(at, "[email] needs smtp = \"smtps://user@mail.example.org:465\" (or transport = \"stdout\")");
+                None
+            }
+        };
+        Some(EmailConfig {
+            from: from?,
+            to,
+            transport: transport?,
+        })
+    }
+
+    fn smtp(&mut self, url: &S<String>, e: &RawEmail) -> Option<Transport> {
+        let parsed = self.check(url, |t| {
+            let u = Url::parse(t).map_err(|err| format!("invalid smtp URL '{t}': {err}"))?;
+            let implicit = match u.scheme() {
+                "smtps" => true,
+                "smtp" => false,
+                s => return Err(format!("smtp URL scheme must be smtp:// or smtps://, found '{s}://'")),
+            };
+            if u.password().is_some() {
+                return Err("never put the password in the smtp URL: use $FEEDWATCH_SMTP_PASSWORD, password_file or the systemd credential smtp-password".into());
+            }
+            let host = u.host_str().filter(|h| !h.is_empty()).ok_or("the smtp URL has no host")?;
+            let user = (!u.username().is_empty()).then(|| {
+                percent_decode(u.username())
+            });
+            Ok((implicit, host.to_string(), u.port().unwrap_or(if implicit { 465 } else { 587 }), user))
+        });
+        let security = match (&e.starttls, parsed.as_ref().map(|p| p.0)) {
+            (Some(s), Some(false)) => self.check(s, |t| match t.as_str() {
+                "required" => Ok(SmtpSecurity::Required),
+                "opportunistic" => Ok(SmtpSecurity::Opportunistic),
+                other => Err(format!(
+                    "starttls must be \"required\" or \"opportunistic\", found '{other}'"
+                )),
+            }),
+            (Some(s), Some(true)) => {
+                self.push(
+                    s.span().start,
+                    "starttls applies to smtp:// only; smtps:// is TLS from the start",
+                );
+                None
+            }
+            (_, Some(true)) => Some(SmtpSecurity::Implicit),
+            (_, _) => Some(SmtpSecurity::Opportunistic),
+        };
+        let (_, host, port, user) = parsed?;
+        Some(Transport::Smtp(SmtpConfig {
+            host,
+            port,
+            security: security?,
+            user,
+            password_file: e.password_file.as_ref().map(|p| self.path(p.get_ref())),
+            ca_file: e.ca_file.as_ref().map(|p| self.path(p.get_ref())),
+        }))
+    }
+
+    fn feeds(&mut self, raw: &[S<raw::RawFeed>]) -> Vec<FeedConfig> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for f in raw {
+            let f = f.get_ref();
+            if !seen.insert(f.name.get_ref().clone()) {
+                self.push(
+                    f.name.span().start,
+                    format!("feed name '{}' is used twice", f.name.get_ref()),
+                );
+            }
+            if f.name.get_ref().trim().is_empty() {
+                self.push(f.name.span().start, "feed name is empty");
+            }
+            let base = self.base.clone();
+            let url = self.check(&f.url, |t| feed_url(t, &base));
+            let schedule = f
+                .schedule
+                .as_ref()
+                .and_then(|s| self.check(s, |t| parse_schedule(t)));
+            if let Some(url) = url {
+                out.push(FeedConfig {
+                    name: f.name.get_ref().clone(),
+                    url,
+                    tags: f.tags.iter().map(|t| t.get_ref().clone()).collect(),
+                    schedule,
+                });
+            }
+        }
+        out
+    }
+
+    fn digests(&mut self, raw: &[S<raw::RawDigest>], default_to: Vec<String>) -> Vec<DigestConfig> {
+        let mut out = Vec::new();
+        for d in raw {
+            let d = d.get_ref();
+            if out
+                .iter()
+                .any(|o: &DigestConfig| &o.name == d.name.get_ref())
+            {
+                self.push(
+                    d.name.span().start,
+                    format!("digest name '{}' is used twice", d.name.get_ref()),
+                );
+            }
+            let schedule = match &d.schedule {
+                Some(s) if s.get_ref() == "immediate" => Some(DigestSchedule::Immediate),
+                Some(s) => self
+                    .check(s, |t| parse_schedule(t))
+                    .map(|s| DigestSchedule::Cron(Box::new(s))),
+                None => parse_schedule("0 7 * * *")
+                    .ok()
+                    .map(|s| DigestSchedule::Cron(Box::new(s))),
+            };
+            let to = match &d.to {
+                Some(list) => list.iter().filter_map(|a| self.address(a)).collect(),
+                None => default_to.clone(),
+            };
+            if let Some(schedule) = schedule {
+                out.push(DigestConfig {
+                    name: d.name.get_ref().clone(),
+                    schedule,
+                    to,
+                    subject: d
+                        .subject
+                        .as_ref()
+                        .map_or(DEFAULT_SUBJECT.to_string(), |s| s.get_ref().clone()),
+                });
+            }
+        }
+        if raw.is_empty() {
+            // SPEC §2: without [[digests]], an implicit daily 07:00 digest.
+            if let Ok(s) = parse_schedule("0 7 * * *") {
+                out.push(DigestConfig {
+                    name: DEFAULT_DIGEST.into(),
+                    schedule: DigestSchedule::Cron(Box::new(s)),
+                    to: default_to,
+                    subject: DEFAULT_SUBJECT.into(),
+                });
+            }
+        }
+        out
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Feed URLs are http(s) or file. `file://PATH` with a relative PATH is
+/// resolved against the config file's folder, so a config can ship with its
+/// sample feed (`file://sample-feed.xml`).
+fn feed_url(text: &str, base: &Path) -> Result<Url, String> {
+    if let Some(rest) = text.strip_prefix("file://") {
+        let p = Path::new(rest);
+        let abs = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        };
+        let abs = if abs.is_absolute() {
+            abs
+        } else {
+            std::env::current_dir()
+                .map_err(|e| e.to_string())?
+                .join(abs)
+        };
+        return Url::from_file_path(&abs)
+            .map_err(|_| format!("invalid file path '{}'", abs.display()));
+    }
+    let u = Url::parse(text).map_err(|e| format!("invalid feed URL '{text}': {e}"))?;
+    match u.scheme() {
+        "http" | "https" if u.host_str().is_some() => Ok(u),
+        "http" | "https" => Err(format!("feed URL '{text}' has no host")),
+        s => Err(format!(
+            "feed URL scheme must be http, https or file, found '{s}'"
+        )),
+    }
+}

@@ -1,0 +1,211 @@
+//! Rules stage: the watch-rule language of SPEC §3 → an AST with byte spans →
+//! an FTS5 MATCH expression. Pure: no I/O, no SQLite; `store` runs what this
+//! produces, so a rule gives the same answer live and in `search` (DESIGN §3).
+//!
+//! Grammar (operators are upper case; everything else is a search term):
+//! ```text
+//! query   := or EOF
+//! or      := and ("OR" and)*
+//! and     := unary (["AND"] unary)*
+//! unary   := "NOT" unary | "-" primary | primary
+//! primary := [field ":"] (word["*"] | "phrase" | "(" or ")" | NEAR(t t…, n) | @set)
+//! ```
+//! Every term is quoted in the FTS5 output, so no user text is ever read as
+//! FTS5 syntax; case, accents and inflections are folded by the index's
+//! `porter unicode61 remove_diacritics 2` tokenizer, not here.
+
+mod parser;
+
+use std::collections::HashMap;
+use std::fmt;
+
+pub use parser::parse;
+
+/// The columns of the FTS5 index a rule may scope a term to.
+pub const FIELDS: [&str; 5] = ["title", "summary", "author", "category", "feed"];
+
+/// NEAR's distance when the query gives none (FTS5's own default).
+const DEFAULT_NEAR: u32 = 10;
+
+/// A rule error: where in the query, and what was expected there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at position {pos}: {message}")]
+pub struct RuleError {
+    /// 1-based character position in the query text.
+    pub pos: usize,
+    /// Byte offset in the query text (for mapping back onto the config file).
+    pub offset: usize,
+    pub message: String,
+}
+
+/// A parsed query. Spans are byte ranges in the query text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    Term { text: String, prefix: bool },
+    Phrase { text: String },
+    Near { terms: Vec<Node>, distance: u32 },
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>, usize),
+    Field(String, Box<Node>),
+}
+
+/// Named term sets (`[terms]`), already parsed, used as `@name`.
+pub type TermSets = HashMap<String, Node>;
+
+pub(crate) fn error(src: &str, offset: usize, message: impl Into<String>) -> RuleError {
+    let offset = offset.min(src.len());
+    let pos = src
+        .get(..offset)
+        .map_or(offset, |s| s.chars().count())
+        .saturating_add(1);
+    RuleError {
+        pos,
+        offset,
+        message: message.into(),
+    }
+}
+
+/// `, did you mean 'x'?` when a known word is close to what was written.
+pub fn suggest(word: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(word, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| format!(" (did you mean '{k}'?)"))
+        .unwrap_or_default()
+}
+
+fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// Compiles a parsed query to an FTS5 MATCH expression. Fails (with the
+/// position of the offending NOT) where FTS5 has no meaning for the query:
+/// a negation with no positive term beside it.
+pub fn compile(node: &Node, src: &str) -> Result<String, RuleError> {
+    match node {
+        Node::Term { text, prefix } => Ok(if *prefix {
+            format!("{}*", quote(text))
+        } else {
+            quote(text)
+        }),
+        Node::Phrase { text } => Ok(quote(text)),
+        Node::Near { terms, distance } => {
+            let parts: Result<Vec<_>, _> = terms.iter().map(|t| compile(t, src)).collect();
+            Ok(format!("NEAR({}, {distance})", parts?.join(" ")))
+        }
+        Node::And(parts) => {
+            let mut pos = Vec::new();
+            let mut neg = Vec::new();
+            let mut first_not = None;
+            for part in parts {
+                match part {
+                    Node::Not(inner, at) => {
+                        first_not.get_or_insert(*at);
+                        neg.push(compile(inner, src)?);
+                    }
+                    other => pos.push(compile(other, src)?),
+                }
+            }
+            if pos.is_empty() {
+                return Err(no_positive(src, first_not.unwrap_or(0)));
+            }
+            let positive = if pos.len() == 1 {
+                pos.remove(0)
+            } else {
+                format!("({})", pos.join(" AND "))
+            };
+            Ok(match neg.len() {
+                0 => positive,
+                1 => format!("({positive} NOT {})", neg[0]),
+                _ => format!("({positive} NOT ({}))", neg.join(" OR ")),
+            })
+        }
+        Node::Or(parts) if parts.len() == 1 => compile(&parts[0], src),
+        Node::Or(parts) => {
+            let compiled: Result<Vec<_>, _> = parts.iter().map(|p| compile(p, src)).collect();
+            Ok(format!("({})", compiled?.join(" OR ")))
+        }
+        Node::Not(_, at) => Err(no_positive(src, *at)),
+        Node::Field(field, inner) => Ok(format!("{field} : ({})", compile(inner, src)?)),
+    }
+}
+
+fn no_positive(src: &str, at: usize) -> RuleError {
+    error(
+        src,
+        at,
+        "a negation needs a positive term beside it (write 'iran -israel', not just '-israel')",
+    )
+}
+
+/// Parses and compiles in one step.
+pub fn compile_query(src: &str, sets: &TermSets) -> Result<String, RuleError> {
+    compile(&parse(src, sets)?, src)
+}
+
+/// The list form of a rule (`all`, `any`, `none`) as one AST: every `all`,
+/// at least one `any`, no `none`. Errors name the list and index.
+pub fn from_lists(
+    all: &[String],
+    any: &[String],
+    none: &[String],
+    sets: &TermSets,
+) -> Result<Node, ListError> {
+    let parse_list = |name: &'static str, list: &[String]| -> Result<Vec<Node>, ListError> {
+        list.iter()
+            .enumerate()
+            .map(|(i, q)| {
+                parse(q, sets).map_err(|error| ListError {
+                    list: name,
+                    index: i,
+                    error,
+                })
+            })
+            .collect()
+    };
+    let mut parts = parse_list("all", all)?;
+    let any = parse_list("any", any)?;
+    if !any.is_empty() {
+        parts.push(Node::Or(any));
+    }
+    let none = parse_list("none", none)?;
+    if parts.is_empty() {
+        return Err(ListError {
+            list: "all",
+            index: 0,
+            error: error(
+                "",
+                0,
+                "a rule needs a query, or at least one term in all or any",
+            ),
+        });
+    }
+    if !none.is_empty() {
+        parts.push(Node::Not(Box::new(Node::Or(none)), 0));
+    }
+    Ok(if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Node::And(parts)
+    })
+}
+
+/// An error in one element of a rule's list form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListError {
+    pub list: &'static str,
+    pub index: usize,
+    pub error: RuleError,
+}
+
+impl fmt::Display for ListError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}] {}", self.list, self.index, self.error)
+    }
+}
+
+#[cfg(test)]
+mod tests;
