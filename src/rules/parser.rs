@@ -21,14 +21,16 @@ enum Tok {
 }
 
 fn is_word_char(c: char) -> bool {
-    !c.is_whitespace() && !matches!(c, '(' | ')' | '"' | ',' | ':' | '*' | '@')
+    !c.is_whitespace() && !c.is_control() && !matches!(c, '(' | ')' | '"' | ',' | ':' | '*' | '@')
 }
 
 fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
     let mut out = Vec::new();
     let mut chars = src.char_indices().peekable();
     while let Some(&(start, c)) = chars.peek() {
-        if c.is_whitespace() {
+        // Control characters separate terms like spaces: a NUL inside a
+        // term would end the string SQLite sees (found by the property test).
+        if c.is_whitespace() || c.is_control() {
             chars.next();
             continue;
         }
@@ -53,7 +55,9 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
                     closed = true;
                     break;
                 }
-                text.push(ch);
+                if !ch.is_control() {
+                    text.push(ch);
+                }
             }
             if !closed {
                 return Err(error(src, start, "unclosed quote: expected a closing \""));

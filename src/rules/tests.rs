@@ -141,3 +141,10 @@ fn list_form_is_the_same_as_the_query() {
     assert_eq!((e.list, e.index, e.error.pos), ("any", 0, 4));
     assert!(from_lists(&[], &[], &["x".into()], &sets).is_err());
 }
+
+#[test]
+fn control_characters_separate_terms() {
+    // Regression (property test): a NUL inside a term cut the FTS5 string short.
+    assert_eq!(c("a\u{0}b"), "(\"a\" AND \"b\")");
+    assert_eq!(c("\"x\u{0}y\""), "\"xy\"");
+}

@@ -7,4 +7,5 @@ mod binary;
 mod corpus;
 mod delivery;
 mod polling;
+mod rules;
 mod support;
