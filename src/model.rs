@@ -73,6 +73,10 @@ pub struct MatchView {
     pub published: Option<DateTime<Utc>>,
     /// Short text with matched words between `MARK_START` and `MARK_END`.
     pub snippet: String,
+    /// The item's text, for finding the same story in other feeds.
+    pub summary: String,
+    /// Other feeds that carried the same story (filled in by `digest`).
+    pub also_in: Vec<String>,
 }
 
 /// One row of `search` output.

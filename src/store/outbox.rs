@@ -24,7 +24,7 @@ impl Store {
     /// matched it listed), newest first.
     pub fn pending(&self, digest: &str) -> Result<Vec<MatchView>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT m.id, m.item_id, m.rule, m.snippet, i.feed, i.title, i.link, i.published
+            "SELECT m.id, m.item_id, m.rule, m.snippet, i.feed, i.title, i.link, i.published, i.summary
              FROM matches m JOIN items i ON i.id = m.item_id
              WHERE m.digest = ?1 AND m.outbox_id IS NULL
              ORDER BY coalesce(i.published, i.fetched_at) DESC, i.id, m.id",
@@ -39,6 +39,8 @@ impl Store {
                 title: r.get(5)?,
                 link: r.get(6)?,
                 published: from_ts(r.get(7)?),
+                summary: r.get(8)?,
+                also_in: Vec::new(),
             })
         })?;
         let mut out: Vec<MatchView> = Vec::new();

@@ -196,3 +196,43 @@ async fn dry_run_prints_the_message_and_changes_nothing() {
         "nothing queued"
     );
 }
+
+#[tokio::test]
+async fn the_same_story_in_two_feeds_is_sent_once_with_also_in() {
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    // Another outlet runs the same wire copy: new ids, new links, an edited headline.
+    let wire = String::from_utf8(sample_feed())
+        .unwrap()
+        .replace("sample-world-desk-", "wire-")
+        .replace("https://news.example.org/", "https://wire.example.net/")
+        .replace(
+            SEED_TITLE,
+            "Kyiv and Tehran held expert talks over drones, Ukraine says",
+        );
+    feeds.route("/wire.xml", Route::feed(wire));
+    let smtp = SmtpServer::start();
+    let setup = Setup::new(
+        &format!("smtp = \"smtp://127.0.0.1:{}\"", smtp.port),
+        &format!(
+            "{}[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n",
+            feed_and_rule(&feeds),
+            feeds.url("/wire.xml")
+        ),
+    );
+    let ctx = setup.context();
+    assert_eq!(poll_and_send(&ctx).await, (1, 0));
+    let text = smtp.received()[0].decoded();
+    assert!(text.contains("Subject: feedwatch: 1 new matches"), "{text}");
+    let told = text.matches(SEED_TITLE).count()
+        + text.matches("Kyiv and Tehran held expert talks").count();
+    assert_eq!(told, 1, "the story once in the text part:\n{text}");
+    assert!(
+        text.contains("also in: wire") || text.contains("also in: world"),
+        "{text}"
+    );
+    assert!(
+        setup.store().pending("default").unwrap().is_empty(),
+        "both copies left pending"
+    );
+}

@@ -4,6 +4,9 @@
 //! Everything from a feed is escaped here; the only markup in the HTML part
 //! is ours, and the snippet's match markers are replaced after escaping.
 
+pub mod same_story;
+
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use chrono_tz::Tz;
@@ -24,13 +27,48 @@ pub struct Rendered {
     pub match_ids: Vec<i64>,
 }
 
-/// Renders a digest of `matches`, in as many parts as the size limit needs.
+/// Merges the same story from several feeds into its first (newest) entry,
+/// which then lists the other feeds in `also_in` and carries every match row
+/// and rule of the group (SPEC §4).
+pub fn merge_same_story(matches: &[MatchView]) -> Vec<MatchView> {
+    let texts: Vec<Vec<u64>> = matches
+        .iter()
+        .map(|m| same_story::shingles(&m.title, &m.summary))
+        .collect();
+    let links: Vec<Option<&str>> = matches.iter().map(|m| m.link.as_deref()).collect();
+    let roots = same_story::group(&links, &texts);
+    let mut out: Vec<MatchView> = Vec::new();
+    let mut slot: HashMap<usize, usize> = HashMap::new();
+    for (i, m) in matches.iter().enumerate() {
+        let root = roots.get(i).copied().unwrap_or(i);
+        let Some(&k) = slot.get(&root) else {
+            slot.insert(root, out.len());
+            out.push(m.clone());
+            continue;
+        };
+        let first = &mut out[k];
+        first.match_ids.extend(&m.match_ids);
+        for rule in &m.rules {
+            if !first.rules.contains(rule) {
+                first.rules.push(rule.clone());
+            }
+        }
+        if m.feed != first.feed && !first.also_in.contains(&m.feed) {
+            first.also_in.push(m.feed.clone());
+        }
+    }
+    out
+}
+
+/// Renders a digest of `matches` (the same story once, with "also in"), in
+/// as many parts as the size limit needs.
 pub fn render(
     digest: &str,
     subject_template: &str,
     matches: &[MatchView],
     tz: Tz,
 ) -> Vec<Rendered> {
+    let matches = &merge_same_story(matches)[..];
     let mut parts: Vec<Vec<&MatchView>> = vec![Vec::new()];
     let mut size = 0;
     for m in matches {
@@ -140,12 +178,15 @@ fn text_part(digest: &str, part: &[&MatchView], tz: Tz, index: usize, total: usi
             if let Some(link) = &m.link {
                 let _ = writeln!(out, "  {link}");
             }
-            let meta = format!(
+            let mut meta = format!(
                 "{} | {} | rules: {}",
                 m.feed,
                 when(m, tz),
                 m.rules.join(", ")
             );
+            if !m.also_in.is_empty() {
+                let _ = write!(meta, " | also in: {}", m.also_in.join(", "));
+            }
             out.push_str(&wrap(&meta, "  ", "  "));
             if !m.snippet.is_empty() {
                 let snippet: String = m
@@ -233,9 +274,14 @@ fn html_entry(m: &MatchView, tz: Tz) -> String {
         ),
         None => title,
     };
+    let also = if m.also_in.is_empty() {
+        String::new()
+    } else {
+        format!(" &middot; also in: {}", escape(&m.also_in.join(", ")))
+    };
     format!(
         "<div style=\"margin:0 0 18px 0\"><div style=\"font-size:16px;font-weight:600;line-height:1.35\">{heading}</div>\
-         <div style=\"font-size:13px;color:#5f6368;margin:2px 0 4px 0\">{} &middot; {} &middot; rules: {}</div>\
+         <div style=\"font-size:13px;color:#5f6368;margin:2px 0 4px 0\">{} &middot; {} &middot; rules: {}{also}</div>\
          <div style=\"font-size:14px;line-height:1.45\">{}</div></div>\n",
         escape(&m.feed),
         escape(&when(m, tz)),
@@ -296,6 +342,8 @@ mod tests {
             link: Some(format!("https://e.org/{id}?a=1&b=2")),
             published: Utc.with_ymd_and_hms(2024, 6, 24, 9, 30, 0).single(),
             snippet: snippet.into(),
+            summary: format!("story number {id} with its own words"),
+            also_in: Vec::new(),
         }
     }
 
@@ -339,6 +387,45 @@ mod tests {
         assert!(
             html.contains("href=\"https://e.org/1?a=1&amp;b=2\""),
             "{html}"
+        );
+    }
+
+    #[test]
+    fn the_same_story_from_several_feeds_appears_once_with_also_in() {
+        let text = "Russia launched 28 Shahed attack drones at southern Ukraine overnight, damaging two substations";
+        let mut a = m(1, "Shahed drones hit Odesa region", &["drones"], "x");
+        a.summary = text.into();
+        let mut b = m(
+            2,
+            "Odesa region loses power after drone attack",
+            &["ukraine"],
+            "y",
+        );
+        b.feed = "reuters".into();
+        b.summary = format!("{text}, the governor said.");
+        let mut c = m(3, "Same link, other feed", &["drones"], "z");
+        c.feed = "ap".into();
+        c.link = a.link.clone();
+        let other = m(4, "A different story", &["drones"], "w");
+        let merged = merge_same_story(&[a, b, c, other]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].match_ids, vec![1, 2, 3]);
+        assert_eq!(
+            merged[0].rules,
+            vec!["drones".to_string(), "ukraine".to_string()]
+        );
+        assert_eq!(
+            merged[0].also_in,
+            vec!["reuters".to_string(), "ap".to_string()]
+        );
+        let r = render("d", "{count}", &merged, Tz::UTC);
+        assert_eq!(r[0].subject, "2");
+        assert!(r[0].text.contains("also in: reuters, ap"), "{}", r[0].text);
+        assert!(r[0].html.contains("also in: reuters, ap"));
+        assert_eq!(
+            r[0].match_ids,
+            vec![1, 2, 3, 4],
+            "every merged match leaves pending with the digest"
         );
     }
 
