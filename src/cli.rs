@@ -292,23 +292,28 @@ async fn search(
     limit: usize,
     json: bool,
 ) -> Result<(), CliError> {
-    let fts = match (query, rule) {
-        (_, Some(name)) => config
-            .rules
-            .iter()
-            .find(|r| r.name == name)
-            .map(|r| r.fts_query.clone())
-            .ok_or_else(|| {
-                let names: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
-                CliError::Usage(format!(
-                    "no rule named '{name}'{}",
-                    rules::suggest(name, &names)
-                ))
-            })?,
+    // A rule is searched with its feed scope, so the answer is what it
+    // would have matched live.
+    let (fts, scope) = match (query, rule) {
+        (_, Some(name)) => {
+            let rule = config
+                .rules
+                .iter()
+                .find(|r| r.name == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
+                    CliError::Usage(format!(
+                        "no rule named '{name}'{}",
+                        rules::suggest(name, &names)
+                    ))
+                })?;
+            (rule.fts_query.clone(), rule.feeds.clone())
+        }
         (Some(q), None) => {
             // Term sets from the config apply to ad-hoc queries too.
-            rules::compile_query(q, &config.terms)
-                .map_err(|e| CliError::Usage(format!("query {e}")))?
+            let fts = rules::compile_query(q, &config.terms)
+                .map_err(|e| CliError::Usage(format!("query {e}")))?;
+            (fts, None)
         }
         (None, None) => return Err(CliError::Usage("give a query or --rule NAME".into())),
     };
@@ -317,7 +322,7 @@ async fn search(
         .transpose()?
         .map(|d| Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
     let store = Store::open_dir(&config.state_dir)?;
-    let hits = store.search(&fts, since, limit)?;
+    let hits = store.search(&fts, scope.as_deref(), since, limit)?;
     let mut out = std::io::stdout().lock();
     if json {
         let rows: Vec<_> = hits
@@ -435,4 +440,22 @@ async fn status(config: &Config, json: bool) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_are_bold_on_a_terminal_and_plain_when_piped() {
+        let s = format!("the {MARK_START}Iranian{MARK_END} drones");
+        assert_eq!(show_marks(&s, false), "the *Iranian* drones");
+        assert_eq!(show_marks(&s, true), "the \x1b[1;33mIranian\x1b[0m drones");
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(CliError::Usage("x".into()).exit_code(), 2);
+        assert_eq!(CliError::Runtime(anyhow::anyhow!("x")).exit_code(), 1);
+    }
 }

@@ -34,6 +34,61 @@ fn canonical_links_drop_tracking_fragment_and_default_port() {
 }
 
 #[test]
+fn real_world_tracking_parameters_are_removed() {
+    let b = base();
+    // Links as feeds and shares carry them (BBC, Le Monde, the Guardian,
+    // Twitter/X shares, Mailchimp, HubSpot, Google Analytics).
+    for (link, canonical) in [
+        (
+            "https://www.bbc.co.uk/news/world-europe-12345?at_medium=RSS&at_campaign=KARANGA",
+            "https://www.bbc.co.uk/news/world-europe-12345",
+        ),
+        (
+            "https://www.lemonde.fr/international/article/x.html?xtor=RSS-3208",
+            "https://www.lemonde.fr/international/article/x.html",
+        ),
+        (
+            "https://www.theguardian.com/world/2024/jun/24/x?CMP=share_btn_tw&utm_source=twitter",
+            "https://www.theguardian.com/world/2024/jun/24/x?CMP=share_btn_tw",
+        ),
+        (
+            "https://example.com/a?ref_src=twsrc%5Etfw&s=20",
+            "https://example.com/a?s=20",
+        ),
+        (
+            "https://example.com/a?mc_cid=abc&mc_eid=def&id=3",
+            "https://example.com/a?id=3",
+        ),
+        (
+            "https://example.com/a?_hsenc=p2&_hsmi=1&page=2",
+            "https://example.com/a?page=2",
+        ),
+        (
+            "https://example.com/a?_ga=2.1.2-3&_gl=1*x",
+            "https://example.com/a",
+        ),
+        (
+            "https://example.com/a?WT.mc_id=rss&UTM_Source=x",
+            "https://example.com/a",
+        ),
+        (
+            "https://example.com/a?fbclid=IwAR0&gclid=Cj0&msclkid=1",
+            "https://example.com/a",
+        ),
+        (
+            "https://example.com/a?q=iran%20drones&utm_medium=email",
+            "https://example.com/a?q=iran+drones",
+        ),
+    ] {
+        assert_eq!(
+            canonical_link(link, &b).as_deref(),
+            Some(canonical),
+            "{link}"
+        );
+    }
+}
+
+#[test]
 fn item_key_prefers_id_then_link_then_hash() {
     assert_eq!(
         item_key(" guid-1 ", Some("https://x/"), "t", None),

@@ -10,10 +10,12 @@ use super::{Result, Store, StoreError, from_ts, to_ts};
 use crate::model::{FeedStatus, MARK_END, MARK_START, OutboxStatus, SearchHit};
 
 impl Store {
-    /// Items matching `fts_query`, newest first.
+    /// Items matching `fts_query`, newest first; only from `feeds` when
+    /// given (a rule's scope), only published since `since`.
     pub fn search(
         &self,
         fts_query: &str,
+        feeds: Option<&[String]>,
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> Result<Vec<SearchHit>> {
@@ -22,14 +24,16 @@ impl Store {
                     snippet(items_fts, -1, '{MARK_START}', '{MARK_END}', '…', 24)
              FROM items_fts JOIN items i ON i.id = items_fts.rowid
              WHERE items_fts MATCH ?1 AND coalesce(i.published, i.fetched_at) >= ?2
+               AND (?4 IS NULL OR i.feed IN (SELECT value FROM json_each(?4)))
              ORDER BY coalesce(i.published, i.fetched_at) DESC, i.id DESC
              LIMIT ?3"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let since = since.map_or(i64::MIN, to_ts);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let feeds = feeds.map(|f| serde_json::Value::from(f.to_vec()).to_string());
         let rows = stmt
-            .query_map(params![fts_query, since, limit], |r| {
+            .query_map(params![fts_query, since, limit, feeds], |r| {
                 Ok(SearchHit {
                     item_id: r.get(0)?,
                     feed: r.get(1)?,

@@ -130,6 +130,18 @@ fn items_are_new_exactly_once() {
         0,
         "same canonical link, new id: same item"
     );
+    // It drops out of the feed, then comes back.
+    let b = item("b", "Something else", "", 0);
+    assert_eq!(
+        ingest(&mut s, "f", std::slice::from_ref(&b), &r).new_items,
+        1
+    );
+    let report = ingest(&mut s, "f", &[a.clone(), b], &r);
+    assert_eq!(
+        (report.new_items, report.matches),
+        (0, 0),
+        "a returning item is not new"
+    );
     assert_eq!(
         ingest(&mut s, "other", &[a], &r).new_items,
         1,
@@ -209,7 +221,7 @@ fn backfill_limits_alerts_on_first_fetch_only() {
         .unwrap();
     assert_eq!(report.matches, 1);
     assert_eq!(
-        s.search("\"iran\"", None, 10).unwrap().len(),
+        s.search("\"iran\"", None, None, 10).unwrap().len(),
         4,
         "the backlog is searchable"
     );
@@ -310,17 +322,32 @@ fn search_is_newest_first_with_since_and_limit() {
     let titles =
         |hits: Vec<crate::model::SearchHit>| hits.into_iter().map(|h| h.title).collect::<Vec<_>>();
     assert_eq!(
-        titles(s.search(&q, None, 10).unwrap()),
+        titles(s.search(&q, None, None, 10).unwrap()),
         ["Iran b", "Iran a", "Iran c"]
     );
     assert_eq!(
         titles(
-            s.search(&q, Some(Utc::now() - Duration::days(30)), 10)
+            s.search(&q, None, Some(Utc::now() - Duration::days(30)), 10)
                 .unwrap()
         ),
         ["Iran b", "Iran a"]
     );
-    assert_eq!(titles(s.search(&q, None, 1).unwrap()), ["Iran b"]);
+    assert_eq!(titles(s.search(&q, None, None, 1).unwrap()), ["Iran b"]);
+}
+
+#[test]
+fn search_can_be_limited_to_a_rule_scope() {
+    let mut s = Store::open_in_memory().unwrap();
+    ingest(&mut s, "a", &[item("1", "Iran a", "", 1)], &[]);
+    ingest(&mut s, "b", &[item("2", "Iran b", "", 2)], &[]);
+    let q = compile_query("iran", &TermSets::new()).unwrap();
+    let only_b = ["b".to_string()];
+    let hits = s.search(&q, Some(&only_b), None, 10).unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.title.as_str()).collect::<Vec<_>>(),
+        ["Iran b"]
+    );
+    assert_eq!(s.search(&q, Some(&[]), None, 10).unwrap().len(), 0);
 }
 
 #[test]

@@ -149,7 +149,7 @@ async fn file_feeds_and_search_agree_with_live_matching() {
     let store = setup.store();
     let pending = store.pending("default").unwrap();
     let hits = store
-        .search(&ctx.config.rules[0].fts_query, None, 100)
+        .search(&ctx.config.rules[0].fts_query, None, None, 100)
         .unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(

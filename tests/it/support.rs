@@ -339,9 +339,12 @@ pub fn closed_port() -> u16 {
 }
 
 /// The sample feed shipped with the example config.
+pub fn sample_feed_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/sample-feed.xml")
+}
+
 pub fn sample_feed() -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/sample-feed.xml"))
-        .expect("sample feed")
+    std::fs::read(sample_feed_path()).expect("sample feed")
 }
 
 /// A temporary state dir and config file.
