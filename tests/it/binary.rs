@@ -153,6 +153,15 @@ fn poll_search_status_and_digest_commands() {
         out.contains("*drones*"),
         "marked words, plain when piped:\n{out}"
     );
+    let limited = text(&feedwatch(&config, &["search", "drone*", "--limit", "1"]).stdout);
+    assert_eq!(limited.matches("sample-world-desk").count(), 1, "{limited}");
+    let recent = feedwatch(&config, &["search", "drone*", "--since", "30d"]);
+    assert!(
+        recent.stdout.is_empty(),
+        "the sample items are from 2024: {}",
+        text(&recent.stdout)
+    );
+    assert!(text(&recent.stderr).contains("no stored item matches"));
     let by_rule = text(
         &feedwatch(
             &config,
