@@ -6,7 +6,7 @@
 //! credential, and lives only in a `Secret` (DESIGN §3). Uses `model`.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use lettre::address::Envelope;
@@ -14,7 +14,9 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, header};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{
+    Address, AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
 
 use crate::model::Secret;
 
@@ -135,6 +137,8 @@ fn envelope(from: &str, to: &[String]) -> Result<Envelope, MailError> {
 /// Where messages go.
 pub enum Mailer {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Sendmail(AsyncSendmailTransport<Tokio1Executor>),
+    Maildir(PathBuf),
     Stdout,
 }
 
@@ -173,6 +177,14 @@ impl Mailer {
         Ok(Mailer::Smtp(b.build()))
     }
 
+    /// `sendmail` on PATH, or the given program.
+    pub fn sendmail(program: Option<&Path>) -> Self {
+        Mailer::Sendmail(match program {
+            Some(p) => AsyncSendmailTransport::<Tokio1Executor>::new_with_command(p),
+            None => AsyncSendmailTransport::<Tokio1Executor>::new(),
+        })
+    }
+
     /// Sends stored bytes; `Ok` means the server accepted the message.
     pub async fn send(&self, from: &str, to: &[String], bytes: &[u8]) -> Result<(), MailError> {
         let envelope = envelope(from, to)?;
@@ -185,9 +197,42 @@ impl Mailer {
                     MailError::Temporary(msg)
                 }
             }),
+            // sendmail exits non-zero for anything from a full queue to a bad
+            // address; the row stays queued and is retried either way.
+            Mailer::Sendmail(t) => t
+                .send_raw(&envelope, bytes)
+                .await
+                .map_err(|e| MailError::Temporary(error_chain(&e))),
+            Mailer::Maildir(dir) => deliver_maildir(dir, bytes)
+                .await
+                .map_err(|e| MailError::Temporary(format!("maildir {}: {e}", dir.display()))),
             Mailer::Stdout => print_message(bytes).map_err(|e| MailError::Temporary(e.to_string())),
         }
     }
+}
+
+/// Delivers into a Maildir: written under `tmp/`, synced, then renamed into
+/// `new/`, so a reader never sees half a message.
+async fn deliver_maildir(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    for sub in ["tmp", "new", "cur"] {
+        tokio::fs::create_dir_all(dir.join(sub)).await?;
+    }
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let name = format!(
+        "{}.M{}P{}R{:016x}.feedwatch",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id(),
+        fastrand::u64(..)
+    );
+    let tmp = dir.join("tmp").join(&name);
+    let mut f = tokio::fs::File::create(&tmp).await?;
+    tokio::io::AsyncWriteExt::write_all(&mut f, bytes).await?;
+    f.sync_all().await?;
+    drop(f);
+    tokio::fs::rename(&tmp, dir.join("new").join(&name)).await
 }
 
 /// Writes one message to stdout (the `stdout` transport and `--dry-run`).

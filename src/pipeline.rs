@@ -282,6 +282,8 @@ pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<usize, Stor
 pub fn mailer(config: &Config) -> Result<Mailer, mail::MailError> {
     match &config.email.transport {
         Transport::Stdout => Ok(Mailer::Stdout),
+        Transport::Sendmail(program) => Ok(Mailer::sendmail(program.as_deref())),
+        Transport::Maildir(dir) => Ok(Mailer::Maildir(dir.clone())),
         Transport::Smtp(s) => Mailer::smtp(&SmtpSettings {
             host: &s.host,
             port: s.port,

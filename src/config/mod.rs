@@ -64,6 +64,10 @@ pub struct EmailConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transport {
     Smtp(SmtpConfig),
+    /// Hand each message to a local `sendmail` (this program, or the one on PATH).
+    Sendmail(Option<PathBuf>),
+    /// Deliver into a local Maildir folder.
+    Maildir(PathBuf),
     /// Print each message to stdout instead of sending it (the example, tests).
     Stdout,
 }

@@ -186,3 +186,27 @@ fn backfill_all() {
         None
     );
 }
+
+#[test]
+fn transports() {
+    let with = |t: &str| {
+        MINIMAL.replace(
+            "smtp = \"smtp://user%40x@127.0.0.1:2525\"",
+            &format!("transport = \"{t}\""),
+        )
+    };
+    let parse_t =
+        |t: &str| parse(&with(t), Path::new("/etc/fw/f.toml"), None).map(|c| c.email.transport);
+    assert_eq!(parse_t("stdout"), Ok(Transport::Stdout));
+    assert_eq!(parse_t("sendmail"), Ok(Transport::Sendmail(None)));
+    assert_eq!(
+        parse_t("sendmail:/usr/sbin/sendmail"),
+        Ok(Transport::Sendmail(Some("/usr/sbin/sendmail".into())))
+    );
+    assert_eq!(
+        parse_t("maildir:Mail"),
+        Ok(Transport::Maildir("/etc/fw/Mail".into()))
+    );
+    let e = errors(&with("pigeon"));
+    assert!(e[0].2.contains("unknown transport 'pigeon'"), "{e:?}");
+}

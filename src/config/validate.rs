@@ -191,20 +191,13 @@ impl<'a> Validator<'a> {
             self.push(at, "[email] needs to = [\"you@example.org\"]");
         }
         let transport = match (&e.transport, &e.smtp) {
-            (Some(t), _) if t.get_ref() == "stdout" => Some(Transport::Stdout),
-            (Some(t), _) if t.get_ref() != "smtp" => {
-                self.push(
-                    t.span().start,
-                    format!(
-                        "unknown transport '{}': use \"smtp\" or \"stdout\"",
-                        t.get_ref()
-                    ),
-                );
-                None
-            }
+            (Some(t), _) if t.get_ref() != "smtp" => self.transport(t),
             (_, Some(url)) => self.smtp(url, e),
             (_, None) => {
-                self.push(at, "[email] needs smtp = \"smtps://user@mail.example.org:465\" (or transport = \"stdout\")");
+                self.push(
+                    at,
+                    "[email] needs smtp = \"smtps://user@mail.example.org:465\" (or another transport)",
+                );
                 None
             }
         };
@@ -213,6 +206,26 @@ impl<'a> Validator<'a> {
             to,
             transport: transport?,
         })
+    }
+
+    /// `stdout`, `sendmail`, `sendmail:/path/to/sendmail`, `maildir:/path`.
+    fn transport(&mut self, t: &S<String>) -> Option<Transport> {
+        let text = t.get_ref().as_str();
+        match text.split_once(':') {
+            None if text == "stdout" => Some(Transport::Stdout),
+            None if text == "sendmail" => Some(Transport::Sendmail(None)),
+            Some(("sendmail", p)) if !p.is_empty() => Some(Transport::Sendmail(Some(self.path(p)))),
+            Some(("maildir", p)) if !p.is_empty() => Some(Transport::Maildir(self.path(p))),
+            _ => {
+                self.push(
+                    t.span().start,
+                    format!(
+                        "unknown transport '{text}': use \"smtp\", \"sendmail\", \"sendmail:/path\", \"maildir:/path\" or \"stdout\""
+                    ),
+                );
+                None
+            }
+        }
     }
 
     fn smtp(&mut self, url: &S<String>, e: &RawEmail) -> Option<Transport> {

@@ -236,3 +236,76 @@ async fn the_same_story_in_two_feeds_is_sent_once_with_also_in() {
         "both copies left pending"
     );
 }
+
+#[tokio::test]
+async fn maildir_transport_delivers_whole_messages_into_new() {
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    let setup = Setup::new(
+        "transport = \"maildir:Mail/feedwatch\"",
+        &feed_and_rule(&feeds),
+    );
+    let ctx = setup.context();
+    assert_eq!(poll_and_send(&ctx).await, (1, 0));
+    let maildir = setup.dir.path().join("Mail/feedwatch");
+    let new: Vec<_> = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(new.len(), 1);
+    assert_eq!(
+        std::fs::read_dir(maildir.join("tmp")).unwrap().count(),
+        0,
+        "nothing left half-written"
+    );
+    let mail = Received {
+        data: std::fs::read_to_string(new[0].path()).unwrap(),
+        ..Default::default()
+    };
+    assert!(mail.decoded().contains(SEED_TITLE));
+}
+
+#[tokio::test]
+async fn sendmail_transport_hands_the_message_and_envelope_to_the_program() {
+    use std::os::unix::fs::PermissionsExt;
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    let setup = Setup::new(
+        "transport = \"sendmail:fake-sendmail\"",
+        &feed_and_rule(&feeds),
+    );
+    let dir = setup.dir.path();
+    let script = dir.join("fake-sendmail");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" > '{0}/args'\ncat > '{0}/message'\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ctx = setup.context();
+    assert_eq!(poll_and_send(&ctx).await, (1, 0));
+    let args = std::fs::read_to_string(dir.join("args")).unwrap();
+    assert_eq!(args.trim(), "-i -f fw@example.org -- analyst@example.org");
+    let mail = Received {
+        data: std::fs::read_to_string(dir.join("message")).unwrap(),
+        ..Default::default()
+    };
+    assert!(mail.decoded().contains(SEED_TITLE));
+
+    // A failing sendmail leaves the message queued.
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncat > /dev/null\necho 'queue full' >&2\nexit 75\n",
+    )
+    .unwrap();
+    let text = String::from_utf8(sample_feed()).unwrap().replace(
+        "<item>",
+        "<item><title>Iran drones hit Ukraine again</title><guid>x</guid></item><item>",
+    );
+    feeds.route("/feed.xml", Route::feed(text));
+    assert_eq!(poll_and_send(&ctx).await, (0, 1));
+    assert_eq!(setup.store().outbox_status().unwrap().failed, 1);
+}
