@@ -195,10 +195,9 @@ async fn run_once(ctx: &Context) -> Result<(), CliError> {
     for r in pipeline::poll_all(ctx).await {
         eprintln!("{}", report_line(&r));
     }
-    for d in &ctx.config.digests {
-        pipeline::compose(ctx, d).await?;
-    }
-    let (_, failed) = pipeline::flush_outbox(ctx, true).await?;
+    let failed = pipeline::deliver(ctx, &ctx.config.digests, true)
+        .await?
+        .failed;
     if failed > 0 {
         // Exit 1 so that a timer or cron job shows the failure; nothing is lost.
         return Err(CliError::Runtime(anyhow::anyhow!(
@@ -249,15 +248,12 @@ async fn digest(ctx: &Context, name: Option<&str>, dry_run: bool) -> Result<(), 
         }
         return Ok(());
     }
-    let mut failed = 0;
-    for d in &digests {
-        let r = pipeline::deliver(ctx, d, true).await?;
-        failed += r.failed;
-        eprintln!(
-            "{}: {} message(s) queued, {} sent, {} failed",
-            d.name, r.queued, r.sent, r.failed
-        );
-    }
+    let r = pipeline::deliver(ctx, &digests, true).await?;
+    let failed = r.failed;
+    eprintln!(
+        "{} message(s) queued, {} sent, {} failed",
+        r.queued, r.sent, r.failed
+    );
     if failed > 0 {
         return Err(CliError::Runtime(anyhow::anyhow!(
             "{failed} message(s) not delivered; they stay queued and are retried"

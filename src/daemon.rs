@@ -139,26 +139,24 @@ pub async fn handle(ctx: &Context, tick: Tick) {
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "poll finished"
             );
-            for d in ctx
+            // Immediate digests go out now; every poll also retries what is
+            // due in the outbox.
+            let immediate: Vec<_> = ctx
                 .config
                 .digests
                 .iter()
                 .filter(|d| d.schedule == DigestSchedule::Immediate)
-            {
-                if let Err(e) = pipeline::compose(ctx, d).await {
-                    tracing::error!(digest = %d.name, error = %e, "cannot queue the digest");
-                }
-            }
-            // Every poll also retries whatever is due in the outbox.
-            if let Err(e) = pipeline::flush_outbox(ctx, false).await {
-                tracing::error!(error = %e, "cannot read the outbox");
+                .cloned()
+                .collect();
+            if let Err(e) = pipeline::deliver(ctx, &immediate, false).await {
+                tracing::error!(error = %e, "cannot deliver");
             }
         }
         Tick::Digest(name) => {
             let Some(d) = ctx.config.digest(name) else {
                 return;
             };
-            match pipeline::deliver(ctx, d, false).await {
+            match pipeline::deliver(ctx, std::slice::from_ref(d), false).await {
                 Ok(r) => {
                     tracing::info!(digest = %name, queued = r.queued, sent = r.sent, failed = r.failed, "digest run finished")
                 }

@@ -90,6 +90,24 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
+/// What a digest ends with (SPEC §5): feeds that need the reader's
+/// attention and earlier digests that are still undelivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attention {
+    /// Feeds failing for at least a day: name, since when, last error.
+    pub failing: Vec<(String, DateTime<Utc>, String)>,
+    /// Feeds whose server says they are gone (HTTP 410).
+    pub gone: Vec<String>,
+    /// Earlier messages not delivered yet: digest, written at, attempts, last error.
+    pub undelivered: Vec<(String, DateTime<Utc>, i64, String)>,
+}
+
+impl Attention {
+    pub fn is_empty(&self) -> bool {
+        self.failing.is_empty() && self.gone.is_empty() && self.undelivered.is_empty()
+    }
+}
+
 /// A message fixed in the outbox: sent, byte for byte, until accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, DigestConfig, FeedConfig, SmtpSecurity, Transport};
 use crate::fetch::{FetchOutcome, Fetcher};
 use crate::mail::{self, Mailer, SmtpSettings};
-use crate::model::IngestReport;
+use crate::model::{Attention, IngestReport, MatchView};
 use crate::store::{Db, NewOutbox, Store, StoreError};
 use crate::{digest, parse};
 
@@ -232,15 +232,33 @@ pub struct DeliverReport {
     pub failed: usize,
 }
 
+/// How long a feed fails before a digest names it (SPEC §5).
+const FAILING_FOR: chrono::Duration = chrono::Duration::days(1);
+
+async fn pending_and_attention(
+    ctx: &Context,
+    digest: String,
+) -> Result<(Vec<MatchView>, Attention), StoreError> {
+    ctx.db
+        .call(move |s| Ok((s.pending(&digest)?, s.attention(Utc::now() - FAILING_FOR)?)))
+        .await
+}
+
 /// Renders the pending matches of `digest` and fixes them in the outbox.
 /// Returns the number of messages queued.
 pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<usize, StoreError> {
     let name = digest.name.clone();
-    let pending = ctx.db.call(move |s| s.pending(&name)).await?;
+    let (pending, attention) = pending_and_attention(ctx, name).await?;
     if pending.is_empty() {
         return Ok(0);
     }
-    let parts = digest::render(&digest.name, &digest.subject, &pending, ctx.config.timezone);
+    let parts = digest::render(
+        &digest.name,
+        &digest.subject,
+        &pending,
+        ctx.config.timezone,
+        &attention,
+    );
     let mut queued = 0;
     for part in parts {
         let from = ctx.config.email.from.clone();
@@ -356,18 +374,30 @@ pub async fn flush_outbox(ctx: &Context, now: bool) -> Result<(usize, usize), St
     Ok((sent, failed))
 }
 
-/// Composes and sends one digest (plus anything else in the outbox that is
-/// due, or every unsent message with `now`).
+/// Composes and sends `digests`, and retries what is due in the outbox
+/// (every unsent message with `now`). Earlier messages go first, so that
+/// what still fails is what the new digests report as undelivered.
 pub async fn deliver(
     ctx: &Context,
-    digest: &DigestConfig,
+    digests: &[DigestConfig],
     now: bool,
 ) -> Result<DeliverReport, StoreError> {
-    let queued = compose(ctx, digest).await?;
+    let (sent_before, _) = flush_outbox(ctx, now).await?;
+    let mut queued = 0;
+    for digest in digests {
+        match compose(ctx, digest).await {
+            Ok(n) => queued += n,
+            // Another process took these matches first: they are on their way.
+            Err(StoreError::Conflict) => {
+                tracing::info!(digest = %digest.name, "matches taken by another process")
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let (sent, failed) = flush_outbox(ctx, now).await?;
     Ok(DeliverReport {
         queued,
-        sent,
+        sent: sent + sent_before,
         failed,
     })
 }
@@ -375,9 +405,9 @@ pub async fn deliver(
 /// The exact messages `deliver` would send for `digest` now, changing nothing.
 pub async fn dry_run(ctx: &Context, digest: &DigestConfig) -> Result<Vec<Vec<u8>>, StoreError> {
     let name = digest.name.clone();
-    let pending = ctx.db.call(move |s| s.pending(&name)).await?;
+    let (pending, attention) = pending_and_attention(ctx, name).await?;
     let from = &ctx.config.email.from;
-    Ok(digest::render(&digest.name, &digest.subject, &pending, ctx.config.timezone)
+    Ok(digest::render(&digest.name, &digest.subject, &pending, ctx.config.timezone, &attention)
         .into_iter()
         .filter_map(|part| {
             mail::build(from, &digest.to, &part.subject, part.text, part.html, &mail::new_message_id(from), SystemTime::now())

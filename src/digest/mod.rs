@@ -4,6 +4,7 @@
 //! Everything from a feed is escaped here; the only markup in the HTML part
 //! is ours, and the snippet's match markers are replaced after escaping.
 
+mod attention;
 pub mod same_story;
 
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::fmt::Write as _;
 
 use chrono_tz::Tz;
 
-use crate::model::{MARK_END, MARK_START, MatchView};
+use crate::model::{Attention, MARK_END, MARK_START, MatchView};
 
 /// Budget for the match entries of one HTML part; the frame adds ~2 KB, so a
 /// part stays well under the 100 KB where common webmail clips a message.
@@ -61,12 +62,14 @@ pub fn merge_same_story(matches: &[MatchView]) -> Vec<MatchView> {
 }
 
 /// Renders a digest of `matches` (the same story once, with "also in"), in
-/// as many parts as the size limit needs.
+/// as many parts as the size limit needs; the last part ends with what needs
+/// the reader's attention.
 pub fn render(
     digest: &str,
     subject_template: &str,
     matches: &[MatchView],
     tz: Tz,
+    attention: &Attention,
 ) -> Vec<Rendered> {
     let matches = &merge_same_story(matches)[..];
     let mut parts: Vec<Vec<&MatchView>> = vec![Vec::new()];
@@ -95,10 +98,11 @@ pub fn render(
             if total > 1 {
                 let _ = write!(subject, " (part {} of {total})", i + 1);
             }
+            let attention = (i + 1 == total && !attention.is_empty()).then_some(attention);
             Rendered {
                 subject: one_line(&subject),
-                text: text_part(digest, part, tz, i + 1, total),
-                html: html_part(digest, part, tz, i + 1, total),
+                text: text_part(digest, part, tz, (i + 1, total), attention),
+                html: html_part(digest, part, tz, (i + 1, total), attention),
                 match_ids: part
                     .iter()
                     .flat_map(|m| m.match_ids.iter().copied())
@@ -155,7 +159,13 @@ fn counted(n: usize, one: &str) -> String {
     }
 }
 
-fn text_part(digest: &str, part: &[&MatchView], tz: Tz, index: usize, total: usize) -> String {
+fn text_part(
+    digest: &str,
+    part: &[&MatchView],
+    tz: Tz,
+    (index, total): (usize, usize),
+    attention: Option<&Attention>,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -204,6 +214,9 @@ fn text_part(digest: &str, part: &[&MatchView], tz: Tz, index: usize, total: usi
             }
         }
     }
+    if let Some(a) = attention {
+        out.push_str(&attention::text(a, tz));
+    }
     out.push_str(
         "\n-- \nSent by feedwatch. Matches are listed once;\nedit the rules in its config file.\n",
     );
@@ -212,7 +225,7 @@ fn text_part(digest: &str, part: &[&MatchView], tz: Tz, index: usize, total: usi
 
 /// Wraps at 72 columns, so that plain-text readers (and the stdout
 /// transport) show short lines; words longer than a line stay whole.
-fn wrap(text: &str, first: &str, rest: &str) -> String {
+pub(crate) fn wrap(text: &str, first: &str, rest: &str) -> String {
     const WIDTH: usize = 72;
     let mut out = String::from(first);
     let mut col = first.chars().count();
@@ -290,7 +303,13 @@ fn html_entry(m: &MatchView, tz: Tz) -> String {
     )
 }
 
-fn html_part(digest: &str, part: &[&MatchView], tz: Tz, index: usize, total: usize) -> String {
+fn html_part(
+    digest: &str,
+    part: &[&MatchView],
+    tz: Tz,
+    (index, total): (usize, usize),
+    attention: Option<&Attention>,
+) -> String {
     let mut out = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"></head>\
@@ -320,6 +339,9 @@ fn html_part(digest: &str, part: &[&MatchView], tz: Tz, index: usize, total: usi
             out.push_str(&html_entry(m, tz));
         }
     }
+    if let Some(a) = attention {
+        out.push_str(&attention::html(a, tz));
+    }
     out.push_str(
         "<p style=\"font-size:12px;color:#80868b;margin-top:24px\">Sent by feedwatch. \
          Matches are listed once; edit the rules in its config file.</p></div></body></html>\n",
@@ -328,165 +350,4 @@ fn html_part(digest: &str, part: &[&MatchView], tz: Tz, index: usize, total: usi
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{TimeZone, Utc};
-
-    fn m(id: i64, title: &str, rules: &[&str], snippet: &str) -> MatchView {
-        MatchView {
-            match_ids: vec![id],
-            item_id: id,
-            rules: rules.iter().map(|r| r.to_string()).collect(),
-            feed: "kyiv-independent".into(),
-            title: title.into(),
-            link: Some(format!("https://e.org/{id}?a=1&b=2")),
-            published: Utc.with_ymd_and_hms(2024, 6, 24, 9, 30, 0).single(),
-            snippet: snippet.into(),
-            summary: format!("story number {id} with its own words"),
-            also_in: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn groups_by_rule_marks_words_and_shows_local_time() {
-        let ms = [
-            m(
-                1,
-                "Ukraine and Iran talk",
-                &["iran", "ukraine"],
-                "talks on \u{2}Iranian\u{3} drones",
-            ),
-            m(2, "Tehran", &["iran"], "x"),
-            m(3, "Kyiv", &["ukraine"], "y"),
-        ];
-        let tz: Tz = "Europe/Kyiv".parse().unwrap();
-        let r = render(
-            "morning",
-            "feedwatch: {count} new in {digest} ({rules})",
-            &ms,
-            tz,
-        );
-        assert_eq!(r.len(), 1);
-        assert_eq!(r[0].subject, "feedwatch: 3 new in morning (iran, ukraine)");
-        assert_eq!(r[0].match_ids, vec![1, 2, 3]);
-        let text = &r[0].text;
-        assert!(text.contains("iran (2)\n--------\n"), "{text}");
-        assert!(text.contains("ukraine (1)\n-----------\n"), "{text}");
-        assert!(text.contains("talks on *Iranian* drones"), "{text}");
-        assert!(text.contains("2024-06-24 12:30 EEST"), "{text}");
-        assert!(text.contains("rules: iran, ukraine"), "{text}");
-        assert_eq!(
-            text.matches("Ukraine and Iran talk").count(),
-            1,
-            "one item once"
-        );
-        let html = &r[0].html;
-        assert!(html.contains(
-            "talks on <mark style=\"background:#fff2a8;color:inherit\">Iranian</mark> drones"
-        ));
-        assert!(
-            html.contains("href=\"https://e.org/1?a=1&amp;b=2\""),
-            "{html}"
-        );
-    }
-
-    #[test]
-    fn the_same_story_from_several_feeds_appears_once_with_also_in() {
-        let text = "Russia launched 28 Shahed attack drones at southern Ukraine overnight, damaging two substations";
-        let mut a = m(1, "Shahed drones hit Odesa region", &["drones"], "x");
-        a.summary = text.into();
-        let mut b = m(
-            2,
-            "Odesa region loses power after drone attack",
-            &["ukraine"],
-            "y",
-        );
-        b.feed = "reuters".into();
-        b.summary = format!("{text}, the governor said.");
-        let mut c = m(3, "Same link, other feed", &["drones"], "z");
-        c.feed = "ap".into();
-        c.link = a.link.clone();
-        let other = m(4, "A different story", &["drones"], "w");
-        let merged = merge_same_story(&[a, b, c, other]);
-        assert_eq!(merged.len(), 2);
-        assert_eq!(merged[0].match_ids, vec![1, 2, 3]);
-        assert_eq!(
-            merged[0].rules,
-            vec!["drones".to_string(), "ukraine".to_string()]
-        );
-        assert_eq!(
-            merged[0].also_in,
-            vec!["reuters".to_string(), "ap".to_string()]
-        );
-        let r = render("d", "{count}", &merged, Tz::UTC);
-        assert_eq!(r[0].subject, "2");
-        assert!(r[0].text.contains("also in: reuters, ap"), "{}", r[0].text);
-        assert!(r[0].html.contains("also in: reuters, ap"));
-        assert_eq!(
-            r[0].match_ids,
-            vec![1, 2, 3, 4],
-            "every merged match leaves pending with the digest"
-        );
-    }
-
-    #[test]
-    fn plain_text_is_wrapped_at_72_columns() {
-        let long = "word ".repeat(100);
-        let w = wrap(&long, "* ", "  ");
-        assert!(w.lines().all(|l| l.chars().count() <= 72), "{w}");
-        assert!(
-            w.starts_with("* word") && w.lines().nth(1).is_some_and(|l| l.starts_with("  word"))
-        );
-        assert_eq!(
-            w.split_whitespace().filter(|x| *x == "word").count(),
-            100,
-            "no word lost"
-        );
-        let url = format!("x {}", "u".repeat(100));
-        assert!(
-            wrap(&url, "", "").contains(&"u".repeat(100)),
-            "long words stay whole"
-        );
-    }
-
-    #[test]
-    fn feed_text_never_becomes_markup_or_headers() {
-        let ms = [m(
-            1,
-            "<script>alert(1)</script>\r\nBcc: x@evil",
-            &["r"],
-            "<img src=x onerror=alert(1)> \u{2}hit\u{3}",
-        )];
-        let r = render("d", "{count} {rules}", &ms, Tz::UTC);
-        assert!(!r[0].html.contains("<script>"));
-        assert!(!r[0].html.contains("<img"));
-        assert!(r[0].html.contains("&lt;script&gt;"));
-        assert!(
-            r[0].html.contains("<mark"),
-            "our own marker survives escaping"
-        );
-        assert!(!one_line("a\r\nBcc: b\u{2028}c").contains('\n'));
-        assert_eq!(one_line("a\r\nBcc: b"), "a Bcc: b");
-    }
-
-    #[test]
-    fn big_digests_split_into_parts_under_the_limit_and_lose_nothing() {
-        let long = "word ".repeat(300);
-        let ms: Vec<MatchView> = (0..400)
-            .map(|i| m(i, &format!("Story {i}"), &["r"], &long))
-            .collect();
-        let parts = render("d", "{count} matches", &ms, Tz::UTC);
-        assert!(parts.len() > 1);
-        let n = parts.len();
-        for (i, p) in parts.iter().enumerate() {
-            assert!(p.html.len() < 100_000, "part {i}: {}", p.html.len());
-            assert!(
-                p.subject.ends_with(&format!("(part {} of {n})", i + 1)),
-                "{}",
-                p.subject
-            );
-        }
-        let ids: Vec<i64> = parts.iter().flat_map(|p| p.match_ids.clone()).collect();
-        assert_eq!(ids, (0..400).collect::<Vec<_>>());
-    }
-}
+mod tests;

@@ -131,7 +131,8 @@ impl Store {
         }
         tx.execute(
             "UPDATE feeds SET etag = ?2, last_modified = ?3, first_fetch_at = coalesce(first_fetch_at, ?4),
-             last_fetch_at = ?4, last_status = ?5, last_error = NULL, consecutive_errors = 0 WHERE id = ?1",
+             last_fetch_at = ?4, last_status = ?5, last_error = NULL, consecutive_errors = 0, failing_since = NULL
+             WHERE id = ?1",
             params![feed_id, b.validators.etag, b.validators.last_modified, now, b.status],
         )?;
         tx.commit()?;
@@ -145,7 +146,8 @@ impl Store {
     pub fn not_modified(&mut self, feed: &str, url: &str, now: DateTime<Utc>) -> Result<()> {
         let id = self.feed_id(feed, url)?;
         self.conn.execute(
-            "UPDATE feeds SET last_fetch_at = ?2, last_status = 304, last_error = NULL, consecutive_errors = 0
+            "UPDATE feeds SET last_fetch_at = ?2, last_status = 304, last_error = NULL, consecutive_errors = 0,
+             failing_since = NULL
              WHERE id = ?1",
             params![id, to_ts(now)],
         )?;
@@ -164,7 +166,8 @@ impl Store {
         let id = self.feed_id(feed, url)?;
         self.conn.execute(
             "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
-             consecutive_errors = consecutive_errors + 1 WHERE id = ?1",
+             consecutive_errors = consecutive_errors + 1,
+             failing_since = coalesce(failing_since, ?2) WHERE id = ?1",
             params![id, to_ts(now), status, error],
         )?;
         Ok(())

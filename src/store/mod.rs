@@ -22,7 +22,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
 /// Every schema version, in order; version N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] = &[include_str!("001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("001_initial.sql"),
+    include_str!("002_failing_since.sql"),
+];
 
 /// The FTS5 column list and tokenizer, shared by the archive index and the
 /// per-batch scratch table so that live matching and `search` agree.

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::{Result, Store, StoreError, from_ts, to_ts};
-use crate::model::{FeedStatus, MARK_END, MARK_START, OutboxStatus, SearchHit};
+use crate::model::{Attention, FeedStatus, MARK_END, MARK_START, OutboxStatus, SearchHit};
 
 impl Store {
     /// Items matching `fts_query`, newest first; only from `feeds` when
@@ -98,5 +98,53 @@ impl Store {
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Feeds failing since before `failing_before`, gone feeds, and unsent
+    /// messages that have failed at least once.
+    pub fn attention(&self, failing_before: DateTime<Utc>) -> Result<Attention> {
+        let mut a = Attention::default();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, failing_since, coalesce(last_error, ''), last_status FROM feeds
+             WHERE failing_since IS NOT NULL ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (name, since, error, status) = row?;
+            if status == Some(410) {
+                a.gone.push(name);
+            } else if let Some(since) = from_ts(Some(since)).filter(|s| *s <= failing_before) {
+                a.failing.push((name, since, error));
+            }
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT digest, created_at, attempts, coalesce(last_error, '') FROM outbox
+             WHERE sent_at IS NULL AND attempts > 0 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get(2)?,
+                r.get(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (digest, created, attempts, error) = row?;
+            a.undelivered.push((
+                digest,
+                from_ts(Some(created)).unwrap_or_default(),
+                attempts,
+                error,
+            ));
+        }
+        Ok(a)
     }
 }

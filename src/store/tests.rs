@@ -376,3 +376,78 @@ fn a_query_fts5_rejects_is_a_clear_error() {
     assert!(s.check_query("r", "\"iran\" AND").is_err());
     assert!(s.check_query("r", "title : ((\"a\" OR \"b\"))").is_ok());
 }
+
+#[test]
+fn a_database_from_schema_version_1_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        // What the first release wrote.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO feeds(name, url, consecutive_errors) VALUES ('old', 'https://o/', 3)",
+            [],
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let st = s.feed_status().unwrap();
+    assert_eq!(
+        (st[0].name.as_str(), st[0].consecutive_errors),
+        ("old", 3),
+        "data kept"
+    );
+    s.record_failure("old", "https://o/", Some(500), "HTTP 500", Utc::now())
+        .unwrap();
+    assert_eq!(
+        s.attention(Utc::now()).unwrap().failing.len(),
+        1,
+        "the new column works"
+    );
+}
+
+#[test]
+fn attention_names_feeds_failing_for_a_day_gone_feeds_and_undelivered_messages() {
+    let mut s = Store::open_in_memory().unwrap();
+    let now = Utc::now();
+    s.record_failure("long", "u", Some(503), "HTTP 503", now - Duration::days(2))
+        .unwrap();
+    s.record_failure("long", "u", Some(503), "HTTP 503 again", now)
+        .unwrap();
+    s.record_failure("brief", "u", None, "timeout", now - Duration::hours(2))
+        .unwrap();
+    s.record_failure("gone", "u", Some(410), "HTTP 410", now)
+        .unwrap();
+    s.record_failure("healed", "u", None, "timeout", now - Duration::days(3))
+        .unwrap();
+    s.not_modified("healed", "u", now).unwrap();
+    let msg = NewOutbox {
+        digest: "morning",
+        message_id: "<1@x>",
+        from: "a@x",
+        recipients: &["b@x".to_string()],
+        message: b"m",
+    };
+    let id = s.enqueue(&msg, &[], now).unwrap();
+    s.mark_failed(id, "550 no such user", now).unwrap();
+    let a = s.attention(now - Duration::days(1)).unwrap();
+    assert_eq!(a.failing.len(), 1);
+    assert_eq!(a.failing[0].0, "long");
+    assert_eq!(a.failing[0].2, "HTTP 503 again", "the latest error");
+    assert!(
+        (a.failing[0].1 - (now - Duration::days(2)))
+            .num_seconds()
+            .abs()
+            <= 1,
+        "failing since the first failure"
+    );
+    assert_eq!(a.gone, vec!["gone".to_string()]);
+    assert_eq!(a.undelivered.len(), 1);
+    assert_eq!(
+        (a.undelivered[0].0.as_str(), a.undelivered[0].2),
+        ("morning", 1)
+    );
+}

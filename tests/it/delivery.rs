@@ -8,10 +8,10 @@ use crate::support::*;
 
 async fn poll_and_send(ctx: &pipeline::Context) -> (usize, usize) {
     pipeline::poll_all(ctx).await;
-    for d in &ctx.config.digests {
-        pipeline::compose(ctx, d).await.expect("compose");
-    }
-    pipeline::flush_outbox(ctx, true).await.expect("flush")
+    let r = pipeline::deliver(ctx, &ctx.config.digests, true)
+        .await
+        .expect("deliver");
+    (r.sent, r.failed)
 }
 
 fn feed_and_rule(server: &FeedServer) -> String {
@@ -308,4 +308,67 @@ async fn sendmail_transport_hands_the_message_and_envelope_to_the_program() {
     feeds.route("/feed.xml", Route::feed(text));
     assert_eq!(poll_and_send(&ctx).await, (0, 1));
     assert_eq!(setup.store().outbox_status().unwrap().failed, 1);
+}
+
+#[tokio::test]
+async fn the_digest_ends_with_failing_feeds_and_undelivered_digests() {
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    let smtp = SmtpServer::start();
+    let rules = "[[rules]]\nname = \"bounced\"\nquery = 'sanctions'\ndigest = \"morning\"\n\
+                 [[rules]]\nname = \"seed\"\nquery = 'iran* AND drone* AND ukrain*'\ndigest = \"evening\"\n\
+                 [[digests]]\nname = \"morning\"\nto = [\"bounce@example.org\"]\n\
+                 [[digests]]\nname = \"evening\"\n";
+    let setup = Setup::new(
+        &format!("smtp = \"smtp://127.0.0.1:{}\"", smtp.port),
+        &format!(
+            "[[feeds]]\nname = \"world\"\nurl = \"{}\"\n{rules}",
+            feeds.url("/feed.xml")
+        ),
+    );
+    // A feed that has been failing for two days.
+    let two_days_ago = chrono::Utc::now() - chrono::Duration::days(2);
+    setup
+        .store()
+        .record_failure(
+            "ghost",
+            "https://ghost.invalid/",
+            Some(503),
+            "HTTP 503",
+            two_days_ago,
+        )
+        .unwrap();
+    let ctx = setup.context();
+    pipeline::poll_all(&ctx).await;
+    let morning = ctx.config.digest("morning").unwrap();
+    let evening = ctx.config.digest("evening").unwrap();
+    let r = pipeline::deliver(&ctx, std::slice::from_ref(morning), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.sent, r.failed),
+        (0, 1),
+        "the server refuses the morning recipient (550)"
+    );
+    let r = pipeline::deliver(&ctx, std::slice::from_ref(evening), true)
+        .await
+        .unwrap();
+    assert_eq!(r.sent, 1);
+    let inbox = smtp.received();
+    assert_eq!(inbox.len(), 1);
+    let text = inbox[0].decoded();
+    assert!(text.contains("Feeds that need attention"), "{text}");
+    assert!(text.contains("ghost: failing since"), "{text}");
+    assert!(text.contains("Digests not delivered yet"), "{text}");
+    assert!(text.contains("\"morning\" of"), "{text}");
+    assert!(
+        text.contains("550"),
+        "the server's refusal is reported: {text}"
+    );
+    let st = setup.store().outbox_status().unwrap();
+    assert_eq!(
+        (st.failed, st.sent),
+        (1, 1),
+        "the refused digest is kept, not deleted"
+    );
 }

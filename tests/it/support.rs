@@ -220,6 +220,15 @@ struct Handler {
 }
 
 impl mailin_embedded::Handler for Handler {
+    /// Mailboxes whose name starts with "bounce" do not exist (550).
+    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+        if to.trim_start_matches('<').starts_with("bounce") {
+            mailin_embedded::response::NO_MAILBOX
+        } else {
+            mailin_embedded::response::OK
+        }
+    }
+
     fn data_start(
         &mut self,
         _domain: &str,

@@ -1,0 +1,82 @@
+//! Digest stage: the closing section of a digest (SPEC §5) — feeds that
+//! have been failing for a day or are gone, and earlier digests that are
+//! still undelivered — as plain text and as HTML. Pure; feed names and error
+//! texts are escaped like all other feed-derived text.
+
+use std::fmt::Write as _;
+
+use chrono_tz::Tz;
+
+use super::{escape, wrap};
+use crate::model::Attention;
+
+fn local(t: chrono::DateTime<chrono::Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// The lines of the section, shared by both renderings.
+fn lines(a: &Attention, tz: Tz) -> (Vec<String>, Vec<String>) {
+    let mut feeds = Vec::new();
+    for (name, since, error) in &a.failing {
+        feeds.push(format!(
+            "{name}: failing since {} ({error})",
+            local(*since, tz)
+        ));
+    }
+    for name in &a.gone {
+        feeds.push(format!(
+            "{name}: gone (HTTP 410); remove it from the config"
+        ));
+    }
+    let undelivered = a
+        .undelivered
+        .iter()
+        .map(|(digest, at, attempts, error)| {
+            format!(
+                "\"{digest}\" of {}: {attempts} attempt(s), last error: {error}",
+                local(*at, tz)
+            )
+        })
+        .collect();
+    (feeds, undelivered)
+}
+
+pub fn text(a: &Attention, tz: Tz) -> String {
+    let (feeds, undelivered) = lines(a, tz);
+    let mut out = String::new();
+    for (title, list) in [
+        ("Feeds that need attention", feeds),
+        ("Digests not delivered yet", undelivered),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = write!(out, "\n{title}\n{}\n", "-".repeat(title.len()));
+        for l in list {
+            out.push_str(&wrap(&l, "* ", "  "));
+        }
+    }
+    out
+}
+
+pub fn html(a: &Attention, tz: Tz) -> String {
+    let (feeds, undelivered) = lines(a, tz);
+    let mut out = String::new();
+    for (title, list) in [
+        ("Feeds that need attention", feeds),
+        ("Digests not delivered yet", undelivered),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "<h2 style=\"font-size:15px;margin:24px 0 8px 0;color:#b3261e\">{title}</h2><ul style=\"font-size:13px;padding-left:20px\">"
+        );
+        for l in list {
+            let _ = write!(out, "<li>{}</li>", escape(&l));
+        }
+        out.push_str("</ul>\n");
+    }
+    out
+}
