@@ -378,11 +378,7 @@ async fn status(config: &Config, json: bool) -> Result<(), CliError> {
             .feed(name)
             .and_then(|f| f.schedule.as_ref())
             .unwrap_or(&config.poll.schedule);
-        schedule
-            .cron
-            .find_next_occurrence(&Utc::now().with_timezone(&config.timezone), false)
-            .ok()
-            .map(|d| d.with_timezone(&Utc))
+        schedule.next_after(config.timezone, Utc::now())
     };
     let mut out = std::io::stdout().lock();
     if json {

@@ -1,25 +1,36 @@
 //! Daemon: turns schedules into pipeline runs. tokio-cron-scheduler jobs only
 //! `try_send` a tick into a bounded channel (its runs are detached and may
 //! overlap, DESIGN §3); one loop here runs the pipeline for each tick, so runs
-//! never overlap and a burst of ticks coalesces. Signals are handled in this
+//! never overlap. Each job is a one-shot at the next occurrence computed in
+//! the config's time zone, re-armed when it fires (DST-correct). Signals are handled in this
 //! one place: SIGTERM/SIGINT stop taking work and let the current step
 //! finish, SIGHUP reloads the config if it is valid. Uses `pipeline`, `config`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::{Offset, TimeZone, Utc};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Config, DigestSchedule};
+use crate::config::{self, Config, DigestSchedule, Schedule};
 use crate::pipeline::{self, Context};
 
-/// What a schedule asks the daemon loop to do.
+/// A tick as the channel carries it: which schedule, and the occurrence it
+/// was armed for (`None` for a tick sent by hand, such as the start-up poll).
 #[derive(Debug, Clone, PartialEq, Eq)]
+struct Fired {
+    tick: Tick,
+    occurrence: Option<DateTime<Utc>>,
+}
+
+/// What a schedule asks the daemon loop to do.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Tick {
     /// Poll every feed that has no schedule of its own.
     Poll,
@@ -29,10 +40,9 @@ pub enum Tick {
     Digest(String),
 }
 
-/// How often the loop checks whether the zone's UTC offset changed (DST),
-/// which makes it rebuild the jobs: tokio-cron-scheduler fixes the offset
-/// when a job is created (DESIGN §3).
-const DST_CHECK: Duration = Duration::from_secs(600);
+/// How often the loop re-arms a schedule whose tick was lost (a safety
+/// net: the channel has room for one tick per schedule).
+const REARM_CHECK: Duration = Duration::from_secs(60);
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(path: PathBuf, config: Config) -> anyhow::Result<()> {
@@ -63,16 +73,15 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let mut ctx = Context::open(config)?;
     ctx.shutdown = shutdown.clone();
-    let (tx, mut rx) = mpsc::channel::<Tick>(16);
-    let mut jobs = Jobs::start(&ctx.config, &tx).await?;
+    let (mut jobs, mut rx) = Jobs::start(&ctx.config).await?;
     tracing::info!(
         feeds = ctx.config.feeds.len(),
         rules = ctx.config.rules.len(),
         "feedwatch started"
     );
     // Poll once at start: a restarted daemon should not wait a whole period.
-    let _ = tx.try_send(Tick::Poll);
-    let mut dst_check = tokio::time::interval(DST_CHECK);
+    jobs.send_now(Tick::Poll);
+    let mut rearm_check = tokio::time::interval(REARM_CHECK);
     loop {
         tokio::select! {
             biased;
@@ -82,7 +91,7 @@ pub async fn serve(
                     Ok(new) => {
                         jobs.stop().await;
                         ctx = ctx.with_config(new)?;
-                        jobs = Jobs::start(&ctx.config, &tx).await?;
+                        (jobs, rx) = Jobs::start(&ctx.config).await?;
                         tracing::info!(feeds = ctx.config.feeds.len(), rules = ctx.config.rules.len(), "config reloaded");
                     }
                     Err(errors) => {
@@ -92,14 +101,12 @@ pub async fn serve(
                     }
                 }
             }
-            _ = dst_check.tick() => {
-                if jobs.offset_changed(&ctx.config) {
-                    tracing::info!("time zone offset changed; rebuilding schedules");
-                    jobs.stop().await;
-                    jobs = Jobs::start(&ctx.config, &tx).await?;
-                }
+            _ = rearm_check.tick() => jobs.rearm_missed(&ctx.config).await,
+            Some(fired) = rx.recv() => {
+                // Arm the next run first: a long run must not make it late.
+                jobs.rearm(&ctx.config, &fired).await;
+                handle(&ctx, fired.tick).await;
             }
-            Some(tick) = rx.recv() => handle(&ctx, tick).await,
         }
     }
     jobs.stop().await;
@@ -166,59 +173,134 @@ pub async fn handle(ctx: &Context, tick: Tick) {
     }
 }
 
-/// The scheduler and the UTC offset its jobs were built with.
-struct Jobs {
-    scheduler: JobScheduler,
-    offset: i32,
+/// Every schedule of a config, with the tick it sends.
+pub fn schedules(config: &Config) -> Vec<(Tick, &Schedule)> {
+    let mut out = vec![(Tick::Poll, &config.poll.schedule)];
+    for f in &config.feeds {
+        if let Some(s) = &f.schedule {
+            out.push((Tick::PollFeed(f.name.clone()), s));
+        }
+    }
+    for d in &config.digests {
+        if let DigestSchedule::Cron(s) = &d.schedule {
+            out.push((Tick::Digest(d.name.clone()), s.as_ref()));
+        }
+    }
+    out
 }
 
-fn current_offset(config: &Config) -> i32 {
-    config
-        .timezone
-        .offset_from_utc_datetime(&Utc::now().naive_utc())
-        .fix()
-        .local_minus_utc()
+/// The scheduler and the next run armed for each schedule. Each run is a
+/// one-shot tokio-cron-scheduler job at the next occurrence computed in the
+/// config's time zone (croner + chrono-tz), re-armed when it fires: a cron
+/// job would fix the zone's UTC offset when created and drift by an hour
+/// after a DST change (DESIGN §3).
+struct Jobs {
+    scheduler: JobScheduler,
+    tx: mpsc::Sender<Fired>,
+    tz: Tz,
+    armed: HashMap<Tick, DateTime<Utc>>,
 }
 
 impl Jobs {
-    async fn start(config: &Config, tx: &mpsc::Sender<Tick>) -> anyhow::Result<Self> {
+    async fn start(config: &Config) -> anyhow::Result<(Self, mpsc::Receiver<Fired>)> {
+        let all = schedules(config);
+        // One pending tick per schedule plus the start-up poll: never full.
+        let (tx, rx) = mpsc::channel(all.len() + 2);
         let scheduler = JobScheduler::new()
             .await
             .context("starting the scheduler")?;
-        let add = |expr: &str, tick: Tick| {
-            let tx = tx.clone();
-            Job::new_async_tz(expr, config.timezone, move |_, _| {
-                let (tx, tick) = (tx.clone(), tick.clone());
-                Box::pin(async move {
-                    // A full channel means the loop is busy: the tick coalesces.
-                    let _ = tx.try_send(tick);
-                })
-            })
-            .with_context(|| format!("invalid schedule '{expr}'"))
-        };
-        let mut jobs = vec![add(&config.poll.schedule.expr, Tick::Poll)?];
-        for f in &config.feeds {
-            if let Some(s) = &f.schedule {
-                jobs.push(add(&s.expr, Tick::PollFeed(f.name.clone()))?);
-            }
-        }
-        for d in &config.digests {
-            if let DigestSchedule::Cron(s) = &d.schedule {
-                jobs.push(add(&s.expr, Tick::Digest(d.name.clone()))?);
-            }
-        }
-        for job in jobs {
-            scheduler.add(job).await.context("adding a scheduled job")?;
-        }
         scheduler.start().await.context("starting the scheduler")?;
-        Ok(Jobs {
+        let mut jobs = Jobs {
             scheduler,
-            offset: current_offset(config),
-        })
+            tx,
+            tz: config.timezone,
+            armed: HashMap::new(),
+        };
+        let now = Utc::now();
+        for (tick, schedule) in all {
+            jobs.arm(tick, schedule, now).await;
+        }
+        Ok((jobs, rx))
     }
 
-    fn offset_changed(&self, config: &Config) -> bool {
-        current_offset(config) != self.offset
+    fn send_now(&self, tick: Tick) {
+        let _ = self.tx.try_send(Fired {
+            tick,
+            occurrence: None,
+        });
+    }
+
+    async fn arm(&mut self, tick: Tick, schedule: &Schedule, after: DateTime<Utc>) {
+        let Some(next) = schedule.next_after(self.tz, after) else {
+            tracing::warn!(schedule = %schedule.expr, "schedule has no next occurrence");
+            return;
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        let tx = self.tx.clone();
+        let fired = Fired {
+            tick: tick.clone(),
+            occurrence: Some(next),
+        };
+        let job = Job::new_one_shot_at_instant_async(
+            Instant::now()
+                .checked_add(wait)
+                .unwrap_or_else(Instant::now),
+            move |_, _| {
+                let (tx, fired) = (tx.clone(), fired.clone());
+                Box::pin(async move {
+                    // The loop may be busy; the channel has room for this tick.
+                    let _ = tx.try_send(fired);
+                })
+            },
+        );
+        match job {
+            Ok(job) => match self.scheduler.add(job).await {
+                Ok(_) => {
+                    tracing::debug!(?tick, %next, "scheduled");
+                    self.armed.insert(tick, next);
+                }
+                Err(e) => tracing::error!(?tick, error = %e, "cannot schedule"),
+            },
+            Err(e) => tracing::error!(?tick, error = %e, "cannot schedule"),
+        }
+    }
+
+    /// After a schedule's job fired: arm its next occurrence, strictly after
+    /// the one that fired (the scheduler works in whole seconds and may fire
+    /// a little early, so "now" is not a safe base). A tick sent by hand, or
+    /// one from before a reload, arms nothing.
+    async fn rearm(&mut self, config: &Config, fired: &Fired) {
+        let Some(occurrence) = fired.occurrence else {
+            return;
+        };
+        if self.armed.get(&fired.tick) != Some(&occurrence) {
+            return;
+        }
+        if let Some((t, s)) = schedules(config)
+            .into_iter()
+            .find(|(t, _)| *t == fired.tick)
+        {
+            let after = occurrence.max(Utc::now() - chrono::Duration::seconds(1));
+            self.arm(t, s, after).await;
+        }
+    }
+
+    /// Re-arms schedules whose run is long past (a lost tick).
+    async fn rearm_missed(&mut self, config: &Config) {
+        let late = Utc::now() - chrono::Duration::from_std(REARM_CHECK).unwrap_or_default();
+        let missed: Vec<Fired> = self
+            .armed
+            .iter()
+            .filter(|(_, at)| **at < late)
+            .map(|(tick, at)| Fired {
+                tick: tick.clone(),
+                occurrence: Some(*at),
+            })
+            .collect();
+        for fired in missed {
+            tracing::warn!(tick = ?fired.tick, "a scheduled run was missed; re-arming");
+            self.rearm(config, &fired).await;
+        }
     }
 
     async fn stop(&mut self) {

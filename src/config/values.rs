@@ -12,6 +12,22 @@ pub struct Schedule {
     pub cron: croner::Cron,
 }
 
+impl Schedule {
+    /// The first occurrence strictly after `after`, evaluated as local time
+    /// in `tz`: a 07:00 schedule fires at 07:00 local on both sides of a DST
+    /// change (croner works on zoned times).
+    pub fn next_after(
+        &self,
+        tz: chrono_tz::Tz,
+        after: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.cron
+            .find_next_occurrence(&after.with_timezone(&tz), false)
+            .ok()
+            .map(|d| d.with_timezone(&chrono::Utc))
+    }
+}
+
 impl PartialEq for Schedule {
     fn eq(&self, other: &Self) -> bool {
         self.expr == other.expr
@@ -104,6 +120,54 @@ mod tests {
         assert_eq!(parse_schedule("30 0 7 * * *").unwrap().expr, "30 0 7 * * *");
         assert!(parse_schedule("* * *").unwrap_err().contains("found 3"));
         assert!(parse_schedule("0 99 * * *").is_err());
+    }
+
+    fn utc(s: &str) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    }
+
+    #[test]
+    fn a_0700_schedule_stays_at_0700_local_across_dst_changes() {
+        let s = parse_schedule("0 7 * * *").unwrap();
+        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        // Spring forward on 2026-03-29: 07:00 is 06:00 UTC before, 05:00 UTC after.
+        assert_eq!(
+            s.next_after(berlin, utc("2026-03-27T08:00:00Z")),
+            Some(utc("2026-03-28T06:00:00Z"))
+        );
+        assert_eq!(
+            s.next_after(berlin, utc("2026-03-28T08:00:00Z")),
+            Some(utc("2026-03-29T05:00:00Z"))
+        );
+        // Fall back on 2026-10-25: 05:00 UTC before, 06:00 UTC after.
+        assert_eq!(
+            s.next_after(berlin, utc("2026-10-23T08:00:00Z")),
+            Some(utc("2026-10-24T05:00:00Z"))
+        );
+        assert_eq!(
+            s.next_after(berlin, utc("2026-10-24T08:00:00Z")),
+            Some(utc("2026-10-25T06:00:00Z"))
+        );
+        // Strictly after: the occurrence itself is not next.
+        assert_eq!(
+            s.next_after(berlin, utc("2026-10-25T06:00:00Z")),
+            Some(utc("2026-10-26T06:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn schedules_are_evaluated_in_the_configured_zone() {
+        let s = parse_schedule("0 7 * * *").unwrap();
+        let kyiv: chrono_tz::Tz = "Europe/Kyiv".parse().unwrap();
+        let next = s.next_after(kyiv, utc("2026-01-10T00:00:00Z")).unwrap();
+        assert_eq!(next, utc("2026-01-10T05:00:00Z"), "07:00 EET is 05:00 UTC");
+        let every_15 = parse_schedule("*/15 * * * *").unwrap();
+        assert_eq!(
+            every_15.next_after(kyiv, utc("2026-01-10T00:07:00Z")),
+            Some(utc("2026-01-10T00:15:00Z"))
+        );
     }
 
     #[test]

@@ -397,3 +397,80 @@ fn without_a_password_the_digest_stays_queued_and_the_exit_code_says_so() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(smtp.received().len(), 1);
 }
+
+/// The messages in a Maildir's new/ folder, decoded.
+fn maildir_messages(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join("new")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .map(|data| {
+            Received {
+                data,
+                ..Default::default()
+            }
+            .decoded()
+        })
+        .collect()
+}
+
+fn wait_for_mail(dir: &Path, what: &str, daemon: &Daemon) -> Vec<String> {
+    for _ in 0..400 {
+        let msgs = maildir_messages(dir);
+        if msgs.iter().any(|m| m.contains(what)) {
+            return msgs;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("no message with {what:?} arrived; log:\n{}", daemon.log());
+}
+
+#[test]
+fn the_daemon_runs_cron_and_immediate_digests_and_re_arms_its_schedules() {
+    let dir = example();
+    let config = dir.path().join("feedwatch.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("transport = \"stdout\"", "transport = \"maildir:Mail\"")
+        .replace(
+            "schedule    = \"*/15 * * * *\"",
+            "schedule    = \"* * * * * *\"",
+        )
+        .replace("schedule = \"0 7 * * *\"", "schedule = \"* * * * * *\"")
+        + "[[rules]]\nname = \"unveils\"\nquery = 'unveils'\ndigest = \"now\"\n\
+           [[digests]]\nname = \"now\"\nschedule = \"immediate\"\nto = [\"desk@example.org\"]\n";
+    std::fs::write(&config, text).unwrap();
+    let mail = dir.path().join("Mail");
+    let daemon = Daemon::start(&config);
+    // The start-up poll stores the seed; the every-second "morning" digest sends it.
+    let msgs = wait_for_mail(&mail, SEED_TITLE, &daemon);
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    // A new item arrives: the every-second poll (re-armed each time it fires)
+    // finds it, and the immediate digest goes out right after that poll.
+    let feed = dir.path().join("sample-feed.xml");
+    let updated = std::fs::read_to_string(&feed).unwrap().replacen(
+        "<item>",
+        "<item><title>Iran unveils a new drone</title><guid>new-1</guid></item><item>",
+        1,
+    );
+    std::fs::write(&feed, updated).unwrap();
+    let msgs = wait_for_mail(&mail, "Iran unveils a new drone", &daemon);
+    let fresh = msgs.iter().find(|m| m.contains("Iran unveils")).unwrap();
+    assert!(
+        fresh.contains("To: desk@example.org"),
+        "per-digest recipients: {fresh}"
+    );
+    assert!(!fresh.contains(SEED_TITLE), "each match is sent once");
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    assert_eq!(
+        maildir_messages(&mail)
+            .iter()
+            .filter(|m| m.contains(SEED_TITLE))
+            .count(),
+        1,
+        "{log}"
+    );
+}
