@@ -210,3 +210,14 @@ fn transports() {
     let e = errors(&with("pigeon"));
     assert!(e[0].2.contains("unknown transport 'pigeon'"), "{e:?}");
 }
+
+#[test]
+fn addresses_with_line_breaks_are_refused() {
+    let text = MINIMAL.replace(
+        "from = \"feedwatch <fw@example.org>\"",
+        "from = \"feed\\r\\nBcc: x@evil.example <fw@example.org>\"",
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].2.contains("line break"), "{e:?}");
+}

@@ -167,6 +167,13 @@ impl<'a> Validator<'a> {
 
     fn address(&mut self, a: &S<String>) -> Option<String> {
         self.check(a, |t| {
+            // A line break here would start a new header (and lettre panics
+            // on one in a display name): refuse it at load time.
+            if t.chars().any(char::is_control) {
+                return Err(format!(
+                    "invalid email address {t:?}: it contains a line break or control character"
+                ));
+            }
             lettre::message::Mailbox::from_str(t)
                 .map(|m| m.to_string())
                 .map_err(|e| format!("invalid email address '{t}': {e}"))

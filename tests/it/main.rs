@@ -5,6 +5,7 @@
 mod architecture;
 mod binary;
 mod corpus;
+mod crash;
 mod delivery;
 mod polling;
 mod rules;

@@ -217,6 +217,9 @@ struct Handler {
     inbox: Arc<Mutex<Vec<Received>>>,
     credentials: Option<(String, String)>,
     authed: Option<(String, String)>,
+    /// Time taken, after the message is stored, before answering DATA: a
+    /// client killed in this window has been delivered but does not know it.
+    slow: Option<std::time::Duration>,
 }
 
 impl mailin_embedded::Handler for Handler {
@@ -256,6 +259,9 @@ impl mailin_embedded::Handler for Handler {
             .lock()
             .unwrap()
             .push(std::mem::take(&mut self.current));
+        if let Some(d) = self.slow {
+            std::thread::sleep(d);
+        }
         mailin_embedded::response::OK
     }
     fn auth_plain(
@@ -303,16 +309,37 @@ impl SmtpServer {
         )
     }
 
+    /// Plain SMTP that stores each message, then waits `delay` before
+    /// answering the end of DATA.
+    pub fn start_slow(delay: std::time::Duration) -> Self {
+        Self::start_with(
+            StdListener::bind("127.0.0.1:0").expect("bind smtp"),
+            false,
+            None,
+            Some(delay),
+        )
+    }
+
     pub fn start_on(
         listener: StdListener,
         tls: bool,
         credentials: Option<(String, String)>,
+    ) -> Self {
+        Self::start_with(listener, tls, credentials, None)
+    }
+
+    fn start_with(
+        listener: StdListener,
+        tls: bool,
+        credentials: Option<(String, String)>,
+        slow: Option<std::time::Duration>,
     ) -> Self {
         let port = listener.local_addr().map(|a| a.port()).expect("smtp port");
         let inbox = Arc::new(Mutex::new(Vec::new()));
         let handler = Handler {
             inbox: Arc::clone(&inbox),
             credentials: credentials.clone(),
+            slow,
             ..Default::default()
         };
         let mut server = mailin_embedded::Server::new(handler);
