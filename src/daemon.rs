@@ -119,14 +119,12 @@ pub async fn handle(ctx: &Context, tick: Tick) {
     let started = std::time::Instant::now();
     match &tick {
         Tick::Poll | Tick::PollFeed(_) => {
+            let names = feeds_for(&ctx.config, &tick);
             let feeds: Vec<_> = ctx
                 .config
                 .feeds
                 .iter()
-                .filter(|f| match &tick {
-                    Tick::PollFeed(name) => &f.name == name,
-                    _ => f.schedule.is_none(),
-                })
+                .filter(|f| names.contains(&f.name))
                 .cloned()
                 .collect();
             let reports = pipeline::poll_feeds(ctx, &feeds).await;
@@ -171,6 +169,21 @@ pub async fn handle(ctx: &Context, tick: Tick) {
             }
         }
     }
+}
+
+/// The feeds a poll tick covers: the global schedule polls every feed that
+/// has no schedule of its own.
+fn feeds_for(config: &Config, tick: &Tick) -> Vec<String> {
+    config
+        .feeds
+        .iter()
+        .filter(|f| match tick {
+            Tick::PollFeed(name) => &f.name == name,
+            Tick::Poll => f.schedule.is_none(),
+            Tick::Digest(_) => false,
+        })
+        .map(|f| f.name.clone())
+        .collect()
 }
 
 /// Every schedule of a config, with the tick it sends.
@@ -307,5 +320,56 @@ impl Jobs {
         if let Err(e) = self.scheduler.shutdown().await {
             tracing::warn!(error = %e, "stopping the scheduler");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schedule_gets_its_tick_and_feeds_with_their_own_are_left_out_of_the_global_poll() {
+        let text = r#"
+state_dir = "/tmp/x"
+[email]
+from = "a@example.org"
+to = ["b@example.org"]
+transport = "stdout"
+[[feeds]]
+name = "fast"
+url = "https://e.org/fast"
+schedule = "*/5 * * * *"
+[[feeds]]
+name = "normal"
+url = "https://e.org/normal"
+[[rules]]
+name = "r"
+query = "x"
+digest = "am"
+[[digests]]
+name = "am"
+schedule = "0 7 * * *"
+[[digests]]
+name = "now"
+schedule = "immediate"
+"#;
+        let config = config::parse(text, std::path::Path::new("/x.toml"), None).unwrap();
+        let ticks: Vec<(Tick, String)> = schedules(&config)
+            .into_iter()
+            .map(|(t, s)| (t, s.expr.clone()))
+            .collect();
+        assert_eq!(
+            ticks,
+            vec![
+                (Tick::Poll, "0 */15 * * * *".to_string()),
+                (Tick::PollFeed("fast".into()), "0 */5 * * * *".to_string()),
+                (Tick::Digest("am".into()), "0 0 7 * * *".to_string()),
+            ]
+        );
+        assert_eq!(feeds_for(&config, &Tick::Poll), vec!["normal".to_string()]);
+        assert_eq!(
+            feeds_for(&config, &Tick::PollFeed("fast".into())),
+            vec!["fast".to_string()]
+        );
     }
 }

@@ -186,3 +186,42 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
     let none = render("d", "{count}", &ms, Tz::UTC, &Attention::default());
     assert!(!none[0].text.contains("need attention"));
 }
+
+#[test]
+fn html_is_phone_friendly_and_carries_nothing_remote() {
+    let mut evil = m(1, "t", &["r"], "x");
+    evil.link = Some("https://e.org/a\"onmouseover=\"x".into());
+    let r = render(
+        "d",
+        "{count}",
+        &[evil, m(2, "u", &["r"], "y")],
+        Tz::UTC,
+        &Attention::default(),
+    );
+    let html = &r[0].html;
+    assert!(html.contains("name=\"viewport\" content=\"width=device-width"));
+    assert!(
+        html.contains("max-width:640px"),
+        "fluid below 640px, so a 375px screen needs no scrolling"
+    );
+    for banned in [
+        "<img", "<script", "<style", "<link", "<iframe", "url(", ";width:", "\"width:", " width=",
+    ] {
+        assert!(!html.contains(banned), "{banned} in {html}");
+    }
+    for href in html.split("href=\"").skip(1) {
+        assert!(
+            href.starts_with("https://") || href.starts_with("http://"),
+            "{href}"
+        );
+        let end = href.find('"').unwrap();
+        assert!(
+            !href[..end].contains('"'),
+            "attribute cannot be broken out of"
+        );
+    }
+    assert!(
+        html.contains("a&quot;onmouseover"),
+        "quotes in links are escaped"
+    );
+}
