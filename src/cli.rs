@@ -135,16 +135,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let path = config_path(cli.config);
     let config = load_config(&path)?;
     match cli.command {
-        Command::Check => {
-            println!(
-                "{}: OK ({} feeds, {} rules, {} digests)",
-                path.display(),
-                config.feeds.len(),
-                config.rules.len(),
-                config.digests.len()
-            );
-            Ok(())
-        }
+        Command::Check => check(&path, &config),
         Command::Run { once: false } => Ok(crate::daemon::run(path, config).await?),
         Command::Run { once: true } => run_once(&context(config)?).await,
         Command::Poll { feed } => poll(&context(config)?, feed.as_deref()).await,
@@ -174,6 +165,37 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 
 fn context(config: Config) -> Result<Context, CliError> {
     Context::open(config).map_err(|e| CliError::Runtime(e.into()))
+}
+
+/// `check`: the config is valid (or `load_config` said why not); an SMTP
+/// user also needs a password, and we say where it comes from (never what).
+fn check(path: &std::path::Path, config: &Config) -> Result<(), CliError> {
+    if let config::Transport::Smtp(smtp) = &config.email.transport {
+        if let Some(user) = &smtp.user {
+            match crate::mail::password(smtp.password_file.as_deref()) {
+                Ok(Some((_, source))) => println!(
+                    "smtp: {user}@{}:{}, password from {source}",
+                    smtp.host, smtp.port
+                ),
+                Ok(None) => {
+                    return Err(CliError::Usage(format!(
+                        "{}: the smtp URL names user '{user}' but no password was found: set \
+                         $FEEDWATCH_SMTP_PASSWORD, password_file, or the systemd credential smtp-password",
+                        path.display()
+                    )));
+                }
+                Err(e) => return Err(CliError::Usage(format!("{}: {e}", path.display()))),
+            }
+        }
+    }
+    println!(
+        "{}: OK ({} feeds, {} rules, {} digests)",
+        path.display(),
+        config.feeds.len(),
+        config.rules.len(),
+        config.digests.len()
+    );
+    Ok(())
 }
 
 fn report_line(r: &pipeline::FeedReport) -> String {

@@ -163,7 +163,7 @@ impl Mailer {
                 Security::Required => Tls::Required(tls),
             });
         if let Some(user) = s.user {
-            let password = password(s.password_file)?.ok_or_else(|| {
+            let (password, _) = password(s.password_file)?.ok_or_else(|| {
                 MailError::Setup(format!(
                     "the smtp URL names user '{user}' but no password was found: set $FEEDWATCH_SMTP_PASSWORD, \
                      password_file, or the systemd credential smtp-password"
@@ -257,12 +257,34 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     msg
 }
 
+/// Where the SMTP password came from (never the password itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    Env,
+    File(PathBuf),
+    Credential(PathBuf),
+}
+
+impl std::fmt::Display for PasswordSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PasswordSource::Env => f.write_str("$FEEDWATCH_SMTP_PASSWORD"),
+            PasswordSource::File(p) => write!(f, "password_file {}", p.display()),
+            PasswordSource::Credential(p) => {
+                write!(f, "the systemd credential smtp-password ({})", p.display())
+            }
+        }
+    }
+}
+
 /// The SMTP password, from (in order) `$FEEDWATCH_SMTP_PASSWORD`,
 /// `password_file`, or the systemd credential `smtp-password`.
-pub fn password(password_file: Option<&Path>) -> Result<Option<Secret>, MailError> {
+pub fn password(
+    password_file: Option<&Path>,
+) -> Result<Option<(Secret, PasswordSource)>, MailError> {
     if let Ok(p) = std::env::var("FEEDWATCH_SMTP_PASSWORD") {
         if !p.is_empty() {
-            return Ok(Some(Secret::new(p)));
+            return Ok(Some((Secret::new(p), PasswordSource::Env)));
         }
     }
     let read = |path: &Path| -> Result<Secret, MailError> {
@@ -276,12 +298,12 @@ pub fn password(password_file: Option<&Path>) -> Result<Option<Secret>, MailErro
             })
     };
     if let Some(f) = password_file {
-        return read(f).map(Some);
+        return read(f).map(|s| Some((s, PasswordSource::File(f.to_path_buf()))));
     }
     if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
         let f = Path::new(&dir).join("smtp-password");
         if f.exists() {
-            return read(&f).map(Some);
+            return read(&f).map(|s| Some((s, PasswordSource::Credential(f))));
         }
     }
     Ok(None)

@@ -210,7 +210,15 @@ struct Daemon {
 
 impl Daemon {
     fn start(config: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        Self::start_with_env(config, &[])
+    }
+
+    fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .arg("--config")
             .arg(config)
             .arg("run")
@@ -376,6 +384,33 @@ fn the_smtp_password_comes_from_the_systemd_credential() {
         smtp.received()[0].auth,
         Some(("feedwatch".into(), "from-credential".into()))
     );
+    let check = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(dir.path().join("feedwatch.toml"))
+        .arg("check")
+        .env_remove("FEEDWATCH_SMTP_PASSWORD")
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .output()
+        .unwrap();
+    let out = text(&check.stdout);
+    assert!(
+        out.contains("password from the systemd credential smtp-password"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("from-credential"),
+        "never the password itself: {out}"
+    );
+    let no_password = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(dir.path().join("feedwatch.toml"))
+        .arg("check")
+        .env_remove("FEEDWATCH_SMTP_PASSWORD")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    assert_eq!(no_password.status.code(), Some(2));
+    assert!(text(&no_password.stderr).contains("no password was found"));
 }
 
 #[test]
@@ -473,4 +508,67 @@ fn the_daemon_runs_cron_and_immediate_digests_and_re_arms_its_schedules() {
         1,
         "{log}"
     );
+}
+
+#[test]
+fn the_daemon_speaks_the_systemd_notify_protocol() {
+    let dir = example();
+    let config = dir.path().join("feedwatch.toml");
+    let sock_path = dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let daemon = Daemon::start_with_env(
+        &config,
+        &[
+            ("NOTIFY_SOCKET", sock_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "200000"),
+        ],
+    );
+    let mut seen = Vec::new();
+    let mut next_until = |what: &str| -> String {
+        loop {
+            let mut buf = [0u8; 4096];
+            let n = sock
+                .recv(&mut buf)
+                .unwrap_or_else(|e| panic!("waiting for {what}: {e}; saw {seen:?}"));
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            seen.push(msg.clone());
+            if msg.contains(what) {
+                return msg;
+            }
+        }
+    };
+    next_until("READY=1");
+    // The watchdog is petted at half of WATCHDOG_USEC while healthy.
+    next_until("WATCHDOG=1");
+    next_until("WATCHDOG=1");
+    daemon.signal("-HUP");
+    let reloading = next_until("RELOADING=1");
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    next_until("READY=1");
+    daemon.signal("-TERM");
+    next_until("STOPPING=1");
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+}
+
+#[test]
+fn one_daemon_per_state_directory_while_other_commands_still_work() {
+    let dir = example();
+    let config = dir.path().join("feedwatch.toml");
+    let first = Daemon::start(&config);
+    first.wait_until("the first poll", |l| l.contains("poll finished"));
+    let second = feedwatch(&config, &["run"]);
+    assert_eq!(second.status.code(), Some(1));
+    let err = text(&second.stderr);
+    assert!(
+        err.contains(&format!("(pid {})", first.child.id())),
+        "{err}"
+    );
+    assert!(err.contains("only one daemon per state directory"), "{err}");
+    assert!(feedwatch(&config, &["status"]).status.success());
+    assert!(feedwatch(&config, &["search", "iran"]).status.success());
+    let (status, log) = first.stop();
+    assert!(status.success(), "{log}");
 }

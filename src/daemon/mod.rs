@@ -1,33 +1,29 @@
 //! Daemon: turns schedules into pipeline runs. tokio-cron-scheduler jobs only
 //! `try_send` a tick into a bounded channel (its runs are detached and may
 //! overlap, DESIGN §3); one loop here runs the pipeline for each tick, so runs
-//! never overlap. Each job is a one-shot at the next occurrence computed in
-//! the config's time zone, re-armed when it fires (DST-correct). Signals are handled in this
-//! one place: SIGTERM/SIGINT stop taking work and let the current step
-//! finish, SIGHUP reloads the config if it is valid. Uses `pipeline`, `config`.
+//! never overlap (`jobs`: one-shots at the next local occurrence, re-armed,
+//! DST-correct). Signals are handled in this one place: SIGTERM/SIGINT stop
+//! taking work and let the current step finish, SIGHUP reloads the config if
+//! it is valid; systemd hears about each (`service`). Uses `pipeline`,
+//! `config`.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
-use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Config, DigestSchedule, Schedule};
-use crate::pipeline::{self, Context};
+mod jobs;
+mod service;
 
-/// A tick as the channel carries it: which schedule, and the occurrence it
-/// was armed for (`None` for a tick sent by hand, such as the start-up poll).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Fired {
-    tick: Tick,
-    occurrence: Option<DateTime<Utc>>,
-}
+pub use jobs::schedules;
+use jobs::{Jobs, feeds_for};
+
+use crate::config::{self, Config, DigestSchedule};
+use crate::pipeline::{self, Context};
 
 /// What a schedule asks the daemon loop to do.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,7 +38,7 @@ pub enum Tick {
 
 /// How often the loop re-arms a schedule whose tick was lost (a safety
 /// net: the channel has room for one tick per schedule).
-const REARM_CHECK: Duration = Duration::from_secs(60);
+pub(crate) const REARM_CHECK: Duration = Duration::from_secs(60);
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(path: PathBuf, config: Config) -> anyhow::Result<()> {
@@ -65,28 +61,40 @@ pub async fn run(path: PathBuf, config: Config) -> anyhow::Result<()> {
 }
 
 /// The daemon loop, with shutdown and reload passed in (tests drive these).
+/// Pipeline runs happen one at a time in a task of their own, so the loop
+/// stays free to take signals, re-arm schedules and pet the watchdog while a
+/// long poll runs; ticks that arrive meanwhile wait their turn (once each).
 pub async fn serve(
     path: PathBuf,
     config: Config,
     shutdown: CancellationToken,
     mut reload: mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
+    let lock = service::lock_state_dir(&config.state_dir)?;
     let mut ctx = Context::open(config)?;
     ctx.shutdown = shutdown.clone();
     let (mut jobs, mut rx) = Jobs::start(&ctx.config).await?;
-    tracing::info!(
-        feeds = ctx.config.feeds.len(),
-        rules = ctx.config.rules.len(),
-        "feedwatch started"
-    );
+    tracing::info!(feeds = ctx.config.feeds.len(), rules = ctx.config.rules.len(), lock = %lock.path.display(), "feedwatch started");
+    service::ready("running");
     // Poll once at start: a restarted daemon should not wait a whole period.
     jobs.send_now(Tick::Poll);
     let mut rearm_check = tokio::time::interval(REARM_CHECK);
+    let watchdog_every = service::watchdog_interval();
+    let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
+    let mut queue: VecDeque<Tick> = VecDeque::new();
+    let mut running: Option<tokio::task::JoinHandle<()>> = None;
     loop {
+        if running.is_none() {
+            if let Some(tick) = queue.pop_front() {
+                let ctx = ctx.clone();
+                running = Some(tokio::spawn(async move { handle(&ctx, tick).await }));
+            }
+        }
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
             Some(()) = reload.recv() => {
+                service::reloading();
                 match config::load(&path) {
                     Ok(new) => {
                         jobs.stop().await;
@@ -100,18 +108,52 @@ pub async fn serve(
                         }
                     }
                 }
+                service::ready("running");
+            }
+            _ = watchdog.tick(), if watchdog_every.is_some() => {
+                // Only while the database answers and the schedules are armed:
+                // otherwise systemd restarts us, which is what we want.
+                if healthy(&ctx, &jobs).await {
+                    service::watchdog();
+                }
             }
             _ = rearm_check.tick() => jobs.rearm_missed(&ctx.config).await,
             Some(fired) = rx.recv() => {
                 // Arm the next run first: a long run must not make it late.
                 jobs.rearm(&ctx.config, &fired).await;
-                handle(&ctx, fired.tick).await;
+                if !queue.contains(&fired.tick) {
+                    queue.push_back(fired.tick);
+                }
+            }
+            done = async { running.as_mut().expect("guarded by the condition").await }, if running.is_some() => {
+                running = None;
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a pipeline run panicked; the daemon goes on");
+                }
             }
         }
     }
+    service::stopping();
+    // In-flight work finishes (feeds not yet started are skipped); each
+    // feed and each message is its own transaction, so nothing is half-written.
+    if let Some(task) = running {
+        let _ = task.await;
+    }
     jobs.stop().await;
+    drop(lock);
     tracing::info!("feedwatch stopped");
     Ok(())
+}
+
+/// The database answers within a second and no schedule is overdue.
+async fn healthy(ctx: &Context, jobs: &Jobs) -> bool {
+    let db =
+        tokio::time::timeout(Duration::from_secs(1), ctx.db.call(|s| s.schema_version())).await;
+    let db_ok = matches!(db, Ok(Ok(_)));
+    if !db_ok {
+        tracing::error!("the database does not answer; withholding the watchdog");
+    }
+    db_ok && jobs.on_time()
 }
 
 /// Runs the pipeline for one tick. Errors are logged: the daemon goes on.
@@ -167,158 +209,6 @@ pub async fn handle(ctx: &Context, tick: Tick) {
                 }
                 Err(e) => tracing::error!(digest = %name, error = %e, "digest run failed"),
             }
-        }
-    }
-}
-
-/// The feeds a poll tick covers: the global schedule polls every feed that
-/// has no schedule of its own.
-fn feeds_for(config: &Config, tick: &Tick) -> Vec<String> {
-    config
-        .feeds
-        .iter()
-        .filter(|f| match tick {
-            Tick::PollFeed(name) => &f.name == name,
-            Tick::Poll => f.schedule.is_none(),
-            Tick::Digest(_) => false,
-        })
-        .map(|f| f.name.clone())
-        .collect()
-}
-
-/// Every schedule of a config, with the tick it sends.
-pub fn schedules(config: &Config) -> Vec<(Tick, &Schedule)> {
-    let mut out = vec![(Tick::Poll, &config.poll.schedule)];
-    for f in &config.feeds {
-        if let Some(s) = &f.schedule {
-            out.push((Tick::PollFeed(f.name.clone()), s));
-        }
-    }
-    for d in &config.digests {
-        if let DigestSchedule::Cron(s) = &d.schedule {
-            out.push((Tick::Digest(d.name.clone()), s.as_ref()));
-        }
-    }
-    out
-}
-
-/// The scheduler and the next run armed for each schedule. Each run is a
-/// one-shot tokio-cron-scheduler job at the next occurrence computed in the
-/// config's time zone (croner + chrono-tz), re-armed when it fires: a cron
-/// job would fix the zone's UTC offset when created and drift by an hour
-/// after a DST change (DESIGN §3).
-struct Jobs {
-    scheduler: JobScheduler,
-    tx: mpsc::Sender<Fired>,
-    tz: Tz,
-    armed: HashMap<Tick, DateTime<Utc>>,
-}
-
-impl Jobs {
-    async fn start(config: &Config) -> anyhow::Result<(Self, mpsc::Receiver<Fired>)> {
-        let all = schedules(config);
-        // One pending tick per schedule plus the start-up poll: never full.
-        let (tx, rx) = mpsc::channel(all.len() + 2);
-        let scheduler = JobScheduler::new()
-            .await
-            .context("starting the scheduler")?;
-        scheduler.start().await.context("starting the scheduler")?;
-        let mut jobs = Jobs {
-            scheduler,
-            tx,
-            tz: config.timezone,
-            armed: HashMap::new(),
-        };
-        let now = Utc::now();
-        for (tick, schedule) in all {
-            jobs.arm(tick, schedule, now).await;
-        }
-        Ok((jobs, rx))
-    }
-
-    fn send_now(&self, tick: Tick) {
-        let _ = self.tx.try_send(Fired {
-            tick,
-            occurrence: None,
-        });
-    }
-
-    async fn arm(&mut self, tick: Tick, schedule: &Schedule, after: DateTime<Utc>) {
-        let Some(next) = schedule.next_after(self.tz, after) else {
-            tracing::warn!(schedule = %schedule.expr, "schedule has no next occurrence");
-            return;
-        };
-        let wait = (next - Utc::now()).to_std().unwrap_or_default();
-        let tx = self.tx.clone();
-        let fired = Fired {
-            tick: tick.clone(),
-            occurrence: Some(next),
-        };
-        let job = Job::new_one_shot_at_instant_async(
-            Instant::now()
-                .checked_add(wait)
-                .unwrap_or_else(Instant::now),
-            move |_, _| {
-                let (tx, fired) = (tx.clone(), fired.clone());
-                Box::pin(async move {
-                    // The loop may be busy; the channel has room for this tick.
-                    let _ = tx.try_send(fired);
-                })
-            },
-        );
-        match job {
-            Ok(job) => match self.scheduler.add(job).await {
-                Ok(_) => {
-                    tracing::debug!(?tick, %next, "scheduled");
-                    self.armed.insert(tick, next);
-                }
-                Err(e) => tracing::error!(?tick, error = %e, "cannot schedule"),
-            },
-            Err(e) => tracing::error!(?tick, error = %e, "cannot schedule"),
-        }
-    }
-
-    /// After a schedule's job fired: arm its next occurrence, strictly after
-    /// the one that fired (the scheduler works in whole seconds and may fire
-    /// a little early, so "now" is not a safe base). A tick sent by hand, or
-    /// one from before a reload, arms nothing.
-    async fn rearm(&mut self, config: &Config, fired: &Fired) {
-        let Some(occurrence) = fired.occurrence else {
-            return;
-        };
-        if self.armed.get(&fired.tick) != Some(&occurrence) {
-            return;
-        }
-        if let Some((t, s)) = schedules(config)
-            .into_iter()
-            .find(|(t, _)| *t == fired.tick)
-        {
-            let after = occurrence.max(Utc::now() - chrono::Duration::seconds(1));
-            self.arm(t, s, after).await;
-        }
-    }
-
-    /// Re-arms schedules whose run is long past (a lost tick).
-    async fn rearm_missed(&mut self, config: &Config) {
-        let late = Utc::now() - chrono::Duration::from_std(REARM_CHECK).unwrap_or_default();
-        let missed: Vec<Fired> = self
-            .armed
-            .iter()
-            .filter(|(_, at)| **at < late)
-            .map(|(tick, at)| Fired {
-                tick: tick.clone(),
-                occurrence: Some(*at),
-            })
-            .collect();
-        for fired in missed {
-            tracing::warn!(tick = ?fired.tick, "a scheduled run was missed; re-arming");
-            self.rearm(config, &fired).await;
-        }
-    }
-
-    async fn stop(&mut self) {
-        if let Err(e) = self.scheduler.shutdown().await {
-            tracing::warn!(error = %e, "stopping the scheduler");
         }
     }
 }

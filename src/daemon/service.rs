@@ -1,0 +1,120 @@
+//! Daemon: what systemd and the operator see of the service — the notify
+//! protocol (READY, WATCHDOG, RELOADING with its monotonic timestamp,
+//! STOPPING; all no-ops without `NOTIFY_SOCKET`) and the lock that keeps one
+//! daemon per state directory.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+/// Tells systemd (when it is listening) about a state change. A failure to
+/// notify is logged, never fatal: the daemon's work matters more.
+pub fn notify(states: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
+}
+
+pub fn ready(status: &str) {
+    notify(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// RELOADING=1 with MONOTONIC_USEC, as `Type=notify-reload` expects.
+pub fn reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => notify(&[NotifyState::Reloading, now]),
+        Err(_) => notify(&[NotifyState::Reloading]),
+    }
+}
+
+pub fn stopping() {
+    notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+}
+
+pub fn watchdog() {
+    notify(&[NotifyState::Watchdog]);
+}
+
+/// How often to pet the watchdog: half of `WATCHDOG_USEC`, when set for us.
+pub fn watchdog_interval() -> Option<Duration> {
+    sd_notify::watchdog_enabled()
+        .map(|d| d / 2)
+        .filter(|d| !d.is_zero())
+}
+
+/// The daemon's hold on its state directory; released when dropped (or
+/// when the process dies, however it dies: it is an OS file lock).
+pub struct StateLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another feedwatch daemon{} is running on {dir}; stop it first (only one daemon per state directory)", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Held { dir: String, pid: Option<u32> },
+    #[error("cannot lock {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Takes `feedwatch.lock` in `state_dir`, writing our pid into it.
+pub fn lock_state_dir(state_dir: &Path) -> Result<StateLock, LockError> {
+    let path = state_dir.join("feedwatch.lock");
+    let io = |source| LockError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(state_dir).map_err(io)?;
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            return Err(LockError::Held {
+                dir: state_dir.display().to_string(),
+                pid: text.trim().parse().ok(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    file.flush().map_err(io)?;
+    Ok(StateLock { _file: file, path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_on_the_same_state_dir_is_refused_and_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock_state_dir(dir.path()).unwrap();
+        let err = lock_state_dir(dir.path())
+            .err()
+            .expect("second lock refused");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
+        assert!(msg.contains("only one daemon per state directory"), "{msg}");
+        drop(first);
+        assert!(lock_state_dir(dir.path()).is_ok(), "released on drop");
+    }
+}
