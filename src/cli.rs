@@ -170,22 +170,22 @@ fn context(config: Config) -> Result<Context, CliError> {
 /// `check`: the config is valid (or `load_config` said why not); an SMTP
 /// user also needs a password, and we say where it comes from (never what).
 fn check(path: &std::path::Path, config: &Config) -> Result<(), CliError> {
-    if let config::Transport::Smtp(smtp) = &config.email.transport {
-        if let Some(user) = &smtp.user {
-            match crate::mail::password(smtp.password_file.as_deref()) {
-                Ok(Some((_, source))) => println!(
-                    "smtp: {user}@{}:{}, password from {source}",
-                    smtp.host, smtp.port
-                ),
-                Ok(None) => {
-                    return Err(CliError::Usage(format!(
-                        "{}: the smtp URL names user '{user}' but no password was found: set \
+    if let config::Transport::Smtp(smtp) = &config.email.transport
+        && let Some(user) = &smtp.user
+    {
+        match crate::mail::password(smtp.password_file.as_deref()) {
+            Ok(Some((_, source))) => println!(
+                "smtp: {user}@{}:{}, password from {source}",
+                smtp.host, smtp.port
+            ),
+            Ok(None) => {
+                return Err(CliError::Usage(format!(
+                    "{}: the smtp URL names user '{user}' but no password was found: set \
                          $FEEDWATCH_SMTP_PASSWORD, password_file, or the systemd credential smtp-password",
-                        path.display()
-                    )));
-                }
-                Err(e) => return Err(CliError::Usage(format!("{}: {e}", path.display()))),
+                    path.display()
+                )));
             }
+            Err(e) => return Err(CliError::Usage(format!("{}: {e}", path.display()))),
         }
     }
     println!(

@@ -282,10 +282,10 @@ impl std::fmt::Display for PasswordSource {
 pub fn password(
     password_file: Option<&Path>,
 ) -> Result<Option<(Secret, PasswordSource)>, MailError> {
-    if let Ok(p) = std::env::var("FEEDWATCH_SMTP_PASSWORD") {
-        if !p.is_empty() {
-            return Ok(Some((Secret::new(p), PasswordSource::Env)));
-        }
+    if let Ok(p) = std::env::var("FEEDWATCH_SMTP_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(Some((Secret::new(p), PasswordSource::Env)));
     }
     let read = |path: &Path| -> Result<Secret, MailError> {
         std::fs::read_to_string(path)

@@ -84,11 +84,11 @@ pub async fn serve(
     let mut queue: VecDeque<Tick> = VecDeque::new();
     let mut running: Option<tokio::task::JoinHandle<()>> = None;
     loop {
-        if running.is_none() {
-            if let Some(tick) = queue.pop_front() {
-                let ctx = ctx.clone();
-                running = Some(tokio::spawn(async move { handle(&ctx, tick).await }));
-            }
+        if running.is_none()
+            && let Some(tick) = queue.pop_front()
+        {
+            let ctx = ctx.clone();
+            running = Some(tokio::spawn(async move { handle(&ctx, tick).await }));
         }
         tokio::select! {
             biased;

@@ -82,10 +82,10 @@ impl Store {
             for item in b.items {
                 // SPEC §4: an item whose id changed but whose canonical link is
                 // already known in this feed is the same item.
-                if let Some(link) = &item.link {
-                    if known_link.exists(params![feed_id, link])? {
-                        continue;
-                    }
+                if let Some(link) = &item.link
+                    && known_link.exists(params![feed_id, link])?
+                {
+                    continue;
                 }
                 let inserted = insert.execute(params![
                     feed_id,
