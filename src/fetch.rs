@@ -82,7 +82,11 @@ impl Fetcher {
             .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
             .no_proxy()
             .build()
-            .map_err(|e| FetchError::Network(e.to_string()))?;
+            // The chain says why (e.g. no CA certificates on the system).
+            .map_err(|e| match classify(e) {
+                FetchError::Network(m) => FetchError::Network(format!("cannot set up HTTPS: {m}")),
+                other => other,
+            })?;
         Ok(Fetcher { client, max_body })
     }
 
