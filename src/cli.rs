@@ -220,6 +220,7 @@ async fn run_once(ctx: &Context) -> Result<(), CliError> {
     let failed = pipeline::deliver(ctx, &ctx.config.digests, true)
         .await?
         .failed;
+    pipeline::prune(ctx).await?;
     if failed > 0 {
         // Exit 1 so that a timer or cron job shows the failure; nothing is lost.
         return Err(CliError::Runtime(anyhow::anyhow!(

@@ -232,6 +232,24 @@ pub struct DeliverReport {
     pub failed: usize,
 }
 
+/// Prunes what is older than `retention` (SPEC §7); identities stay.
+pub async fn prune(ctx: &Context) -> Result<crate::store::Pruned, StoreError> {
+    let retention =
+        chrono::Duration::from_std(ctx.config.retention).unwrap_or(chrono::Duration::MAX);
+    let cutoff = Utc::now()
+        .checked_sub_signed(retention)
+        .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+    let pruned = ctx.db.call(move |s| s.prune(cutoff)).await?;
+    if pruned.items > 0 || pruned.messages > 0 {
+        tracing::info!(
+            items = pruned.items,
+            messages = pruned.messages,
+            "pruned what is older than retention"
+        );
+    }
+    Ok(pruned)
+}
+
 /// How long a feed fails before a digest names it (SPEC §5).
 const FAILING_FOR: chrono::Duration = chrono::Duration::days(1);
 

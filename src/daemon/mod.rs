@@ -198,6 +198,9 @@ pub async fn handle(ctx: &Context, tick: Tick) {
             if let Err(e) = pipeline::deliver(ctx, &immediate, false).await {
                 tracing::error!(error = %e, "cannot deliver");
             }
+            if let Err(e) = pipeline::prune(ctx).await {
+                tracing::error!(error = %e, "cannot prune old items");
+            }
         }
         Tick::Digest(name) => {
             let Some(d) = ctx.config.digest(name) else {

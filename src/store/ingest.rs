@@ -73,11 +73,13 @@ impl Store {
         let mut fresh: Vec<(i64, &Item)> = Vec::new();
         {
             let mut known_link =
-                tx.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND link = ?2 LIMIT 1")?;
+                tx.prepare_cached("SELECT 1 FROM seen WHERE feed_id = ?1 AND link = ?2 LIMIT 1")?;
+            let mut remember = tx.prepare_cached(
+                "INSERT INTO seen(feed_id, key, link) VALUES (?1, ?2, ?3) ON CONFLICT(feed_id, key) DO NOTHING",
+            )?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO items(feed_id, key, link, title, summary, author, category, feed, published, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(feed_id, key) DO NOTHING",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for item in b.items {
                 // SPEC §4: an item whose id changed but whose canonical link is
@@ -87,7 +89,11 @@ impl Store {
                 {
                     continue;
                 }
-                let inserted = insert.execute(params![
+                // Identities are never pruned: seen once, never new again.
+                if remember.execute(params![feed_id, item.key, item.link])? == 0 {
+                    continue;
+                }
+                insert.execute(params![
                     feed_id,
                     item.key,
                     item.link,
@@ -99,9 +105,7 @@ impl Store {
                     item.published.map(to_ts),
                     now,
                 ])?;
-                if inserted == 1 {
-                    fresh.push((tx.last_insert_rowid(), item));
-                }
+                fresh.push((tx.last_insert_rowid(), item));
             }
         }
         let alerting: Vec<(i64, &Item)> = fresh

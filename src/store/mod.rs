@@ -7,13 +7,16 @@
 //! - `ingest`: insert-new-only per feed, FTS5 matching of the new rows.
 //! - `outbox`: pending matches → outbox rows → sent.
 //! - `query`: `search` over the archive and `status`.
+//! - `retention`: pruning old text while keeping item identities.
 
 mod ingest;
 mod outbox;
 mod query;
+mod retention;
 
 pub use ingest::Batch;
 pub use outbox::NewOutbox;
+pub use retention::Pruned;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -25,6 +28,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("001_initial.sql"),
     include_str!("002_failing_since.sql"),
+    include_str!("003_retention.sql"),
 ];
 
 /// The FTS5 column list and tokenizer, shared by the archive index and the

@@ -391,6 +391,12 @@ fn a_database_from_schema_version_1_is_upgraded_in_place() {
             [],
         )
         .unwrap();
+        conn.execute(
+            "INSERT INTO items(feed_id, key, link, title, summary, author, category, feed, fetched_at)
+             VALUES (1, 'id:seen-before', 'https://o/1', 'Iran', '', '', '', 'old', 0)",
+            [],
+        )
+        .unwrap();
     }
     let mut s = Store::open(&path).unwrap();
     assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
@@ -407,6 +413,10 @@ fn a_database_from_schema_version_1_is_upgraded_in_place() {
         1,
         "the new column works"
     );
+    let mut again = item("x", "Iran", "", 0);
+    again.key = "id:seen-before".into();
+    let report = ingest(&mut s, "old", &[again], &[rule("r", "iran")]);
+    assert_eq!(report.new_items, 0, "identities carried into `seen`");
 }
 
 #[test]
@@ -449,5 +459,118 @@ fn attention_names_feeds_failing_for_a_day_gone_feeds_and_undelivered_messages()
     assert_eq!(
         (a.undelivered[0].0.as_str(), a.undelivered[0].2),
         ("morning", 1)
+    );
+}
+
+#[test]
+fn pruned_items_leave_search_but_never_alert_again() {
+    let mut s = Store::open_in_memory().unwrap();
+    let r = [rule("r", "iran")];
+    let sent = item("sent", "Iran sent", "long text", 0);
+    let waiting = item("waiting", "Iran waiting", "", 0);
+    ingest(&mut s, "f", std::slice::from_ref(&sent), &r);
+    // The first match goes out; the second stays pending.
+    let ids: Vec<i64> = s
+        .pending("default")
+        .unwrap()
+        .iter()
+        .flat_map(|m| m.match_ids.clone())
+        .collect();
+    let msg = NewOutbox {
+        digest: "default",
+        message_id: "<p@x>",
+        from: "a@x",
+        recipients: &["b@x".to_string()],
+        message: b"m",
+    };
+    let out = s.enqueue(&msg, &ids, Utc::now()).unwrap();
+    s.mark_sent(out, Utc::now()).unwrap();
+    ingest(&mut s, "f", &[waiting], &r);
+    let later = Utc::now() + Duration::days(200);
+    let pruned = s.prune(later).unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            items: 1,
+            messages: 1
+        },
+        "the pending match keeps its item"
+    );
+    let q = compile_query("iran", &TermSets::new()).unwrap();
+    let titles: Vec<String> = s
+        .search(&q, None, None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.title)
+        .collect();
+    assert_eq!(titles, ["Iran waiting"]);
+    let report = ingest(&mut s, "f", &[sent], &r);
+    assert_eq!(
+        (report.new_items, report.matches),
+        (0, 0),
+        "a pruned item is still known"
+    );
+    assert_eq!(s.pending("default").unwrap().len(), 1);
+}
+
+/// A busy feed for a simulated year (60 items a day of ~1.2 KB), pruned
+/// daily with a 30-day retention, against the same year unpruned: the
+/// database stops growing with the text. Prints the figures in the README.
+#[test]
+fn retention_bounds_the_database_over_a_simulated_year() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = Utc::now() - Duration::days(365);
+    let text: String =
+        "Kyiv drone strike report with plenty of words about the war and the weather. ".repeat(15);
+    let mut sizes = Vec::new();
+    for retention in [Some(30), None] {
+        let mut s = Store::open(&dir.path().join(format!("db-{retention:?}"))).unwrap();
+        for day in 0..365 {
+            let now = start + Duration::days(day);
+            let items: Vec<Item> = (0..60)
+                .map(|i| {
+                    let mut it = item(
+                        &format!("d{day}i{i}"),
+                        &format!("Story {day}-{i}"),
+                        &format!("{text} {day} {i}"),
+                        0,
+                    );
+                    it.published = Some(now);
+                    it
+                })
+                .collect();
+            s.ingest(&Batch {
+                feed: "busy",
+                url: "u",
+                status: Some(200),
+                validators: &Validators::default(),
+                items: &items,
+                rules: &[],
+                backfill_cutoff: None,
+                now,
+            })
+            .unwrap();
+            if let Some(days) = retention {
+                s.prune(now - Duration::days(days)).unwrap();
+            }
+        }
+        sizes.push(s.size_bytes().unwrap());
+    }
+    let text_per_day = 60 * (text.len() + 30);
+    eprintln!(
+        "simulated year, 60 items/day of {} bytes: 30-day retention {} KiB, no retention {} KiB ({} KiB of text a month)",
+        text.len(),
+        sizes[0] / 1024,
+        sizes[1] / 1024,
+        text_per_day * 30 / 1024
+    );
+    assert!(
+        sizes[0] * 4 < sizes[1],
+        "retention keeps the file small: {sizes:?}"
+    );
+    // What remains is a month of text plus a small identity row per item.
+    assert!(
+        sizes[0] < (text_per_day as i64 * 30) * 3 + 365 * 60 * 200,
+        "{sizes:?}"
     );
 }

@@ -1,0 +1,54 @@
+//! Store: retention (SPEC §7). Items stored longer ago than `retention` are
+//! deleted with their text and FTS entries; their identity (feed, key,
+//! canonical link) stays in `seen`, so they never alert again. An item with
+//! a match not yet sent stays whatever its age. Sent messages and their
+//! match rows go after the same time. SQLite reuses the freed pages, so the
+//! file stops growing with the text once retention is reached.
+
+use chrono::{DateTime, Utc};
+
+use super::{Result, Store, to_ts};
+
+/// What one pruning pass removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub items: usize,
+    pub messages: usize,
+}
+
+impl Store {
+    /// Prunes what was stored before `cutoff`.
+    pub fn prune(&mut self, cutoff: DateTime<Utc>) -> Result<Pruned> {
+        let cutoff = to_ts(cutoff);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "DELETE FROM matches WHERE outbox_id IN
+               (SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?1)",
+            [cutoff],
+        )?;
+        let messages = tx.execute(
+            "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?1",
+            [cutoff],
+        )?;
+        let items = tx.execute(
+            "DELETE FROM items WHERE fetched_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.item_id = items.id)",
+            [cutoff],
+        )?;
+        tx.commit()?;
+        Ok(Pruned { items, messages })
+    }
+
+    /// Bytes the database file takes (pages in use and free).
+    pub fn size_bytes(&self) -> Result<i64> {
+        let pages: i64 = self
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))?;
+        let size: i64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))?;
+        Ok(pages * size)
+    }
+}
