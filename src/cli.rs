@@ -72,6 +72,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Import feeds from OPML (prints [[feeds]] TOML) or export them as OPML.
+    Opml {
+        #[command(subcommand)]
+        action: OpmlAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpmlAction {
+    /// Print the feeds of an OPML file as [[feeds]] TOML to paste into the config.
+    Import { file: PathBuf },
+    /// Print the configured feeds as OPML.
+    Export,
 }
 
 /// A command's failure, with its exit code.
@@ -132,6 +145,13 @@ pub fn load_config(path: &std::path::Path) -> Result<Config, CliError> {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    // Importing needs no config: it makes one.
+    if let Command::Opml {
+        action: OpmlAction::Import { file },
+    } = &cli.command
+    {
+        return opml_import(file);
+    }
     let path = config_path(cli.config);
     let config = load_config(&path)?;
     match cli.command {
@@ -160,11 +180,39 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             .await
         }
         Command::Status { json } => status(&config, json).await,
+        Command::Opml {
+            action: OpmlAction::Import { file },
+        } => opml_import(&file),
+        Command::Opml {
+            action: OpmlAction::Export,
+        } => {
+            let feeds: Vec<crate::opml::OpmlFeed> = config
+                .feeds
+                .iter()
+                .map(|f| crate::opml::OpmlFeed {
+                    name: f.name.clone(),
+                    url: f.url.to_string(),
+                    tags: f.tags.clone(),
+                })
+                .collect();
+            print!("{}", crate::opml::export(&feeds));
+            Ok(())
+        }
     }
 }
 
 fn context(config: Config) -> Result<Context, CliError> {
     Context::open(config).map_err(|e| CliError::Runtime(e.into()))
+}
+
+fn opml_import(file: &std::path::Path) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let feeds = crate::opml::parse(&text)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+    println!("# {} feeds imported from {}", feeds.len(), file.display());
+    print!("{}", crate::opml::to_toml(&feeds));
+    Ok(())
 }
 
 /// `check`: the config is valid (or `load_config` said why not); an SMTP
@@ -198,6 +246,31 @@ fn check(path: &std::path::Path, config: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Polls with a progress bar on stderr when it is a terminal (indicatif
+/// draws nothing otherwise, so logs and pipes stay clean).
+async fn poll_with_progress(
+    ctx: &Context,
+    feeds: &[config::FeedConfig],
+) -> Vec<pipeline::FeedReport> {
+    let bar = if feeds.len() > 1 && std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(feeds.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} feeds {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.tick();
+    let reports = pipeline::poll_feeds_with_progress(ctx, feeds, &|r| {
+        bar.set_message(r.feed.clone());
+        bar.inc(1);
+    })
+    .await;
+    bar.finish_and_clear();
+    reports
+}
+
 fn report_line(r: &pipeline::FeedReport) -> String {
     match &r.outcome {
         FeedOutcome::Stored(s) => format!(
@@ -214,7 +287,7 @@ fn report_line(r: &pipeline::FeedReport) -> String {
 
 async fn run_once(ctx: &Context) -> Result<(), CliError> {
     // stdout carries the digests of the stdout transport; summaries go to stderr.
-    for r in pipeline::poll_all(ctx).await {
+    for r in poll_with_progress(ctx, &ctx.config.feeds).await {
         eprintln!("{}", report_line(&r));
     }
     let failed = pipeline::deliver(ctx, &ctx.config.digests, true)
@@ -240,7 +313,7 @@ async fn poll(ctx: &Context, feed: Option<&str>) -> Result<(), CliError> {
         ],
         None => ctx.config.feeds.clone(),
     };
-    let reports = pipeline::poll_feeds(ctx, &feeds).await;
+    let reports = poll_with_progress(ctx, &feeds).await;
     let mut out = std::io::stdout().lock();
     for r in &reports {
         let _ = writeln!(out, "{}", report_line(r));

@@ -15,7 +15,8 @@
 //! - `digest`: pending matches → subject, text and HTML (pure).
 //! - `mail`: RFC 5322 messages and their transports (SMTP, stdout).
 //! - `pipeline`: the only composer of stages: poll, match, deliver.
-//! - `daemon`: schedules → ticks → pipeline; signals.
+//! - `daemon`: schedules → ticks → pipeline; signals; systemd.
+//! - `opml`: feed lists in and out of OPML.
 
 pub mod cli;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod digest;
 pub mod fetch;
 pub mod mail;
 pub mod model;
+pub mod opml;
 pub mod parse;
 pub mod pipeline;
 pub mod rules;

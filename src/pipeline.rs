@@ -181,6 +181,16 @@ async fn record_failure(
 /// Polls the given feeds concurrently: at most `poll.concurrency` at once and
 /// `poll.per_host` against one host. Reports come back in config order.
 pub async fn poll_feeds(ctx: &Context, feeds: &[FeedConfig]) -> Vec<FeedReport> {
+    poll_feeds_with_progress(ctx, feeds, &|_| {}).await
+}
+
+/// As `poll_feeds`, calling `progress` as each feed finishes (the CLI draws
+/// a progress bar with it).
+pub async fn poll_feeds_with_progress(
+    ctx: &Context,
+    feeds: &[FeedConfig],
+    progress: &(dyn Fn(&FeedReport) + Sync),
+) -> Vec<FeedReport> {
     let global = Arc::new(Semaphore::new(ctx.config.poll.concurrency));
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -210,7 +220,10 @@ pub async fn poll_feeds(ctx: &Context, feeds: &[FeedConfig]) -> Vec<FeedReport> 
     let mut reports: Vec<(usize, FeedReport)> = Vec::with_capacity(feeds.len());
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(r) => reports.push(r),
+            Ok(r) => {
+                progress(&r.1);
+                reports.push(r);
+            }
             // A panic inside one feed's task costs that feed only (SPEC §6).
             Err(e) => tracing::error!(error = %e, "a feed task panicked"),
         }

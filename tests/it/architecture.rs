@@ -9,7 +9,7 @@ use std::path::Path;
 /// What each module may use. `cli` (the top) may use anything.
 fn allowed(module: &str) -> Option<&'static [&'static str]> {
     Some(match module {
-        "model" => &[],
+        "model" | "opml" => &[],
         "rules" => &["model"],
         "config" => &["model", "rules"],
         "fetch" | "parse" | "store" | "digest" | "mail" => &["model"],

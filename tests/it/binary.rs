@@ -572,3 +572,89 @@ fn one_daemon_per_state_directory_while_other_commands_still_work() {
     let (status, log) = first.stop();
     assert!(status.success(), "{log}");
 }
+
+#[test]
+fn opml_import_needs_no_config_and_export_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("subs.opml");
+    std::fs::write(
+        &file,
+        r#"<opml version="2.0"><body><outline text="News"><outline text="Kyiv Independent" xmlUrl="https://kyivindependent.com/feed/"/></outline></body></opml>"#,
+    )
+    .unwrap();
+    let out = feedwatch(
+        &dir.path().join("no-config-here.toml"),
+        &["opml", "import", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let toml = text(&out.stdout);
+    assert!(
+        toml.contains("[[feeds]]")
+            && toml.contains("name = \"kyiv-independent\"")
+            && toml.contains("tags = [\"news\"]"),
+        "{toml}"
+    );
+
+    let example = example();
+    let config = example.path().join("feedwatch.toml");
+    let opml = text(&feedwatch(&config, &["opml", "export"]).stdout);
+    assert!(
+        opml.contains("<opml version=\"2.0\">") && opml.contains("text=\"sample-world-desk\""),
+        "{opml}"
+    );
+    std::fs::write(dir.path().join("export.opml"), &opml).unwrap();
+    let back = text(
+        &feedwatch(
+            &config,
+            &[
+                "opml",
+                "import",
+                dir.path().join("export.opml").to_str().unwrap(),
+            ],
+        )
+        .stdout,
+    );
+    assert!(
+        back.contains("name = \"sample-world-desk\"") && back.contains("tags = [\"ukraine\"]"),
+        "{back}"
+    );
+
+    let bad = feedwatch(&config, &["opml", "import", config.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn progress_shows_on_a_terminal_and_nowhere_else() {
+    let dir = example();
+    let config = dir.path().join("feedwatch.toml");
+    // Two feeds, so there is progress to show.
+    let text_cfg = std::fs::read_to_string(&config).unwrap()
+        + "[[feeds]]\nname = \"copy\"\nurl = \"file://sample-feed.xml\"\n";
+    std::fs::write(&config, text_cfg).unwrap();
+    let piped = feedwatch(&config, &["poll"]);
+    assert!(piped.status.success());
+    let err = text(&piped.stderr);
+    assert!(
+        !err.contains("feeds") && !err.contains('\u{1b}'),
+        "no progress when not a terminal: {err:?}"
+    );
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipping the terminal half: `script` (util-linux) is not installed");
+        return;
+    }
+    let cmd = format!(
+        "{} --config {} poll",
+        env!("CARGO_BIN_EXE_feedwatch"),
+        config.display()
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let shown = text(&tty.stdout);
+    assert!(
+        shown.contains("/2 feeds"),
+        "a progress bar on a terminal: {shown:?}"
+    );
+}

@@ -1,0 +1,249 @@
+//! OPML, the feed-list format every reader exports: `import` turns an OPML
+//! file into `[[feeds]]` TOML to paste into the config, `export` writes the
+//! configured feeds as OPML (SPEC §1). Pure: text in, text out. Folders
+//! (nested outlines) and OPML 2.0 `category` attributes become tags. Uses
+//! quick-xml, already in the tree through feed-rs.
+
+use std::collections::HashSet;
+
+use quick_xml::events::{BytesStart, Event};
+
+/// A feed as OPML knows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpmlFeed {
+    pub name: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("not a readable OPML file (at byte {position}): {message}")]
+pub struct OpmlError {
+    pub position: u64,
+    pub message: String,
+}
+
+fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref().eq_ignore_ascii_case(name))
+        .and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::default())
+                .ok()
+                .map(|v| v.trim().to_string())
+        })
+        .filter(|v| !v.is_empty())
+}
+
+/// A config-friendly name: lower case, words joined by '-'.
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').chars().take(60).collect()
+}
+
+/// Reads the feeds of an OPML document, in document order, with unique names.
+pub fn parse(text: &str) -> Result<Vec<OpmlFeed>, OpmlError> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().trim_text(true);
+    // Folder names of the enclosing outlines (None for outlines that are feeds).
+    let mut folders: Vec<Option<String>> = Vec::new();
+    let mut feeds = Vec::new();
+    let mut names = HashSet::new();
+    let mut seen_opml = false;
+    loop {
+        let event = reader.read_event().map_err(|e| OpmlError {
+            position: reader.buffer_position(),
+            message: e.to_string(),
+        })?;
+        let (e, empty) = match &event {
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            Event::End(e) => {
+                if e.name().as_ref() == "outline" {
+                    folders.pop();
+                }
+                continue;
+            }
+            Event::Eof => break,
+            _ => continue,
+        };
+        match e.name().as_ref() {
+            "opml" => seen_opml = true,
+            "outline" => {
+                let title = attr(e, "title").or_else(|| attr(e, "text"));
+                match attr(e, "xmlUrl") {
+                    Some(url) => {
+                        let mut tags: Vec<String> =
+                            folders.iter().flatten().map(|f| slug(f)).collect();
+                        for c in attr(e, "category").unwrap_or_default().split([',', '/']) {
+                            let t = slug(c);
+                            if !t.is_empty() && !tags.contains(&t) {
+                                tags.push(t);
+                            }
+                        }
+                        tags.retain(|t| !t.is_empty());
+                        let base = title
+                            .as_deref()
+                            .map(slug)
+                            .filter(|s| !s.is_empty())
+                            .unwrap_or_else(|| slug(&url));
+                        let mut name = base.clone();
+                        let mut n = 2;
+                        while !names.insert(name.clone()) {
+                            name = format!("{base}-{n}");
+                            n += 1;
+                        }
+                        feeds.push(OpmlFeed { name, url, tags });
+                        if !empty {
+                            folders.push(None);
+                        }
+                    }
+                    None if !empty => folders.push(title),
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    if !seen_opml {
+        return Err(OpmlError {
+            position: 0,
+            message: "no <opml> element".into(),
+        });
+    }
+    Ok(feeds)
+}
+
+/// `[[feeds]]` tables for the config file.
+pub fn to_toml(feeds: &[OpmlFeed]) -> String {
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        feeds: &'a [OpmlFeed],
+    }
+    toml::to_string(&Doc { feeds }).unwrap_or_default()
+}
+
+/// An OPML 2.0 document listing `feeds`; tags go in `category`.
+pub fn export(feeds: &[OpmlFeed]) -> String {
+    use quick_xml::escape::escape;
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head><title>feedwatch feeds</title></head>\n  <body>\n",
+    );
+    for f in feeds {
+        let category = if f.tags.is_empty() {
+            String::new()
+        } else {
+            format!(" category=\"{}\"", escape(f.tags.join(",")))
+        };
+        out.push_str(&format!(
+            "    <outline type=\"rss\" text=\"{0}\" title=\"{0}\" xmlUrl=\"{1}\"{category}/>\n",
+            escape(f.name.as_str()),
+            escape(f.url.as_str())
+        ));
+    }
+    out.push_str("  </body>\n</opml>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NESTED: &str = r#"<?xml version="1.0"?>
+<opml version="1.0"><head><title>My feeds</title></head><body>
+  <outline text="World &amp; Ukraine">
+    <outline text="Kyiv Independent" type="rss" xmlUrl="https://kyivindependent.com/feed/"/>
+    <outline text="Reuters &quot;World&quot;" type="rss" xmlUrl="https://example.org/reuters?a=1&amp;b=2"/>
+    <outline text="Tech"><outline title="Україна Tech" xmlUrl="https://example.org/ua.xml"/></outline>
+  </outline>
+  <outline text="Kyiv Independent" xmlUrl="https://kyivindependent.com/other/" category="news,Europe/East"/>
+  <outline xmlUrl="https://example.org/untitled.xml"/>
+</body></opml>"#;
+
+    #[test]
+    fn import_handles_nested_outlines_odd_characters_and_duplicate_names() {
+        let feeds = parse(NESTED).unwrap();
+        let summary: Vec<(&str, &str, Vec<&str>)> = feeds
+            .iter()
+            .map(|f| {
+                (
+                    f.name.as_str(),
+                    f.url.as_str(),
+                    f.tags.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (
+                    "kyiv-independent",
+                    "https://kyivindependent.com/feed/",
+                    vec!["world-ukraine"]
+                ),
+                (
+                    "reuters-world",
+                    "https://example.org/reuters?a=1&b=2",
+                    vec!["world-ukraine"]
+                ),
+                (
+                    "україна-tech",
+                    "https://example.org/ua.xml",
+                    vec!["world-ukraine", "tech"]
+                ),
+                (
+                    "kyiv-independent-2",
+                    "https://kyivindependent.com/other/",
+                    vec!["news", "europe", "east"]
+                ),
+                (
+                    "https-example-org-untitled-xml",
+                    "https://example.org/untitled.xml",
+                    vec![]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_toml_it_prints_is_valid_config() {
+        let toml_text = to_toml(&parse(NESTED).unwrap());
+        assert!(toml_text.contains("[[feeds]]"));
+        let config = format!(
+            "state_dir = \"/tmp/x\"\n[email]\nfrom = \"a@example.org\"\nto = [\"b@example.org\"]\ntransport = \"stdout\"\n\
+             [[rules]]\nname = \"r\"\nquery = \"x\"\n{toml_text}"
+        );
+        let c = crate::config::parse(&config, std::path::Path::new("/x.toml"), None)
+            .unwrap_or_else(|e| panic!("{e}\n{config}"));
+        assert_eq!(c.feeds.len(), 5);
+        assert_eq!(
+            c.feeds[1].url.as_str(),
+            "https://example.org/reuters?a=1&b=2"
+        );
+    }
+
+    #[test]
+    fn export_round_trips() {
+        let feeds = parse(NESTED).unwrap();
+        let again = parse(&export(&feeds)).unwrap();
+        assert_eq!(again, feeds);
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(parse("<html><body>no</body></html>").is_err());
+        assert!(
+            parse("<opml><body><outline text=\"x\"").is_err()
+                || parse("<opml><body><outline text=\"x\"").unwrap().is_empty()
+        );
+        assert!(parse("").is_err());
+    }
+}
