@@ -13,6 +13,8 @@ use url::Url;
 
 use crate::model::{Item, MARK_END, MARK_START};
 
+mod repair;
+
 /// Longest title kept, in characters.
 const MAX_TITLE: usize = 1_000;
 /// Longest summary+content text kept, in characters.
@@ -86,6 +88,9 @@ pub struct ParsedFeed {
 /// kept, in document order.
 pub fn parse_feed(bytes: &[u8], base: &Url, max_items: usize) -> Result<ParsedFeed, ParseError> {
     let utf8 = to_utf8(bytes);
+    // Invalid UTF-8 costs the bad bytes (replaced), not the whole feed.
+    let text = String::from_utf8_lossy(&utf8);
+    let utf8 = repair::repair(&text);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
         .id_generator(|_, _, _| String::new())
@@ -93,7 +98,7 @@ pub fn parse_feed(bytes: &[u8], base: &Url, max_items: usize) -> Result<ParsedFe
         .build();
     // feed-rs (through quick-xml) has assertions reachable from input; a
     // hostile feed must cost us that feed, never the process (SPEC §8).
-    let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(utf8.as_ref())))
+    let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(utf8.as_bytes())))
         .map_err(|p| ParseError::Crashed(panic_message(&p)))?
         .map_err(|e| ParseError::Invalid(e.to_string()))?;
     let now = Utc::now();

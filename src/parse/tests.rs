@@ -229,3 +229,14 @@ fn clean_strips_controls_bidi_and_sentinels_and_caps() {
     assert_eq!(clean("abcdefgh", 4), "abcd…");
     assert_eq!(clean("ab cd ef", 5).chars().count(), 5);
 }
+
+#[test]
+fn numeric_character_references_in_titles() {
+    let f = parse_feed(
+        b"<rss version=\"2.0\"><channel><title>a &#917; b &#x395; c</title></channel></rss>",
+        &base(),
+        10,
+    )
+    .unwrap();
+    assert_eq!(f.title.as_deref(), Some("a \u{395} b \u{395} c"));
+}

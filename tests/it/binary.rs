@@ -567,8 +567,20 @@ fn one_daemon_per_state_directory_while_other_commands_still_work() {
         "{err}"
     );
     assert!(err.contains("only one daemon per state directory"), "{err}");
-    assert!(feedwatch(&config, &["status"]).status.success());
-    assert!(feedwatch(&config, &["search", "iran"]).status.success());
+    for args in [
+        &["status"][..],
+        &["search", "iran"],
+        &["poll"],
+        &["digest", "--dry-run"],
+        &["check"],
+    ] {
+        let out = feedwatch(&config, args);
+        assert!(
+            out.status.success(),
+            "{args:?} while the daemon runs: {}",
+            text(&out.stderr)
+        );
+    }
     let (status, log) = first.stop();
     assert!(status.success(), "{log}");
 }

@@ -1,0 +1,148 @@
+//! Parse stage: cheap repairs of the real-world breakage that would make
+//! feed-rs reject a whole feed (issue 5, measured on the shared corpus):
+//! an `<rss>` root without `version` ("no root element"), HTML named
+//! entities such as `&eacute;` that XML does not define, and control
+//! characters XML forbids. Pure text in, text out; valid feeds pass through
+//! unchanged (borrowed, not copied).
+
+use std::borrow::Cow;
+
+pub fn repair(text: &str) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(text);
+    if out
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        out = Cow::Owned(
+            out.chars()
+                .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+                .collect(),
+        );
+    }
+    if let Some(fixed) = html_entities(&out) {
+        out = Cow::Owned(fixed);
+    }
+    if let Some(fixed) = rss_version(&out) {
+        out = Cow::Owned(fixed);
+    }
+    out
+}
+
+/// `&hellip;` → `&#x2026;`: HTML's named entities as numeric references,
+/// which every XML parser knows. XML's own five are left alone.
+fn html_entities(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut last = 0;
+    let mut changed = false;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(rel) = text[i..].find('&') {
+        let start = i + rel;
+        let name_end = text[start + 1..]
+            .char_indices()
+            .find(|(_, c)| !c.is_ascii_alphanumeric())
+            .map(|(k, _)| start + 1 + k);
+        i = start + 1;
+        let Some(end) = name_end else { break };
+        if bytes.get(end) != Some(&b';') || end == start + 1 {
+            continue;
+        }
+        let name = &text[start + 1..end];
+        if matches!(name, "amp" | "lt" | "gt" | "quot" | "apos") {
+            continue;
+        }
+        if let Some(chars) = resolve_html_entity(name) {
+            out.push_str(&text[last..start]);
+            for c in chars.chars() {
+                out.push_str(&format!("&#{};", c as u32));
+            }
+            last = end + 1;
+            i = end + 1;
+            changed = true;
+        }
+    }
+    changed.then(|| {
+        out.push_str(&text[last..]);
+        out
+    })
+}
+
+/// The text of an HTML named entity, from nanohtml2text's table (which
+/// we use for feed HTML anyway; quick-xml's has wrong code points for some
+/// Greek capitals, found by the corpus test: `&Epsilon;` gave "9").
+fn resolve_html_entity(name: &str) -> Option<String> {
+    let reference = format!("&{name};");
+    let text = nanohtml2text::html2text(&reference);
+    (text != reference && !text.is_empty()).then_some(text)
+}
+
+/// `<rss>` without a `version` attribute is RSS 2.0 in practice; feed-rs
+/// refuses it as "no root element".
+fn rss_version(text: &str) -> Option<String> {
+    let mut from = 0;
+    while let Some(rel) = text[from..].find("<rss") {
+        let at = from + rel;
+        let after = at + "<rss".len();
+        match text[after..].chars().next() {
+            Some(c) if c.is_whitespace() || c == '>' || c == '/' => {
+                let tag_end = text[after..].find('>').map_or(text.len(), |k| after + k);
+                if text[after..tag_end].contains("version") {
+                    return None;
+                }
+                return Some(format!(
+                    "{} version=\"2.0\"{}",
+                    &text[..after],
+                    &text[after..]
+                ));
+            }
+            _ => from = after,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_text_is_borrowed_unchanged() {
+        let t = "<rss version=\"2.0\"><channel><title>a &amp; b &#233;</title></channel></rss>";
+        assert!(matches!(repair(t), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn html_entities_become_numeric_references() {
+        assert_eq!(
+            repair("<t>caf&eacute; &hellip; &amp; &nope; &;</t>"),
+            "<t>caf&#233; &#8230; &amp; &nope; &;</t>"
+        );
+        // Regression: quick-xml's table maps Epsilon to U+0039.
+        assert_eq!(repair("&Epsilon;&thetasym;&OElig;"), "&#917;&#977;&#338;");
+    }
+
+    #[test]
+    fn rss_without_version_gets_one() {
+        assert_eq!(
+            repair("<?xml version=\"1.0\"?>\n<rss>\n<channel/></rss>"),
+            "<?xml version=\"1.0\"?>\n<rss version=\"2.0\">\n<channel/></rss>"
+        );
+        assert_eq!(
+            repair("<rss xmlns:a=\"x\"><channel/></rss>"),
+            "<rss version=\"2.0\" xmlns:a=\"x\"><channel/></rss>"
+        );
+        assert!(matches!(
+            repair("<rss version=\"0.91\"><channel/></rss>"),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            repair("<rssfeed><x/></rssfeed>"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn forbidden_control_characters_are_dropped() {
+        assert_eq!(repair("<t>a\u{1}b\u{1b}c\td</t>"), "<t>abc\td</t>");
+    }
+}
