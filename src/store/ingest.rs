@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Result, Store, StoreError, to_ts};
+use super::{FTS_DEFINITION, Result, Store, StoreError, to_ts};
 use crate::model::{CompiledRule, IngestReport, Item, MARK_END, MARK_START, Validators};
 
 /// What one successful fetch of a feed brought, for `Store::ingest`.
@@ -196,7 +196,13 @@ fn match_batch<'r>(
     if items.is_empty() || rules.is_empty() {
         return Ok(Vec::new());
     }
-    scratch.execute("DELETE FROM batch", [])?;
+    // A fresh table per batch: deleting rows from an FTS5 table leaves
+    // tombstones that every later query has to read, so a long-lived
+    // scratch table got slower with every batch (measured: 57 ms per batch
+    // of 50 items with 100 rules, after 100,000 items).
+    scratch.execute_batch(&format!(
+        "DROP TABLE IF EXISTS batch; CREATE VIRTUAL TABLE batch USING fts5({FTS_DEFINITION});"
+    ))?;
     {
         let mut insert = scratch.prepare_cached(
             "INSERT INTO batch(rowid, title, summary, author, category, feed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -233,6 +239,5 @@ fn match_batch<'r>(
             snippet,
         }));
     }
-    scratch.execute("DELETE FROM batch", [])?;
     Ok(found)
 }
