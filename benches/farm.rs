@@ -316,42 +316,58 @@ struct Run {
     stderr: String,
 }
 
-// The child is reaped by wait4 (which also gives its rusage), not by wait().
-#[allow(clippy::zombie_processes)]
+/// Runs feedwatch and measures it. The measuring happens in a fresh copy of
+/// this program (`--launch`): a child forked from this process would start
+/// with this process's memory counted in its peak RSS (Linux copies the RSS
+/// counters on fork), and this process holds the whole farm.
 fn feedwatch(config: &Path, args: &[&str]) -> Run {
-    let bin = env!("CARGO_BIN_EXE_feedwatch");
     let out_dir = tempfile::tempdir().expect("tempdir");
-    let (out, err) = (out_dir.path().join("out"), out_dir.path().join("err"));
+    let (out, err, usage) = (out_dir.path().join("out"), out_dir.path().join("err"), out_dir.path().join("usage"));
+    let me = std::env::current_exe().expect("bench binary");
     let started = Instant::now();
-    let child = Command::new(bin)
+    let status = Command::new(me)
+        .arg("--launch")
+        .arg(&usage)
+        .arg(env!("CARGO_BIN_EXE_feedwatch"))
         .arg("--config")
         .arg(config)
         .args(args)
         .stdout(std::fs::File::create(&out).expect("out"))
         .stderr(std::fs::File::create(&err).expect("err"))
-        .spawn()
+        .status()
         .expect("start feedwatch");
+    let wall = started.elapsed();
+    assert!(status.success(), "feedwatch {args:?} failed: {}", std::fs::read_to_string(&err).unwrap_or_default());
+    let numbers: Vec<u64> = std::fs::read_to_string(&usage)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    Run {
+        wall,
+        cpu: Duration::from_micros(numbers.first().copied().unwrap_or(0)),
+        max_rss_kib: numbers.get(1).copied().unwrap_or(0) as i64,
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+    }
+}
+
+/// `--launch USAGE_FILE PROGRAM ARGS…`: runs PROGRAM, writes its CPU time
+/// (µs) and peak RSS (KiB) from wait4 to USAGE_FILE, exits with its status.
+// The child is reaped by wait4 (which also gives its rusage), not by wait().
+#[allow(clippy::zombie_processes)]
+fn launch(argv: &[String]) -> ! {
+    let child = Command::new(&argv[1]).args(&argv[2..]).spawn().expect("start");
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waiting for our own child, with valid pointers.
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    assert!(
-        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "feedwatch {args:?} failed: {}",
-        std::fs::read_to_string(&err).unwrap_or_default()
-    );
-    let tv = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    Run {
-        wall,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        max_rss_kib: usage.ru_maxrss,
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-    }
+    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    let _ = std::fs::write(&argv[0], format!("{cpu} {}", usage.ru_maxrss));
+    let ok = pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    std::process::exit(if ok { 0 } else { 1 })
 }
 
 fn write_config(dir: &Path, addr: Option<SocketAddr>, feeds: usize, extra: &str) -> PathBuf {
@@ -479,6 +495,10 @@ async fn fetch_all(
 }
 
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--launch") {
+        launch(&argv[2..]);
+    }
     let a = args();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
