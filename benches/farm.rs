@@ -322,7 +322,11 @@ struct Run {
 /// counters on fork), and this process holds the whole farm.
 fn feedwatch(config: &Path, args: &[&str]) -> Run {
     let out_dir = tempfile::tempdir().expect("tempdir");
-    let (out, err, usage) = (out_dir.path().join("out"), out_dir.path().join("err"), out_dir.path().join("usage"));
+    let (out, err, usage) = (
+        out_dir.path().join("out"),
+        out_dir.path().join("err"),
+        out_dir.path().join("usage"),
+    );
     let me = std::env::current_exe().expect("bench binary");
     let started = Instant::now();
     let status = Command::new(me)
@@ -337,7 +341,11 @@ fn feedwatch(config: &Path, args: &[&str]) -> Run {
         .status()
         .expect("start feedwatch");
     let wall = started.elapsed();
-    assert!(status.success(), "feedwatch {args:?} failed: {}", std::fs::read_to_string(&err).unwrap_or_default());
+    assert!(
+        status.success(),
+        "feedwatch {args:?} failed: {}",
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
     let numbers: Vec<u64> = std::fs::read_to_string(&usage)
         .unwrap_or_default()
         .split_whitespace()
@@ -357,7 +365,10 @@ fn feedwatch(config: &Path, args: &[&str]) -> Run {
 // The child is reaped by wait4 (which also gives its rusage), not by wait().
 #[allow(clippy::zombie_processes)]
 fn launch(argv: &[String]) -> ! {
-    let child = Command::new(&argv[1]).args(&argv[2..]).spawn().expect("start");
+    let child = Command::new(&argv[1])
+        .args(&argv[2..])
+        .spawn()
+        .expect("start");
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };

@@ -127,6 +127,7 @@ pub async fn serve(
             }
             done = async { running.as_mut().expect("guarded by the condition").await }, if running.is_some() => {
                 running = None;
+                service::release_memory();
                 if let Err(e) = done {
                     tracing::error!(error = %e, "a pipeline run panicked; the daemon goes on");
                 }

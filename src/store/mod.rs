@@ -88,6 +88,10 @@ impl Store {
         // First, so that even switching to WAL waits for another process
         // (the daemon and `status` may open the database at the same time).
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Items are 1–3 KB: with 4 KiB pages most pages held one row and
+        // 40% of the file was slack (measured by the benchmark). The page
+        // size only takes effect on a new, empty database.
+        conn.pragma_update(None, "page_size", 16384)?;
         // WAL lets `status`/`search` read while the daemon writes; NORMAL
         // sync is durable against a killed process (the WAL is on disk).
         enable_wal(&conn)?;
