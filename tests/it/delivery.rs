@@ -84,11 +84,12 @@ async fn the_sample_rule_delivers_exactly_the_seed_article_once() {
     assert_eq!(setup.store().outbox_status().unwrap().sent, 1);
 }
 
-#[tokio::test]
-async fn smtp_with_starttls_and_auth() {
+/// The sample feed, and an SMTP server that requires STARTTLS and AUTH with
+/// `password`; the config gives `configured` in its password_file.
+async fn starttls_setup(password: &str, configured: &str) -> (FeedServer, SmtpServer, Setup) {
     let feeds = FeedServer::start().await;
     feeds.route("/feed.xml", Route::feed(sample_feed()));
-    let smtp = SmtpServer::start_tls_auth("feedwatch", "s3cret pass");
+    let smtp = SmtpServer::start_tls_auth("feedwatch", password);
     let setup = Setup::new(
         &format!(
             "smtp = \"smtp://feedwatch@localhost:{}\"\nstarttls = \"required\"\npassword_file = \"pw\"\nca_file = \"{}\"",
@@ -97,7 +98,13 @@ async fn smtp_with_starttls_and_auth() {
         ),
         &feed_and_rule(&feeds),
     );
-    std::fs::write(setup.dir.path().join("pw"), "s3cret pass\n").unwrap();
+    std::fs::write(setup.dir.path().join("pw"), configured).unwrap();
+    (feeds, smtp, setup)
+}
+
+#[tokio::test]
+async fn smtp_with_starttls_and_auth() {
+    let (_feeds, smtp, setup) = starttls_setup("s3cret pass", "s3cret pass\n").await;
     let ctx = setup.context();
     assert_eq!(poll_and_send(&ctx).await, (1, 0));
     let inbox = smtp.received();
@@ -111,18 +118,7 @@ async fn smtp_with_starttls_and_auth() {
 
 #[tokio::test]
 async fn a_wrong_password_keeps_the_message_queued() {
-    let feeds = FeedServer::start().await;
-    feeds.route("/feed.xml", Route::feed(sample_feed()));
-    let smtp = SmtpServer::start_tls_auth("feedwatch", "right");
-    let setup = Setup::new(
-        &format!(
-            "smtp = \"smtp://feedwatch@localhost:{}\"\nstarttls = \"required\"\npassword_file = \"pw\"\nca_file = \"{}\"",
-            smtp.port,
-            tls_dir().join("ca.pem").display()
-        ),
-        &feed_and_rule(&feeds),
-    );
-    std::fs::write(setup.dir.path().join("pw"), "wrong").unwrap();
+    let (_feeds, smtp, setup) = starttls_setup("right", "wrong").await;
     let ctx = setup.context();
     assert_eq!(poll_and_send(&ctx).await, (0, 1));
     assert!(smtp.received().is_empty());
