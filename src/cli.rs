@@ -158,7 +158,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Check => check(&path, &config),
         Command::Run { once: false } => Ok(crate::daemon::run(path, config).await?),
         Command::Run { once: true } => run_once(&context(config)?).await,
-        Command::Poll { feed } => poll(&context(config)?, feed.as_deref()).await,
+        Command::Poll { feed } => {
+            // Asked for by hand: fetch even the feeds that are backing off.
+            let mut ctx = context(config)?;
+            ctx.respect_backoff = false;
+            poll(&ctx, feed.as_deref()).await
+        }
         Command::Digest { name, dry_run } => {
             digest(&context(config)?, name.as_deref(), dry_run).await
         }
@@ -281,6 +286,11 @@ fn report_line(r: &pipeline::FeedReport) -> String {
         ),
         FeedOutcome::NotModified => format!("{}: not modified", r.feed),
         FeedOutcome::Failed(e) => format!("{}: FAILED: {e}", r.feed),
+        FeedOutcome::Deferred(until) => format!(
+            "{}: backing off until {}",
+            r.feed,
+            until.format("%Y-%m-%d %H:%M UTC")
+        ),
         FeedOutcome::Skipped => format!("{}: skipped (shutting down)", r.feed),
     }
 }
@@ -469,12 +479,21 @@ async fn status(config: &Config, json: bool) -> Result<(), CliError> {
         })
         .unwrap_or_else(|| "never".into())
     };
+    // The next scheduled poll at which the feed is not backing off.
     let next_poll = |name: &str| {
         let schedule = config
             .feed(name)
             .and_then(|f| f.schedule.as_ref())
             .unwrap_or(&config.poll.schedule);
-        schedule.next_after(config.timezone, Utc::now())
+        let not_before = feeds
+            .iter()
+            .find(|f| f.name == name)
+            .and_then(|f| f.next_fetch)
+            .unwrap_or_else(Utc::now);
+        schedule.next_after(
+            config.timezone,
+            not_before.max(Utc::now()) - chrono::Duration::seconds(1),
+        )
     };
     let mut out = std::io::stdout().lock();
     if json {

@@ -130,6 +130,8 @@ pub struct FeedStatus {
     pub items: i64,
     pub consecutive_errors: i64,
     pub last_error: Option<String>,
+    /// Backing off until then (after failures, Retry-After, 410).
+    pub next_fetch: Option<DateTime<Utc>>,
 }
 
 /// Outbox totals as `status` shows them.

@@ -26,6 +26,9 @@ pub struct Context {
     pub fetcher: Fetcher,
     /// Cancelled on SIGTERM: no new feed is started, work in flight finishes.
     pub shutdown: CancellationToken,
+    /// Skip feeds that are backing off (true, the default); a poll the user
+    /// asks for by hand fetches them anyway.
+    pub respect_backoff: bool,
 }
 
 /// Why a pipeline context could not be set up.
@@ -52,6 +55,7 @@ impl Context {
         }
         let mut ctx = Self::new(Arc::new(config), self.db.clone())?;
         ctx.shutdown = self.shutdown.clone();
+        ctx.respect_backoff = self.respect_backoff;
         Ok(ctx)
     }
 
@@ -62,6 +66,7 @@ impl Context {
             db,
             fetcher,
             shutdown: CancellationToken::new(),
+            respect_backoff: true,
         })
     }
 }
@@ -71,6 +76,8 @@ pub enum FeedOutcome {
     Stored(IngestReport),
     NotModified,
     Failed(String),
+    /// Not fetched: the feed is backing off until then.
+    Deferred(chrono::DateTime<Utc>),
     /// Not started because of shutdown.
     Skipped,
 }
@@ -100,13 +107,16 @@ pub async fn poll_feed(ctx: &Context, feed: &FeedConfig) -> FeedReport {
 async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome, String> {
     let name = feed.name.clone();
     let url = feed.url.to_string();
-    let validators = {
+    let (validators, next_fetch) = {
         let name = name.clone();
         ctx.db
-            .call(move |s| s.validators(&name))
+            .call(move |s| Ok((s.validators(&name)?, s.next_fetch_at(&name)?)))
             .await
             .map_err(|e| e.to_string())?
     };
+    if let Some(until) = next_fetch.filter(|t| ctx.respect_backoff && *t > Utc::now()) {
+        return Ok(FeedOutcome::Deferred(until));
+    }
     let fetched = match ctx.fetcher.fetch(&feed.url, &validators).await {
         Ok(FetchOutcome::NotModified) => {
             ctx.db
@@ -116,7 +126,13 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
             return Ok(FeedOutcome::NotModified);
         }
         Ok(FetchOutcome::Fetched(f)) => f,
-        Err(e) => return Err(record_failure(ctx, feed, e.status(), e.to_string()).await),
+        Err(e) => {
+            let retry_after = match &e {
+                crate::fetch::FetchError::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            return Err(record_failure(ctx, feed, e.status(), e.to_string(), retry_after).await);
+        }
     };
     let max_items = ctx.config.poll.max_items;
     let body = fetched.body;
@@ -128,7 +144,7 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
         .and_then(|r| r.map_err(|e| e.to_string()));
     let parsed = match parsed {
         Ok(p) => p,
-        Err(e) => return Err(record_failure(ctx, feed, Some(fetched.status), e).await),
+        Err(e) => return Err(record_failure(ctx, feed, Some(fetched.status), e, None).await),
     };
     let rules = ctx.config.rules.clone();
     let cutoff = ctx
@@ -157,8 +173,40 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
             tracing::info!(feed = %feed.name, new_items = r.new_items, matches = r.matches, "feed polled");
             Ok(FeedOutcome::Stored(r))
         }
-        Err(e) => Err(record_failure(ctx, feed, Some(status), e.to_string()).await),
+        Err(e) => Err(record_failure(ctx, feed, Some(status), e.to_string(), None).await),
     }
+}
+
+/// First wait after a failure; it doubles with each failure in a row.
+const BACKOFF_BASE: chrono::Duration = chrono::Duration::minutes(5);
+/// The longest wait: a feed failing for long is still probed daily, never
+/// silently abandoned (SPEC §6).
+const BACKOFF_CAP: chrono::Duration = chrono::Duration::hours(24);
+/// A Retry-After longer than this is not believed.
+const RETRY_AFTER_CAP: chrono::Duration = chrono::Duration::days(7);
+
+/// How long to leave a feed alone after its `failures`-th failure in a row.
+fn backoff(
+    failures: i64,
+    status: Option<u16>,
+    retry_after: Option<std::time::Duration>,
+) -> chrono::Duration {
+    let doublings = u32::try_from(failures.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    let exponential = BACKOFF_BASE
+        .checked_mul(1 << doublings)
+        .unwrap_or(BACKOFF_CAP)
+        .min(BACKOFF_CAP);
+    // 410 Gone: the server says the feed is over; look again once a day.
+    let wait = if status == Some(410) {
+        BACKOFF_CAP
+    } else {
+        exponential
+    };
+    let asked = retry_after
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .unwrap_or(chrono::Duration::zero())
+        .min(RETRY_AFTER_CAP);
+    wait.max(asked)
 }
 
 async fn record_failure(
@@ -166,13 +214,18 @@ async fn record_failure(
     feed: &FeedConfig,
     status: Option<u16>,
     error: String,
+    retry_after: Option<std::time::Duration>,
 ) -> String {
     let (name, url, err) = (feed.name.clone(), feed.url.to_string(), error.clone());
-    if let Err(e) = ctx
+    let recorded = ctx
         .db
-        .call(move |s| s.record_failure(&name, &url, status, &err, Utc::now()))
-        .await
-    {
+        .call(move |s| {
+            let now = Utc::now();
+            let failures = s.record_failure(&name, &url, status, &err, now)?;
+            s.defer(&name, now + backoff(failures, status, retry_after))
+        })
+        .await;
+    if let Err(e) = recorded {
         tracing::error!(feed = %feed.name, error = %e, "cannot record the feed's failure");
     }
     error
@@ -452,6 +505,29 @@ pub async fn dry_run(ctx: &Context, digest: &DigestConfig) -> Result<Vec<Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_backoff_doubles_caps_at_a_day_and_honours_retry_after() {
+        let m = chrono::Duration::minutes;
+        assert_eq!(backoff(1, Some(500), None), m(5));
+        assert_eq!(backoff(2, None, None), m(10));
+        assert_eq!(backoff(4, None, None), m(40));
+        assert_eq!(
+            backoff(50, None, None),
+            chrono::Duration::hours(24),
+            "then a daily probe"
+        );
+        assert_eq!(backoff(1, Some(410), None), chrono::Duration::hours(24));
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(backoff(1, Some(429), Some(hour)), m(60));
+        assert_eq!(
+            backoff(10, Some(503), Some(hour)),
+            chrono::Duration::hours(24),
+            "the longer wait wins"
+        );
+        let year = std::time::Duration::from_secs(365 * 86400);
+        assert_eq!(backoff(1, Some(429), Some(year)), chrono::Duration::days(7));
+    }
 
     #[test]
     fn retry_backoff_grows_and_caps() {

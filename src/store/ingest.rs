@@ -135,8 +135,8 @@ impl Store {
         }
         tx.execute(
             "UPDATE feeds SET etag = ?2, last_modified = ?3, first_fetch_at = coalesce(first_fetch_at, ?4),
-             last_fetch_at = ?4, last_status = ?5, last_error = NULL, consecutive_errors = 0, failing_since = NULL
-             WHERE id = ?1",
+             last_fetch_at = ?4, last_status = ?5, last_error = NULL, consecutive_errors = 0, failing_since = NULL,
+             next_fetch_at = NULL WHERE id = ?1",
             params![feed_id, b.validators.etag, b.validators.last_modified, now, b.status],
         )?;
         tx.commit()?;
@@ -151,14 +151,15 @@ impl Store {
         let id = self.feed_id(feed, url)?;
         self.conn.execute(
             "UPDATE feeds SET last_fetch_at = ?2, last_status = 304, last_error = NULL, consecutive_errors = 0,
-             failing_since = NULL
+             failing_since = NULL, next_fetch_at = NULL
              WHERE id = ?1",
             params![id, to_ts(now)],
         )?;
         Ok(())
     }
 
-    /// A failed fetch or parse; shown in `status` (SPEC §8).
+    /// A failed fetch or parse; shown in `status` (SPEC §8). Returns how
+    /// many times in a row the feed has now failed.
     pub fn record_failure(
         &mut self,
         feed: &str,
@@ -166,15 +167,38 @@ impl Store {
         status: Option<u16>,
         error: &str,
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         let id = self.feed_id(feed, url)?;
-        self.conn.execute(
+        Ok(self.conn.query_row(
             "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
              consecutive_errors = consecutive_errors + 1,
-             failing_since = coalesce(failing_since, ?2) WHERE id = ?1",
+             failing_since = coalesce(failing_since, ?2) WHERE id = ?1
+             RETURNING consecutive_errors",
             params![id, to_ts(now), status, error],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The feed is not to be fetched before `until` (backoff, Retry-After).
+    pub fn defer(&mut self, feed: &str, until: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE feeds SET next_fetch_at = ?2 WHERE name = ?1",
+            params![feed, to_ts(until)],
         )?;
         Ok(())
+    }
+
+    /// When the feed may next be fetched, if it is backing off.
+    pub fn next_fetch_at(&self, feed: &str) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<Option<i64>> = self
+            .conn
+            .query_row(
+                "SELECT next_fetch_at FROM feeds WHERE name = ?1",
+                [feed],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(super::from_ts(at.flatten()))
     }
 }
 

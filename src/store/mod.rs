@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("001_initial.sql"),
     include_str!("002_failing_since.sql"),
     include_str!("003_retention.sql"),
+    include_str!("004_backoff.sql"),
 ];
 
 /// The FTS5 column list and tokenizer, shared by the archive index and the

@@ -56,7 +56,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT f.name, f.url, f.last_fetch_at, f.last_status,
                     (SELECT count(*) FROM items i WHERE i.feed_id = f.id),
-                    f.consecutive_errors, f.last_error
+                    f.consecutive_errors, f.last_error, f.next_fetch_at
              FROM feeds f ORDER BY f.name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -68,6 +68,7 @@ impl Store {
                 items: r.get(4)?,
                 consecutive_errors: r.get(5)?,
                 last_error: r.get(6)?,
+                next_fetch: from_ts(r.get(7)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

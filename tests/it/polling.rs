@@ -78,7 +78,10 @@ async fn a_broken_feed_does_not_stop_a_good_one() {
     );
 
     // An HTTP error and an unreachable host fail just as cleanly.
+    // (Fetched now, although it is backing off after its first failure.)
     server.route("/broken.xml", Route::status(500, "oops"));
+    let mut ctx = ctx;
+    ctx.respect_backoff = false;
     let reports = pipeline::poll_all(&ctx).await;
     assert!(
         matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.contains("HTTP 500")),
@@ -203,4 +206,80 @@ async fn compressed_feeds_are_decoded_and_bombs_hit_the_cap() {
             .iter()
             .any(|(k, v)| k == "accept-encoding" && v.contains("br"))
     );
+}
+
+#[tokio::test]
+async fn failing_feeds_back_off_honour_retry_after_and_410_is_probed_daily() {
+    let server = FeedServer::start().await;
+    server.route(
+        "/busy.xml",
+        Route::status(429, "slow down").with_header("Retry-After", "3600"),
+    );
+    server.route("/gone.xml", Route::status(410, "gone"));
+    server.route("/broken.xml", Route::status(500, "oops"));
+    let feeds: String = ["busy", "gone", "broken"]
+        .iter()
+        .map(|n| {
+            format!(
+                "[[feeds]]\nname = \"{n}\"\nurl = \"{}\"\n",
+                server.url(&format!("/{n}.xml"))
+            )
+        })
+        .collect();
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &(feeds + rule_iran_drones_ukraine()),
+    );
+    let ctx = setup.context();
+    let before = chrono::Utc::now();
+    let first = pipeline::poll_all(&ctx).await;
+    assert!(
+        first
+            .iter()
+            .all(|r| matches!(r.outcome, FeedOutcome::Failed(_))),
+        "{first:?}"
+    );
+    // The next cycle leaves all three alone: they are backing off.
+    let second = pipeline::poll_all(&ctx).await;
+    let until: Vec<chrono::DateTime<chrono::Utc>> = second
+        .iter()
+        .map(|r| match r.outcome {
+            FeedOutcome::Deferred(t) => t,
+            ref other => panic!("{}: {other:?}", r.feed),
+        })
+        .collect();
+    let waits: Vec<i64> = until.iter().map(|t| (*t - before).num_minutes()).collect();
+    assert!(
+        (59..=61).contains(&waits[0]),
+        "Retry-After: 3600 honoured: {waits:?}"
+    );
+    assert!(
+        (1439..=1441).contains(&waits[1]),
+        "410 is probed once a day: {waits:?}"
+    );
+    assert!(
+        (4..=6).contains(&waits[2]),
+        "first backoff is 5 minutes: {waits:?}"
+    );
+    for path in ["/busy.xml", "/gone.xml", "/broken.xml"] {
+        assert_eq!(server.seen(path).len(), 1, "{path} was not fetched again");
+    }
+    let status = setup.store().feed_status().unwrap();
+    assert!(
+        status.iter().all(|f| f.next_fetch.is_some()),
+        "status shows when each is retried"
+    );
+
+    // Asked for by hand, a poll fetches them anyway; a success clears the backoff.
+    server.route("/broken.xml", Route::feed(sample_feed()));
+    let mut by_hand = ctx.clone();
+    by_hand.respect_backoff = false;
+    let third = pipeline::poll_all(&by_hand).await;
+    assert!(
+        matches!(third[2].outcome, FeedOutcome::Stored(_)),
+        "{third:?}"
+    );
+    let status = setup.store().feed_status().unwrap();
+    let broken = status.iter().find(|f| f.name == "broken").unwrap();
+    assert_eq!((broken.next_fetch, broken.consecutive_errors), (None, 0));
 }

@@ -21,6 +21,8 @@ pub struct Route {
     pub etag: Option<String>,
     /// `Content-Encoding` of `body` (already encoded).
     pub encoding: Option<&'static str>,
+    /// Any other response headers.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Route {
@@ -31,6 +33,7 @@ impl Route {
             content_type: "application/rss+xml",
             etag: None,
             encoding: None,
+            headers: Vec::new(),
         }
     }
     /// `body` gzip-compressed, served with `Content-Encoding: gzip`.
@@ -60,8 +63,14 @@ impl Route {
             content_type: "text/plain",
             etag: None,
             encoding: None,
+            headers: Vec::new(),
         }
     }
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+
     pub fn with_etag(mut self, etag: &str) -> Self {
         self.etag = Some(etag.to_string());
         self
@@ -167,6 +176,9 @@ impl FeedServer {
         );
         if let Some(etag) = &route.etag {
             resp.push_str(&format!("ETag: {etag}\r\n"));
+        }
+        for (name, value) in &route.headers {
+            resp.push_str(&format!("{name}: {value}\r\n"));
         }
         if let Some(encoding) = route.encoding {
             resp.push_str(&format!("Content-Encoding: {encoding}\r\n"));
