@@ -87,7 +87,19 @@ pub struct ParsedFeed {
 /// redirects), used to resolve relative links. At most `max_items` items are
 /// kept, in document order.
 pub fn parse_feed(bytes: &[u8], base: &Url, max_items: usize) -> Result<ParsedFeed, ParseError> {
-    let utf8 = to_utf8(bytes);
+    parse_feed_as(bytes, None, base, max_items)
+}
+
+/// As `parse_feed`, with the HTTP `Content-Type` the bytes came with: its
+/// charset is used when the body has no BOM (SPEC §6: BOM, then the HTTP
+/// charset, then the XML declaration).
+pub fn parse_feed_as(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base: &Url,
+    max_items: usize,
+) -> Result<ParsedFeed, ParseError> {
+    let utf8 = to_utf8(bytes, content_type.and_then(http_charset));
     // Invalid UTF-8 costs the bad bytes (replaced), not the whole feed.
     let text = String::from_utf8_lossy(&utf8);
     let utf8 = repair::repair(&text);
@@ -123,13 +135,36 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
 
 /// Decodes non-UTF-8 XML (BOM, then the XML declaration) to UTF-8 and rewrites
 /// the declaration to match, so feed-rs only ever sees UTF-8.
-fn to_utf8(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+/// The encoding named by a Content-Type's charset parameter, if known.
+fn http_charset(content_type: &str) -> Option<&'static encoding_rs::Encoding> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (k, v) = param.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| encoding_rs::Encoding::for_label(v.trim().trim_matches('"').as_bytes()))
+            .flatten()
+    })
+}
+
+fn to_utf8<'a>(
+    bytes: &'a [u8],
+    http: Option<&'static encoding_rs::Encoding>,
+) -> std::borrow::Cow<'a, [u8]> {
     if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
         if enc == encoding_rs::UTF_8 {
-            return std::borrow::Cow::Borrowed(&bytes[bom_len..]);
+            return utf8_declared(&bytes[bom_len..]);
         }
         let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         return std::borrow::Cow::Owned(rewrite_declaration(&text).into_bytes());
+    }
+    match http {
+        Some(enc) if enc == encoding_rs::UTF_8 => return utf8_declared(bytes),
+        // UTF-16 without a BOM is too rare to trust a header for.
+        Some(enc) if enc != encoding_rs::UTF_16LE && enc != encoding_rs::UTF_16BE => {
+            let (text, _) = enc.decode_without_bom_handling(bytes);
+            return std::borrow::Cow::Owned(rewrite_declaration(&text).into_bytes());
+        }
+        _ => {}
     }
     let head = &bytes[..bytes.len().min(200)];
     let declared = std::str::from_utf8(head)
@@ -154,6 +189,24 @@ fn to_utf8(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
             std::borrow::Cow::Owned(rewrite_declaration(&text).into_bytes())
         }
         _ => std::borrow::Cow::Borrowed(bytes),
+    }
+}
+
+/// UTF-8 bytes whose XML declaration may name another encoding (a BOM or
+/// the HTTP header said UTF-8): the declaration is rewritten, or feed-rs
+/// would decode by it.
+fn utf8_declared(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let head = &bytes[..bytes.len().min(200)];
+    let other = std::str::from_utf8(head)
+        .ok()
+        .and_then(declared_encoding)
+        .is_some_and(|label| {
+            encoding_rs::Encoding::for_label(label.as_bytes()) != Some(encoding_rs::UTF_8)
+        });
+    if other {
+        std::borrow::Cow::Owned(rewrite_declaration(&String::from_utf8_lossy(bytes)).into_bytes())
+    } else {
+        std::borrow::Cow::Borrowed(bytes)
     }
 }
 

@@ -137,11 +137,14 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
     let max_items = ctx.config.poll.max_items;
     let body = fetched.body;
     let base = fetched.final_url.clone();
+    let content_type = fetched.content_type.clone();
     // Parsing is CPU work on untrusted bytes: keep it off the async workers.
-    let parsed = tokio::task::spawn_blocking(move || parse::parse_feed(&body, &base, max_items))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
+    let parsed = tokio::task::spawn_blocking(move || {
+        parse::parse_feed_as(&body, content_type.as_deref(), &base, max_items)
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()));
     let parsed = match parsed {
         Ok(p) => p,
         Err(e) => return Err(record_failure(ctx, feed, Some(fetched.status), e, None).await),

@@ -240,3 +240,60 @@ fn numeric_character_references_in_titles() {
     .unwrap();
     assert_eq!(f.title.as_deref(), Some("a \u{395} b \u{395} c"));
 }
+
+/// "Україна і Київ" in windows-1251 and in KOI8-U.
+const CP1251: &[u8] = &[
+    0xd3, 0xea, 0xf0, 0xe0, 0xbf, 0xed, 0xe0, 0x20, 0xb3, 0x20, 0xca, 0xe8, 0xbf, 0xe2,
+];
+const KOI8U: &[u8] = &[
+    0xf5, 0xcb, 0xd2, 0xc1, 0xa7, 0xce, 0xc1, 0x20, 0xa6, 0x20, 0xeb, 0xc9, 0xa7, 0xd7,
+];
+
+fn rss_with_title(decl: &str, title: &[u8]) -> Vec<u8> {
+    let mut rss = format!("<?xml version=\"1.0\"{decl}?><rss version=\"2.0\"><channel><title>t</title><item><guid>1</guid><title>").into_bytes();
+    rss.extend_from_slice(title);
+    rss.extend_from_slice(b"</title></item></channel></rss>");
+    rss
+}
+
+#[test]
+fn the_http_charset_decodes_a_body_without_a_declared_encoding() {
+    let rss = rss_with_title("", CP1251);
+    let f = parse_feed_as(
+        &rss,
+        Some("application/rss+xml; charset=windows-1251"),
+        &base(),
+        10,
+    )
+    .unwrap();
+    assert_eq!(f.items[0].title, "Україна і Київ");
+    let f = parse_feed_as(&rss, Some("text/xml;charset=\"CP1251\""), &base(), 10).unwrap();
+    assert_eq!(f.items[0].title, "Україна і Київ");
+}
+
+#[test]
+fn the_xml_declaration_decodes_koi8_and_the_http_charset_wins_over_it() {
+    let rss = rss_with_title(" encoding=\"KOI8-U\"", KOI8U);
+    assert_eq!(
+        parse_feed(&rss, &base(), 10).unwrap().items[0].title,
+        "Україна і Київ"
+    );
+    // SPEC §6 order: BOM, then the HTTP charset, then the XML declaration.
+    let mislabelled = rss_with_title(" encoding=\"iso-8859-1\"", CP1251);
+    let f = parse_feed_as(
+        &mislabelled,
+        Some("application/xml; charset=windows-1251"),
+        &base(),
+        10,
+    )
+    .unwrap();
+    assert_eq!(f.items[0].title, "Україна і Київ");
+    // A BOM beats both.
+    let mut bom = vec![0xef, 0xbb, 0xbf];
+    bom.extend(rss_with_title(
+        " encoding=\"iso-8859-1\"",
+        "Україна".as_bytes(),
+    ));
+    let f = parse_feed_as(&bom, Some("text/xml; charset=windows-1251"), &base(), 10).unwrap();
+    assert_eq!(f.items[0].title, "Україна");
+}

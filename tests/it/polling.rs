@@ -283,3 +283,34 @@ async fn failing_feeds_back_off_honour_retry_after_and_410_is_probed_daily() {
     let broken = status.iter().find(|f| f.name == "broken").unwrap();
     assert_eq!((broken.next_fetch, broken.consecutive_errors), (None, 0));
 }
+
+#[tokio::test]
+async fn a_windows_1251_feed_is_decoded_by_its_http_charset_and_matched() {
+    let server = FeedServer::start().await;
+    // "Україна: дрони" in windows-1251, declared only in the HTTP header.
+    let mut body =
+        b"<rss version=\"2.0\"><channel><title>t</title><item><guid>1</guid><title>".to_vec();
+    body.extend_from_slice(&[
+        0xd3, 0xea, 0xf0, 0xe0, 0xbf, 0xed, 0xe0, 0x3a, 0x20, 0xe4, 0xf0, 0xee, 0xed, 0xe8,
+    ]);
+    body.extend_from_slice(b"</title></item></channel></rss>");
+    let mut route = Route::feed(body);
+    route.content_type = "application/rss+xml; charset=windows-1251";
+    server.route("/ua.xml", route);
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"ua\"\nurl = \"{}\"\n[[rules]]\nname = \"ua\"\nquery = 'україн* AND дрон*'\n",
+            server.url("/ua.xml")
+        ),
+    );
+    let reports = pipeline::poll_all(&setup.context()).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matches == 1),
+        "{reports:?}"
+    );
+    assert_eq!(
+        setup.store().pending("default").unwrap()[0].title,
+        "Україна: дрони"
+    );
+}
