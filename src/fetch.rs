@@ -31,6 +31,8 @@ pub struct Fetched {
     pub status: u16,
     pub validators: Validators,
     pub content_type: Option<String>,
+    /// `Cache-Control: max-age`: the server asks not to be asked again sooner.
+    pub max_age: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -124,6 +126,7 @@ impl Fetcher {
             status: 200,
             validators: Validators::default(),
             content_type: None,
+            max_age: None,
         }))
     }
 
@@ -183,6 +186,7 @@ impl Fetcher {
                 last_modified: text(header::LAST_MODIFIED),
             },
             content_type: text(header::CONTENT_TYPE),
+            max_age: text(header::CACHE_CONTROL).as_deref().and_then(max_age),
         }))
     }
 }
@@ -205,6 +209,20 @@ fn classify(e: reqwest::Error) -> FetchError {
     }
 }
 
+/// `max-age=N` of a Cache-Control header (not when the server also says
+/// `no-cache`/`no-store`, which ask for freshness, not for distance).
+fn max_age(cache_control: &str) -> Option<Duration> {
+    let lower = cache_control.to_ascii_lowercase();
+    if lower.contains("no-cache") || lower.contains("no-store") {
+        return None;
+    }
+    lower
+        .split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age="))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
 /// `Retry-After` in seconds (the HTTP-date form is rare for feeds).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     headers
@@ -215,4 +233,24 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_max_age() {
+        assert_eq!(
+            max_age("public, max-age=3600"),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            max_age("max-age=60, must-revalidate"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(max_age("no-cache, max-age=60"), None);
+        assert_eq!(max_age("private"), None);
+        assert_eq!(max_age("max-age=soon"), None);
+    }
 }

@@ -81,6 +81,8 @@ pub enum ParseError {
 pub struct ParsedFeed {
     pub title: Option<String>,
     pub items: Vec<Item>,
+    /// RSS `<ttl>`: minutes the feed asks to be cached.
+    pub ttl_minutes: Option<u32>,
 }
 
 /// Parses a whole feed. `base` is the URL the bytes finally came from (after
@@ -121,6 +123,7 @@ pub fn parse_feed_as(
         .map(|e| to_item(e, base, now))
         .collect();
     Ok(ParsedFeed {
+        ttl_minutes: feed.ttl,
         title: feed.title.as_ref().map(|t| clean(&text_of(t), MAX_TITLE)),
         items,
     })

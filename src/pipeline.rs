@@ -155,7 +155,8 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
         .poll
         .backfill
         .map(|d| Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
-    let (status, validators) = (fetched.status, fetched.validators);
+    let (status, validators, max_age) = (fetched.status, fetched.validators, fetched.max_age);
+    let ttl_minutes = parsed.ttl_minutes;
     let report = ctx
         .db
         .call(move |s| {
@@ -174,6 +175,17 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
     match report {
         Ok(r) => {
             tracing::info!(feed = %feed.name, new_items = r.new_items, matches = r.matches, "feed polled");
+            // Cache-Control max-age and <ttl> are minimum intervals (SPEC §6).
+            let ttl = ttl_minutes.map(|m| std::time::Duration::from_secs(u64::from(m) * 60));
+            if let Some(wait) = max_age
+                .max(ttl)
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+            {
+                let (name, until) = (feed.name.clone(), Utc::now() + wait.min(BACKOFF_CAP));
+                if let Err(e) = ctx.db.call(move |s| s.defer(&name, until)).await {
+                    tracing::warn!(feed = %feed.name, error = %e, "cannot record the feed's minimum interval");
+                }
+            }
             Ok(FeedOutcome::Stored(r))
         }
         Err(e) => Err(record_failure(ctx, feed, Some(status), e.to_string(), None).await),

@@ -314,3 +314,55 @@ async fn a_windows_1251_feed_is_decoded_by_its_http_charset_and_matched() {
         "Україна: дрони"
     );
 }
+
+#[tokio::test]
+async fn cache_control_max_age_and_rss_ttl_are_minimum_intervals() {
+    let server = FeedServer::start().await;
+    server.route(
+        "/cached.xml",
+        Route::feed(sample_feed()).with_header("Cache-Control", "public, max-age=3600"),
+    );
+    let with_ttl = String::from_utf8(sample_feed()).unwrap().replace(
+        "<language>en</language>",
+        "<language>en</language><ttl>120</ttl>",
+    );
+    server.route("/ttl.xml", Route::feed(with_ttl));
+    server.route("/plain.xml", Route::feed(sample_feed()));
+    let feeds: String = ["cached", "ttl", "plain"]
+        .iter()
+        .map(|n| {
+            format!(
+                "[[feeds]]\nname = \"{n}\"\nurl = \"{}\"\n",
+                server.url(&format!("/{n}.xml"))
+            )
+        })
+        .collect();
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &(feeds + rule_iran_drones_ukraine()),
+    );
+    let ctx = setup.context();
+    let before = chrono::Utc::now();
+    pipeline::poll_all(&ctx).await;
+    let second = pipeline::poll_all(&ctx).await;
+    let minutes = |i: usize| match second[i].outcome {
+        FeedOutcome::Deferred(t) => (t - before).num_minutes(),
+        ref other => panic!("{}: {other:?}", second[i].feed),
+    };
+    assert!(
+        (59..=61).contains(&minutes(0)),
+        "max-age=3600: {}",
+        minutes(0)
+    );
+    assert!(
+        (119..=121).contains(&minutes(1)),
+        "<ttl>120</ttl>: {}",
+        minutes(1)
+    );
+    assert!(
+        matches!(second[2].outcome, FeedOutcome::Stored(_)),
+        "no interval asked: fetched again"
+    );
+    assert_eq!(server.seen("/cached.xml").len(), 1);
+    assert_eq!(server.seen("/plain.xml").len(), 2);
+}
