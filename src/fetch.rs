@@ -20,7 +20,7 @@ const MAX_CONNECT: Duration = Duration::from_secs(10);
 pub enum FetchOutcome {
     /// 304: the stored copy is current; nothing to parse.
     NotModified,
-    Fetched(Fetched),
+    Fetched(Box<Fetched>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,14 +120,14 @@ impl Fetcher {
             });
         }
         let body = tokio::fs::read(&path).await.map_err(file_err)?;
-        Ok(FetchOutcome::Fetched(Fetched {
+        Ok(FetchOutcome::Fetched(Box::new(Fetched {
             body,
             final_url: url.clone(),
             status: 200,
             validators: Validators::default(),
             content_type: None,
             max_age: None,
-        }))
+        })))
     }
 
     async fn fetch_http(
@@ -177,7 +177,7 @@ impl Fetcher {
                 .and_then(|v: &header::HeaderValue| v.to_str().ok())
                 .map(str::to_string)
         };
-        Ok(FetchOutcome::Fetched(Fetched {
+        Ok(FetchOutcome::Fetched(Box::new(Fetched {
             body,
             final_url,
             status,
@@ -187,7 +187,7 @@ impl Fetcher {
             },
             content_type: text(header::CONTENT_TYPE),
             max_age: text(header::CACHE_CONTROL).as_deref().and_then(max_age),
-        }))
+        })))
     }
 }
 

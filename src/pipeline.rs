@@ -125,7 +125,7 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
                 .map_err(|e| e.to_string())?;
             return Ok(FeedOutcome::NotModified);
         }
-        Ok(FetchOutcome::Fetched(f)) => f,
+        Ok(FetchOutcome::Fetched(f)) => *f,
         Err(e) => {
             let retry_after = match &e {
                 crate::fetch::FetchError::Status { retry_after, .. } => *retry_after,
