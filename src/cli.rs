@@ -502,6 +502,7 @@ async fn status(config: &Config, json: bool) -> Result<(), CliError> {
                 "name": f.name, "url": f.url, "last_fetch": f.last_fetch.map(|d| d.to_rfc3339()),
                 "http_status": f.last_status, "items": f.items, "consecutive_errors": f.consecutive_errors,
                 "next_poll": next_poll(&f.name).map(|d| d.to_rfc3339()), "last_error": f.last_error,
+                "moved_to": f.moved_to,
             })).collect::<Vec<_>>(),
             "pending": pending.iter().map(|(d, n)| serde_json::json!({"digest": d, "matches": n})).collect::<Vec<_>>(),
             "outbox": {"queued": outbox.queued, "failed": outbox.failed, "sent": outbox.sent},
@@ -524,7 +525,13 @@ async fn status(config: &Config, json: bool) -> Result<(), CliError> {
             f.items,
             f.consecutive_errors,
             fmt_time(next_poll(&f.name)),
-            f.last_error.as_deref().unwrap_or("")
+            f.last_error
+                .clone()
+                .or_else(|| f
+                    .moved_to
+                    .as_ref()
+                    .map(|to| format!("moved permanently to {to}")))
+                .unwrap_or_default()
         );
     }
     let _ = writeln!(out, "\nPENDING MATCHES");

@@ -33,6 +33,8 @@ pub struct Fetched {
     pub content_type: Option<String>,
     /// `Cache-Control: max-age`: the server asks not to be asked again sooner.
     pub max_age: Option<Duration>,
+    /// Where every redirect on the way was permanent (301/308), the new URL.
+    pub moved_to: Option<Url>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -46,7 +48,7 @@ pub enum FetchError {
     TooLarge { limit: u64 },
     #[error("timed out")]
     Timeout,
-    #[error("too many redirects (more than {MAX_REDIRECTS})")]
+    #[error("too many redirects (more than {MAX_REDIRECTS}, or a loop)")]
     TooManyRedirects,
     #[error("{0}")]
     Network(String),
@@ -81,7 +83,9 @@ impl Fetcher {
             .connect_timeout(timeout.min(MAX_CONNECT))
             .read_timeout(timeout)
             .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            // Redirects are followed by hand (`fetch_http`) so that we know
+            // whether every hop was permanent (SPEC §6: reported in status).
+            .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
             // The chain says why (e.g. no CA certificates on the system).
@@ -127,6 +131,7 @@ impl Fetcher {
             validators: Validators::default(),
             content_type: None,
             max_age: None,
+            moved_to: None,
         })))
     }
 
@@ -135,14 +140,44 @@ impl Fetcher {
         url: &Url,
         validators: &Validators,
     ) -> Result<FetchOutcome, FetchError> {
-        let mut req = self.client.get(url.as_str());
-        if let Some(etag) = &validators.etag {
-            req = req.header(header::IF_NONE_MATCH, etag);
-        }
-        if let Some(lm) = &validators.last_modified {
-            req = req.header(header::IF_MODIFIED_SINCE, lm);
-        }
-        let mut resp = req.send().await.map_err(classify)?;
+        let mut current = url.clone();
+        let mut permanent = true;
+        let mut visited = vec![url.clone()];
+        let mut resp = loop {
+            let mut req = self.client.get(current.as_str());
+            if let Some(etag) = &validators.etag {
+                req = req.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &validators.last_modified {
+                req = req.header(header::IF_MODIFIED_SINCE, lm);
+            }
+            let resp = req.send().await.map_err(classify)?;
+            let status = resp.status().as_u16();
+            let location = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            let (true, Some(location)) =
+                (resp.status().is_redirection() && status != 304, location)
+            else {
+                break resp;
+            };
+            let next = current
+                .join(location)
+                .map_err(|e| FetchError::Network(format!("bad redirect to '{location}': {e}")))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError::Network(format!(
+                    "redirect to a non-HTTP URL: {next}"
+                )));
+            }
+            if visited.contains(&next) || visited.len() > MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects);
+            }
+            permanent &= matches!(status, 301 | 308);
+            visited.push(next.clone());
+            current = next;
+        };
+        let moved_to = (permanent && visited.len() > 1).then(|| current.clone());
         let status = resp.status().as_u16();
         if status == 304 {
             return Ok(FetchOutcome::NotModified);
@@ -187,6 +222,7 @@ impl Fetcher {
             },
             content_type: text(header::CONTENT_TYPE),
             max_age: text(header::CACHE_CONTROL).as_deref().and_then(max_age),
+            moved_to,
         })))
     }
 }

@@ -98,13 +98,18 @@ pub struct Attention {
     pub failing: Vec<(String, DateTime<Utc>, String)>,
     /// Feeds whose server says they are gone (HTTP 410).
     pub gone: Vec<String>,
+    /// Feeds that redirect permanently: name, new URL.
+    pub moved: Vec<(String, String)>,
     /// Earlier messages not delivered yet: digest, written at, attempts, last error.
     pub undelivered: Vec<(String, DateTime<Utc>, i64, String)>,
 }
 
 impl Attention {
     pub fn is_empty(&self) -> bool {
-        self.failing.is_empty() && self.gone.is_empty() && self.undelivered.is_empty()
+        self.failing.is_empty()
+            && self.gone.is_empty()
+            && self.moved.is_empty()
+            && self.undelivered.is_empty()
     }
 }
 
@@ -132,6 +137,8 @@ pub struct FeedStatus {
     pub last_error: Option<String>,
     /// Backing off until then (after failures, Retry-After, 410).
     pub next_fetch: Option<DateTime<Utc>>,
+    /// Where the feed's URL redirects permanently.
+    pub moved_to: Option<String>,
 }
 
 /// Outbox totals as `status` shows them.

@@ -107,17 +107,30 @@ pub async fn poll_feed(ctx: &Context, feed: &FeedConfig) -> FeedReport {
 async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome, String> {
     let name = feed.name.clone();
     let url = feed.url.to_string();
-    let (validators, next_fetch) = {
+    let (validators, next_fetch, moved) = {
         let name = name.clone();
         ctx.db
-            .call(move |s| Ok((s.validators(&name)?, s.next_fetch_at(&name)?)))
+            .call(move |s| {
+                Ok((
+                    s.validators(&name)?,
+                    s.next_fetch_at(&name)?,
+                    s.moved(&name)?,
+                ))
+            })
             .await
             .map_err(|e| e.to_string())?
     };
     if let Some(until) = next_fetch.filter(|t| ctx.respect_backoff && *t > Utc::now()) {
         return Ok(FeedOutcome::Deferred(until));
     }
-    let fetched = match ctx.fetcher.fetch(&feed.url, &validators).await {
+    // A permanent redirect confirmed often enough is followed directly
+    // (SPEC §6); status and the digests keep telling the user to update the
+    // config.
+    let adopted = moved
+        .filter(|(_, confirmations)| *confirmations >= MOVE_CONFIRMATIONS)
+        .and_then(|(to, _)| url::Url::parse(&to).ok());
+    let fetch_url = adopted.clone().unwrap_or_else(|| feed.url.clone());
+    let fetched = match ctx.fetcher.fetch(&fetch_url, &validators).await {
         Ok(FetchOutcome::NotModified) => {
             ctx.db
                 .call(move |s| s.not_modified(&name, &url, Utc::now()))
@@ -156,6 +169,11 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
         .backfill
         .map(|d| Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
     let (status, validators, max_age) = (fetched.status, fetched.validators, fetched.max_age);
+    let moved_to = fetched
+        .moved_to
+        .as_ref()
+        .or(adopted.as_ref())
+        .map(|u| u.to_string());
     let ttl_minutes = parsed.ttl_minutes;
     let report = ctx
         .db
@@ -175,6 +193,18 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
     match report {
         Ok(r) => {
             tracing::info!(feed = %feed.name, new_items = r.new_items, matches = r.matches, "feed polled");
+            // After the feed's row surely exists (the first ingest makes it).
+            let (name, to) = (feed.name.clone(), moved_to.clone());
+            if let Err(e) = ctx
+                .db
+                .call(move |s| s.record_moved(&name, to.as_deref()))
+                .await
+            {
+                tracing::warn!(feed = %feed.name, error = %e, "cannot record the feed's redirect");
+            }
+            if let Some(to) = &moved_to {
+                tracing::warn!(feed = %feed.name, moved_to = %to, "the feed has moved permanently; update the config");
+            }
             // Cache-Control max-age and <ttl> are minimum intervals (SPEC §6).
             let ttl = ttl_minutes.map(|m| std::time::Duration::from_secs(u64::from(m) * 60));
             if let Some(wait) = max_age
@@ -191,6 +221,10 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
         Err(e) => Err(record_failure(ctx, feed, Some(status), e.to_string(), None).await),
     }
 }
+
+/// Fetches in a row that must see the same permanent redirect before the
+/// new URL is fetched directly.
+const MOVE_CONFIRMATIONS: i64 = 3;
 
 /// First wait after a failure; it doubles with each failure in a row.
 const BACKOFF_BASE: chrono::Duration = chrono::Duration::minutes(5);

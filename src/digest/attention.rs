@@ -1,5 +1,5 @@
 //! Digest stage: the closing section of a digest (SPEC §5) — feeds that
-//! have been failing for a day or are gone, and earlier digests that are
+//! have been failing for a day, are gone or have moved, and earlier digests that are
 //! still undelivered — as plain text and as HTML. Pure; feed names and error
 //! texts are escaped like all other feed-derived text.
 
@@ -26,6 +26,11 @@ fn lines(a: &Attention, tz: Tz) -> (Vec<String>, Vec<String>) {
     for name in &a.gone {
         feeds.push(format!(
             "{name}: gone (HTTP 410); remove it from the config"
+        ));
+    }
+    for (name, url) in &a.moved {
+        feeds.push(format!(
+            "{name}: moved permanently to {url}; update the config"
         ));
     }
     let undelivered = a

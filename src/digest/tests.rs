@@ -166,6 +166,7 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
     let attention = Attention {
         failing: vec![("kyiv-post".into(), when, "HTTP 503 <b>".into())],
         gone: vec!["old-blog".into()],
+        moved: vec![("wire".into(), "https://new.example.org/feed".into())],
         undelivered: vec![("morning".into(), when, 3, "connection refused".into())],
     };
     let ms = [m(1, "A story", &["r"], "x")];
@@ -177,6 +178,7 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
         "{text}"
     );
     assert!(text.contains("old-blog: gone (HTTP 410)"), "{text}");
+    assert!(text.contains("wire: moved permanently to"), "{text}");
     assert!(
         text.contains("\"morning\" of 2024-06-23 08:00 UTC: 3 attempt(s), last error:"),
         "{text}"

@@ -188,6 +188,33 @@ impl Store {
         Ok(())
     }
 
+    /// Records where the feed's URL redirects permanently after a successful
+    /// fetch (`None`: it does not): the same target again counts one more
+    /// confirmation. Returns the confirmations so far.
+    pub fn record_moved(&mut self, feed: &str, moved_to: Option<&str>) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "UPDATE feeds SET
+               moved_count = CASE WHEN ?2 IS NULL THEN 0 WHEN moved_to IS ?2 THEN moved_count + 1 ELSE 1 END,
+               moved_to = ?2
+             WHERE name = ?1 RETURNING moved_count",
+            params![feed, moved_to],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Where the feed moved, and how many fetches confirmed it.
+    pub fn moved(&self, feed: &str) -> Result<Option<(String, i64)>> {
+        let row: Option<(Option<String>, i64)> = self
+            .conn
+            .query_row(
+                "SELECT moved_to, moved_count FROM feeds WHERE name = ?1",
+                [feed],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(to, n)| to.map(|to| (to, n))))
+    }
+
     /// When the feed may next be fetched, if it is backing off.
     pub fn next_fetch_at(&self, feed: &str) -> Result<Option<DateTime<Utc>>> {
         let at: Option<Option<i64>> = self

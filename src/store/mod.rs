@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("002_failing_since.sql"),
     include_str!("003_retention.sql"),
     include_str!("004_backoff.sql"),
+    include_str!("005_moved.sql"),
 ];
 
 /// The FTS5 column list and tokenizer, shared by the archive index and the

@@ -56,7 +56,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT f.name, f.url, f.last_fetch_at, f.last_status,
                     (SELECT count(*) FROM items i WHERE i.feed_id = f.id),
-                    f.consecutive_errors, f.last_error, f.next_fetch_at
+                    f.consecutive_errors, f.last_error, f.next_fetch_at, f.moved_to
              FROM feeds f ORDER BY f.name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -69,6 +69,7 @@ impl Store {
                 consecutive_errors: r.get(5)?,
                 last_error: r.get(6)?,
                 next_fetch: from_ts(r.get(7)?),
+                moved_to: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -124,6 +125,13 @@ impl Store {
             } else if let Some(since) = from_ts(Some(since)).filter(|s| *s <= failing_before) {
                 a.failing.push((name, since, error));
             }
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, moved_to FROM feeds WHERE moved_to IS NOT NULL ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            a.moved.push(row?);
         }
         let mut stmt = self.conn.prepare_cached(
             "SELECT digest, created_at, attempts, coalesce(last_error, '') FROM outbox

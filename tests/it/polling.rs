@@ -366,3 +366,82 @@ async fn cache_control_max_age_and_rss_ttl_are_minimum_intervals() {
     assert_eq!(server.seen("/cached.xml").len(), 1);
     assert_eq!(server.seen("/plain.xml").len(), 2);
 }
+
+#[tokio::test]
+async fn permanent_redirects_are_reported_then_followed_and_loops_fail() {
+    let server = FeedServer::start().await;
+    let redirect = |status: u16, to: &str| Route::status(status, "").with_header("Location", to);
+    server.route("/old.xml", redirect(301, "/new.xml"));
+    server.route("/new.xml", Route::feed(sample_feed()));
+    server.route("/temp.xml", redirect(302, "/new2.xml"));
+    server.route("/new2.xml", Route::feed(sample_feed()));
+    server.route("/a.xml", redirect(308, "/b.xml"));
+    server.route("/b.xml", redirect(301, "/a.xml"));
+    let feeds: String = ["old", "temp", "a"]
+        .iter()
+        .map(|n| {
+            format!(
+                "[[feeds]]\nname = \"{n}\"\nurl = \"{}\"\n",
+                server.url(&format!("/{n}.xml"))
+            )
+        })
+        .collect();
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &(feeds + rule_iran_drones_ukraine()),
+    );
+    let mut ctx = setup.context();
+    ctx.respect_backoff = false;
+    let first = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(first[0].outcome, FeedOutcome::Stored(_)),
+        "{first:?}"
+    );
+    assert!(
+        matches!(first[1].outcome, FeedOutcome::Stored(_)),
+        "{first:?}"
+    );
+    assert!(
+        matches!(&first[2].outcome, FeedOutcome::Failed(e) if e.contains("redirects")),
+        "{first:?}"
+    );
+    let status = setup.store().feed_status().unwrap();
+    let moved = |name: &str| {
+        status
+            .iter()
+            .find(|f| f.name == name)
+            .and_then(|f| f.moved_to.clone())
+    };
+    assert_eq!(
+        moved("old"),
+        Some(server.url("/new.xml")),
+        "a 301 is reported"
+    );
+    assert_eq!(moved("temp"), None, "a 302 is not");
+    let attention = setup.store().attention(chrono::Utc::now()).unwrap();
+    assert_eq!(
+        attention.moved,
+        vec![("old".to_string(), server.url("/new.xml"))]
+    );
+
+    // After three confirmations the new URL is fetched directly.
+    pipeline::poll_all(&ctx).await;
+    pipeline::poll_all(&ctx).await;
+    assert_eq!(server.seen("/old.xml").len(), 3);
+    let fourth = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(fourth[0].outcome, FeedOutcome::Stored(_)),
+        "{fourth:?}"
+    );
+    assert_eq!(
+        server.seen("/old.xml").len(),
+        3,
+        "the old URL is no longer asked"
+    );
+    assert_eq!(server.seen("/new.xml").len(), 4);
+    assert_eq!(
+        server.seen("/a.xml").len() + server.seen("/b.xml").len(),
+        4 * 2,
+        "a loop stops before asking a URL twice"
+    );
+}
