@@ -445,3 +445,38 @@ async fn permanent_redirects_are_reported_then_followed_and_loops_fail() {
         "a loop stops before asking a URL twice"
     );
 }
+
+#[tokio::test]
+async fn slow_drip_and_endless_bodies_cannot_hold_a_worker() {
+    let server = FeedServer::start().await;
+    server.route("/drip.xml", Route::hostile(Hostile::SlowDrip));
+    server.route("/endless.xml", Route::hostile(Hostile::Endless));
+    server.route("/good.xml", Route::feed(sample_feed()));
+    let feeds: String = ["drip", "endless", "good"]
+        .iter()
+        .map(|n| {
+            format!(
+                "[[feeds]]\nname = \"{n}\"\nurl = \"{}\"\n",
+                server.url(&format!("/{n}.xml"))
+            )
+        })
+        .collect();
+    let setup = Setup::with_poll(
+        "timeout = \"1s\"\nmax_body = \"1MiB\"",
+        "transport = \"stdout\"",
+        &(feeds + rule_iran_drones_ukraine()),
+    );
+    let reports = pipeline::poll_all(&setup.context()).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.contains("timed out")),
+        "{reports:?}"
+    );
+    assert!(
+        matches!(&reports[1].outcome, FeedOutcome::Failed(e) if e.contains("max_body")),
+        "{reports:?}"
+    );
+    assert!(
+        matches!(&reports[2].outcome, FeedOutcome::Stored(r) if r.matches == 1),
+        "{reports:?}"
+    );
+}

@@ -23,6 +23,18 @@ pub struct Route {
     pub encoding: Option<&'static str>,
     /// Any other response headers.
     pub headers: Vec<(&'static str, String)>,
+    /// Misbehave instead of serving `body`.
+    pub hostile: Option<Hostile>,
+}
+
+/// Servers that try to hold or flood a client (bounded, so that they stop
+/// by themselves).
+#[derive(Clone, Copy, Debug)]
+pub enum Hostile {
+    /// Headers, then one byte every 100 ms (for at most a minute).
+    SlowDrip,
+    /// A chunked body that never ends (stops after 1 GiB).
+    Endless,
 }
 
 impl Route {
@@ -34,6 +46,7 @@ impl Route {
             etag: None,
             encoding: None,
             headers: Vec::new(),
+            hostile: None,
         }
     }
     /// `body` gzip-compressed, served with `Content-Encoding: gzip`.
@@ -64,8 +77,16 @@ impl Route {
             etag: None,
             encoding: None,
             headers: Vec::new(),
+            hostile: None,
         }
     }
+    pub fn hostile(kind: Hostile) -> Self {
+        Route {
+            hostile: Some(kind),
+            ..Route::feed("")
+        }
+    }
+
     pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
         self.headers.push((name, value.to_string()));
         self
@@ -168,6 +189,33 @@ impl FeedServer {
             headers,
             status,
         });
+        match route.hostile {
+            Some(Hostile::SlowDrip) => {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 100000\r\n\r\n<rss")
+                    .await;
+                for _ in 0..600 {
+                    if stream.write_all(b" ").await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                return;
+            }
+            Some(Hostile::Endless) => {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    .await;
+                let chunk = format!("10000\r\n{}\r\n", "a".repeat(0x10000));
+                for _ in 0..(1 << 14) {
+                    if stream.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                return;
+            }
+            None => {}
+        }
         let body: &[u8] = if not_modified { b"" } else { &route.body };
         let mut resp = format!(
             "HTTP/1.1 {status} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -413,8 +461,14 @@ impl Setup {
     pub fn with_poll(poll: &str, email: &str, rest: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("feedwatch.toml");
+        // A short default timeout, unless the test sets its own.
+        let timeout = if poll.contains("timeout") {
+            ""
+        } else {
+            "timeout = \"10s\"\n"
+        };
         let text = format!(
-            "state_dir = \"state\"\ntimezone = \"Europe/Kyiv\"\n[poll]\nbackfill = \"all\"\ntimeout = \"10s\"\n{poll}\n\
+            "state_dir = \"state\"\ntimezone = \"Europe/Kyiv\"\n[poll]\nbackfill = \"all\"\n{timeout}{poll}\n\
              [email]\nfrom = \"feedwatch <fw@example.org>\"\nto = [\"analyst@example.org\"]\n{email}\n{rest}\n"
         );
         std::fs::write(&path, text).expect("write config");
