@@ -13,7 +13,10 @@ use url::Url;
 
 use crate::model::{Item, MARK_END, MARK_START};
 
+mod discover;
 mod repair;
+
+pub use discover::discover;
 
 /// Longest title kept, in characters.
 const MAX_TITLE: usize = 1_000;

@@ -148,7 +148,7 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
         }
     };
     let max_items = ctx.config.poll.max_items;
-    let body = fetched.body;
+    let body = fetched.body.clone();
     let base = fetched.final_url.clone();
     let content_type = fetched.content_type.clone();
     // Parsing is CPU work on untrusted bytes: keep it off the async workers.
@@ -158,9 +158,13 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
     .await
     .map_err(|e| e.to_string())
     .and_then(|r| r.map_err(|e| e.to_string()));
-    let parsed = match parsed {
-        Ok(p) => p,
-        Err(e) => return Err(record_failure(ctx, feed, Some(fetched.status), e, None).await),
+    let (parsed, fetched) = match parsed {
+        Ok(p) => (p, fetched),
+        // A page instead of a feed: follow the feed it advertises (SPEC §6).
+        Err(e) => match discover_feed(ctx, feed, &fetched, max_items).await {
+            Some(found) => found,
+            None => return Err(record_failure(ctx, feed, Some(fetched.status), e, None).await),
+        },
     };
     let rules = ctx.config.rules.clone();
     let cutoff = ctx
@@ -220,6 +224,34 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
         }
         Err(e) => Err(record_failure(ctx, feed, Some(status), e.to_string(), None).await),
     }
+}
+
+/// When `page` is an HTML page advertising a feed, fetches and parses that.
+async fn discover_feed(
+    ctx: &Context,
+    feed: &FeedConfig,
+    page: &crate::fetch::Fetched,
+    max_items: usize,
+) -> Option<(parse::ParsedFeed, crate::fetch::Fetched)> {
+    let url = parse::discover(&page.body, &page.final_url).filter(|u| *u != page.final_url)?;
+    let Ok(FetchOutcome::Fetched(found)) = ctx.fetcher.fetch(&url, &Default::default()).await
+    else {
+        return None;
+    };
+    let found = *found;
+    let (body, base, ct) = (
+        found.body.clone(),
+        found.final_url.clone(),
+        found.content_type.clone(),
+    );
+    let parsed = tokio::task::spawn_blocking(move || {
+        parse::parse_feed_as(&body, ct.as_deref(), &base, max_items)
+    })
+    .await
+    .ok()?
+    .ok()?;
+    tracing::warn!(feed = %feed.name, page = %page.final_url, found = %url, "the URL is a web page; using the feed it advertises (put that URL in the config)");
+    Some((parsed, found))
 }
 
 /// Fetches in a row that must see the same permanent redirect before the

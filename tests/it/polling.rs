@@ -480,3 +480,29 @@ async fn slow_drip_and_endless_bodies_cannot_hold_a_worker() {
         "{reports:?}"
     );
 }
+
+#[tokio::test]
+async fn a_web_page_url_is_followed_to_the_feed_it_advertises() {
+    let server = FeedServer::start().await;
+    let mut page = Route::feed(
+        r#"<!DOCTYPE html><html><head><title>World Desk</title>
+        <link rel="alternate" type="application/rss+xml" title="RSS" href="/feed.xml"></head><body>news</body></html>"#,
+    );
+    page.content_type = "text/html; charset=utf-8";
+    server.route("/", page);
+    server.route("/feed.xml", Route::feed(sample_feed()));
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"site\"\nurl = \"{}\"\n{}",
+            server.url("/"),
+            rule_iran_drones_ukraine()
+        ),
+    );
+    let reports = pipeline::poll_all(&setup.context()).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 5 && r.matches == 1),
+        "{reports:?}"
+    );
+    assert_eq!(server.seen("/feed.xml").len(), 1);
+}
