@@ -1,0 +1,240 @@
+//! Pipeline, deliver side: store (take pending) → digest (group, render) →
+//! store (outbox row) → mail (send) → store (mark sent), plus retention.
+//! A message's failure is recorded on its outbox row and retried; it never
+//! stops the others (SPEC §5).
+
+use std::time::SystemTime;
+
+use chrono::Utc;
+
+use super::Context;
+use crate::config::{Config, DigestConfig, SmtpSecurity, Transport};
+use crate::digest;
+use crate::mail::{self, Mailer, SmtpSettings};
+use crate::model::{Attention, MatchView};
+use crate::store::{NewOutbox, StoreError};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliverReport {
+    /// Messages written to the outbox by this run.
+    pub queued: usize,
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// Prunes what is older than `retention` (SPEC §7); identities stay.
+pub async fn prune(ctx: &Context) -> Result<crate::store::Pruned, StoreError> {
+    let retention =
+        chrono::Duration::from_std(ctx.config.retention).unwrap_or(chrono::Duration::MAX);
+    let cutoff = Utc::now()
+        .checked_sub_signed(retention)
+        .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+    let pruned = ctx.db.call(move |s| s.prune(cutoff)).await?;
+    if pruned.items > 0 || pruned.messages > 0 {
+        tracing::info!(
+            items = pruned.items,
+            messages = pruned.messages,
+            "pruned what is older than retention"
+        );
+    }
+    Ok(pruned)
+}
+
+/// How long a feed fails before a digest names it (SPEC §5).
+const FAILING_FOR: chrono::Duration = chrono::Duration::days(1);
+
+async fn pending_and_attention(
+    ctx: &Context,
+    digest: String,
+) -> Result<(Vec<MatchView>, Attention), StoreError> {
+    ctx.db
+        .call(move |s| Ok((s.pending(&digest)?, s.attention(Utc::now() - FAILING_FOR)?)))
+        .await
+}
+
+/// Renders the pending matches of `digest` and fixes them in the outbox.
+/// Returns the number of messages queued.
+pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<usize, StoreError> {
+    let name = digest.name.clone();
+    let (pending, attention) = pending_and_attention(ctx, name).await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let parts = digest::render(
+        &digest.name,
+        &digest.subject,
+        &pending,
+        ctx.config.timezone,
+        &attention,
+    );
+    let mut queued = 0;
+    for part in parts {
+        let from = ctx.config.email.from.clone();
+        let message_id = mail::new_message_id(&from);
+        let built = match mail::build(
+            &from,
+            &digest.to,
+            &part.subject,
+            part.text,
+            part.html,
+            &message_id,
+            SystemTime::now(),
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(digest = %digest.name, error = %e, "cannot build the digest message");
+                continue;
+            }
+        };
+        let (name, to, ids) = (digest.name.clone(), digest.to.clone(), part.match_ids);
+        ctx.db
+            .call(move |s| {
+                let row = NewOutbox {
+                    digest: &name,
+                    message_id: &built.message_id,
+                    from: &from,
+                    recipients: &to,
+                    message: &built.bytes,
+                };
+                s.enqueue(&row, &ids, Utc::now())
+            })
+            .await?;
+        queued += 1;
+    }
+    Ok(queued)
+}
+
+/// The mailer for the configured transport.
+pub fn mailer(config: &Config) -> Result<Mailer, mail::MailError> {
+    match &config.email.transport {
+        Transport::Stdout => Ok(Mailer::Stdout),
+        Transport::Sendmail(program) => Ok(Mailer::sendmail(program.as_deref())),
+        Transport::Maildir(dir) => Ok(Mailer::Maildir(dir.clone())),
+        Transport::Smtp(s) => Mailer::smtp(&SmtpSettings {
+            host: &s.host,
+            port: s.port,
+            security: match s.security {
+                SmtpSecurity::Implicit => mail::Security::Implicit,
+                SmtpSecurity::Opportunistic => mail::Security::Opportunistic,
+                SmtpSecurity::Required => mail::Security::Required,
+            },
+            user: s.user.as_deref(),
+            password_file: s.password_file.as_deref(),
+            ca_file: s.ca_file.as_deref(),
+        }),
+    }
+}
+
+/// Backoff before retrying a message that failed `attempts` times.
+fn retry_delay(attempts: i64, permanent: bool) -> chrono::Duration {
+    let minutes = if permanent {
+        360
+    } else {
+        (1i64 << attempts.clamp(0, 8)).min(360)
+    };
+    chrono::Duration::minutes(minutes)
+}
+
+/// Sends every due outbox row (every unsent one with `now`: a command run by
+/// hand or by a timer does not wait out the daemon's backoff); each is marked
+/// sent only once the server has accepted it (SPEC §5).
+pub async fn flush_outbox(ctx: &Context, now: bool) -> Result<(usize, usize), StoreError> {
+    let until = if now {
+        chrono::DateTime::<Utc>::MAX_UTC
+    } else {
+        Utc::now()
+    };
+    let due = ctx.db.call(move |s| s.due(until)).await?;
+    if due.is_empty() {
+        return Ok((0, 0));
+    }
+    let mailer = match mailer(&ctx.config) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot set up mail delivery; messages stay queued");
+            return Ok((0, due.len()));
+        }
+    };
+    let (mut sent, mut failed) = (0, 0);
+    for entry in due {
+        let result = mailer
+            .send(&entry.from, &entry.recipients, &entry.message)
+            .await;
+        let id = entry.id;
+        match result {
+            Ok(()) => {
+                ctx.db.call(move |s| s.mark_sent(id, Utc::now())).await?;
+                tracing::info!(digest = %entry.digest, message_id = %entry.message_id, "digest sent");
+                sent += 1;
+            }
+            Err(e) => {
+                let permanent = matches!(e, mail::MailError::Permanent(_));
+                let retry_at = Utc::now() + retry_delay(entry.attempts, permanent);
+                let msg = e.to_string();
+                tracing::warn!(digest = %entry.digest, message_id = %entry.message_id, error = %msg, %retry_at, "digest not delivered");
+                ctx.db
+                    .call(move |s| s.mark_failed(id, &msg, retry_at))
+                    .await?;
+                failed += 1;
+            }
+        }
+    }
+    Ok((sent, failed))
+}
+
+/// Composes and sends `digests`, and retries what is due in the outbox
+/// (every unsent message with `now`). Earlier messages go first, so that
+/// what still fails is what the new digests report as undelivered.
+pub async fn deliver(
+    ctx: &Context,
+    digests: &[DigestConfig],
+    now: bool,
+) -> Result<DeliverReport, StoreError> {
+    let (sent_before, _) = flush_outbox(ctx, now).await?;
+    let mut queued = 0;
+    for digest in digests {
+        match compose(ctx, digest).await {
+            Ok(n) => queued += n,
+            // Another process took these matches first: they are on their way.
+            Err(StoreError::Conflict) => {
+                tracing::info!(digest = %digest.name, "matches taken by another process")
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let (sent, failed) = flush_outbox(ctx, now).await?;
+    Ok(DeliverReport {
+        queued,
+        sent: sent + sent_before,
+        failed,
+    })
+}
+
+/// The exact messages `deliver` would send for `digest` now, changing nothing.
+pub async fn dry_run(ctx: &Context, digest: &DigestConfig) -> Result<Vec<Vec<u8>>, StoreError> {
+    let name = digest.name.clone();
+    let (pending, attention) = pending_and_attention(ctx, name).await?;
+    let from = &ctx.config.email.from;
+    Ok(digest::render(&digest.name, &digest.subject, &pending, ctx.config.timezone, &attention)
+        .into_iter()
+        .filter_map(|part| {
+            mail::build(from, &digest.to, &part.subject, part.text, part.html, &mail::new_message_id(from), SystemTime::now())
+                .map_err(|e| tracing::error!(digest = %digest.name, error = %e, "cannot build the digest message"))
+                .ok()
+                .map(|b| b.bytes)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_backoff_grows_and_caps() {
+        assert_eq!(retry_delay(0, false), chrono::Duration::minutes(1));
+        assert_eq!(retry_delay(3, false), chrono::Duration::minutes(8));
+        assert_eq!(retry_delay(50, false), chrono::Duration::minutes(256));
+        assert_eq!(retry_delay(0, true), chrono::Duration::minutes(360));
+    }
+}
