@@ -173,15 +173,7 @@ async fn compressed_feeds_are_decoded_and_bombs_hit_the_cap() {
     bomb.resize(64 << 20, b'a');
     server.route("/gzip-bomb.xml", Route::gzip(&bomb));
     server.route("/br-bomb.xml", Route::brotli(&bomb));
-    let feeds: String = ["gzip", "br", "gzip-bomb", "br-bomb"]
-        .iter()
-        .map(|n| {
-            format!(
-                "[[feeds]]\nname = \"{n}\"\nurl = \"{}\"\n",
-                server.url(&format!("/{n}.xml"))
-            )
-        })
-        .collect();
+    let feeds = server.feeds_toml(&["gzip", "br", "gzip-bomb", "br-bomb"]);
     let setup = Setup::with_poll(
         "max_body = \"1MiB\"",
         "transport = \"stdout\"",
@@ -217,15 +209,7 @@ async fn failing_feeds_back_off_honour_retry_after_and_410_is_probed_daily() {
     );
     server.route("/gone.xml", Route::status(410, "gone"));
     server.route("/broken.xml", Route::status(500, "oops"));
-    let feeds: String = ["busy", "gone", "broken"]
-        .iter()
-        .map(|n| {
-            format!(
-                "[[feeds]]\nname = \"{n}\"\nurl = \"{}\"\n",
-                server.url(&format!("/{n}.xml"))
-            )
-        })
-        .collect();
+    let feeds = server.feeds_toml(&["busy", "gone", "broken"]);
     let setup = Setup::new(
         "transport = \"stdout\"",
         &(feeds + rule_iran_drones_ukraine()),
@@ -328,15 +312,7 @@ async fn cache_control_max_age_and_rss_ttl_are_minimum_intervals() {
     );
     server.route("/ttl.xml", Route::feed(with_ttl));
     server.route("/plain.xml", Route::feed(sample_feed()));
-    let feeds: String = ["cached", "ttl", "plain"]
-        .iter()
-        .map(|n| {
-            format!(
-                "[[feeds]]\nname = \"{n}\"\nurl = \"{}\"\n",
-                server.url(&format!("/{n}.xml"))
-            )
-        })
-        .collect();
+    let feeds = server.feeds_toml(&["cached", "ttl", "plain"]);
     let setup = Setup::new(
         "transport = \"stdout\"",
         &(feeds + rule_iran_drones_ukraine()),
@@ -377,15 +353,7 @@ async fn permanent_redirects_are_reported_then_followed_and_loops_fail() {
     server.route("/new2.xml", Route::feed(sample_feed()));
     server.route("/a.xml", redirect(308, "/b.xml"));
     server.route("/b.xml", redirect(301, "/a.xml"));
-    let feeds: String = ["old", "temp", "a"]
-        .iter()
-        .map(|n| {
-            format!(
-                "[[feeds]]\nname = \"{n}\"\nurl = \"{}\"\n",
-                server.url(&format!("/{n}.xml"))
-            )
-        })
-        .collect();
+    let feeds = server.feeds_toml(&["old", "temp", "a"]);
     let setup = Setup::new(
         "transport = \"stdout\"",
         &(feeds + rule_iran_drones_ukraine()),
@@ -452,15 +420,7 @@ async fn slow_drip_and_endless_bodies_cannot_hold_a_worker() {
     server.route("/drip.xml", Route::hostile(Hostile::SlowDrip));
     server.route("/endless.xml", Route::hostile(Hostile::Endless));
     server.route("/good.xml", Route::feed(sample_feed()));
-    let feeds: String = ["drip", "endless", "good"]
-        .iter()
-        .map(|n| {
-            format!(
-                "[[feeds]]\nname = \"{n}\"\nurl = \"{}\"\n",
-                server.url(&format!("/{n}.xml"))
-            )
-        })
-        .collect();
+    let feeds = server.feeds_toml(&["drip", "endless", "good"]);
     let setup = Setup::with_poll(
         "timeout = \"1s\"\nmax_body = \"1MiB\"",
         "transport = \"stdout\"",

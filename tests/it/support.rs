@@ -141,6 +141,19 @@ impl FeedServer {
         self.routes.lock().unwrap().insert(path.to_string(), route);
     }
 
+    /// `[[feeds]]` for each name, served at `/NAME.xml`.
+    pub fn feeds_toml(&self, names: &[&str]) -> String {
+        names
+            .iter()
+            .map(|n| {
+                format!(
+                    "[[feeds]]\nname = \"{n}\"\nurl = \"{}\"\n",
+                    self.url(&format!("/{n}.xml"))
+                )
+            })
+            .collect()
+    }
+
     pub fn seen(&self, path: &str) -> Vec<Seen> {
         self.seen
             .lock()
