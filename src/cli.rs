@@ -251,17 +251,18 @@ fn check(path: &std::path::Path, config: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Polls with a progress bar on stderr when it is a terminal (indicatif
-/// draws nothing otherwise, so logs and pipes stay clean).
+/// Polls with a progress bar on stderr when the user is watching (SPEC §1:
+/// quiet when stdout is not a terminal), so logs and pipes stay clean.
 async fn poll_with_progress(
     ctx: &Context,
     feeds: &[config::FeedConfig],
 ) -> Vec<pipeline::FeedReport> {
-    let bar = if feeds.len() > 1 && std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(feeds.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar =
+        if feeds.len() > 1 && std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
+            indicatif::ProgressBar::new(feeds.len() as u64)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} feeds {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
