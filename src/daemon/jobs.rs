@@ -39,6 +39,29 @@ pub(super) fn feeds_for(config: &Config, tick: &Tick) -> Vec<String> {
         .collect()
 }
 
+/// The longest start delay of a scheduled poll's feeds.
+const MAX_JITTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How much to spread the feeds of a scheduled poll: a tenth of the
+/// schedule's interval, at most `MAX_JITTER`. Nothing for digests, nor for
+/// ticks sent by hand.
+pub(super) fn jitter_for(config: &Config, fired: &Fired) -> std::time::Duration {
+    let Some(at) = fired.occurrence else {
+        return std::time::Duration::ZERO;
+    };
+    if matches!(fired.tick, Tick::Digest(_)) {
+        return std::time::Duration::ZERO;
+    }
+    schedules(config)
+        .into_iter()
+        .find(|(t, _)| *t == fired.tick)
+        .and_then(|(_, s)| s.next_after(config.timezone, at))
+        .and_then(|next| (next - at).to_std().ok())
+        .map_or(std::time::Duration::ZERO, |interval| {
+            (interval / 10).min(MAX_JITTER)
+        })
+}
+
 /// Every schedule of a config, with the tick it sends.
 pub fn schedules(config: &Config) -> Vec<(Tick, &Schedule)> {
     let mut out = vec![(Tick::Poll, &config.poll.schedule)];

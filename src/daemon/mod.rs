@@ -81,13 +81,14 @@ pub async fn serve(
     let mut rearm_check = tokio::time::interval(REARM_CHECK);
     let watchdog_every = service::watchdog_interval();
     let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
-    let mut queue: VecDeque<Tick> = VecDeque::new();
+    let mut queue: VecDeque<(Tick, Duration)> = VecDeque::new();
     let mut running: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         if running.is_none()
-            && let Some(tick) = queue.pop_front()
+            && let Some((tick, jitter)) = queue.pop_front()
         {
-            let ctx = ctx.clone();
+            let mut ctx = ctx.clone();
+            ctx.jitter = jitter;
             running = Some(tokio::spawn(async move { handle(&ctx, tick).await }));
         }
         tokio::select! {
@@ -121,8 +122,9 @@ pub async fn serve(
             Some(fired) = rx.recv() => {
                 // Arm the next run first: a long run must not make it late.
                 jobs.rearm(&ctx.config, &fired).await;
-                if !queue.contains(&fired.tick) {
-                    queue.push_back(fired.tick);
+                if !queue.iter().any(|(t, _)| *t == fired.tick) {
+                    let jitter = jobs::jitter_for(&ctx.config, &fired);
+                    queue.push_back((fired.tick, jitter));
                 }
             }
             done = async { running.as_mut().expect("guarded by the condition").await }, if running.is_some() => {
@@ -261,6 +263,33 @@ schedule = "immediate"
             ]
         );
         assert_eq!(feeds_for(&config, &Tick::Poll), vec!["normal".to_string()]);
+        let fired = |tick: Tick, at: Option<&str>| jobs::Fired {
+            tick,
+            occurrence: at.map(|t| {
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .unwrap()
+                    .with_timezone(&chrono::Utc)
+            }),
+        };
+        let at = Some("2026-11-27T10:15:00Z");
+        assert_eq!(
+            jobs::jitter_for(&config, &fired(Tick::Poll, at)),
+            Duration::from_secs(30),
+            "15 min / 10, capped at 30 s"
+        );
+        assert_eq!(
+            jobs::jitter_for(&config, &fired(Tick::PollFeed("fast".into()), at)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            jobs::jitter_for(&config, &fired(Tick::Digest("am".into()), at)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            jobs::jitter_for(&config, &fired(Tick::Poll, None)),
+            Duration::ZERO,
+            "by hand: no delay"
+        );
         assert_eq!(
             feeds_for(&config, &Tick::PollFeed("fast".into())),
             vec!["fast".to_string()]

@@ -29,6 +29,10 @@ pub struct Context {
     /// Skip feeds that are backing off (true, the default); a poll the user
     /// asks for by hand fetches them anyway.
     pub respect_backoff: bool,
+    /// Each feed of a poll starts after a random delay up to this, so that
+    /// scheduled polls do not hit every server in the same second (SPEC §6).
+    /// Zero (the default) for polls asked for by hand.
+    pub jitter: std::time::Duration,
 }
 
 /// Why a pipeline context could not be set up.
@@ -67,6 +71,7 @@ impl Context {
             fetcher,
             shutdown: CancellationToken::new(),
             respect_backoff: true,
+            jitter: std::time::Duration::ZERO,
         })
     }
 }
@@ -337,6 +342,13 @@ pub async fn poll_feeds_with_progress(
         );
         let (ctx, feed, global) = (ctx.clone(), feed.clone(), Arc::clone(&global));
         tasks.spawn(async move {
+            if !ctx.jitter.is_zero() {
+                let wait = ctx.jitter.mul_f64(fastrand::f64());
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = ctx.shutdown.cancelled() => {}
+                }
+            }
             let _host = per_host.acquire_owned().await;
             let _slot = global.acquire_owned().await;
             if ctx.shutdown.is_cancelled() {

@@ -466,3 +466,33 @@ async fn a_web_page_url_is_followed_to_the_feed_it_advertises() {
     );
     assert_eq!(server.seen("/feed.xml").len(), 1);
 }
+
+#[tokio::test]
+async fn jittered_polls_still_fetch_every_feed_and_stop_on_shutdown() {
+    let server = FeedServer::start().await;
+    for n in ["a", "b", "c"] {
+        server.route(&format!("/{n}.xml"), Route::feed(sample_feed()));
+    }
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &(server.feeds_toml(&["a", "b", "c"]) + rule_iran_drones_ukraine()),
+    );
+    let mut ctx = setup.context();
+    ctx.jitter = std::time::Duration::from_millis(200);
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        reports
+            .iter()
+            .all(|r| matches!(r.outcome, FeedOutcome::Stored(_))),
+        "{reports:?}"
+    );
+    // Waiting out a long jitter ends at shutdown, and nothing is fetched.
+    ctx.jitter = std::time::Duration::from_secs(3600);
+    ctx.shutdown.cancel();
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        reports.iter().all(|r| r.outcome == FeedOutcome::Skipped),
+        "{reports:?}"
+    );
+    assert_eq!(server.seen("/a.xml").len(), 1);
+}
