@@ -261,19 +261,44 @@ fn max_age(cache_control: &str) -> Option<Duration> {
 
 /// `Retry-After` in seconds (the HTTP-date form is rare for feeds).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+    retry_after_value(
+        headers.get(header::RETRY_AFTER)?.to_str().ok()?,
+        std::time::SystemTime::now(),
+    )
+}
+
+/// `Retry-After: 120` or `Retry-After: Fri, 27 Nov 2026 08:00:00 GMT`.
+fn retry_after_value(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = httpdate::parse_http_date("Fri, 27 Nov 2026 07:00:00 GMT").unwrap();
+        assert_eq!(
+            retry_after_value("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            retry_after_value("Fri, 27 Nov 2026 08:00:00 GMT", now),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            retry_after_value("Fri, 27 Nov 2026 06:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "in the past"
+        );
+        assert_eq!(retry_after_value("soon", now), None);
+    }
 
     #[test]
     fn cache_control_max_age() {
