@@ -39,7 +39,12 @@ pub enum Command {
         once: bool,
     },
     /// Validate the config and every rule, schedule, address and URL.
-    Check,
+    Check {
+        /// Also fetch every feed once and say what it is (uses the network,
+        /// changes no state).
+        #[arg(long)]
+        probe: bool,
+    },
     /// Poll now (all feeds or one), store and match; sends no mail.
     Poll {
         #[arg(long, value_name = "NAME")]
@@ -155,7 +160,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let path = config_path(cli.config);
     let config = load_config(&path)?;
     match cli.command {
-        Command::Check => check(&path, &config),
+        Command::Check { probe } => {
+            check(&path, &config)?;
+            if probe {
+                probe_feeds(&config).await
+            } else {
+                Ok(())
+            }
+        }
         Command::Run { once: false } => Ok(crate::daemon::run(path, config).await?),
         Command::Run { once: true } => run_once(&context(config)?).await,
         Command::Poll { feed } => {
@@ -208,6 +220,62 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 
 fn context(config: Config) -> Result<Context, CliError> {
     Context::open(config).map_err(|e| CliError::Runtime(e.into()))
+}
+
+/// `check --probe`: fetches each feed once, without validators or state, and
+/// says what it found: a feed and its size, a permanent redirect, a web page
+/// and the feed it advertises, or the error. Exit 1 if any feed fails.
+async fn probe_feeds(config: &Config) -> Result<(), CliError> {
+    use crate::fetch::{FetchOutcome, Fetcher};
+    let fetcher = Fetcher::new(config.poll.timeout, config.poll.max_body)
+        .map_err(|e| CliError::Runtime(e.into()))?;
+    let max = config.poll.max_items;
+    let mut failed = 0;
+    for feed in &config.feeds {
+        let line = match fetcher.fetch(&feed.url, &Default::default()).await {
+            Ok(FetchOutcome::Fetched(f)) => {
+                let moved = f
+                    .moved_to
+                    .as_ref()
+                    .map(|u| format!(", moved permanently to {u} (update the config)"))
+                    .unwrap_or_default();
+                match crate::parse::parse_feed_as(
+                    &f.body,
+                    f.content_type.as_deref(),
+                    &f.final_url,
+                    max,
+                ) {
+                    Ok(p) => format!(
+                        "{}: OK, {}{moved}",
+                        feed.name,
+                        plural(p.items.len(), "item")
+                    ),
+                    Err(e) => match crate::parse::discover(&f.body, &f.final_url) {
+                        Some(u) => format!(
+                            "{}: a web page; the feed it advertises is {u} (put that URL in the config)",
+                            feed.name
+                        ),
+                        None => {
+                            failed += 1;
+                            format!("{}: FAILED: {e}", feed.name)
+                        }
+                    },
+                }
+            }
+            Ok(FetchOutcome::NotModified) => format!("{}: OK (not modified)", feed.name),
+            Err(e) => {
+                failed += 1;
+                format!("{}: FAILED: {e}", feed.name)
+            }
+        };
+        println!("{line}");
+    }
+    if failed > 0 {
+        return Err(CliError::Runtime(anyhow::anyhow!(
+            "{failed} feed(s) failed the probe"
+        )));
+    }
+    Ok(())
 }
 
 fn opml_import(file: &std::path::Path) -> Result<(), CliError> {

@@ -496,3 +496,49 @@ async fn jittered_polls_still_fetch_every_feed_and_stop_on_shutdown() {
     );
     assert_eq!(server.seen("/a.xml").len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_probe_says_what_each_feed_is() {
+    let server = FeedServer::start().await;
+    server.route("/good.xml", Route::feed(sample_feed()));
+    let mut page = Route::feed(
+        r#"<html><head><link rel="alternate" type="application/atom+xml" href="/good.xml"></head></html>"#,
+    );
+    page.content_type = "text/html";
+    server.route("/page.xml", page);
+    server.route("/broken.xml", Route::status(500, "oops"));
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &(server.feeds_toml(&["good", "page", "broken"]) + rule_iran_drones_ukraine()),
+    );
+    let path = setup.path.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+            .arg("--config")
+            .arg(&path)
+            .args(["check", "--probe"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failing feed fails the probe: {text}"
+    );
+    assert!(text.contains("good: OK, 5 items"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "page: a web page; the feed it advertises is {}",
+            server.url("/good.xml")
+        )),
+        "{text}"
+    );
+    assert!(text.contains("broken: FAILED: HTTP 500"), "{text}");
+    assert!(
+        !setup.dir.path().join("state").exists(),
+        "the probe changes no state"
+    );
+}
