@@ -4,12 +4,17 @@
 //! environment), conditional GET, and `file://` feeds. Returns typed outcomes;
 //! it never parses. Uses `model`.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap};
 use url::Url;
 
 use crate::model::Validators;
+
+mod guard;
+
+pub use guard::is_internal;
 
 /// Redirects followed before a fetch fails (SPEC §6).
 const MAX_REDIRECTS: usize = 5;
@@ -69,31 +74,49 @@ impl FetchError {
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// The same, resolving names to public addresses only: for the redirects
+    /// of a feed on a public address (`guard`).
+    guarded: reqwest::Client,
     max_body: u64,
+    /// Whether the server a fetch starts at is on the public internet (a
+    /// field so that a test on loopback can pretend it is).
+    origin_is_public: fn(SocketAddr) -> bool,
 }
 
 impl Fetcher {
     pub fn new(timeout: Duration, max_body: u64) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!(
-                "feedwatch/",
-                env!("CARGO_PKG_VERSION"),
-                " (+https://github.com/feedwatch)"
-            ))
-            .connect_timeout(timeout.min(MAX_CONNECT))
-            .read_timeout(timeout)
-            .timeout(timeout)
-            // Redirects are followed by hand (`fetch_http`) so that we know
-            // whether every hop was permanent (SPEC §6: reported in status).
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(concat!(
+                    "feedwatch/",
+                    env!("CARGO_PKG_VERSION"),
+                    " (+https://github.com/feedwatch)"
+                ))
+                .connect_timeout(timeout.min(MAX_CONNECT))
+                .read_timeout(timeout)
+                .timeout(timeout)
+                // Redirects are followed by hand (`fetch_http`) so that we know
+                // whether every hop was permanent (SPEC §6: reported in status)
+                // and can keep a public feed from leading us inside (`guard`).
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+        };
+        // The chain says why (e.g. no CA certificates on the system).
+        let setup = |e| match classify(e) {
+            FetchError::Network(m) => FetchError::Network(format!("cannot set up HTTPS: {m}")),
+            other => other,
+        };
+        let client = builder().build().map_err(setup)?;
+        let guarded = builder()
+            .dns_resolver(std::sync::Arc::new(guard::PublicOnly))
             .build()
-            // The chain says why (e.g. no CA certificates on the system).
-            .map_err(|e| match classify(e) {
-                FetchError::Network(m) => FetchError::Network(format!("cannot set up HTTPS: {m}")),
-                other => other,
-            })?;
-        Ok(Fetcher { client, max_body })
+            .map_err(setup)?;
+        Ok(Fetcher {
+            client,
+            guarded,
+            max_body,
+            origin_is_public: |a| !is_internal(a.ip()),
+        })
     }
 
     /// Fetches `url`, conditionally when `validators` has any.
@@ -143,8 +166,16 @@ impl Fetcher {
         let mut current = url.clone();
         let mut permanent = true;
         let mut visited = vec![url.clone()];
+        // Whether the feed's own server is on a public address: then no
+        // redirect may lead to an internal one (SPEC §6).
+        let mut origin_public: Option<bool> = None;
         let mut resp = loop {
-            let mut req = self.client.get(current.as_str());
+            let client = if origin_public == Some(true) {
+                &self.guarded
+            } else {
+                &self.client
+            };
+            let mut req = client.get(current.as_str());
             if let Some(etag) = &validators.etag {
                 req = req.header(header::IF_NONE_MATCH, etag);
             }
@@ -152,6 +183,9 @@ impl Fetcher {
                 req = req.header(header::IF_MODIFIED_SINCE, lm);
             }
             let resp = req.send().await.map_err(classify)?;
+            if origin_public.is_none() {
+                origin_public = Some(resp.remote_addr().is_some_and(self.origin_is_public));
+            }
             let status = resp.status().as_u16();
             let location = resp
                 .headers()
@@ -170,6 +204,8 @@ impl Fetcher {
                     "redirect to a non-HTTP URL: {next}"
                 )));
             }
+            guard::check_literal(origin_public == Some(true), &next)
+                .map_err(FetchError::Network)?;
             if visited.contains(&next) || visited.len() > MAX_REDIRECTS {
                 return Err(FetchError::TooManyRedirects);
             }
@@ -280,6 +316,55 @@ fn retry_after_value(value: &str, now: std::time::SystemTime) -> Option<Duration
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The wiring, on loopback only: an origin taken for public redirects to
+    /// `localhost`, which the guarded resolver refuses; the same redirect from
+    /// an origin known to be internal is followed.
+    #[tokio::test]
+    async fn a_redirect_from_a_public_origin_to_an_internal_name_is_refused() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let location = format!(
+            "http://localhost:{}/inside.xml",
+            target.local_addr().unwrap().port()
+        );
+        let feed_url = Url::parse(&format!(
+            "http://127.0.0.1:{}/feed.xml",
+            origin.local_addr().unwrap().port()
+        ))
+        .unwrap();
+        let serve = |listener: tokio::net::TcpListener, response: String| {
+            tokio::spawn(async move {
+                while let Ok((mut s, _)) = listener.accept().await {
+                    let mut buf = [0u8; 2048];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s.write_all(response.as_bytes()).await;
+                }
+            })
+        };
+        serve(
+            origin,
+            format!(
+                "HTTP/1.1 301 Moved\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        serve(
+            target,
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n<rss>".into(),
+        );
+
+        let mut fetcher = Fetcher::new(Duration::from_secs(5), 1 << 20).unwrap();
+        let followed = fetcher.fetch(&feed_url, &Validators::default()).await;
+        assert!(
+            matches!(followed, Ok(FetchOutcome::Fetched(_))),
+            "internal origin: followed ({followed:?})"
+        );
+        fetcher.origin_is_public = |_| true;
+        let refused = fetcher.fetch(&feed_url, &Validators::default()).await;
+        let err = refused.expect_err("public origin: refused").to_string();
+        assert!(err.contains("refused") || err.contains("internal"), "{err}");
+    }
 
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {
