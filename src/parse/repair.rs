@@ -25,7 +25,57 @@ pub fn repair(text: &str) -> Cow<'_, str> {
     if let Some(fixed) = rss_version(&out) {
         out = Cow::Owned(fixed);
     }
+    if let Some(fixed) = zoneless_dates(&out) {
+        out = Cow::Owned(fixed);
+    }
     out
+}
+
+/// `>2024-06-24T09:30:00<` (ISO 8601 without a zone, which feed-rs drops)
+/// gets a `Z`: such dates are taken as UTC.
+fn zoneless_dates(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut inserts = Vec::new();
+    let mut i = 0;
+    while let Some(rel) = text[i..].find('>') {
+        let start = i + rel + 1;
+        i = start;
+        let b = &bytes[start..bytes.len().min(start + 40)];
+        let shape = b"dddd-dd-ddTdd:dd:dd";
+        if b.len() < shape.len()
+            || !shape.iter().zip(b).all(|(s, c)| {
+                if *s == b'd' {
+                    c.is_ascii_digit()
+                } else {
+                    s == c
+                }
+            })
+        {
+            continue;
+        }
+        let mut end = shape.len();
+        if b.get(end) == Some(&b'.') {
+            end += 1;
+            while b.get(end).is_some_and(u8::is_ascii_digit) {
+                end += 1;
+            }
+        }
+        if b.get(end) == Some(&b'<') {
+            inserts.push(start + end);
+        }
+    }
+    if inserts.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + inserts.len());
+    let mut last = 0;
+    for at in inserts {
+        out.push_str(&text[last..at]);
+        out.push('Z');
+        last = at;
+    }
+    out.push_str(&text[last..]);
+    Some(out)
 }
 
 /// `&hellip;` → `&#x2026;`: HTML's named entities as numeric references,
@@ -137,6 +187,18 @@ mod tests {
         ));
         assert!(matches!(
             repair("<rssfeed><x/></rssfeed>"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn zoneless_iso_dates_are_taken_as_utc() {
+        assert_eq!(
+            repair("<d>2024-06-24T09:30:00</d><e>2024-06-24T09:30:00.25</e>"),
+            "<d>2024-06-24T09:30:00Z</d><e>2024-06-24T09:30:00.25Z</e>"
+        );
+        assert!(matches!(
+            repair("<d>2024-06-24T09:30:00+03:00</d><t>2024-06-24T09:30:00 in text</t>"),
             Cow::Borrowed(_)
         ));
     }

@@ -297,3 +297,39 @@ fn the_xml_declaration_decodes_koi8_and_the_http_charset_wins_over_it() {
     let f = parse_feed_as(&bom, Some("text/xml; charset=windows-1251"), &base(), 10).unwrap();
     assert_eq!(f.items[0].title, "Україна");
 }
+
+fn date_of(rss_item_date: &str) -> Option<String> {
+    let rss = format!(
+        "<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>t</title><item><guid>1</guid>{rss_item_date}</item></channel></rss>"
+    );
+    parse_feed(rss.as_bytes(), &base(), 10).unwrap().items[0]
+        .published
+        .map(|d| d.to_rfc3339())
+}
+
+#[test]
+fn real_world_date_variants() {
+    let want = Some("2024-06-24T09:30:00+00:00".to_string());
+    for variant in [
+        "<pubDate>Mon, 24 Jun 2024 09:30:00 GMT</pubDate>",
+        "<pubDate>Mon, 24 Jun 2024 12:30:00 +0300</pubDate>",
+        "<pubDate>24 Jun 2024 09:30:00 UT</pubDate>",
+        "<pubDate>Mon, 24 Jun 2024 05:30:00 EDT</pubDate>",
+        "<pubDate>Monday, 24 Jun 2024 09:30:00 Z</pubDate>",
+        "<pubDate>2024-06-24T09:30:00Z</pubDate>",
+        "<dc:date>2024-06-24T12:30:00+03:00</dc:date>",
+    ] {
+        assert_eq!(date_of(variant), want, "{variant}");
+    }
+    assert_eq!(
+        date_of("<pubDate>2024-06-24T09:30:00</pubDate>"),
+        want,
+        "ISO 8601 without a zone is UTC"
+    );
+    assert_eq!(date_of("<pubDate>someday</pubDate>"), None);
+    assert_eq!(
+        date_of("<pubDate>Mon, 24 Jun 2999 09:30:00 GMT</pubDate>"),
+        None,
+        "absurd dates are dropped"
+    );
+}
