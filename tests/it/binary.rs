@@ -670,3 +670,50 @@ fn progress_shows_on_a_terminal_and_nowhere_else() {
         "a progress bar on a terminal: {shown:?}"
     );
 }
+
+/// Peak memory of the daemon's own process (VmHWM counts from exec, unlike
+/// the rusage of a forked child, which starts with its parent's).
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn decompression_bombs_do_not_raise_the_daemons_peak_memory() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(FeedServer::start());
+    // 128 MiB of one character: a few hundred KiB on the wire.
+    let mut bomb = b"<rss version=\"2.0\"><channel><title>".to_vec();
+    bomb.resize(128 << 20, b'a');
+    server.route("/gzip.xml", Route::gzip(&bomb));
+    server.route("/br.xml", Route::brotli(&bomb));
+    drop(bomb);
+    let dir = example();
+    let config = dir.path().join("feedwatch.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("max_body    = \"10MiB\"", "max_body    = \"1MiB\"")
+        + &server.feeds_toml(&["gzip", "br"]);
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon::start(&config);
+    daemon.wait_until("the first poll", |l| l.contains("poll finished"));
+    let peak = peak_rss_kib(daemon.child.id());
+    let log = daemon.log();
+    assert_eq!(
+        log.matches("max_body").count(),
+        2,
+        "both bombs stopped at max_body: {log}"
+    );
+    assert!(log.contains("failed=2"), "{log}");
+    let (status, _) = daemon.stop();
+    assert!(status.success());
+    assert!(
+        peak > 0 && peak < 100 * 1024,
+        "peak RSS {peak} KiB: the 128 MiB bodies never materialised"
+    );
+    drop(rt);
+}
