@@ -25,10 +25,37 @@ pub fn repair(text: &str) -> Cow<'_, str> {
     if let Some(fixed) = rss_version(&out) {
         out = Cow::Owned(fixed);
     }
+    if let Some(fixed) = atom_0_3(&out) {
+        out = Cow::Owned(fixed);
+    }
     if let Some(fixed) = zoneless_dates(&out) {
         out = Cow::Owned(fixed);
     }
     out
+}
+
+const ATOM_0_3: &str = "http://purl.org/atom/ns#";
+
+/// Atom 0.3 (still served) as Atom 1.0, which feed-rs reads (it skips 0.3
+/// entries entirely): the namespace, `issued`/`modified` as
+/// `published`/`updated`, and 0.3's MIME-type text types as 1.0's names.
+fn atom_0_3(text: &str) -> Option<String> {
+    if !text.contains(ATOM_0_3) {
+        return None;
+    }
+    Some(
+        text.replace(ATOM_0_3, "http://www.w3.org/2005/Atom")
+            .replace("<issued>", "<published>")
+            .replace("</issued>", "</published>")
+            .replace("<modified>", "<updated>")
+            .replace("</modified>", "</updated>")
+            .replace("type=\"text/html\"", "type=\"html\"")
+            .replace("type=\"text/plain\"", "type=\"text\"")
+            .replace("type=\"application/xhtml+xml\"", "type=\"xhtml\"")
+            .replace("type='text/html'", "type='html'")
+            .replace("type='text/plain'", "type='text'")
+            .replace("type='application/xhtml+xml'", "type='xhtml'"),
+    )
 }
 
 /// `>2024-06-24T09:30:00<` (ISO 8601 without a zone, which feed-rs drops)

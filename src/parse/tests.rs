@@ -333,3 +333,15 @@ fn real_world_date_variants() {
         "absurd dates are dropped"
     );
 }
+
+#[test]
+fn atom_0_3_is_read_as_atom_1_0() {
+    let atom = br#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title type="text/html" mode="escaped">A &amp;lt;b&amp;gt;title&amp;lt;/b&amp;gt;</title>
+        <entry><id>urn:1</id><title>x</title><issued>2024-06-24T09:30:00Z</issued><modified>2024-06-25T09:30:00Z</modified></entry></feed>"#;
+    let f = parse_feed(atom, &base(), 10).unwrap();
+    assert_eq!(f.items.len(), 1);
+    assert_eq!(
+        f.items[0].published.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2024-06-24T09:30:00+00:00")
+    );
+}
