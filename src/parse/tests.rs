@@ -345,3 +345,16 @@ fn atom_0_3_is_read_as_atom_1_0() {
         Some("2024-06-24T09:30:00+00:00")
     );
 }
+
+#[test]
+fn koi8_r_russian_text_by_declaration() {
+    // "Киев и дроны" in KOI8-R.
+    let title = [
+        0xeb, 0xc9, 0xc5, 0xd7, 0x20, 0xc9, 0x20, 0xc4, 0xd2, 0xcf, 0xce, 0xd9,
+    ];
+    let rss = rss_with_title(" encoding=\"KOI8-R\"", &title);
+    assert_eq!(
+        parse_feed(&rss, &base(), 10).unwrap().items[0].title,
+        "Киев и дроны"
+    );
+}

@@ -167,26 +167,35 @@ async fn compressed_feeds_are_decoded_and_bombs_hit_the_cap() {
     let server = FeedServer::start().await;
     server.route("/gzip.xml", Route::gzip(&sample_feed()));
     server.route("/br.xml", Route::brotli(&sample_feed()));
+    server.route("/deflate.xml", Route::deflate(&sample_feed()));
     // 64 MiB of one character compresses to a few dozen KiB: the cap must
     // hold on what it expands to, not on what crossed the wire.
     let mut bomb = b"<rss version=\"2.0\"><channel><title>".to_vec();
     bomb.resize(64 << 20, b'a');
     server.route("/gzip-bomb.xml", Route::gzip(&bomb));
     server.route("/br-bomb.xml", Route::brotli(&bomb));
-    let feeds = server.feeds_toml(&["gzip", "br", "gzip-bomb", "br-bomb"]);
+    server.route("/deflate-bomb.xml", Route::deflate(&bomb));
+    let feeds = server.feeds_toml(&[
+        "gzip",
+        "br",
+        "deflate",
+        "gzip-bomb",
+        "br-bomb",
+        "deflate-bomb",
+    ]);
     let setup = Setup::with_poll(
         "max_body = \"1MiB\"",
         "transport = \"stdout\"",
         &(feeds + rule_iran_drones_ukraine()),
     );
     let reports = pipeline::poll_all(&setup.context()).await;
-    for r in &reports[..2] {
+    for r in &reports[..3] {
         assert!(
             matches!(&r.outcome, FeedOutcome::Stored(s) if s.new_items == 5 && s.matches == 1),
             "{r:?}"
         );
     }
-    for r in &reports[2..] {
+    for r in &reports[3..] {
         assert!(
             matches!(&r.outcome, FeedOutcome::Failed(e) if e.contains("max_body")),
             "{r:?}"

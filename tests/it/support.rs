@@ -59,6 +59,17 @@ impl Route {
             ..Route::feed(enc.finish().expect("gzip"))
         }
     }
+    /// `body` zlib-compressed, served with `Content-Encoding: deflate`.
+    pub fn deflate(body: &[u8]) -> Self {
+        use std::io::Write;
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(body).expect("deflate");
+        Route {
+            encoding: Some("deflate"),
+            ..Route::feed(enc.finish().expect("deflate"))
+        }
+    }
+
     /// `body` brotli-compressed, served with `Content-Encoding: br`.
     pub fn brotli(body: &[u8]) -> Self {
         let mut out = Vec::new();
