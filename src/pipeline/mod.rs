@@ -153,16 +153,24 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
         }
     };
     let max_items = ctx.config.poll.max_items;
-    let body = fetched.body.clone();
+    let mut fetched = fetched;
+    let body = std::mem::take(&mut fetched.body);
     let base = fetched.final_url.clone();
     let content_type = fetched.content_type.clone();
     // Parsing is CPU work on untrusted bytes: keep it off the async workers.
+    // The body comes back (not copied: it can be max_body long) for
+    // autodiscovery when it is a web page.
     let parsed = tokio::task::spawn_blocking(move || {
-        parse::parse_feed_as(&body, content_type.as_deref(), &base, max_items)
+        let parsed = parse::parse_feed_as(&body, content_type.as_deref(), &base, max_items);
+        (parsed, body)
     })
     .await
     .map_err(|e| e.to_string())
-    .and_then(|r| r.map_err(|e| e.to_string()));
+    .map(|(parsed, body)| {
+        fetched.body = body;
+        parsed.map_err(|e| e.to_string())
+    })
+    .and_then(|r| r);
     let (parsed, fetched) = match parsed {
         Ok(p) => (p, fetched),
         // A page instead of a feed: follow the feed it advertises (SPEC §6).
