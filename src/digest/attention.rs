@@ -46,16 +46,21 @@ fn lines(a: &Attention, tz: Tz) -> (Vec<String>, Vec<String>) {
     (feeds, undelivered)
 }
 
-pub fn text(a: &Attention, tz: Tz) -> String {
+/// The non-empty sections, titled, in order.
+fn sections(a: &Attention, tz: Tz) -> Vec<(&'static str, Vec<String>)> {
     let (feeds, undelivered) = lines(a, tz);
-    let mut out = String::new();
-    for (title, list) in [
+    [
         ("Feeds that need attention", feeds),
         ("Digests not delivered yet", undelivered),
-    ] {
-        if list.is_empty() {
-            continue;
-        }
+    ]
+    .into_iter()
+    .filter(|(_, list)| !list.is_empty())
+    .collect()
+}
+
+pub fn text(a: &Attention, tz: Tz) -> String {
+    let mut out = String::new();
+    for (title, list) in sections(a, tz) {
         let _ = write!(out, "\n{title}\n{}\n", "-".repeat(title.len()));
         for l in list {
             out.push_str(&wrap(&l, "* ", "  "));
@@ -65,15 +70,8 @@ pub fn text(a: &Attention, tz: Tz) -> String {
 }
 
 pub fn html(a: &Attention, tz: Tz) -> String {
-    let (feeds, undelivered) = lines(a, tz);
     let mut out = String::new();
-    for (title, list) in [
-        ("Feeds that need attention", feeds),
-        ("Digests not delivered yet", undelivered),
-    ] {
-        if list.is_empty() {
-            continue;
-        }
+    for (title, list) in sections(a, tz) {
         let _ = write!(
             out,
             "<h2 style=\"font-size:15px;margin:24px 0 8px 0;color:#b3261e\">{title}</h2><ul style=\"font-size:13px;padding-left:20px\">"

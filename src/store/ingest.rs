@@ -25,14 +25,20 @@ pub struct Batch<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// The feed's row id, creating the row on first sight (or updating its URL).
+/// Takes a connection so that it also works inside a transaction.
+fn upsert_feed(conn: &rusqlite::Connection, name: &str, url: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "INSERT INTO feeds(name, url) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET url = excluded.url RETURNING id",
+        params![name, url],
+        |r| r.get(0),
+    )?)
+}
+
 impl Store {
     fn feed_id(&self, name: &str, url: &str) -> Result<i64> {
-        Ok(self.conn.query_row(
-            "INSERT INTO feeds(name, url) VALUES (?1, ?2)
-             ON CONFLICT(name) DO UPDATE SET url = excluded.url RETURNING id",
-            params![name, url],
-            |r| r.get(0),
-        )?)
+        upsert_feed(&self.conn, name, url)
     }
 
     /// The validators saved with the last successful fetch of `feed`.
@@ -58,12 +64,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let feed_id: i64 = tx.query_row(
-            "INSERT INTO feeds(name, url) VALUES (?1, ?2)
-             ON CONFLICT(name) DO UPDATE SET url = excluded.url RETURNING id",
-            params![b.feed, b.url],
-            |r| r.get(0),
-        )?;
+        let feed_id = upsert_feed(&tx, b.feed, b.url)?;
         let first_fetch: bool = tx.query_row(
             "SELECT first_fetch_at IS NULL FROM feeds WHERE id = ?1",
             [feed_id],
