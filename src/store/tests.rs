@@ -53,6 +53,18 @@ fn ingest(
     .unwrap()
 }
 
+/// Writes a small outbox row for `digest` claiming `ids`.
+fn enqueue(s: &mut Store, digest: &str, message_id: &str, ids: &[i64]) -> Result<i64> {
+    let msg = NewOutbox {
+        digest,
+        message_id,
+        from: "a@x",
+        recipients: &["b@x".to_string()],
+        message: b"hello",
+    };
+    s.enqueue(&msg, ids, Utc::now())
+}
+
 fn matched(q: &str, title: &str, summary: &str) -> bool {
     let mut s = Store::open_in_memory().unwrap();
     ingest(
@@ -278,22 +290,11 @@ fn pending_groups_rules_per_item_and_enqueue_claims_atomically() {
         pending[0].snippet
     );
     let ids: Vec<i64> = pending.iter().flat_map(|m| m.match_ids.clone()).collect();
-    let msg = NewOutbox {
-        digest: "default",
-        message_id: "<1@x>",
-        from: "a@x",
-        recipients: &["b@x".to_string()],
-        message: b"hello",
-    };
-    let id = s.enqueue(&msg, &ids, Utc::now()).unwrap();
+    let id = enqueue(&mut s, "default", "<1@x>", &ids).unwrap();
     assert!(s.pending("default").unwrap().is_empty());
     // A second claim of the same matches writes nothing.
-    let again = NewOutbox {
-        message_id: "<2@x>",
-        ..msg
-    };
     assert!(matches!(
-        s.enqueue(&again, &ids, Utc::now()),
+        enqueue(&mut s, "default", "<2@x>", &ids),
         Err(StoreError::Conflict)
     ));
     let due = s.due(Utc::now()).unwrap();
@@ -445,14 +446,7 @@ fn attention_names_feeds_failing_for_a_day_gone_feeds_and_undelivered_messages()
     s.record_failure("healed", "u", None, "timeout", now - Duration::days(3))
         .unwrap();
     s.not_modified("healed", "u", now).unwrap();
-    let msg = NewOutbox {
-        digest: "morning",
-        message_id: "<1@x>",
-        from: "a@x",
-        recipients: &["b@x".to_string()],
-        message: b"m",
-    };
-    let id = s.enqueue(&msg, &[], now).unwrap();
+    let id = enqueue(&mut s, "morning", "<1@x>", &[]).unwrap();
     s.mark_failed(id, "550 no such user", now).unwrap();
     let a = s.attention(now - Duration::days(1)).unwrap();
     assert_eq!(a.failing.len(), 1);
@@ -487,14 +481,7 @@ fn pruned_items_leave_search_but_never_alert_again() {
         .iter()
         .flat_map(|m| m.match_ids.clone())
         .collect();
-    let msg = NewOutbox {
-        digest: "default",
-        message_id: "<p@x>",
-        from: "a@x",
-        recipients: &["b@x".to_string()],
-        message: b"m",
-    };
-    let out = s.enqueue(&msg, &ids, Utc::now()).unwrap();
+    let out = enqueue(&mut s, "default", "<p@x>", &ids).unwrap();
     s.mark_sent(out, Utc::now()).unwrap();
     ingest(&mut s, "f", &[waiting], &r);
     let later = Utc::now() + Duration::days(200);
