@@ -26,7 +26,7 @@ pub(super) struct Fired {
 
 /// The feeds a poll tick covers: the global schedule polls every feed that
 /// has no schedule of its own.
-pub(super) fn feeds_for(config: &Config, tick: &Tick) -> Vec<String> {
+pub(super) fn feeds_for(config: &Config, tick: &Tick) -> Vec<crate::config::FeedConfig> {
     config
         .feeds
         .iter()
@@ -35,7 +35,7 @@ pub(super) fn feeds_for(config: &Config, tick: &Tick) -> Vec<String> {
             Tick::Poll => f.schedule.is_none(),
             Tick::Digest(_) => false,
         })
-        .map(|f| f.name.clone())
+        .cloned()
         .collect()
 }
 

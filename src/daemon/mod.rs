@@ -164,14 +164,7 @@ pub async fn handle(ctx: &Context, tick: Tick) {
     let started = std::time::Instant::now();
     match &tick {
         Tick::Poll | Tick::PollFeed(_) => {
-            let names = feeds_for(&ctx.config, &tick);
-            let feeds: Vec<_> = ctx
-                .config
-                .feeds
-                .iter()
-                .filter(|f| names.contains(&f.name))
-                .cloned()
-                .collect();
+            let feeds = feeds_for(&ctx.config, &tick);
             let reports = pipeline::poll_feeds(ctx, &feeds).await;
             let failed = reports
                 .iter()
@@ -262,7 +255,13 @@ schedule = "immediate"
                 (Tick::Digest("am".into()), "0 0 7 * * *".to_string()),
             ]
         );
-        assert_eq!(feeds_for(&config, &Tick::Poll), vec!["normal".to_string()]);
+        let names = |tick: Tick| {
+            feeds_for(&config, &tick)
+                .into_iter()
+                .map(|f| f.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(Tick::Poll), vec!["normal".to_string()]);
         let fired = |tick: Tick, at: Option<&str>| jobs::Fired {
             tick,
             occurrence: at.map(|t| {
@@ -291,7 +290,7 @@ schedule = "immediate"
             "by hand: no delay"
         );
         assert_eq!(
-            feeds_for(&config, &Tick::PollFeed("fast".into())),
+            names(Tick::PollFeed("fast".into())),
             vec!["fast".to_string()]
         );
     }
