@@ -704,7 +704,12 @@ fn build_archive(
     let mut store = feedwatch::store::Store::open_dir(&dir.path().join("state")).expect("store");
     let config_text = format!(
         "state_dir = \"state\"\n[email]\nfrom = \"a@example.org\"\nto = [\"b@example.org\"]\ntransport = \"stdout\"\n{}",
-        rules(100)
+        rules(
+            std::env::var("FW_RULES")
+                .ok()
+                .and_then(|g| g.parse().ok())
+                .unwrap_or(100)
+        )
     );
     let config =
         feedwatch::config::parse(&config_text, &dir.path().join("x.toml"), None).expect("rules");
@@ -716,37 +721,53 @@ fn build_archive(
     let mut full = (Duration::ZERO, 0);
     let started_all = Instant::now();
     let mut f = 0;
+    let group: usize = std::env::var("FW_GROUP")
+        .ok()
+        .and_then(|g| g.parse().ok())
+        .unwrap_or(1);
     while done < n {
-        let count = 50.min(n - done);
-        let doc = feed_doc(10_000 + f, done, count, 1);
-        let parsed = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
-        text_bytes += parsed
-            .items
+        let mut parsed = Vec::new();
+        let mut count = 0;
+        while parsed.len() < group && done + count < n {
+            let c = 50.min(n - done - count);
+            let doc = feed_doc(10_000 + f, done + count, c, 1);
+            let p = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
+            text_bytes += p
+                .items
+                .iter()
+                .map(|i| i.title.len() + i.summary.len())
+                .sum::<usize>();
+            parsed.push((format!("a{}", f % 100), p));
+            count += c;
+            f += 1;
+        }
+        let now = chrono::Utc::now();
+        let validators = Default::default();
+        let batches: Vec<_> = parsed
             .iter()
-            .map(|i| i.title.len() + i.summary.len())
-            .sum::<usize>();
-        let t = Instant::now();
-        store
-            .ingest(&feedwatch::store::Batch {
-                feed: &format!("a{}", f % 100),
+            .map(|(name, p)| feedwatch::store::Batch {
+                feed: name,
                 url: "https://example.org/",
                 status: Some(200),
-                validators: &Default::default(),
-                items: &parsed.items,
-                rules: &config.rules,
+                validators: &validators,
+                items: &p.items,
                 backfill_cutoff: None,
-                now: chrono::Utc::now(),
+                now,
             })
-            .expect("ingest");
+            .collect();
+        let t = Instant::now();
+        for r in store.ingest_many(&batches, &config.rules) {
+            r.expect("ingest");
+        }
         let spent = t.elapsed();
         if done < window {
             empty = (empty.0 + spent, empty.1 + count);
         } else if done >= n - window {
             full = (full.0 + spent, full.1 + count);
         }
+        let before = done;
         done += count;
-        f += 1;
-        if done % 100_000 == 0 {
+        if done / 100_000 > before / 100_000 {
             eprintln!(
                 "archive: {done} items ({:.0} s)",
                 started_all.elapsed().as_secs_f64()
@@ -770,16 +791,18 @@ fn store_floor(n: usize) -> Duration {
     let started = Instant::now();
     for (f, parsed) in batches.iter().enumerate() {
         store
-            .ingest(&feedwatch::store::Batch {
-                feed: &format!("s{f}"),
-                url: "https://example.org/",
-                status: Some(200),
-                validators: &Default::default(),
-                items: &parsed.items,
-                rules: &[],
-                backfill_cutoff: None,
-                now: chrono::Utc::now(),
-            })
+            .ingest(
+                &feedwatch::store::Batch {
+                    feed: &format!("s{f}"),
+                    url: "https://example.org/",
+                    status: Some(200),
+                    validators: &Default::default(),
+                    items: &parsed.items,
+                    backfill_cutoff: None,
+                    now: chrono::Utc::now(),
+                },
+                &[],
+            )
             .expect("ingest");
     }
     started.elapsed()
@@ -830,16 +853,18 @@ fn digest_10k(rt: &tokio::runtime::Runtime) -> (Run, usize) {
         doc.push_str("</channel></rss>");
         let parsed = feedwatch::parse::parse_feed(doc.as_bytes(), &base, 1000).expect("parse");
         let r = store
-            .ingest(&feedwatch::store::Batch {
-                feed: &format!("d{}", f % 20),
-                url: "https://example.org/",
-                status: Some(200),
-                validators: &Default::default(),
-                items: &parsed.items,
-                rules: &only_seed,
-                backfill_cutoff: None,
-                now: chrono::Utc::now(),
-            })
+            .ingest(
+                &feedwatch::store::Batch {
+                    feed: &format!("d{}", f % 20),
+                    url: "https://example.org/",
+                    status: Some(200),
+                    validators: &Default::default(),
+                    items: &parsed.items,
+                    backfill_cutoff: None,
+                    now: chrono::Utc::now(),
+                },
+                &only_seed,
+            )
             .expect("ingest");
         matched += r.matches;
         f += 1;

@@ -195,16 +195,18 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
     let report = ctx
         .db
         .call(move |s| {
-            s.ingest(&crate::store::Batch {
-                feed: &name,
-                url: &url,
-                status: Some(status),
-                validators: &validators,
-                items: &parsed.items,
-                rules: &rules,
-                backfill_cutoff: cutoff,
-                now: Utc::now(),
-            })
+            s.ingest(
+                &crate::store::Batch {
+                    feed: &name,
+                    url: &url,
+                    status: Some(status),
+                    validators: &validators,
+                    items: &parsed.items,
+                    backfill_cutoff: cutoff,
+                    now: Utc::now(),
+                },
+                &rules,
+            )
         })
         .await;
     match report {

@@ -31,12 +31,27 @@ const MIGRATIONS: &[&str] = &[
     include_str!("003_retention.sql"),
     include_str!("004_backoff.sql"),
     include_str!("005_moved.sql"),
+    include_str!("006_fts_by_group.sql"),
 ];
 
 /// The FTS5 column list and tokenizer, shared by the archive index and the
 /// per-batch scratch table so that live matching and `search` agree.
 const FTS_DEFINITION: &str = "title, summary, author, category, feed, \
      tokenize = 'porter unicode61 remove_diacritics 2'";
+
+/// The matching scratch database (DESIGN §3): new items are staged in a plain
+/// table, then indexed by one statement into an FTS5 table that reads its
+/// text from there (external content: the text is held once).
+const SCRATCH_SCHEMA: &str = "CREATE TABLE staged(id INTEGER PRIMARY KEY, \
+     title TEXT, summary TEXT, author TEXT, category TEXT, feed TEXT);";
+
+/// The scratch FTS5 table, made anew for each group of new items.
+fn scratch_index() -> String {
+    format!(
+        "DROP TABLE IF EXISTS batch; \
+         CREATE VIRTUAL TABLE batch USING fts5({FTS_DEFINITION}, content = 'staged', content_rowid = 'id');"
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -101,9 +116,8 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
         let scratch = Connection::open_in_memory()?;
-        scratch.execute_batch(&format!(
-            "CREATE VIRTUAL TABLE batch USING fts5({FTS_DEFINITION});"
-        ))?;
+        scratch.execute_batch(SCRATCH_SCHEMA)?;
+        scratch.execute_batch(&scratch_index())?;
         Ok(Store { conn, scratch })
     }
 

@@ -6,7 +6,7 @@ use chrono::Duration;
 use super::ingest::Batch;
 use super::outbox::NewOutbox;
 use super::*;
-use crate::model::{CompiledRule, Item, Validators};
+use crate::model::{CompiledRule, IngestReport, Item, Validators};
 use crate::rules::{TermSets, compile_query};
 
 fn item(key: &str, title: &str, summary: &str, days_ago: i64) -> Item {
@@ -37,19 +37,21 @@ fn ingest(
     rules: &[CompiledRule],
 ) -> crate::model::IngestReport {
     let now = Utc::now();
-    s.ingest(&Batch {
-        feed,
-        url: "https://e.org/feed",
-        status: Some(200),
-        validators: &Validators {
-            etag: Some("\"v1\"".into()),
-            last_modified: None,
+    s.ingest(
+        &Batch {
+            feed,
+            url: "https://e.org/feed",
+            status: Some(200),
+            validators: &Validators {
+                etag: Some("\"v1\"".into()),
+                last_modified: None,
+            },
+            items,
+            backfill_cutoff: None,
+            now,
         },
-        items,
         rules,
-        backfill_cutoff: None,
-        now,
-    })
+    )
     .unwrap()
 }
 
@@ -217,30 +219,34 @@ fn backfill_limits_alerts_on_first_fetch_only() {
     undated.published = None;
     let now = Utc::now();
     let report = s
-        .ingest(&Batch {
-            feed: "f",
-            url: "u",
-            status: Some(200),
-            validators: &Validators::default(),
-            items: &[old, recent, undated],
-            rules: &r,
-            backfill_cutoff: Some(now - Duration::days(1)),
-            now,
-        })
+        .ingest(
+            &Batch {
+                feed: "f",
+                url: "u",
+                status: Some(200),
+                validators: &Validators::default(),
+                items: &[old, recent, undated],
+                backfill_cutoff: Some(now - Duration::days(1)),
+                now,
+            },
+            &r,
+        )
         .unwrap();
     assert_eq!((report.new_items, report.matches), (3, 1));
     // After the first fetch, every new item alerts, however old.
     let report = s
-        .ingest(&Batch {
-            feed: "f",
-            url: "u",
-            status: Some(200),
-            validators: &Validators::default(),
-            items: &[item("older", "Iran older", "", 30)],
-            rules: &r,
-            backfill_cutoff: Some(now - Duration::days(1)),
-            now,
-        })
+        .ingest(
+            &Batch {
+                feed: "f",
+                url: "u",
+                status: Some(200),
+                validators: &Validators::default(),
+                items: &[item("older", "Iran older", "", 30)],
+                backfill_cutoff: Some(now - Duration::days(1)),
+                now,
+            },
+            &r,
+        )
         .unwrap();
     assert_eq!(report.matches, 1);
     assert_eq!(
@@ -262,6 +268,123 @@ fn rule_scope_by_feed() {
     assert_eq!(
         ingest(&mut s, "a", &[item("1", "Iran", "", 0)], &[r]).matches,
         1
+    );
+}
+
+fn batch<'a>(feed: &'a str, items: &'a [Item]) -> Batch<'a> {
+    static NO_VALIDATORS: Validators = Validators {
+        etag: None,
+        last_modified: None,
+    };
+    Batch {
+        feed,
+        url: "https://e.org/feed",
+        status: Some(200),
+        validators: &NO_VALIDATORS,
+        items,
+        backfill_cutoff: None,
+        now: Utc::now(),
+    }
+}
+
+#[test]
+fn a_group_of_feeds_is_stored_indexed_and_matched_as_each_feed_alone() {
+    let mut s = Store::open_in_memory().unwrap();
+    let mut scoped = rule("only-a", "iran");
+    scoped.feeds = Some(vec!["a".into()]);
+    let rules = [rule("all", "drone*"), scoped];
+    let a = [item("1", "Iran drones", "", 0), item("2", "Weather", "", 0)];
+    let b = [item("1", "Iran drones", "", 0)];
+    let c = [item("9", "Nothing here", "", 0)];
+    let reports: Vec<_> = s
+        .ingest_many(&[batch("a", &a), batch("b", &b), batch("c", &c)], &rules)
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    // The scoped rule matched the same words in b, and does not count there.
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| (r.new_items, r.matches))
+            .collect::<Vec<_>>(),
+        [(2, 2), (1, 1), (1, 0)]
+    );
+    let pending: Vec<(String, Vec<String>)> = s
+        .pending("default")
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.feed, m.rules))
+        .collect();
+    assert_eq!(pending.len(), 2);
+    assert!(pending.contains(&("a".into(), vec!["all".into(), "only-a".into()])));
+    assert!(pending.contains(&("b".into(), vec!["all".into()])));
+    // Every row of the group is in the archive's index, and a second group
+    // neither re-indexes nor re-matches them.
+    let q = compile_query("iran OR weather OR nothing", &TermSets::new()).unwrap();
+    assert_eq!(s.search(&q, None, None, 10).unwrap().len(), 4);
+    let more = [item("3", "Iran again", "", 0)];
+    let again = s.ingest_many(&[batch("a", &a), batch("a", &more)], &rules);
+    assert_eq!(
+        again.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>(),
+        [
+            IngestReport::default(),
+            IngestReport {
+                new_items: 1,
+                matches: 1
+            }
+        ]
+    );
+    assert_eq!(s.search(&q, None, None, 10).unwrap().len(), 5);
+    // FTS5 compares its index with the items table, row by row.
+    s.conn
+        .execute(
+            "INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)",
+            [],
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_feed_that_cannot_be_written_fails_alone_and_its_group_is_stored() {
+    let mut s = Store::open_in_memory().unwrap();
+    // Stands in for any write error of one feed's rows.
+    s.conn
+        .execute_batch(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON items WHEN new.feed = 'bad'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let rules = [rule("r", "iran")];
+    let good = [item("1", "Iran", "", 0)];
+    let reports = s.ingest_many(&[batch("good", &good), batch("bad", &good)], &rules);
+    assert_eq!(
+        reports[0].as_ref().unwrap(),
+        &IngestReport {
+            new_items: 1,
+            matches: 1
+        }
+    );
+    assert!(
+        reports[1]
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("refused"))
+    );
+    let q = compile_query("iran", &TermSets::new()).unwrap();
+    let hits = s.search(&q, None, None, 10).unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.feed.as_str()).collect::<Vec<_>>(),
+        ["good"],
+        "the good feed's rows are stored and indexed once, the bad feed's not at all"
+    );
+    assert_eq!(s.pending("default").unwrap().len(), 1);
+    // The bad feed stored nothing, so it is still new next time.
+    s.conn.execute_batch("DROP TRIGGER refuse;").unwrap();
+    assert_eq!(
+        s.ingest(&batch("bad", &good), &rules).unwrap(),
+        IngestReport {
+            new_items: 1,
+            matches: 1
+        }
     );
 }
 
@@ -429,6 +552,11 @@ fn a_database_from_schema_version_1_is_upgraded_in_place() {
     again.key = "id:seen-before".into();
     let report = ingest(&mut s, "old", &[again], &[rule("r", "iran")]);
     assert_eq!(report.new_items, 0, "identities carried into `seen`");
+    // Version 6 indexes new rows without the trigger; the old row is still
+    // indexed, and the new one exactly once.
+    ingest(&mut s, "old", &[item("new", "Iran now", "", 0)], &[]);
+    let q = compile_query("iran", &TermSets::new()).unwrap();
+    assert_eq!(s.search(&q, None, None, 10).unwrap().len(), 2);
 }
 
 #[test]
@@ -537,16 +665,18 @@ fn retention_bounds_the_database_over_a_simulated_year() {
                     it
                 })
                 .collect();
-            s.ingest(&Batch {
-                feed: "busy",
-                url: "u",
-                status: Some(200),
-                validators: &Validators::default(),
-                items: &items,
-                rules: &[],
-                backfill_cutoff: None,
-                now,
-            })
+            s.ingest(
+                &Batch {
+                    feed: "busy",
+                    url: "u",
+                    status: Some(200),
+                    validators: &Validators::default(),
+                    items: &items,
+                    backfill_cutoff: None,
+                    now,
+                },
+                &[],
+            )
             .unwrap();
             if let Some(days) = retention {
                 s.prune(now - Duration::days(days)).unwrap();
