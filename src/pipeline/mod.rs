@@ -93,10 +93,11 @@ pub struct FeedReport {
     pub outcome: FeedOutcome,
 }
 
-/// Polls one feed: fetch, parse, store and match. Never fails: a failure is
-/// recorded on the feed and returned as `FeedOutcome::Failed`.
-pub async fn poll_feed(ctx: &Context, feed: &FeedConfig) -> FeedReport {
-    let outcome = match poll_feed_inner(ctx, feed).await {
+/// Polls one feed: fetch, parse, store and match (through the poll's
+/// writer). Never fails: a failure is recorded on the feed and returned as
+/// `FeedOutcome::Failed`.
+async fn poll_feed(ctx: &Context, writer: &Writer, feed: &FeedConfig) -> FeedReport {
+    let outcome = match poll_feed_inner(ctx, writer, feed).await {
         Ok(o) => o,
         Err(message) => {
             tracing::warn!(feed = %feed.name, url = %feed.url, error = %message, "feed failed");
@@ -109,7 +110,11 @@ pub async fn poll_feed(ctx: &Context, feed: &FeedConfig) -> FeedReport {
     }
 }
 
-async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome, String> {
+async fn poll_feed_inner(
+    ctx: &Context,
+    writer: &Writer,
+    feed: &FeedConfig,
+) -> Result<FeedOutcome, String> {
     let name = feed.name.clone();
     let url = feed.url.to_string();
     let (validators, next_fetch, moved) = {
@@ -137,10 +142,7 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
     let fetch_url = adopted.clone().unwrap_or_else(|| feed.url.clone());
     let fetched = match ctx.fetcher.fetch(&fetch_url, &validators).await {
         Ok(FetchOutcome::NotModified) => {
-            ctx.db
-                .call(move |s| s.not_modified(&name, &url, Utc::now()))
-                .await
-                .map_err(|e| e.to_string())?;
+            writer.not_modified(name, url).await?;
             return Ok(FeedOutcome::NotModified);
         }
         Ok(FetchOutcome::Fetched(f)) => *f,
@@ -179,34 +181,26 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
             None => return Err(record_failure(ctx, feed, Some(fetched.status), e, None).await),
         },
     };
-    let rules = ctx.config.rules.clone();
     let cutoff = ctx
         .config
         .poll
         .backfill
         .map(|d| Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
-    let (status, validators, max_age) = (fetched.status, fetched.validators, fetched.max_age);
+    let (status, max_age) = (fetched.status, fetched.max_age);
     let moved_to = fetched
         .moved_to
         .as_ref()
         .or(adopted.as_ref())
         .map(|u| u.to_string());
     let ttl_minutes = parsed.ttl_minutes;
-    let report = ctx
-        .db
-        .call(move |s| {
-            s.ingest(
-                &crate::store::Batch {
-                    feed: &name,
-                    url: &url,
-                    status: Some(status),
-                    validators: &validators,
-                    items: &parsed.items,
-                    backfill_cutoff: cutoff,
-                    now: Utc::now(),
-                },
-                &rules,
-            )
+    let report = writer
+        .store(Parsed {
+            feed: name,
+            url,
+            status,
+            validators: fetched.validators,
+            items: parsed.items,
+            backfill_cutoff: cutoff,
         })
         .await;
     match report {
@@ -237,7 +231,7 @@ async fn poll_feed_inner(ctx: &Context, feed: &FeedConfig) -> Result<FeedOutcome
             }
             Ok(FeedOutcome::Stored(r))
         }
-        Err(e) => Err(record_failure(ctx, feed, Some(status), e.to_string(), None).await),
+        Err(e) => Err(record_failure(ctx, feed, Some(status), e, None).await),
     }
 }
 
@@ -340,6 +334,7 @@ pub async fn poll_feeds_with_progress(
     feeds: &[FeedConfig],
     progress: &(dyn Fn(&FeedReport) + Sync),
 ) -> Vec<FeedReport> {
+    let (writer, written) = Writer::start(ctx.db.clone(), Arc::clone(&ctx.config));
     let global = Arc::new(Semaphore::new(ctx.config.poll.concurrency));
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -350,7 +345,12 @@ pub async fn poll_feeds_with_progress(
                 .entry(host)
                 .or_insert_with(|| Arc::new(Semaphore::new(ctx.config.poll.per_host))),
         );
-        let (ctx, feed, global) = (ctx.clone(), feed.clone(), Arc::clone(&global));
+        let (ctx, feed, global, writer) = (
+            ctx.clone(),
+            feed.clone(),
+            Arc::clone(&global),
+            writer.clone(),
+        );
         tasks.spawn(async move {
             if !ctx.jitter.is_zero() {
                 let wait = ctx.jitter.mul_f64(fastrand::f64());
@@ -370,7 +370,7 @@ pub async fn poll_feeds_with_progress(
                     },
                 );
             }
-            (i, poll_feed(&ctx, &feed).await)
+            (i, poll_feed(&ctx, &writer, &feed).await)
         });
     }
     let mut reports: Vec<(usize, FeedReport)> = Vec::with_capacity(feeds.len());
@@ -384,6 +384,11 @@ pub async fn poll_feeds_with_progress(
             Err(e) => tracing::error!(error = %e, "a feed task panicked"),
         }
     }
+    // Every feed task has ended; the writer ends with its last handle.
+    drop(writer);
+    if let Err(e) = written.await {
+        tracing::error!(error = %e, "the store writer panicked");
+    }
     reports.sort_by_key(|(i, _)| *i);
     reports.into_iter().map(|(_, r)| r).collect()
 }
@@ -394,6 +399,9 @@ pub async fn poll_all(ctx: &Context) -> Vec<FeedReport> {
 }
 
 mod deliver;
+mod writer;
+
+use writer::{Parsed, Writer};
 
 pub use deliver::{DeliverReport, compose, deliver, dry_run, flush_outbox, mailer, prune};
 

@@ -1,0 +1,162 @@
+//! Pipeline, store side of a poll: the feeds of one poll are fetched and
+//! parsed concurrently, but stored by one writer that takes whatever feeds
+//! are waiting and writes them as one group (`Store::ingest_many`: one
+//! transaction, one FTS5 segment, one matching pass). While a group is being
+//! written the next one gathers, so groups grow exactly when the store is
+//! the bottleneck. Per-feed commits were most of a first poll's time (README,
+//! Performance). A 304 is a write too (the feed's last fetch), grouped the
+//! same way. Each feed still gets its own outcome.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Config;
+use crate::model::{IngestReport, Item, Validators};
+use crate::store::{Batch, Db};
+
+/// One feed's fetched and parsed items, to be stored.
+pub(super) struct Parsed {
+    pub feed: String,
+    pub url: String,
+    pub status: u16,
+    pub validators: Validators,
+    pub items: Vec<Item>,
+    pub backfill_cutoff: Option<DateTime<Utc>>,
+}
+
+enum Work {
+    Stored(Parsed),
+    NotModified { feed: String, url: String },
+}
+
+impl Work {
+    /// How much this adds to a group (a 304 is one small update).
+    fn weight(&self) -> usize {
+        match self {
+            Work::Stored(p) => p.items.len().max(1),
+            Work::NotModified { .. } => 1,
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<IngestReport, String>>;
+
+/// A group stops growing at this many items: the scratch table holds a
+/// group's text, and a feed waits for its whole group.
+const MAX_GROUP_ITEMS: usize = 5_000;
+
+/// The handle the feed tasks of one poll send their results to.
+#[derive(Clone)]
+pub(super) struct Writer {
+    queue: mpsc::UnboundedSender<(Work, Reply)>,
+}
+
+impl Writer {
+    /// Starts the writer; it ends when every `Writer` clone is dropped.
+    pub fn start(db: Db, config: Arc<Config>) -> (Writer, tokio::task::JoinHandle<()>) {
+        // Unbounded, yet bounded in practice: a feed task waits for its reply
+        // while holding its concurrency slot, so at most `poll.concurrency`
+        // feeds are queued.
+        let (queue, rx) = mpsc::unbounded_channel();
+        (Writer { queue }, tokio::spawn(run(db, config, rx)))
+    }
+
+    /// Stores one feed's items (with the others waiting) and matches them.
+    pub async fn store(&self, parsed: Parsed) -> Result<IngestReport, String> {
+        self.send(Work::Stored(parsed)).await
+    }
+
+    /// Records a 304 (with the others waiting).
+    pub async fn not_modified(&self, feed: String, url: String) -> Result<(), String> {
+        self.send(Work::NotModified { feed, url }).await.map(|_| ())
+    }
+
+    async fn send(&self, work: Work) -> Result<IngestReport, String> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((work, reply))
+            .map_err(|_| "the store writer has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the store writer has stopped".to_string())?
+    }
+}
+
+async fn run(db: Db, config: Arc<Config>, mut rx: mpsc::UnboundedReceiver<(Work, Reply)>) {
+    while let Some(first) = rx.recv().await {
+        let mut weight = first.0.weight();
+        let mut group = vec![first];
+        while weight < MAX_GROUP_ITEMS {
+            let Ok(next) = rx.try_recv() else { break };
+            weight += next.0.weight();
+            group.push(next);
+        }
+        let (work, replies): (Vec<Work>, Vec<Reply>) = group.into_iter().unzip();
+        let config = Arc::clone(&config);
+        let outcome = db
+            .call(move |s| Ok(write_group(s, &config, &work)))
+            .await
+            .map_err(|e| e.to_string());
+        match outcome {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    // The feed's task may be gone (shutdown); nothing to tell.
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Writes one group; one result per piece of work, in order.
+fn write_group(
+    s: &mut crate::store::Store,
+    config: &Config,
+    work: &[Work],
+) -> Vec<Result<IngestReport, String>> {
+    let now = Utc::now();
+    let batches: Vec<Batch<'_>> = work
+        .iter()
+        .filter_map(|w| match w {
+            Work::Stored(p) => Some(Batch {
+                feed: &p.feed,
+                url: &p.url,
+                status: Some(p.status),
+                validators: &p.validators,
+                items: &p.items,
+                backfill_cutoff: p.backfill_cutoff,
+                now,
+            }),
+            Work::NotModified { .. } => None,
+        })
+        .collect();
+    let not_modified: Vec<(&str, &str)> = work
+        .iter()
+        .filter_map(|w| match w {
+            Work::NotModified { feed, url } => Some((feed.as_str(), url.as_str())),
+            Work::Stored(_) => None,
+        })
+        .collect();
+    let mut stored = s.ingest_many(&batches, &config.rules).into_iter();
+    let mut unchanged = s.not_modified_many(&not_modified, now).into_iter();
+    work.iter()
+        .map(|w| {
+            let result = match w {
+                Work::Stored(_) => stored.next(),
+                Work::NotModified { .. } => unchanged
+                    .next()
+                    .map(|r| r.map(|()| IngestReport::default())),
+            };
+            result
+                .unwrap_or_else(|| Err(crate::store::StoreError::Task("no result".into())))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
