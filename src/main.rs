@@ -6,6 +6,7 @@ use clap::Parser;
 use feedwatch::cli::{self, Cli, Command};
 
 fn main() {
+    feedwatch::daemon::limit_malloc_arenas();
     let cli = Cli::parse();
     // The daemon logs its lifecycle; one-shot commands only warnings, so that
     // their own output stays readable.

@@ -19,6 +19,8 @@ use tokio_util::sync::CancellationToken;
 mod jobs;
 mod service;
 
+pub use service::limit_malloc_arenas;
+
 pub use jobs::schedules;
 use jobs::{Jobs, feeds_for};
 
