@@ -579,7 +579,8 @@ fn main() {
     let first_db = store.size_bytes().expect("size");
     drop(store);
 
-    // Matching throughput, in this process: ingest + 100 rules per 50-item batch.
+    // Storing and matching, in this process, in groups of GROUP feeds of 50
+    // items (as the poll's writer takes them when the store is busy).
     let store_only = store_floor(20_000);
     rows.push(floor(
         "floor: store only (insert-new-only + FTS index, 0 rules)",
@@ -588,16 +589,21 @@ fn main() {
     ));
     let (archive_dir, match_empty, match_full, text_bytes, items_stored) =
         build_archive(&rt, a.archive);
-    rows.push(floor(
-        "store+match, 100 rules, empty archive",
-        match_empty.0,
-        match_empty.1,
-    ));
-    rows.push(floor(
-        &format!("store+match, 100 rules, {} items stored", a.archive),
-        match_full.0,
-        match_full.1,
-    ));
+    for (w, stored) in [
+        (&match_empty, "empty archive".to_string()),
+        (&match_full, format!("{} items stored", a.archive)),
+    ] {
+        rows.push(floor(
+            &format!("store + match, 100 rules, {stored}"),
+            w.store_and_match,
+            w.items,
+        ));
+        rows.push(floor(
+            &format!("matching alone (scratch index + 100 rules), {stored}"),
+            w.matching,
+            w.items,
+        ));
+    }
 
     // search over the archive, through the binary (median of 5).
     let archive_config = write_config(archive_dir.path(), None, 0, "transport = \"stdout\"");
@@ -685,31 +691,32 @@ fn main() {
     let _ = (first.stderr, search.stdout.len());
 }
 
-/// Ingests `n` items (in 50-item batches of 100 feeds, 100 rules) into a new
-/// state dir; returns it with the throughput on the empty archive (first
-/// 50,000 items) and on the full one (a last 50,000 items), and the text size.
-#[allow(clippy::type_complexity)]
+/// Feeds stored per `ingest_many` call in the in-process measurements: the
+/// default `poll.concurrency`, which bounds the poll writer's groups.
+const GROUP: usize = 16;
+
+/// Store and matching time over a run of items.
+#[derive(Default)]
+struct Window {
+    store_and_match: Duration,
+    matching: Duration,
+    items: usize,
+}
+
+/// Ingests `n` items (50-item feeds of 100 names, GROUP feeds per call, 100
+/// rules) into a new state dir; returns it with the timings on the empty
+/// archive (first 50,000 items) and on the full one (a last 50,000 items),
+/// and the text size.
 fn build_archive(
     rt: &tokio::runtime::Runtime,
     n: usize,
-) -> (
-    tempfile::TempDir,
-    (Duration, usize),
-    (Duration, usize),
-    usize,
-    usize,
-) {
+) -> (tempfile::TempDir, Window, Window, usize, usize) {
     let _ = rt;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = feedwatch::store::Store::open_dir(&dir.path().join("state")).expect("store");
     let config_text = format!(
         "state_dir = \"state\"\n[email]\nfrom = \"a@example.org\"\nto = [\"b@example.org\"]\ntransport = \"stdout\"\n{}",
-        rules(
-            std::env::var("FW_RULES")
-                .ok()
-                .and_then(|g| g.parse().ok())
-                .unwrap_or(100)
-        )
+        rules(100)
     );
     let config =
         feedwatch::config::parse(&config_text, &dir.path().join("x.toml"), None).expect("rules");
@@ -717,18 +724,14 @@ fn build_archive(
     let mut text_bytes = 0;
     let mut done = 0;
     let window = 50_000.min(n / 2).max(1);
-    let mut empty = (Duration::ZERO, 0);
-    let mut full = (Duration::ZERO, 0);
+    let mut empty = Window::default();
+    let mut full = Window::default();
     let started_all = Instant::now();
     let mut f = 0;
-    let group: usize = std::env::var("FW_GROUP")
-        .ok()
-        .and_then(|g| g.parse().ok())
-        .unwrap_or(1);
     while done < n {
         let mut parsed = Vec::new();
         let mut count = 0;
-        while parsed.len() < group && done + count < n {
+        while parsed.len() < GROUP && done + count < n {
             let c = 50.min(n - done - count);
             let doc = feed_doc(10_000 + f, done + count, c, 1);
             let p = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
@@ -756,14 +759,23 @@ fn build_archive(
             })
             .collect();
         let t = Instant::now();
+        let matching_before = store.matching_time();
         for r in store.ingest_many(&batches, &config.rules) {
             r.expect("ingest");
         }
         let spent = t.elapsed();
-        if done < window {
-            empty = (empty.0 + spent, empty.1 + count);
+        let matching = store.matching_time() - matching_before;
+        let window = if done < window {
+            Some(&mut empty)
         } else if done >= n - window {
-            full = (full.0 + spent, full.1 + count);
+            Some(&mut full)
+        } else {
+            None
+        };
+        if let Some(w) = window {
+            w.store_and_match += spent;
+            w.matching += matching;
+            w.items += count;
         }
         let before = done;
         done += count;
@@ -777,33 +789,37 @@ fn build_archive(
     (dir, empty, full, text_bytes, n)
 }
 
-/// Time to store `n` parsed items in 50-item batches with no rules.
+/// Time to store `n` parsed items, GROUP feeds of 50 per call, no rules.
 fn store_floor(n: usize) -> Duration {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = feedwatch::store::Store::open_dir(dir.path()).expect("store");
     let base = url::Url::parse("https://example.org/").expect("url");
-    let batches: Vec<_> = (0..n / 50)
+    let feeds: Vec<(String, Vec<feedwatch::model::Item>)> = (0..n / 50)
         .map(|f| {
-            feedwatch::parse::parse_feed(&feed_doc(20_000 + f, 0, 50, 1).body, &base, 1000)
-                .expect("parse")
+            let doc = feed_doc(20_000 + f, 0, 50, 1);
+            let parsed = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
+            (format!("s{f}"), parsed.items)
         })
         .collect();
+    let validators = Default::default();
+    let now = chrono::Utc::now();
     let started = Instant::now();
-    for (f, parsed) in batches.iter().enumerate() {
-        store
-            .ingest(
-                &feedwatch::store::Batch {
-                    feed: &format!("s{f}"),
-                    url: "https://example.org/",
-                    status: Some(200),
-                    validators: &Default::default(),
-                    items: &parsed.items,
-                    backfill_cutoff: None,
-                    now: chrono::Utc::now(),
-                },
-                &[],
-            )
-            .expect("ingest");
+    for group in feeds.chunks(GROUP) {
+        let batches: Vec<_> = group
+            .iter()
+            .map(|(name, items)| feedwatch::store::Batch {
+                feed: name,
+                url: "https://example.org/",
+                status: Some(200),
+                validators: &validators,
+                items,
+                backfill_cutoff: None,
+                now,
+            })
+            .collect();
+        for r in store.ingest_many(&batches, &[]) {
+            r.expect("ingest");
+        }
     }
     started.elapsed()
 }

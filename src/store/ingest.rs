@@ -150,7 +150,9 @@ impl Store {
              SELECT id, title, summary, author, category, feed FROM items WHERE id > ?1",
         )?
         .execute([last_before])?;
+        let started = std::time::Instant::now();
         let found = match_candidates(&self.scratch, batches, &candidates, rules)?;
+        self.matching += started.elapsed();
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO matches(item_id, rule, digest, snippet, created_at) VALUES (?1, ?2, ?3, ?4, ?5)

@@ -81,6 +81,9 @@ pub struct Store {
     conn: Connection,
     /// In-memory FTS5 table for matching one batch of new items (DESIGN §3).
     scratch: Connection,
+    /// Time spent matching so far (indexing new items in the scratch table
+    /// and running the rules), for the benchmark and debug logs.
+    matching: std::time::Duration,
 }
 
 impl Store {
@@ -118,7 +121,11 @@ impl Store {
         let scratch = Connection::open_in_memory()?;
         scratch.execute_batch(SCRATCH_SCHEMA)?;
         scratch.execute_batch(&scratch_index())?;
-        Ok(Store { conn, scratch })
+        Ok(Store {
+            conn,
+            scratch,
+            matching: std::time::Duration::ZERO,
+        })
     }
 
     /// The schema version of the open database.
@@ -126,6 +133,11 @@ impl Store {
         Ok(self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Time this store has spent matching new items against rules.
+    pub fn matching_time(&self) -> std::time::Duration {
+        self.matching
     }
 
     /// Checks that SQLite's FTS5 accepts a compiled query.
