@@ -121,14 +121,14 @@ fn processes_opening_a_new_database_at_once_migrate_it_once() {
 }
 
 #[test]
-fn new_databases_use_16k_pages() {
+fn new_databases_use_32k_pages() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(&dir.path().join("db")).unwrap();
     let size: i64 = s
         .conn
         .pragma_query_value(None, "page_size", |r| r.get(0))
         .unwrap();
-    assert_eq!(size, 16384);
+    assert_eq!(size, 32768);
 }
 
 #[test]
