@@ -16,7 +16,7 @@ use crate::config::{Config, FeedConfig};
 use crate::fetch::{FetchOutcome, Fetcher};
 use crate::model::IngestReport;
 use crate::parse;
-use crate::store::{Db, Store, StoreError};
+use crate::store::{Db, PollState, Store, StoreError};
 
 /// Everything a pipeline run needs.
 #[derive(Clone)]
@@ -96,8 +96,13 @@ pub struct FeedReport {
 /// Polls one feed: fetch, parse, store and match (through the poll's
 /// writer). Never fails: a failure is recorded on the feed and returned as
 /// `FeedOutcome::Failed`.
-async fn poll_feed(ctx: &Context, writer: &Writer, feed: &FeedConfig) -> FeedReport {
-    let outcome = match poll_feed_inner(ctx, writer, feed).await {
+async fn poll_feed(
+    ctx: &Context,
+    writer: &Writer,
+    feed: &FeedConfig,
+    state: PollState,
+) -> FeedReport {
+    let outcome = match poll_feed_inner(ctx, writer, feed, state).await {
         Ok(o) => o,
         Err(message) => {
             tracing::warn!(feed = %feed.name, url = %feed.url, error = %message, "feed failed");
@@ -114,22 +119,15 @@ async fn poll_feed_inner(
     ctx: &Context,
     writer: &Writer,
     feed: &FeedConfig,
+    state: PollState,
 ) -> Result<FeedOutcome, String> {
     let name = feed.name.clone();
     let url = feed.url.to_string();
-    let (validators, next_fetch, moved) = {
-        let name = name.clone();
-        ctx.db
-            .call(move |s| {
-                Ok((
-                    s.validators(&name)?,
-                    s.next_fetch_at(&name)?,
-                    s.moved(&name)?,
-                ))
-            })
-            .await
-            .map_err(|e| e.to_string())?
-    };
+    let PollState {
+        validators,
+        next_fetch_at: next_fetch,
+        moved,
+    } = state;
     if let Some(until) = next_fetch.filter(|t| ctx.respect_backoff && *t > Utc::now()) {
         return Ok(FeedOutcome::Deferred(until));
     }
@@ -334,6 +332,20 @@ pub async fn poll_feeds_with_progress(
     feeds: &[FeedConfig],
     progress: &(dyn Fn(&FeedReport) + Sync),
 ) -> Vec<FeedReport> {
+    // Every feed's validators, backoff and moves in one query.
+    let mut states = match ctx.db.call(|s| s.poll_states()).await {
+        Ok(states) => states,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the feeds' state; nothing polled");
+            let failed = |feed: &FeedConfig| FeedReport {
+                feed: feed.name.clone(),
+                outcome: FeedOutcome::Failed(e.to_string()),
+            };
+            let reports: Vec<FeedReport> = feeds.iter().map(failed).collect();
+            reports.iter().for_each(progress);
+            return reports;
+        }
+    };
     let (writer, written) = Writer::start(ctx.db.clone(), Arc::clone(&ctx.config));
     let global = Arc::new(Semaphore::new(ctx.config.poll.concurrency));
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
@@ -351,6 +363,7 @@ pub async fn poll_feeds_with_progress(
             Arc::clone(&global),
             writer.clone(),
         );
+        let state = states.remove(&feed.name).unwrap_or_default();
         tasks.spawn(async move {
             if !ctx.jitter.is_zero() {
                 let wait = ctx.jitter.mul_f64(fastrand::f64());
@@ -370,7 +383,7 @@ pub async fn poll_feeds_with_progress(
                     },
                 );
             }
-            (i, poll_feed(&ctx, &writer, &feed).await)
+            (i, poll_feed(&ctx, &writer, &feed, state).await)
         });
     }
     let mut reports: Vec<(usize, FeedReport)> = Vec::with_capacity(feeds.len());

@@ -11,10 +11,22 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::{Result, Store, StoreError, to_ts};
 use crate::model::{CompiledRule, IngestReport, Item, MARK_END, MARK_START, Validators};
+
+/// What a poll needs to know about a feed before fetching it. A feed never
+/// stored has the default: no validators, not backing off, not moved.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PollState {
+    pub validators: Validators,
+    /// Not to be fetched before this (backoff, Retry-After, max-age).
+    pub next_fetch_at: Option<DateTime<Utc>>,
+    /// Where its URL redirects permanently, and how many fetches in a row
+    /// confirmed it.
+    pub moved: Option<(String, i64)>,
+}
 
 /// What one successful fetch of a feed brought, for `Store::ingest`.
 pub struct Batch<'a> {
@@ -62,24 +74,6 @@ struct Candidate<'a> {
 impl Store {
     fn feed_id(&self, name: &str, url: &str) -> Result<i64> {
         upsert_feed(&self.conn, name, url)
-    }
-
-    /// The validators saved with the last successful fetch of `feed`.
-    pub fn validators(&self, feed: &str) -> Result<Validators> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT etag, last_modified FROM feeds WHERE name = ?1",
-                [feed],
-                |r| {
-                    Ok(Validators {
-                        etag: r.get(0)?,
-                        last_modified: r.get(1)?,
-                    })
-                },
-            )
-            .optional()?
-            .unwrap_or_default())
     }
 
     /// Stores one fetch's items, matches the new ones with the rules that
@@ -253,30 +247,28 @@ impl Store {
         )?)
     }
 
-    /// Where the feed moved, and how many fetches confirmed it.
-    pub fn moved(&self, feed: &str) -> Result<Option<(String, i64)>> {
-        let row: Option<(Option<String>, i64)> = self
-            .conn
-            .query_row(
-                "SELECT moved_to, moved_count FROM feeds WHERE name = ?1",
-                [feed],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        Ok(row.and_then(|(to, n)| to.map(|to| (to, n))))
-    }
-
-    /// When the feed may next be fetched, if it is backing off.
-    pub fn next_fetch_at(&self, feed: &str) -> Result<Option<DateTime<Utc>>> {
-        let at: Option<Option<i64>> = self
-            .conn
-            .query_row(
-                "SELECT next_fetch_at FROM feeds WHERE name = ?1",
-                [feed],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(super::from_ts(at.flatten()))
+    /// What a poll needs to know about every stored feed before fetching
+    /// it, in one query (a poll of 1,000 feeds asked 3,000 times).
+    pub fn poll_states(&self) -> Result<HashMap<String, PollState>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, etag, last_modified, next_fetch_at, moved_to, moved_count FROM feeds",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let moved_to: Option<String> = r.get(4)?;
+            let moved_count: i64 = r.get(5)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                PollState {
+                    validators: Validators {
+                        etag: r.get(1)?,
+                        last_modified: r.get(2)?,
+                    },
+                    next_fetch_at: super::from_ts(r.get(3)?),
+                    moved: moved_to.map(|to| (to, moved_count)),
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 

@@ -14,7 +14,7 @@ mod outbox;
 mod query;
 mod retention;
 
-pub use ingest::Batch;
+pub use ingest::{Batch, PollState};
 pub use outbox::NewOutbox;
 pub use retention::Pruned;
 

@@ -172,7 +172,10 @@ fn items_are_new_exactly_once() {
         1,
         "identity is per feed"
     );
-    assert_eq!(s.validators("f").unwrap().etag.as_deref(), Some("\"v1\""));
+    assert_eq!(
+        s.poll_states().unwrap()["f"].validators.etag.as_deref(),
+        Some("\"v1\"")
+    );
 }
 
 #[test]
