@@ -131,6 +131,9 @@ pub async fn serve(
             }
             done = async { running.as_mut().expect("guarded by the condition").await }, if running.is_some() => {
                 running = None;
+                if let Err(e) = ctx.db.call(|s| s.release_memory()).await {
+                    tracing::warn!(error = %e, "cannot release the store's memory");
+                }
                 service::release_memory();
                 if let Err(e) = done {
                     tracing::error!(error = %e, "a pipeline run panicked; the daemon goes on");

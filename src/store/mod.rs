@@ -137,6 +137,18 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
+    /// Gives back the memory SQLite holds for the archive's page cache and
+    /// the last group's scratch tables: the daemon calls it when a run is
+    /// over, so that it idles small.
+    pub fn release_memory(&mut self) -> Result<()> {
+        self.scratch
+            .execute_batch("DELETE FROM staged; DROP TABLE IF EXISTS batch; VACUUM;")?;
+        self.scratch.execute_batch(&scratch_index())?;
+        self.conn.execute_batch("PRAGMA shrink_memory;")?;
+        self.scratch.execute_batch("PRAGMA shrink_memory;")?;
+        Ok(())
+    }
+
     /// Time this store has spent matching new items against rules.
     pub fn matching_time(&self) -> std::time::Duration {
         self.matching

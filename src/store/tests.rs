@@ -348,6 +348,23 @@ fn a_group_of_feeds_is_stored_indexed_and_matched_as_each_feed_alone() {
 }
 
 #[test]
+fn matching_works_after_the_store_released_its_memory() {
+    let mut s = Store::open_in_memory().unwrap();
+    let rules = [rule("r", "iran")];
+    assert_eq!(
+        ingest(&mut s, "f", &[item("1", "Iran", "", 0)], &rules).matches,
+        1
+    );
+    s.release_memory().unwrap();
+    assert!(s.check_query("r", &rules[0].fts_query).is_ok());
+    assert_eq!(
+        ingest(&mut s, "f", &[item("2", "Iran", "", 0)], &rules).matches,
+        1
+    );
+    assert_eq!(s.pending("default").unwrap().len(), 2);
+}
+
+#[test]
 fn a_feed_that_cannot_be_written_fails_alone_and_its_group_is_stored() {
     let mut s = Store::open_in_memory().unwrap();
     // Stands in for any write error of one feed's rows.
