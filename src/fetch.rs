@@ -83,6 +83,9 @@ pub struct Fetcher {
     origin_is_public: fn(SocketAddr) -> bool,
 }
 
+/// How long an unused connection is kept for the next feed on its host.
+const POOL_IDLE: Duration = Duration::from_secs(5);
+
 impl Fetcher {
     pub fn new(timeout: Duration, max_body: u64) -> Result<Self, FetchError> {
         let builder = || {
@@ -100,6 +103,10 @@ impl Fetcher {
                 // and can keep a public feed from leading us inside (`guard`).
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
+                // Keep-alive helps within a poll (several feeds on one host);
+                // between polls, minutes apart, an idle connection only holds
+                // memory (its buffers) and a socket.
+                .pool_idle_timeout(POOL_IDLE)
         };
         // The chain says why (e.g. no CA certificates on the system).
         let setup = |e| match classify(e) {
