@@ -661,8 +661,10 @@ fn main() {
     // The idle daemon.
     let idle = idle_rss(&config);
     notes.push(format!(
-        "idle daemon after its first poll: {:.1} MB RSS",
-        idle as f64 / 1024.0
+        "idle daemon 15 s after its first poll: {:.1} MB RSS ({:.1} MB its own memory, {:.1} MB pages of the binary)",
+        idle.rss as f64 / 1024.0,
+        idle.anon as f64 / 1024.0,
+        idle.file as f64 / 1024.0
     ));
     notes.push(format!(
         "farm: {} feeds × {} items, {:.1} MB of RSS/Atom; first-poll database {:.1} MB",
@@ -892,7 +894,7 @@ fn digest_10k(rt: &tokio::runtime::Runtime) -> (Run, usize) {
 }
 
 /// RSS of `feedwatch run` once its first poll is done and it is waiting.
-fn idle_rss(config: &Path) -> i64 {
+fn idle_rss(config: &Path) -> Idle {
     let dir = config.parent().expect("dir");
     let _ = std::fs::remove_dir_all(dir.join("state"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
@@ -913,15 +915,30 @@ fn idle_rss(config: &Path) -> i64 {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_secs(3));
+    // Idle: connections closed (5 s), the blocking pool's threads gone (10 s).
+    std::thread::sleep(Duration::from_secs(15));
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(-1);
+    let kib = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(-1)
+    };
     let _ = child.kill();
     let _ = child.wait();
-    rss
+    Idle {
+        rss: kib("VmRSS:"),
+        anon: kib("RssAnon:"),
+        file: kib("RssFile:"),
+    }
+}
+
+/// The idle daemon's resident memory in KiB: all of it, its own (heap,
+/// stacks) and the binary's pages mapped from the page cache.
+struct Idle {
+    rss: i64,
+    anon: i64,
+    file: i64,
 }
