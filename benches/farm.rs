@@ -545,6 +545,31 @@ fn main() {
         total_items,
     ));
 
+    // Parsing alone, on one core: feed-rs, then feedwatch's parse stage
+    // (feed-rs, HTML to text, identity, links) over the same documents.
+    {
+        let docs = farm.lock().unwrap();
+        let base = url::Url::parse("https://example.org/").expect("url");
+        let t = Instant::now();
+        let n: usize = docs
+            .iter()
+            .map(|d| feed_rs::parser::parse(&d.body[..]).map_or(0, |f| f.entries.len()))
+            .sum();
+        rows.push(floor("parse, one core: feed-rs alone", t.elapsed(), n));
+        let t = Instant::now();
+        let n: usize = docs
+            .iter()
+            .map(|d| {
+                feedwatch::parse::parse_feed(&d.body, &base, 1000).map_or(0, |f| f.items.len())
+            })
+            .sum();
+        rows.push(floor(
+            "parse, one core: feedwatch's parse stage",
+            t.elapsed(),
+            n,
+        ));
+    }
+
     // feedwatch against the farm.
     let config = write_config(dir.path(), Some(addr), a.feeds, "transport = \"stdout\"");
     eprintln!("first poll…");

@@ -230,6 +230,62 @@ fn clean_strips_controls_bidi_and_sentinels_and_caps() {
     assert_eq!(clean("ab cd ef", 5).chars().count(), 5);
 }
 
+/// `clean` as it was written first, char by char: the fast path must give
+/// exactly its output.
+fn clean_char_by_char(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut space = false;
+    let mut count = 0;
+    for c in s.chars() {
+        let c = match c {
+            MARK_START | MARK_END => continue,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => continue,
+            c if c.is_whitespace() => ' ',
+            c if c.is_control() => continue,
+            c => c,
+        };
+        if c == ' ' {
+            space = !out.is_empty();
+            continue;
+        }
+        if space {
+            if count + 1 >= max {
+                break;
+            }
+            out.push(' ');
+            count += 1;
+            space = false;
+        }
+        if count >= max {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out
+}
+
+#[test]
+fn clean_gives_the_same_text_as_char_by_char() {
+    const PIECES: &[&str] = &[
+        "a", "bc", "Kyiv", " ", "  ", "\n", "\t", "\u{2}", "\u{3}", "\u{0}", "\u{7f}", "\u{85}",
+        "\u{a0}", "\u{202e}", "\u{2067}", "é", "Київ", "…", "😀", ".", "~",
+    ];
+    let mut rng = fastrand::Rng::with_seed(11);
+    for _ in 0..20_000 {
+        let s: String = (0..rng.usize(0..12))
+            .map(|_| PIECES[rng.usize(..PIECES.len())])
+            .collect();
+        let max = rng.usize(0..14);
+        assert_eq!(
+            clean(&s, max),
+            clean_char_by_char(&s, max),
+            "{s:?} max {max}"
+        );
+    }
+}
+
 #[test]
 fn numeric_character_references_in_titles() {
     let f = parse_feed(
