@@ -9,10 +9,7 @@ use std::borrow::Cow;
 
 pub fn repair(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
-    if out
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-    {
+    if has_control(&out) {
         out = Cow::Owned(
             out.chars()
                 .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
@@ -32,6 +29,19 @@ pub fn repair(text: &str) -> Cow<'_, str> {
         out = Cow::Owned(fixed);
     }
     out
+}
+
+/// Whether `text` has a control character other than tab and line breaks,
+/// by bytes: C0 and DEL are single bytes in UTF-8, C1 (U+0080–U+009F) is
+/// 0xC2 then 0x80–0x9F. (Decoding every char of every body to ask this was
+/// a few percent of a first poll.)
+fn has_control(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().enumerate().any(|(i, &x)| {
+        (x < 0x20 && !matches!(x, b'\t' | b'\n' | b'\r'))
+            || x == 0x7f
+            || (x == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..0xa0).contains(n)))
+    })
 }
 
 const ATOM_0_3: &str = "http://purl.org/atom/ns#";
@@ -233,5 +243,20 @@ mod tests {
     #[test]
     fn forbidden_control_characters_are_dropped() {
         assert_eq!(repair("<t>a\u{1}b\u{1b}c\td</t>"), "<t>abc\td</t>");
+    }
+
+    #[test]
+    fn has_control_agrees_with_char_is_control() {
+        for cp in (0u32..0x3000).chain([0xfeff, 0x1f600]) {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            for text in [format!("{c}"), format!("ab{c}Київ"), format!("é{c}")] {
+                let expected = text
+                    .chars()
+                    .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'));
+                assert_eq!(has_control(&text), expected, "U+{cp:04X}");
+            }
+        }
     }
 }
