@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("004_backoff.sql"),
     include_str!("005_moved.sql"),
     include_str!("006_fts_by_group.sql"),
+    include_str!("007_fts_automerge.sql"),
 ];
 
 /// The FTS5 column list and tokenizer, shared by the archive index and the

@@ -101,6 +101,20 @@ fn migrations_set_the_schema_version_and_refuse_newer() {
 }
 
 #[test]
+fn the_archive_index_merges_in_steps_of_16() {
+    let s = Store::open_in_memory().unwrap();
+    let automerge: i64 = s
+        .conn
+        .query_row(
+            "SELECT v FROM items_fts_config WHERE k = 'automerge'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(automerge, 16);
+}
+
+#[test]
 fn processes_opening_a_new_database_at_once_migrate_it_once() {
     // Regression: the daemon and `status` opening a fresh state dir together
     // failed with "table feeds already exists" or "database is locked".
