@@ -2,7 +2,8 @@
 //! loopback with ETag/Last-Modified, the real `feedwatch` binary run against
 //! it, and the floors measured in the same run so that ratios compare like
 //! with like. Run: `cargo bench --bench farm` (options after `--`:
-//! `--feeds N --items M --archive K`; `--quick` for a small run).
+//! `--feeds N --items M --archive K`; `--quick` for a small run;
+//! `--parse-only` to profile the parse stage alone).
 //!
 //! Reports wall time, CPU time (user + system, from wait4) and peak RSS of
 //! each feedwatch process, items/s, and the database size per item.
@@ -148,6 +149,25 @@ fn args() -> Args {
         i += 1;
     }
     a
+}
+
+/// `--parse-only`: feedwatch's parse stage over the farm's documents, ten
+/// times, and nothing else: a target for `perf record`.
+fn parse_only(a: &Args) {
+    let docs: Vec<Doc> = (0..a.feeds).map(|f| feed_doc(f, 0, a.items, 1)).collect();
+    let base = url::Url::parse("https://example.org/").expect("url");
+    let started = Instant::now();
+    let mut items = 0;
+    for _ in 0..10 {
+        for d in &docs {
+            items +=
+                feedwatch::parse::parse_feed(&d.body, &base, 1000).map_or(0, |f| f.items.len());
+        }
+    }
+    println!(
+        "parse stage: {items} items, {:.0} items/s",
+        items as f64 / started.elapsed().as_secs_f64()
+    );
 }
 
 /// One generated feed document, as the server serves it.
@@ -511,6 +531,10 @@ fn main() {
         launch(&argv[2..]);
     }
     let a = args();
+    if std::env::args().any(|a| a == "--parse-only") {
+        parse_only(&a);
+        return;
+    }
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     eprintln!("generating {} feeds × {} items…", a.feeds, a.items);

@@ -412,6 +412,19 @@ pub fn clean(s: &str, max: usize) -> String {
             rest = &rest[run..];
             continue;
         }
+        // ASCII whitespace and controls, without decoding a char.
+        match rest.as_bytes().first() {
+            Some(b' ' | b'\t'..=b'\r') => {
+                space = !out.is_empty();
+                rest = &rest[1..];
+                continue;
+            }
+            Some(b) if b.is_ascii() => {
+                rest = &rest[1..];
+                continue;
+            }
+            _ => {}
+        }
         let Some(c) = rest.chars().next() else { break };
         rest = &rest[c.len_utf8()..];
         let c = match c {

@@ -270,7 +270,8 @@ fn clean_char_by_char(s: &str, max: usize) -> String {
 fn clean_gives_the_same_text_as_char_by_char() {
     const PIECES: &[&str] = &[
         "a", "bc", "Kyiv", " ", "  ", "\n", "\t", "\u{2}", "\u{3}", "\u{0}", "\u{7f}", "\u{85}",
-        "\u{a0}", "\u{202e}", "\u{2067}", "é", "Київ", "…", "😀", ".", "~",
+        "\u{a0}", "\u{b}", "\u{c}", "\u{1c}", "\r", "\u{202e}", "\u{2067}", "é", "Київ", "…", "😀",
+        ".", "~",
     ];
     let mut rng = fastrand::Rng::with_seed(11);
     for _ in 0..20_000 {
