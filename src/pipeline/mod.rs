@@ -140,7 +140,7 @@ async fn poll_feed_inner(
     let fetch_url = adopted.clone().unwrap_or_else(|| feed.url.clone());
     let fetched = match ctx.fetcher.fetch(&fetch_url, &validators).await {
         Ok(FetchOutcome::NotModified) => {
-            writer.not_modified(name, url).await?;
+            writer.not_modified(name, url);
             return Ok(FeedOutcome::NotModified);
         }
         Ok(FetchOutcome::Fetched(f)) => *f,

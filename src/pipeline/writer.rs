@@ -5,7 +5,8 @@
 //! written the next one gathers, so groups grow exactly when the store is
 //! the bottleneck. Per-feed commits were most of a first poll's time (README,
 //! Performance). A 304 is a write too (the feed's last fetch), grouped the
-//! same way. Each feed still gets its own outcome.
+//! same way but not waited for. Each feed still gets its own outcome, and
+//! the poll ends only when the writer has written everything.
 
 use std::sync::Arc;
 
@@ -41,7 +42,9 @@ impl Work {
     }
 }
 
-type Reply = oneshot::Sender<Result<IngestReport, String>>;
+/// Where the outcome goes; `None` when nobody waits for it (a 304), and the
+/// writer logs a failure itself.
+type Reply = Option<oneshot::Sender<Result<IngestReport, String>>>;
 
 /// A group stops growing at this many items: the scratch table holds a
 /// group's text, and a feed waits for its whole group.
@@ -68,15 +71,25 @@ impl Writer {
         self.send(Work::Stored(parsed)).await
     }
 
-    /// Records a 304 (with the others waiting).
-    pub async fn not_modified(&self, feed: String, url: String) -> Result<(), String> {
-        self.send(Work::NotModified { feed, url }).await.map(|_| ())
+    /// Records a 304 with the other work waiting, without waiting for it:
+    /// the feed's task is done (and frees its slot for the next feed), the
+    /// writer logs a failure to record it, and the poll ends only when the
+    /// writer has written everything. Waiting made a poll where nothing
+    /// changed a string of tiny transactions.
+    pub fn not_modified(&self, feed: String, url: String) {
+        let work = Work::NotModified {
+            feed: feed.clone(),
+            url,
+        };
+        if self.queue.send((work, None)).is_err() {
+            tracing::error!(feed = %feed, "the store writer has stopped; the 304 is not recorded");
+        }
     }
 
     async fn send(&self, work: Work) -> Result<IngestReport, String> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send((work, reply))
+            .send((work, Some(reply)))
             .map_err(|_| "the store writer has stopped".to_string())?;
         answer
             .await
@@ -95,21 +108,33 @@ async fn run(db: Db, config: Arc<Config>, mut rx: mpsc::UnboundedReceiver<(Work,
         }
         let (work, replies): (Vec<Work>, Vec<Reply>) = group.into_iter().unzip();
         let config = Arc::clone(&config);
-        let outcome = db
-            .call(move |s| Ok(write_group(s, &config, &work)))
+        let (results, work) = match db
+            .call(move |s| {
+                let results = write_group(s, &config, &work);
+                Ok((results, work))
+            })
             .await
-            .map_err(|e| e.to_string());
-        match outcome {
-            Ok(results) => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    // The feed's task may be gone (shutdown); nothing to tell.
-                    let _ = reply.send(result);
-                }
-            }
+        {
+            Ok(done) => done,
             Err(e) => {
-                for reply in replies {
+                let e = e.to_string();
+                for reply in replies.into_iter().flatten() {
                     let _ = reply.send(Err(e.clone()));
                 }
+                tracing::error!(error = %e, "the store writer could not write a group");
+                continue;
+            }
+        };
+        for ((reply, result), work) in replies.into_iter().zip(results).zip(&work) {
+            match (reply, result, work) {
+                // The feed's task may be gone (shutdown); nothing to tell.
+                (Some(reply), result, _) => {
+                    let _ = reply.send(result);
+                }
+                (None, Err(e), Work::NotModified { feed, .. }) => {
+                    tracing::error!(feed = %feed, error = %e, "cannot record the feed's 304");
+                }
+                (None, _, _) => {}
             }
         }
     }

@@ -57,6 +57,78 @@ async fn a_304_is_handled_with_the_stored_etag() {
     );
 }
 
+/// One poll where half the feeds changed and half answer 304: the writer
+/// stores them in groups, and every feed's row is written when the poll
+/// returns (304s are recorded without the feed's task waiting).
+#[tokio::test]
+async fn a_poll_of_many_feeds_records_every_feed_changed_or_not() {
+    let server = FeedServer::start().await;
+    let names: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let sample = String::from_utf8(sample_feed()).unwrap();
+    for n in &names {
+        server.route(
+            &format!("/{n}.xml"),
+            Route::feed(sample.clone()).with_etag("\"v1\""),
+        );
+    }
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "{}{}",
+            server.feeds_toml(&names),
+            rule_iran_drones_ukraine()
+        ),
+    );
+    let ctx = setup.context();
+    let first = pipeline::poll_all(&ctx).await;
+    assert!(
+        first.iter().all(
+            |r| matches!(&r.outcome, FeedOutcome::Stored(s) if s.new_items == 5 && s.matches == 1)
+        ),
+        "{first:?}"
+    );
+    // Every other feed gets one new item, with a new ETag.
+    let one_more = sample.replacen(
+        "<item>",
+        "<item><title>New: Iran drones over Ukraine</title><guid>new-1</guid></item><item>",
+        1,
+    );
+    for n in names.iter().step_by(2) {
+        server.route(
+            &format!("/{n}.xml"),
+            Route::feed(one_more.clone()).with_etag("\"v2\""),
+        );
+    }
+    let second = pipeline::poll_all(&ctx).await;
+    for (i, r) in second.iter().enumerate() {
+        if i.is_multiple_of(2) {
+            assert_eq!(
+                r.outcome,
+                FeedOutcome::Stored(feedwatch::model::IngestReport {
+                    new_items: 1,
+                    matches: 1
+                }),
+                "{}",
+                r.feed
+            );
+        } else {
+            assert_eq!(r.outcome, FeedOutcome::NotModified, "{}", r.feed);
+        }
+    }
+    let status = setup.store().feed_status().unwrap();
+    assert_eq!(status.len(), 40);
+    for f in &status {
+        let i: usize = f.name[1..].parse().unwrap();
+        let expected = if i.is_multiple_of(2) {
+            (Some(200), 6)
+        } else {
+            (Some(304), 5)
+        };
+        assert_eq!((f.last_status, f.items), expected, "{}", f.name);
+    }
+}
+
 #[tokio::test]
 async fn a_broken_feed_does_not_stop_a_good_one() {
     let server = FeedServer::start().await;
