@@ -99,7 +99,7 @@ fn every_corpus_file_parses_or_fails_cleanly() {
 }
 
 /// Titles that differ from feedparser's expectation (measured; see README).
-const MAX_WRONG_TITLES: usize = 50;
+const MAX_WRONG_TITLES: usize = 49;
 
 /// `feed['title'] == '…'` from a feedparser test file's `Expect:` line, with
 /// Python's escapes decoded; `None` where the line says something else.
