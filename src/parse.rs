@@ -386,58 +386,39 @@ pub fn clean(s: &str, max: usize) -> String {
     let mut count = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        // Fast path: a run of printable ASCII is copied whole (most of a
-        // feed's text; char by char this was a tenth of a first poll).
+        // The next piece of a word: a run of printable ASCII, copied whole
+        // (most of a feed's text; char by char this was a tenth of a first
+        // poll), or one other character. ASCII whitespace and controls are
+        // handled without decoding a char.
         let run = rest
             .bytes()
             .position(|b| !b.is_ascii_graphic())
             .unwrap_or(rest.len());
-        if run > 0 {
-            if space {
-                if count + 1 >= max {
-                    break;
+        let (piece, chars) = if run > 0 {
+            let (piece, after) = rest.split_at(run);
+            rest = after;
+            (piece, run)
+        } else {
+            let c = match rest.as_bytes().first() {
+                Some(b' ' | b'\t'..=b'\r') => ' ',
+                Some(b) if b.is_ascii() => '\0',
+                _ => rest.chars().next().unwrap_or(' '),
+            };
+            let (piece, after) = rest.split_at(c.len_utf8());
+            rest = after;
+            match c {
+                MARK_START | MARK_END => continue,
+                '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {
+                    continue;
                 }
-                out.push(' ');
-                count += 1;
-                space = false;
+                c if c.is_whitespace() => {
+                    space = !out.is_empty();
+                    continue;
+                }
+                c if c.is_control() => continue,
+                _ => (piece, 1),
             }
-            let room = max.saturating_sub(count);
-            if run > room {
-                out.push_str(&rest[..room]);
-                out.push('…');
-                break;
-            }
-            out.push_str(&rest[..run]);
-            count += run;
-            rest = &rest[run..];
-            continue;
-        }
-        // ASCII whitespace and controls, without decoding a char.
-        match rest.as_bytes().first() {
-            Some(b' ' | b'\t'..=b'\r') => {
-                space = !out.is_empty();
-                rest = &rest[1..];
-                continue;
-            }
-            Some(b) if b.is_ascii() => {
-                rest = &rest[1..];
-                continue;
-            }
-            _ => {}
-        }
-        let Some(c) = rest.chars().next() else { break };
-        rest = &rest[c.len_utf8()..];
-        let c = match c {
-            MARK_START | MARK_END => continue,
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => continue,
-            c if c.is_whitespace() => ' ',
-            c if c.is_control() => continue,
-            c => c,
         };
-        if c == ' ' {
-            space = !out.is_empty();
-            continue;
-        }
         if space {
             if count + 1 >= max {
                 break;
@@ -446,12 +427,15 @@ pub fn clean(s: &str, max: usize) -> String {
             count += 1;
             space = false;
         }
-        if count >= max {
+        let room = max.saturating_sub(count);
+        if chars > room {
+            // Only ASCII runs are longer than one char: a byte boundary.
+            out.push_str(&piece[..room]);
             out.push('…');
             break;
         }
-        out.push(c);
-        count += 1;
+        out.push_str(piece);
+        count += chars;
     }
     out
 }
