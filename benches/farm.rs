@@ -806,6 +806,8 @@ fn build_archive(
                 validators: &validators,
                 items: &p.items,
                 backfill_cutoff: None,
+                moved_to: None,
+                not_before: None,
                 now,
             })
             .collect();
@@ -865,6 +867,8 @@ fn store_floor(n: usize) -> Duration {
                 validators: &validators,
                 items,
                 backfill_cutoff: None,
+                moved_to: None,
+                not_before: None,
                 now,
             })
             .collect();
@@ -928,6 +932,8 @@ fn digest_10k(rt: &tokio::runtime::Runtime) -> (Run, usize) {
                     validators: &Default::default(),
                     items: &parsed.items,
                     backfill_cutoff: None,
+                    moved_to: None,
+                    not_before: None,
                     now: chrono::Utc::now(),
                 },
                 &only_seed,

@@ -190,7 +190,14 @@ async fn poll_feed_inner(
         .as_ref()
         .or(adopted.as_ref())
         .map(|u| u.to_string());
-    let ttl_minutes = parsed.ttl_minutes;
+    // Cache-Control max-age and <ttl> are minimum intervals (SPEC §6).
+    let ttl = parsed
+        .ttl_minutes
+        .map(|m| std::time::Duration::from_secs(u64::from(m) * 60));
+    let not_before = max_age
+        .max(ttl)
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .map(|wait| Utc::now() + wait.min(BACKOFF_CAP));
     let report = writer
         .store(Parsed {
             feed: name,
@@ -199,33 +206,15 @@ async fn poll_feed_inner(
             validators: fetched.validators,
             items: parsed.items,
             backfill_cutoff: cutoff,
+            moved_to: moved_to.clone(),
+            not_before,
         })
         .await;
     match report {
         Ok(r) => {
             tracing::info!(feed = %feed.name, new_items = r.new_items, matches = r.matches, "feed polled");
-            // After the feed's row surely exists (the first ingest makes it).
-            let (name, to) = (feed.name.clone(), moved_to.clone());
-            if let Err(e) = ctx
-                .db
-                .call(move |s| s.record_moved(&name, to.as_deref()))
-                .await
-            {
-                tracing::warn!(feed = %feed.name, error = %e, "cannot record the feed's redirect");
-            }
             if let Some(to) = &moved_to {
                 tracing::warn!(feed = %feed.name, moved_to = %to, "the feed has moved permanently; update the config");
-            }
-            // Cache-Control max-age and <ttl> are minimum intervals (SPEC §6).
-            let ttl = ttl_minutes.map(|m| std::time::Duration::from_secs(u64::from(m) * 60));
-            if let Some(wait) = max_age
-                .max(ttl)
-                .and_then(|d| chrono::Duration::from_std(d).ok())
-            {
-                let (name, until) = (feed.name.clone(), Utc::now() + wait.min(BACKOFF_CAP));
-                if let Err(e) = ctx.db.call(move |s| s.defer(&name, until)).await {
-                    tracing::warn!(feed = %feed.name, error = %e, "cannot record the feed's minimum interval");
-                }
             }
             Ok(FeedOutcome::Stored(r))
         }

@@ -25,6 +25,8 @@ pub(super) struct Parsed {
     pub validators: Validators,
     pub items: Vec<Item>,
     pub backfill_cutoff: Option<DateTime<Utc>>,
+    pub moved_to: Option<String>,
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 enum Work {
@@ -157,6 +159,8 @@ fn write_group(
                 validators: &p.validators,
                 items: &p.items,
                 backfill_cutoff: p.backfill_cutoff,
+                moved_to: p.moved_to.as_deref(),
+                not_before: p.not_before,
                 now,
             }),
             Work::NotModified { .. } => None,

@@ -38,6 +38,11 @@ pub struct Batch<'a> {
     /// On a feed's first fetch, only items published after this may alert.
     /// `None` lets every item of the first fetch alert.
     pub backfill_cutoff: Option<DateTime<Utc>>,
+    /// Where the feed's URL redirected permanently on this fetch, if it did
+    /// (the same target again counts one more confirmation).
+    pub moved_to: Option<&'a str>,
+    /// Not to be fetched again before this (Cache-Control max-age, `<ttl>`).
+    pub not_before: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }
 
@@ -233,20 +238,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records where the feed's URL redirects permanently after a successful
-    /// fetch (`None`: it does not): the same target again counts one more
-    /// confirmation. Returns the confirmations so far.
-    pub fn record_moved(&mut self, feed: &str, moved_to: Option<&str>) -> Result<i64> {
-        Ok(self.conn.query_row(
-            "UPDATE feeds SET
-               moved_count = CASE WHEN ?2 IS NULL THEN 0 WHEN moved_to IS ?2 THEN moved_count + 1 ELSE 1 END,
-               moved_to = ?2
-             WHERE name = ?1 RETURNING moved_count",
-            params![feed, moved_to],
-            |r| r.get(0),
-        )?)
-    }
-
     /// What a poll needs to know about every stored feed before fetching
     /// it, in one query (a poll of 1,000 feeds asked 3,000 times).
     pub fn poll_states(&self) -> Result<HashMap<String, PollState>> {
@@ -328,8 +319,19 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>) -> Result<Stored<'a>> {
     conn.execute(
         "UPDATE feeds SET etag = ?2, last_modified = ?3, first_fetch_at = coalesce(first_fetch_at, ?4),
          last_fetch_at = ?4, last_status = ?5, last_error = NULL, consecutive_errors = 0, failing_since = NULL,
-         next_fetch_at = NULL WHERE id = ?1",
-        params![feed_id, b.validators.etag, b.validators.last_modified, now, b.status],
+         next_fetch_at = ?6,
+         moved_count = CASE WHEN ?7 IS NULL THEN 0 WHEN moved_to IS ?7 THEN moved_count + 1 ELSE 1 END,
+         moved_to = ?7
+         WHERE id = ?1",
+        params![
+            feed_id,
+            b.validators.etag,
+            b.validators.last_modified,
+            now,
+            b.status,
+            b.not_before.map(to_ts),
+            b.moved_to
+        ],
     )?;
     let new_items = fresh.len();
     let alerting = fresh
