@@ -61,9 +61,10 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the writer; it ends when every `Writer` clone is dropped.
     pub fn start(db: Db, config: Arc<Config>) -> (Writer, tokio::task::JoinHandle<()>) {
-        // Unbounded, yet bounded in practice: a feed task waits for its reply
-        // while holding its concurrency slot, so at most `poll.concurrency`
-        // feeds are queued.
+        // Unbounded, yet bounded in practice: a feed task with items waits
+        // for its reply while holding its concurrency slot, so at most
+        // `poll.concurrency` feeds' items are queued; a 304 is a name and a
+        // URL, at most one per feed of the poll.
         let (queue, rx) = mpsc::unbounded_channel();
         (Writer { queue }, tokio::spawn(run(db, config, rx)))
     }
