@@ -30,27 +30,40 @@ fn rule(name: &str, q: &str) -> CompiledRule {
     }
 }
 
+/// A successful fetch of `feed` bringing `items`: no validators, no
+/// backfill, no redirect; tests change the fields they are about.
+fn batch<'a>(feed: &'a str, items: &'a [Item]) -> Batch<'a> {
+    static NO_VALIDATORS: Validators = Validators {
+        etag: None,
+        last_modified: None,
+    };
+    Batch {
+        feed,
+        url: "https://e.org/feed",
+        status: Some(200),
+        validators: &NO_VALIDATORS,
+        items,
+        backfill_cutoff: None,
+        moved_to: None,
+        not_before: None,
+        now: Utc::now(),
+    }
+}
+
 fn ingest(
     s: &mut Store,
     feed: &str,
     items: &[Item],
     rules: &[CompiledRule],
 ) -> crate::model::IngestReport {
-    let now = Utc::now();
+    let v1 = Validators {
+        etag: Some("\"v1\"".into()),
+        last_modified: None,
+    };
     s.ingest(
         &Batch {
-            feed,
-            url: "https://e.org/feed",
-            status: Some(200),
-            validators: &Validators {
-                etag: Some("\"v1\"".into()),
-                last_modified: None,
-            },
-            items,
-            backfill_cutoff: None,
-            moved_to: None,
-            not_before: None,
-            now,
+            validators: &v1,
+            ..batch(feed, items)
         },
         rules,
     )
@@ -240,15 +253,8 @@ fn backfill_limits_alerts_on_first_fetch_only() {
     let report = s
         .ingest(
             &Batch {
-                feed: "f",
-                url: "u",
-                status: Some(200),
-                validators: &Validators::default(),
-                items: &[old, recent, undated],
                 backfill_cutoff: Some(now - Duration::days(1)),
-                moved_to: None,
-                not_before: None,
-                now,
+                ..batch("f", &[old, recent, undated])
             },
             &r,
         )
@@ -258,15 +264,8 @@ fn backfill_limits_alerts_on_first_fetch_only() {
     let report = s
         .ingest(
             &Batch {
-                feed: "f",
-                url: "u",
-                status: Some(200),
-                validators: &Validators::default(),
-                items: &[item("older", "Iran older", "", 30)],
                 backfill_cutoff: Some(now - Duration::days(1)),
-                moved_to: None,
-                not_before: None,
-                now,
+                ..batch("f", &[item("older", "Iran older", "", 30)])
             },
             &r,
         )
@@ -292,24 +291,6 @@ fn rule_scope_by_feed() {
         ingest(&mut s, "a", &[item("1", "Iran", "", 0)], &[r]).matches,
         1
     );
-}
-
-fn batch<'a>(feed: &'a str, items: &'a [Item]) -> Batch<'a> {
-    static NO_VALIDATORS: Validators = Validators {
-        etag: None,
-        last_modified: None,
-    };
-    Batch {
-        feed,
-        url: "https://e.org/feed",
-        status: Some(200),
-        validators: &NO_VALIDATORS,
-        items,
-        backfill_cutoff: None,
-        moved_to: None,
-        not_before: None,
-        now: Utc::now(),
-    }
 }
 
 #[test]
@@ -709,15 +690,8 @@ fn retention_bounds_the_database_over_a_simulated_year() {
                 .collect();
             s.ingest(
                 &Batch {
-                    feed: "busy",
-                    url: "u",
-                    status: Some(200),
-                    validators: &Validators::default(),
-                    items: &items,
-                    backfill_cutoff: None,
-                    moved_to: None,
-                    not_before: None,
                     now,
+                    ..batch("busy", &items)
                 },
                 &[],
             )
