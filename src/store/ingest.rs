@@ -365,9 +365,12 @@ fn match_candidates<'r>(
     rules: &'r [CompiledRule],
 ) -> Result<Vec<Found<'r>>> {
     let feed_of = |batch: usize| batches.get(batch).map_or("", |b| b.feed);
+    // The feeds with candidates (they come batch by batch, so in runs).
+    let mut feeds: Vec<&str> = candidates.iter().map(|c| feed_of(c.batch)).collect();
+    feeds.dedup();
     let rules: Vec<&CompiledRule> = rules
         .iter()
-        .filter(|r| candidates.iter().any(|c| r.applies_to(feed_of(c.batch))))
+        .filter(|r| feeds.iter().any(|f| r.applies_to(f)))
         .collect();
     if candidates.is_empty() || rules.is_empty() {
         return Ok(Vec::new());

@@ -83,7 +83,7 @@ pub struct Store {
     /// In-memory FTS5 table for matching one batch of new items (DESIGN §3).
     scratch: Connection,
     /// Time spent matching so far (indexing new items in the scratch table
-    /// and running the rules), for the benchmark and debug logs.
+    /// and running the rules), read by the benchmark.
     matching: std::time::Duration,
 }
 
