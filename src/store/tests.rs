@@ -351,6 +351,35 @@ fn a_group_of_feeds_is_stored_indexed_and_matched_as_each_feed_alone() {
 }
 
 #[test]
+fn a_304_that_cannot_be_recorded_fails_alone() {
+    let mut s = Store::open_in_memory().unwrap();
+    ingest(&mut s, "good", &[item("1", "a", "", 0)], &[]);
+    // Stands in for any write error of one feed's row.
+    s.conn
+        .execute_batch(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON feeds WHEN new.name = 'bad'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let results = s.not_modified_many(&[("good", "u"), ("bad", "u")], Utc::now());
+    assert!(results[0].is_ok());
+    assert!(
+        results[1]
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("refused"))
+    );
+    let status = s.feed_status().unwrap();
+    assert_eq!(
+        status
+            .iter()
+            .map(|f| (f.name.as_str(), f.last_status))
+            .collect::<Vec<_>>(),
+        [("good", Some(304))],
+        "the good feed's 304 is recorded, the bad feed has no row"
+    );
+}
+
+#[test]
 fn matching_works_after_the_store_released_its_memory() {
     let mut s = Store::open_in_memory().unwrap();
     let rules = [rule("r", "iran")];
