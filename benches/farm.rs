@@ -605,8 +605,9 @@ fn main() {
             .filter(|l| l.contains("FAILED"))
             .count(),
         0,
-        "{}",
-        first.stdout
+        "{}\n{}",
+        first.stdout,
+        first.stderr
     );
     rows.push(row("feedwatch: first poll", &first, total_items));
     let nochange = feedwatch(&config, &["poll"]);
@@ -636,8 +637,7 @@ fn main() {
         store_only,
         20_000,
     ));
-    let (archive_dir, match_empty, match_full, text_bytes, items_stored) =
-        build_archive(&rt, a.archive);
+    let (archive_dir, match_empty, match_full, text_bytes, items_stored) = build_archive(a.archive);
     for (w, stored) in [
         (&match_empty, "empty archive".to_string()),
         (&match_full, format!("{} items stored", a.archive)),
@@ -696,7 +696,7 @@ fn main() {
     }
 
     // A digest of 10,000 matches sent to an SMTP server on loopback.
-    let digest = digest_10k(&rt);
+    let digest = digest_10k();
     rows.push(row(
         "feedwatch digest: 10,000 matches → loopback SMTP",
         &digest.0,
@@ -739,7 +739,6 @@ fn main() {
         first.wall.as_secs_f64() / fetch_parse.as_secs_f64(),
         nochange.wall.as_secs_f64() / not_modified.as_secs_f64()
     );
-    let _ = (first.stderr, search.stdout.len());
 }
 
 /// Feeds stored per `ingest_many` call in the in-process measurements: the
@@ -758,11 +757,7 @@ struct Window {
 /// rules) into a new state dir; returns it with the timings on the empty
 /// archive (first 50,000 items) and on the full one (a last 50,000 items),
 /// and the text size.
-fn build_archive(
-    rt: &tokio::runtime::Runtime,
-    n: usize,
-) -> (tempfile::TempDir, Window, Window, usize, usize) {
-    let _ = rt;
+fn build_archive(n: usize) -> (tempfile::TempDir, Window, Window, usize, usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = feedwatch::store::Store::open_dir(&dir.path().join("state")).expect("store");
     let config_text = format!(
@@ -881,7 +876,7 @@ fn store_floor(n: usize) -> Duration {
 
 /// 10,000 pending matches in a fresh state dir, then `feedwatch digest` to a
 /// loopback SMTP server. Returns the run and the number of messages.
-fn digest_10k(rt: &tokio::runtime::Runtime) -> (Run, usize) {
+fn digest_10k() -> (Run, usize) {
     #[derive(Clone, Default)]
     struct Sink(Arc<Mutex<usize>>);
     impl mailin_embedded::Handler for Sink {
@@ -890,7 +885,6 @@ fn digest_10k(rt: &tokio::runtime::Runtime) -> (Run, usize) {
             mailin_embedded::response::OK
         }
     }
-    let _ = rt;
     let sink = Sink::default();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind smtp");
     let port = listener.local_addr().expect("addr").port();
