@@ -71,7 +71,12 @@ impl Writer {
 
     /// Stores one feed's items (with the others waiting) and matches them.
     pub async fn store(&self, parsed: Parsed) -> Result<IngestReport, String> {
-        self.send(Work::Stored(parsed)).await
+        let stopped = || "the store writer has stopped".to_string();
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((Work::Stored(parsed), Some(reply)))
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Records a 304 with the other work waiting, without waiting for it:
@@ -80,23 +85,11 @@ impl Writer {
     /// writer has written everything. Waiting made a poll where nothing
     /// changed a string of tiny transactions.
     pub fn not_modified(&self, feed: String, url: String) {
-        let work = Work::NotModified {
-            feed: feed.clone(),
-            url,
-        };
-        if self.queue.send((work, None)).is_err() {
+        if let Err(mpsc::error::SendError((Work::NotModified { feed, .. }, _))) =
+            self.queue.send((Work::NotModified { feed, url }, None))
+        {
             tracing::error!(feed = %feed, "the store writer has stopped; the 304 is not recorded");
         }
-    }
-
-    async fn send(&self, work: Work) -> Result<IngestReport, String> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send((work, Some(reply)))
-            .map_err(|_| "the store writer has stopped".to_string())?;
-        answer
-            .await
-            .map_err(|_| "the store writer has stopped".to_string())?
     }
 }
 
@@ -111,33 +104,18 @@ async fn run(db: Db, config: Arc<Config>, mut rx: mpsc::UnboundedReceiver<(Work,
         }
         let (work, replies): (Vec<Work>, Vec<Reply>) = group.into_iter().unzip();
         let config = Arc::clone(&config);
-        let (results, work) = match db
-            .call(move |s| {
-                let results = write_group(s, &config, &work);
-                Ok((results, work))
-            })
-            .await
-        {
-            Ok(done) => done,
+        let results = match db.call(move |s| Ok(write_group(s, &config, &work))).await {
+            Ok(results) => results,
             Err(e) => {
-                let e = e.to_string();
-                for reply in replies.into_iter().flatten() {
-                    let _ = reply.send(Err(e.clone()));
-                }
                 tracing::error!(error = %e, "the store writer could not write a group");
-                continue;
+                let e = e.to_string();
+                replies.iter().map(|_| Err(e.clone())).collect()
             }
         };
-        for ((reply, result), work) in replies.into_iter().zip(results).zip(&work) {
-            match (reply, result, work) {
-                // The feed's task may be gone (shutdown); nothing to tell.
-                (Some(reply), result, _) => {
-                    let _ = reply.send(result);
-                }
-                (None, Err(e), Work::NotModified { feed, .. }) => {
-                    tracing::error!(feed = %feed, error = %e, "cannot record the feed's 304");
-                }
-                (None, _, _) => {}
+        // The feed's task may be gone (shutdown): nothing to tell then.
+        for (reply, result) in replies.into_iter().zip(results) {
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
             }
         }
     }
@@ -180,9 +158,13 @@ fn write_group(
         .map(|w| {
             let result = match w {
                 Work::Stored(_) => stored.next(),
-                Work::NotModified { .. } => unchanged
-                    .next()
-                    .map(|r| r.map(|()| IngestReport::default())),
+                Work::NotModified { feed, .. } => unchanged.next().map(|r| {
+                    // Nobody waits for a 304's outcome: say it here.
+                    if let Err(e) = &r {
+                        tracing::error!(feed = %feed, error = %e, "cannot record the feed's 304");
+                    }
+                    r.map(|()| IngestReport::default())
+                }),
             };
             result
                 .unwrap_or_else(|| Err(crate::store::StoreError::Task("no result".into())))
