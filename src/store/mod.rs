@@ -4,7 +4,8 @@
 //! each call on the blocking pool. Schema changes are SQL files applied by
 //! `PRAGMA user_version`, append-only (DESIGN §3). Uses `model` only.
 //!
-//! - `ingest`: insert-new-only per feed, FTS5 matching of the new rows.
+//! - `ingest`: insert-new-only for a group of feeds in one transaction,
+//!   FTS5 matching of the new rows; 304s; the feeds' poll state.
 //! - `outbox`: pending matches → outbox rows → sent.
 //! - `query`: `search` over the archive and `status`.
 //! - `retention`: pruning old text while keeping item identities.
@@ -36,7 +37,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The FTS5 column list and tokenizer, shared by the archive index and the
-/// per-batch scratch table so that live matching and `search` agree.
+/// scratch table of new items so that live matching and `search` agree.
 const FTS_DEFINITION: &str = "title, summary, author, category, feed, \
      tokenize = 'porter unicode61 remove_diacritics 2'";
 
@@ -80,7 +81,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub struct Store {
     conn: Connection,
-    /// In-memory FTS5 table for matching one batch of new items (DESIGN §3).
+    /// In-memory database for matching one group's new items (DESIGN §3).
     scratch: Connection,
     /// Time spent matching so far (indexing new items in the scratch table
     /// and running the rules), read by the benchmark.
