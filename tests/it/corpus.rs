@@ -1,5 +1,5 @@
-//! The third-party corpus in `../shared/corpus/` (feedparser's test feeds,
-//! good and broken): every file parses or fails with a clean error; none
+//! The third-party corpus in `tests/corpus/` (feedparser's test feeds,
+//! good and broken; see its README): every file parses or fails with a clean error; none
 //! takes the process down; at most 5% fail (the counts are asserted, and
 //! listed in the README). The files' `Expect: feed['title'] == '…'` lines
 //! serve as oracles for what we extract (entities, encodings).
@@ -27,12 +27,12 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn every_corpus_file_parses_or_fails_cleanly() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
     let mut all = Vec::new();
     files(&root, &mut all);
     assert!(
         all.len() > 2000,
-        "the corpus is expected beside the repository at {}",
+        "the corpus is expected in {}",
         root.display()
     );
     let base = url::Url::parse("http://corpus.example/feed").unwrap();
