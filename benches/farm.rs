@@ -1,4 +1,4 @@
-//! The feedwatch benchmark (issue 7): a deterministic feed farm served on
+//! The feedwatch benchmark: a deterministic feed farm served on
 //! loopback with ETag/Last-Modified, the real `feedwatch` binary run against
 //! it, and the floors measured in the same run so that ratios compare like
 //! with like. Run: `cargo bench --bench farm` (options after `--`:

@@ -1,4 +1,4 @@
-//! Command line: one small handler per command of SPEC §1. All terminal
+//! Command line: one small handler per command (README, "Commands"). All terminal
 //! printing lives here (and in the stdout mail transport, whose output is the
 //! message itself). Errors carry their exit code: 2 for bad usage or an
 //! invalid config, 1 for a runtime failure. Uses every module below it.
@@ -118,7 +118,7 @@ impl From<crate::store::StoreError> for CliError {
     }
 }
 
-/// SPEC §1: `--config`, else `$FEEDWATCH_CONFIG`, else the default path.
+/// The config file: `--config`, else `$FEEDWATCH_CONFIG`, else the default path.
 pub fn config_path(flag: Option<PathBuf>) -> PathBuf {
     flag.or_else(|| std::env::var_os("FEEDWATCH_CONFIG").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH))
@@ -319,7 +319,7 @@ fn check(path: &std::path::Path, config: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Polls with a progress bar on stderr when the user is watching (SPEC §1:
+/// Polls with a progress bar on stderr when the user is watching (README, "Commands":
 /// quiet when stdout is not a terminal), so logs and pipes stay clean.
 async fn poll_with_progress(
     ctx: &Context,

@@ -1,4 +1,4 @@
-//! Fetch stage: one reqwest client with the limits of SPEC §6 (connect and
+//! Fetch stage: one reqwest client with the limits of README, "Fetching" (connect and
 //! total timeouts, at most 5 redirects, a body cap that holds after
 //! decompression because it counts the decoded stream, no proxy from the
 //! environment), conditional GET, and `file://` feeds. Returns typed outcomes;
@@ -16,7 +16,7 @@ mod guard;
 
 pub use guard::is_internal;
 
-/// Redirects followed before a fetch fails (SPEC §6).
+/// Redirects followed before a fetch fails (README, "Fetching").
 const MAX_REDIRECTS: usize = 5;
 /// Connecting is never allowed more than this, whatever the total timeout.
 const MAX_CONNECT: Duration = Duration::from_secs(10);
@@ -99,7 +99,7 @@ impl Fetcher {
                 .read_timeout(timeout)
                 .timeout(timeout)
                 // Redirects are followed by hand (`fetch_http`) so that we know
-                // whether every hop was permanent (SPEC §6: reported in status)
+                // whether every hop was permanent (README, "Fetching": reported in status)
                 // and can keep a public feed from leading us inside (`guard`).
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
@@ -174,7 +174,7 @@ impl Fetcher {
         let mut permanent = true;
         let mut visited = vec![url.clone()];
         // Whether the feed's own server is on a public address: then no
-        // redirect may lead to an internal one (SPEC §6).
+        // redirect may lead to an internal one (README, "Fetching").
         let mut origin_public: Option<bool> = None;
         let mut resp = loop {
             let client = if origin_public == Some(true) {
@@ -239,7 +239,7 @@ impl Fetcher {
         let headers = resp.headers().clone();
         let final_url = resp.url().clone();
         // Count the decoded stream: a small gzip/brotli bomb cannot get past
-        // the cap by expanding after the Content-Length check (SPEC §6, §8).
+        // the cap by expanding after the Content-Length check (README, "Fetching" and "Bad input").
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(classify)? {
             if body.len() as u64 + chunk.len() as u64 > self.max_body {

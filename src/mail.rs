@@ -3,7 +3,7 @@
 //! `Auto-Submitted: auto-generated`) and sends stored bytes through a
 //! transport: SMTP (plain, STARTTLS, implicit TLS, AUTH) or stdout. The SMTP
 //! password is read here, from the environment, a file or the systemd
-//! credential, and lives only in a `Secret` (DESIGN §3). Uses `model`.
+//! credential, and lives only in a `Secret` (docs/DESIGN.md §3). Uses `model`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -7,14 +7,14 @@ use chrono::{DateTime, Utc};
 
 /// The sentinel characters FTS5 `snippet()` wraps matched words in. They are
 /// stripped from feed text at parse time, so they can only come from us, and
-/// `digest` replaces them after escaping (DESIGN §3).
+/// `digest` replaces them after escaping (docs/DESIGN.md §3).
 pub const MARK_START: char = '\u{2}';
 pub const MARK_END: char = '\u{3}';
 
 /// One feed item as `parse` extracted it: text only, never markup.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
-    /// Our identity of the item within its feed (SPEC §4), see `parse::item_key`.
+    /// Our identity of the item within its feed (README, "What is new"), see `parse::item_key`.
     pub key: String,
     /// The canonical link, when the item has one.
     pub link: Option<String>,
@@ -90,7 +90,7 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-/// What a digest ends with (SPEC §5): feeds that need the reader's
+/// What a digest ends with (README, "Delivery"): feeds that need the reader's
 /// attention and earlier digests that are still undelivered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attention {

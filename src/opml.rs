@@ -1,6 +1,6 @@
 //! OPML, the feed-list format every reader exports: `import` turns an OPML
 //! file into `[[feeds]]` TOML to paste into the config, `export` writes the
-//! configured feeds as OPML (SPEC §1). Pure: text in, text out. Folders
+//! configured feeds as OPML (README, "Commands"). Pure: text in, text out. Folders
 //! (nested outlines) and OPML 2.0 `category` attributes become tags. Uses
 //! quick-xml, already in the tree through feed-rs.
 

@@ -1,5 +1,5 @@
 //! Parse stage: feed bytes + final URL → `model::Item`s, via feed-rs.
-//! Here live our item identity (SPEC §4: id/GUID, else canonical link, else a
+//! Here live our item identity (README, "What is new": id/GUID, else canonical link, else a
 //! hash of title and date; never feed-rs's invented ids), link
 //! canonicalisation, and the reduction of feed HTML to plain text: nothing
 //! that leaves this stage carries markup. Pure: no I/O. Uses `model`.
@@ -25,7 +25,7 @@ const MAX_SUMMARY: usize = 20_000;
 /// Longest author / category list kept, in characters.
 const MAX_SHORT: usize = 500;
 
-/// Query parameters that only track the reader, removed from links (SPEC §4).
+/// Query parameters that only track the reader, removed from links (README, "What is new").
 const TRACKING_PARAMS: &[&str] = &[
     // Ad and social click ids.
     "fbclid",
@@ -96,7 +96,7 @@ pub fn parse_feed(bytes: &[u8], base: &Url, max_items: usize) -> Result<ParsedFe
 }
 
 /// As `parse_feed`, with the HTTP `Content-Type` the bytes came with: its
-/// charset is used when the body has no BOM (SPEC §6: BOM, then the HTTP
+/// charset is used when the body has no BOM (README, "Fetching": BOM, then the HTTP
 /// charset, then the XML declaration).
 pub fn parse_feed_as(
     bytes: &[u8],
@@ -114,7 +114,7 @@ pub fn parse_feed_as(
         .sanitize_content(false)
         .build();
     // feed-rs (through quick-xml) has assertions reachable from input; a
-    // hostile feed must cost us that feed, never the process (SPEC §8).
+    // hostile feed must cost us that feed, never the process (README, "Bad input").
     let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(utf8.as_bytes())))
         .map_err(|p| ParseError::Crashed(panic_message(&p)))?
         .map_err(|e| ParseError::Invalid(e.to_string()))?;
@@ -287,7 +287,7 @@ fn plausible(d: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     d <= now + Duration::days(2) && d.timestamp() >= 631_152_000 // 1990-01-01
 }
 
-/// SPEC §4: the id/GUID, else the canonical link, else a hash of title and date.
+/// Item identity (README, "What is new"): the id/GUID, else the canonical link, else a hash of title and date.
 pub fn item_key(
     id: &str,
     canonical_link: Option<&str>,
@@ -324,7 +324,7 @@ fn entry_link(e: &Entry, base: &Url) -> Option<String> {
     canonical_link(&link.href, base)
 }
 
-/// Canonical form of a link (SPEC §4): absolute, scheme and host lower-cased,
+/// Canonical form of a link (README, "What is new"): absolute, scheme and host lower-cased,
 /// default port dropped, fragment and tracking parameters removed. Only http
 /// and https links are kept: anything else is not a link we would put in a mail.
 pub fn canonical_link(href: &str, base: &Url) -> Option<String> {
@@ -372,7 +372,7 @@ fn decode_basic_entities(s: &str) -> String {
 }
 
 /// Feed HTML → text. Scripts, styles, images and markup are dropped; only
-/// the words reach a digest (SPEC §5: feed HTML is untrusted).
+/// the words reach a digest (README, "Delivery": feed HTML is untrusted).
 pub fn html_to_text(html: &str) -> String {
     nanohtml2text::html2text(html)
 }

@@ -1,5 +1,5 @@
 //! Config stage: TOML text → `raw` structs → a validated `Config`, or every
-//! problem found, each with its line and column (SPEC §2, §8). Reading the
+//! problem found, each with its line and column (README, "Configuration" and "Bad input"). Reading the
 //! file is the only I/O here (`load`); `parse` works on a string, so tests and
 //! `check` see exactly the same errors. Uses `model` and `rules`.
 

@@ -352,7 +352,7 @@ impl<'a> Validator<'a> {
             }
         }
         if raw.is_empty() {
-            // SPEC §2: without [[digests]], an implicit daily 07:00 digest.
+            // Without [[digests]], an implicit daily 07:00 digest.
             if let Ok(s) = parse_schedule("0 7 * * *") {
                 out.push(DigestConfig {
                     name: DEFAULT_DIGEST.into(),

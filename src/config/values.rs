@@ -1,11 +1,11 @@
-//! Config stage: the small value grammars of SPEC §2 (durations `15m`, sizes
+//! Config stage: the small value grammars of the config (durations `15m`, sizes
 //! `10MiB`, cron schedules with 5 or 6 fields) and byte offset → line:column.
 //! Pure functions; each returns a message fit to show after the position.
 
 use std::time::Duration;
 
 /// A cron schedule, normalised to the 6-field form (seconds first) that
-/// tokio-cron-scheduler and croner expect (DESIGN §3).
+/// tokio-cron-scheduler and croner expect (docs/DESIGN.md §3).
 #[derive(Debug, Clone)]
 pub struct Schedule {
     pub expr: String,

@@ -82,7 +82,7 @@ pub fn schedules(config: &Config) -> Vec<(Tick, &Schedule)> {
 /// one-shot tokio-cron-scheduler job at the next occurrence computed in the
 /// config's time zone (croner + chrono-tz), re-armed when it fires: a cron
 /// job would fix the zone's UTC offset when created and drift by an hour
-/// after a DST change (DESIGN §3).
+/// after a DST change (docs/DESIGN.md §3).
 pub(super) struct Jobs {
     scheduler: JobScheduler,
     tx: mpsc::Sender<Fired>,

@@ -1,6 +1,6 @@
 //! Daemon: turns schedules into pipeline runs. tokio-cron-scheduler jobs only
 //! `try_send` a tick into a bounded channel (its runs are detached and may
-//! overlap, DESIGN §3); one loop here runs the pipeline for each tick, so runs
+//! overlap, docs/DESIGN.md §3); one loop here runs the pipeline for each tick, so runs
 //! never overlap (`jobs`: one-shots at the next local occurrence, re-armed,
 //! DST-correct). Signals are handled in this one place: SIGTERM/SIGINT stop
 //! taking work and let the current step finish, SIGHUP reloads the config if

@@ -1,6 +1,6 @@
 //! Digest stage: pending matches → subject, plain text and HTML, split into
 //! parts so that each HTML part stays under the size where webmail clips
-//! (SPEC §5). Pure: no I/O, no clock (the caller passes the time zone).
+//! (README, "Delivery"). Pure: no I/O, no clock (the caller passes the time zone).
 //! Everything from a feed is escaped here; the only markup in the HTML part
 //! is ours, and the snippet's match markers are replaced after escaping.
 
@@ -30,7 +30,7 @@ pub struct Rendered {
 
 /// Merges the same story from several feeds into its first (newest) entry,
 /// which then lists the other feeds in `also_in` and carries every match row
-/// and rule of the group (SPEC §4).
+/// and rule of the group (README, "What is new").
 pub fn merge_same_story(matches: &[MatchView]) -> Vec<MatchView> {
     let texts: Vec<Vec<u64>> = matches
         .iter()
@@ -137,7 +137,7 @@ fn groups<'a>(part: &[&'a MatchView]) -> Vec<(String, Vec<&'a MatchView>)> {
     out
 }
 
-/// Headers are one line: feed text can never start a new header (SPEC §8).
+/// Headers are one line: feed text can never start a new header (README, "Bad input").
 pub fn one_line(s: &str) -> String {
     s.split(|c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}')
         .filter(|p| !p.is_empty())

@@ -1,4 +1,4 @@
-//! Digest stage: finding the same story told by several feeds (SPEC §4), so
+//! Digest stage: finding the same story told by several feeds (README, "What is new"), so
 //! that a digest shows it once with "also in: …". Two items are the same
 //! story when their canonical links are equal, or when their texts are
 //! near-identical: the share of word 3-shingles the shorter text has in

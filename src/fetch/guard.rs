@@ -1,4 +1,4 @@
-//! Fetch stage: the SSRF guard (SPEC §6). A feed on a public address must
+//! Fetch stage: the SSRF guard (README, "Fetching"). A feed on a public address must
 //! not be able to redirect feedwatch to a loopback, private or link-local
 //! one (the operator's own network). Names are checked where they become
 //! addresses — in a resolver that drops internal addresses — not by reading

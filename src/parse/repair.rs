@@ -1,5 +1,5 @@
 //! Parse stage: cheap repairs of the real-world breakage that would make
-//! feed-rs reject a whole feed (issue 5, measured on the shared corpus):
+//! feed-rs reject a whole feed (measured on the corpus in tests/corpus):
 //! an `<rss>` root without `version` ("no root element"), HTML named
 //! entities such as `&eacute;` that XML does not define, and control
 //! characters XML forbids. Pure text in, text out; valid feeds pass through

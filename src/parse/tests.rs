@@ -335,7 +335,7 @@ fn the_xml_declaration_decodes_koi8_and_the_http_charset_wins_over_it() {
         parse_feed(&rss, &base(), 10).unwrap().items[0].title,
         "Україна і Київ"
     );
-    // SPEC §6 order: BOM, then the HTTP charset, then the XML declaration.
+    // The order of README, "Fetching": BOM, then the HTTP charset, then the XML declaration.
     let mislabelled = rss_with_title(" encoding=\"iso-8859-1\"", CP1251);
     let f = parse_feed_as(
         &mislabelled,

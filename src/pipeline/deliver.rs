@@ -1,7 +1,7 @@
 //! Pipeline, deliver side: store (take pending) → digest (group, render) →
 //! store (outbox row) → mail (send) → store (mark sent), plus retention.
 //! A message's failure is recorded on its outbox row and retried; it never
-//! stops the others (SPEC §5).
+//! stops the others (README, "Delivery").
 
 use std::time::SystemTime;
 
@@ -22,7 +22,7 @@ pub struct DeliverReport {
     pub failed: usize,
 }
 
-/// Prunes what is older than `retention` (SPEC §7); identities stay.
+/// Prunes what is older than `retention` (README, "Operations"); identities stay.
 pub async fn prune(ctx: &Context) -> Result<crate::store::Pruned, StoreError> {
     let retention =
         chrono::Duration::from_std(ctx.config.retention).unwrap_or(chrono::Duration::MAX);
@@ -40,7 +40,7 @@ pub async fn prune(ctx: &Context) -> Result<crate::store::Pruned, StoreError> {
     Ok(pruned)
 }
 
-/// How long a feed fails before a digest names it (SPEC §5).
+/// How long a feed fails before a digest names it (README, "Delivery").
 const FAILING_FOR: chrono::Duration = chrono::Duration::days(1);
 
 async fn pending_and_attention(
@@ -137,7 +137,7 @@ fn retry_delay(attempts: i64, permanent: bool) -> chrono::Duration {
 
 /// Sends every due outbox row (every unsent one with `now`: a command run by
 /// hand or by a timer does not wait out the daemon's backoff); each is marked
-/// sent only once the server has accepted it (SPEC §5).
+/// sent only once the server has accepted it (README, "Delivery").
 pub async fn flush_outbox(ctx: &Context, now: bool) -> Result<(usize, usize), StoreError> {
     let until = if now {
         chrono::DateTime::<Utc>::MAX_UTC

@@ -1,4 +1,4 @@
-//! Pipeline: the only module that composes stages (DESIGN §2). `poll_all`
+//! Pipeline: the only module that composes stages (docs/DESIGN.md §2). `poll_all`
 //! runs fetch → parse → store/match for every feed under global and per-host
 //! limits, politely (backoff, minimum intervals, redirects, autodiscovery);
 //! `deliver` (in `deliver.rs`) runs store → digest → outbox → mail → store.
@@ -30,7 +30,7 @@ pub struct Context {
     /// asks for by hand fetches them anyway.
     pub respect_backoff: bool,
     /// Each feed of a poll starts after a random delay up to this, so that
-    /// scheduled polls do not hit every server in the same second (SPEC §6).
+    /// scheduled polls do not hit every server in the same second (README, "Fetching").
     /// Zero (the default) for polls asked for by hand.
     pub jitter: std::time::Duration,
 }
@@ -132,7 +132,7 @@ async fn poll_feed_inner(
         return Ok(FeedOutcome::Deferred(until));
     }
     // A permanent redirect confirmed often enough is followed directly
-    // (SPEC §6); status and the digests keep telling the user to update the
+    // (README, "Fetching"); status and the digests keep telling the user to update the
     // config.
     let adopted = moved
         .filter(|(_, confirmations)| *confirmations >= MOVE_CONFIRMATIONS)
@@ -173,7 +173,7 @@ async fn poll_feed_inner(
     .and_then(|r| r);
     let (parsed, fetched) = match parsed {
         Ok(p) => (p, fetched),
-        // A page instead of a feed: follow the feed it advertises (SPEC §6).
+        // A page instead of a feed: follow the feed it advertises (README, "Fetching").
         Err(e) => match discover_feed(ctx, feed, &fetched, max_items).await {
             Some(found) => found,
             None => return Err(record_failure(ctx, feed, Some(fetched.status), e, None).await),
@@ -190,7 +190,7 @@ async fn poll_feed_inner(
         .as_ref()
         .or(adopted.as_ref())
         .map(|u| u.to_string());
-    // Cache-Control max-age and <ttl> are minimum intervals (SPEC §6).
+    // Cache-Control max-age and <ttl> are minimum intervals (README, "Fetching").
     let ttl = parsed
         .ttl_minutes
         .map(|m| std::time::Duration::from_secs(u64::from(m) * 60));
@@ -257,7 +257,7 @@ const MOVE_CONFIRMATIONS: i64 = 3;
 /// First wait after a failure; it doubles with each failure in a row.
 const BACKOFF_BASE: chrono::Duration = chrono::Duration::minutes(5);
 /// The longest wait: a feed failing for long is still probed daily, never
-/// silently abandoned (SPEC §6).
+/// silently abandoned (README, "Fetching").
 const BACKOFF_CAP: chrono::Duration = chrono::Duration::hours(24);
 /// A Retry-After longer than this is not believed.
 const RETRY_AFTER_CAP: chrono::Duration = chrono::Duration::days(7);
@@ -382,7 +382,7 @@ pub async fn poll_feeds_with_progress(
                 progress(&r.1);
                 reports.push(r);
             }
-            // A panic inside one feed's task costs that feed only (SPEC §6).
+            // A panic inside one feed's task costs that feed only (README, "Fetching").
             Err(e) => tracing::error!(error = %e, "a feed task panicked"),
         }
     }

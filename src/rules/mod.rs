@@ -1,6 +1,6 @@
-//! Rules stage: the watch-rule language of SPEC §3 → an AST with byte spans →
+//! Rules stage: the watch-rule language (README, "Rule syntax") → an AST with byte spans →
 //! an FTS5 MATCH expression. Pure: no I/O, no SQLite; `store` runs what this
-//! produces, so a rule gives the same answer live and in `search` (DESIGN §3).
+//! produces, so a rule gives the same answer live and in `search` (docs/DESIGN.md §3).
 //!
 //! Grammar (operators are upper case; everything else is a search term):
 //! ```text

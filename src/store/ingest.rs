@@ -3,7 +3,7 @@
 //! a site changed its ids) and saves its HTTP validators, then runs every
 //! rule over just the group's new rows in the in-memory FTS5 scratch table
 //! and records the pending matches — so an item is "new" exactly once,
-//! whatever crashes (DESIGN §1, SPEC §4). Grouping is for speed: FTS5 writes
+//! whatever crashes (docs/DESIGN.md §1; README, "What is new"). Grouping is for speed: FTS5 writes
 //! a segment at every commit and a query costs the same on 50 rows as on
 //! 2,000, so a poll of 1,000 feeds that commits and matches feed by feed
 //! spends most of its time there (README, Performance).
@@ -208,7 +208,7 @@ impl Store {
         }
     }
 
-    /// A failed fetch or parse; shown in `status` (SPEC §8). Returns how
+    /// A failed fetch or parse; shown in `status` (README, "Bad input"). Returns how
     /// many times in a row the feed has now failed.
     pub fn record_failure(
         &mut self,
@@ -290,7 +290,7 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>) -> Result<Stored<'a>> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         for item in b.items {
-            // SPEC §4: an item whose id changed but whose canonical link is
+            // README, "What is new": an item whose id changed but whose canonical link is
             // already known in this feed is the same item.
             if let Some(link) = &item.link
                 && known_link.exists(params![feed_id, link])?
@@ -356,7 +356,7 @@ struct Found<'r> {
 }
 
 /// Runs every rule over just the group's new items, in the scratch table, so
-/// the cost does not grow with the archive (DESIGN §3); a rule's match
+/// the cost does not grow with the archive (docs/DESIGN.md §3); a rule's match
 /// counts only in the feeds it applies to.
 fn match_candidates<'r>(
     scratch: &Connection,

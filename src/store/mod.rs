@@ -1,8 +1,8 @@
 //! Store stage: the SQLite database that is both the archive and the queue
-//! between the pipeline stages (DESIGN §1). `Store` is a plain synchronous
+//! between the pipeline stages (docs/DESIGN.md §1). `Store` is a plain synchronous
 //! type (tested on `:memory:`); async code reaches it through `Db`, which runs
 //! each call on the blocking pool. Schema changes are SQL files applied by
-//! `PRAGMA user_version`, append-only (DESIGN §3). Uses `model` only.
+//! `PRAGMA user_version`, append-only (docs/DESIGN.md §3). Uses `model` only.
 //!
 //! - `ingest`: insert-new-only for a group of feeds in one transaction,
 //!   FTS5 matching of the new rows; 304s; the feeds' poll state.
@@ -41,7 +41,7 @@ const MIGRATIONS: &[&str] = &[
 const FTS_DEFINITION: &str = "title, summary, author, category, feed, \
      tokenize = 'porter unicode61 remove_diacritics 2'";
 
-/// The matching scratch database (DESIGN §3): new items are staged in a plain
+/// The matching scratch database (docs/DESIGN.md §3): new items are staged in a plain
 /// table, then indexed by one statement into an FTS5 table that reads its
 /// text from there (external content: the text is held once).
 const SCRATCH_SCHEMA: &str = "CREATE TABLE staged(id INTEGER PRIMARY KEY, \
@@ -81,7 +81,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub struct Store {
     conn: Connection,
-    /// In-memory database for matching one group's new items (DESIGN §3).
+    /// In-memory database for matching one group's new items (docs/DESIGN.md §3).
     scratch: Connection,
     /// Time spent matching so far (indexing new items in the scratch table
     /// and running the rules), read by the benchmark.

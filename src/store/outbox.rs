@@ -1,7 +1,7 @@
 //! Store, deliver side: pending matches are read, rendered elsewhere, and
 //! become an outbox row in one transaction that also claims them; the row,
 //! with its Message-ID fixed, is sent until a server accepts it, and only
-//! then marked sent (DESIGN §1, SPEC §5: nothing is lost, at worst re-sent
+//! then marked sent (docs/DESIGN.md §1; README, "Delivery": nothing is lost, at worst re-sent
 //! with the same Message-ID).
 
 use chrono::{DateTime, Utc};

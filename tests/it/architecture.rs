@@ -1,4 +1,4 @@
-//! DESIGN §2 kept true: stages never import each other, they exchange
+//! docs/DESIGN.md §2 kept true: stages never import each other, they exchange
 //! `model` types; only `pipeline` composes stages. This reads `src/` and
 //! fails on any `crate::…` edge the table below does not allow (test code,
 //! after `#[cfg(test)]` or in `tests.rs`, is exempt).
@@ -96,7 +96,7 @@ fn stages_never_import_each_other() {
     assert!(checked >= 12, "found only {checked} files to check");
     assert!(
         violations.is_empty(),
-        "forbidden edges (DESIGN §2):\n{}",
+        "forbidden edges (docs/DESIGN.md §2):\n{}",
         violations.join("\n")
     );
 }

@@ -1,4 +1,4 @@
-//! The one integration test binary (DESIGN §4): each module is an area, each
+//! The one integration test binary (docs/DESIGN.md §4): each module is an area, each
 //! test has its own feed server on 127.0.0.1:0, its own state dir and, where
 //! mail is involved, a real SMTP server on loopback.
 
