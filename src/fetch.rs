@@ -7,6 +7,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use reqwest::header::{self, HeaderMap};
 use url::Url;
 
@@ -40,6 +42,10 @@ pub struct Fetched {
     pub max_age: Option<Duration>,
     /// Where every redirect on the way was permanent (301/308), the new URL.
     pub moved_to: Option<Url>,
+    /// Whether the fetch started at a public address: then every URL found
+    /// in what it brought (an advertised feed, an article link) is fetched
+    /// through the guard, like its redirects.
+    pub origin_public: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -126,16 +132,55 @@ impl Fetcher {
         })
     }
 
-    /// Fetches `url`, conditionally when `validators` has any.
+    /// Fetches `url`, conditionally when `validators` has any. The whole
+    /// fetch — every redirect and the body — ends by `deadline`: reqwest's
+    /// own timeout starts again at each hop (docs/DESIGN.md §6).
     pub async fn fetch(
         &self,
         url: &Url,
         validators: &Validators,
+        deadline: Instant,
     ) -> Result<FetchOutcome, FetchError> {
-        match url.scheme() {
-            "file" => self.fetch_file(url).await,
-            _ => self.fetch_http(url, validators).await,
+        self.fetch_by(url, validators, None, deadline).await
+    }
+
+    /// Fetches a URL found in what `found_in` brought (the feed a page
+    /// advertises): when that came from a public address, the URL may not
+    /// lead into the operator's network, whatever it names.
+    pub async fn fetch_found(
+        &self,
+        url: &Url,
+        found_in: &Fetched,
+        deadline: Instant,
+    ) -> Result<FetchOutcome, FetchError> {
+        if found_in.origin_public && url.scheme() == "file" {
+            return Err(FetchError::Network(format!(
+                "refused: a document from a public address points to a local file ({url})"
+            )));
         }
+        // A literal IP never reaches the guarded resolver: check it here.
+        guard::check_literal(found_in.origin_public, url).map_err(FetchError::Network)?;
+        let origin = Some(found_in.origin_public);
+        self.fetch_by(url, &Validators::default(), origin, deadline)
+            .await
+    }
+
+    async fn fetch_by(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        origin_public: Option<bool>,
+        deadline: Instant,
+    ) -> Result<FetchOutcome, FetchError> {
+        let fetch = async {
+            match url.scheme() {
+                "file" => self.fetch_file(url).await,
+                _ => self.fetch_http(url, validators, origin_public).await,
+            }
+        };
+        tokio::time::timeout_at(deadline, fetch)
+            .await
+            .unwrap_or(Err(FetchError::Timeout))
     }
 
     async fn fetch_file(&self, url: &Url) -> Result<FetchOutcome, FetchError> {
@@ -162,6 +207,7 @@ impl Fetcher {
             content_type: None,
             max_age: None,
             moved_to: None,
+            origin_public: false,
         })))
     }
 
@@ -169,58 +215,10 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: &Validators,
+        origin_public: Option<bool>,
     ) -> Result<FetchOutcome, FetchError> {
-        let mut current = url.clone();
-        let mut permanent = true;
-        let mut visited = vec![url.clone()];
-        // Whether the feed's own server is on a public address: then no
-        // redirect may lead to an internal one (README, "Fetching").
-        let mut origin_public: Option<bool> = None;
-        let mut resp = loop {
-            let client = if origin_public == Some(true) {
-                &self.guarded
-            } else {
-                &self.client
-            };
-            let mut req = client.get(current.as_str());
-            if let Some(etag) = &validators.etag {
-                req = req.header(header::IF_NONE_MATCH, etag);
-            }
-            if let Some(lm) = &validators.last_modified {
-                req = req.header(header::IF_MODIFIED_SINCE, lm);
-            }
-            let resp = req.send().await.map_err(classify)?;
-            if origin_public.is_none() {
-                origin_public = Some(resp.remote_addr().is_some_and(self.origin_is_public));
-            }
-            let status = resp.status().as_u16();
-            let location = resp
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok());
-            let (true, Some(location)) =
-                (resp.status().is_redirection() && status != 304, location)
-            else {
-                break resp;
-            };
-            let next = current
-                .join(location)
-                .map_err(|e| FetchError::Network(format!("bad redirect to '{location}': {e}")))?;
-            if !matches!(next.scheme(), "http" | "https") {
-                return Err(FetchError::Network(format!(
-                    "redirect to a non-HTTP URL: {next}"
-                )));
-            }
-            guard::check_literal(origin_public == Some(true), &next)
-                .map_err(FetchError::Network)?;
-            if visited.contains(&next) || visited.len() > MAX_REDIRECTS {
-                return Err(FetchError::TooManyRedirects);
-            }
-            permanent &= matches!(status, 301 | 308);
-            visited.push(next.clone());
-            current = next;
-        };
-        let moved_to = (permanent && visited.len() > 1).then(|| current.clone());
+        let hops = self.follow(url, validators, origin_public).await?;
+        let resp = hops.response;
         let status = resp.status().as_u16();
         if status == 304 {
             return Ok(FetchOutcome::NotModified);
@@ -231,24 +229,9 @@ impl Fetcher {
                 retry_after: retry_after(resp.headers()),
             });
         }
-        if resp.content_length().is_some_and(|n| n > self.max_body) {
-            return Err(FetchError::TooLarge {
-                limit: self.max_body,
-            });
-        }
         let headers = resp.headers().clone();
         let final_url = resp.url().clone();
-        // Count the decoded stream: a small gzip/brotli bomb cannot get past
-        // the cap by expanding after the Content-Length check (README, "Fetching" and "Bad input").
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-            if body.len() as u64 + chunk.len() as u64 > self.max_body {
-                return Err(FetchError::TooLarge {
-                    limit: self.max_body,
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = self.read_body(resp).await?;
         let text = |h| {
             headers
                 .get(h)
@@ -265,9 +248,117 @@ impl Fetcher {
             },
             content_type: text(header::CONTENT_TYPE),
             max_age: text(header::CACHE_CONTROL).as_deref().and_then(max_age),
-            moved_to,
+            moved_to: hops.moved_to,
+            origin_public: hops.origin_public,
         })))
     }
+
+    /// Requests `url`, following redirects by hand (at most 5; a loop
+    /// fails at once) so that we know whether every hop was permanent
+    /// (reported in `status`), and so that a chain that starts at a public
+    /// address is never led to an internal one (`guard`). `origin_public`
+    /// is known when the URL was found in fetched data.
+    async fn follow(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        origin_public: Option<bool>,
+    ) -> Result<Hops, FetchError> {
+        let mut current = url.clone();
+        let mut permanent = true;
+        let mut visited = vec![url.clone()];
+        let mut origin_public = origin_public;
+        loop {
+            let client = if origin_public == Some(true) {
+                &self.guarded
+            } else {
+                &self.client
+            };
+            let resp = conditional(client.get(current.as_str()), validators)
+                .send()
+                .await
+                .map_err(classify)?;
+            let public = *origin_public
+                .get_or_insert_with(|| resp.remote_addr().is_some_and(self.origin_is_public));
+            let status = resp.status().as_u16();
+            let location = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            let (true, Some(location)) =
+                (resp.status().is_redirection() && status != 304, location)
+            else {
+                let moved_to = (permanent && visited.len() > 1).then(|| current.clone());
+                return Ok(Hops {
+                    response: resp,
+                    moved_to,
+                    origin_public: public,
+                });
+            };
+            let next = redirect_target(&current, location, public)?;
+            if visited.contains(&next) || visited.len() > MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects);
+            }
+            permanent &= matches!(status, 301 | 308);
+            visited.push(next.clone());
+            current = next;
+        }
+    }
+
+    /// Reads the body, counting the decoded stream: a small gzip/brotli bomb
+    /// cannot get past the cap by expanding after the Content-Length check
+    /// (README, "Fetching" and "Bad input").
+    async fn read_body(&self, mut resp: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+        let too_large = || FetchError::TooLarge {
+            limit: self.max_body,
+        };
+        if resp.content_length().is_some_and(|n| n > self.max_body) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+            if body.len() as u64 + chunk.len() as u64 > self.max_body {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// The last response of a redirect chain, and what the chain said.
+struct Hops {
+    response: reqwest::Response,
+    moved_to: Option<Url>,
+    origin_public: bool,
+}
+
+fn conditional(
+    mut req: reqwest::RequestBuilder,
+    validators: &Validators,
+) -> reqwest::RequestBuilder {
+    if let Some(etag) = &validators.etag {
+        req = req.header(header::IF_NONE_MATCH, etag);
+    }
+    if let Some(lm) = &validators.last_modified {
+        req = req.header(header::IF_MODIFIED_SINCE, lm);
+    }
+    req
+}
+
+/// Where a redirect leads: http(s) only, and never from a public address
+/// to a literal internal one (names are checked by the guarded resolver).
+fn redirect_target(current: &Url, location: &str, origin_public: bool) -> Result<Url, FetchError> {
+    let next = current
+        .join(location)
+        .map_err(|e| FetchError::Network(format!("bad redirect to '{location}': {e}")))?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(FetchError::Network(format!(
+            "redirect to a non-HTTP URL: {next}"
+        )));
+    }
+    guard::check_literal(origin_public, &next).map_err(FetchError::Network)?;
+    Ok(next)
 }
 
 fn classify(e: reqwest::Error) -> FetchError {
@@ -302,7 +393,7 @@ fn max_age(cache_control: &str) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare for feeds).
+/// `Retry-After`, in seconds or as an HTTP date.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     retry_after_value(
         headers.get(header::RETRY_AFTER)?.to_str().ok()?,
@@ -362,13 +453,18 @@ mod tests {
         );
 
         let mut fetcher = Fetcher::new(Duration::from_secs(5), 1 << 20).unwrap();
-        let followed = fetcher.fetch(&feed_url, &Validators::default()).await;
+        let soon = || Instant::now() + Duration::from_secs(5);
+        let followed = fetcher
+            .fetch(&feed_url, &Validators::default(), soon())
+            .await;
         assert!(
             matches!(followed, Ok(FetchOutcome::Fetched(_))),
             "internal origin: followed ({followed:?})"
         );
         fetcher.origin_is_public = |_| true;
-        let refused = fetcher.fetch(&feed_url, &Validators::default()).await;
+        let refused = fetcher
+            .fetch(&feed_url, &Validators::default(), soon())
+            .await;
         let err = refused.expect_err("public origin: refused").to_string();
         assert!(err.contains("refused") || err.contains("internal"), "{err}");
     }

@@ -43,6 +43,9 @@ pub struct CompiledRule {
     pub fts_query: String,
     /// Feed names the rule applies to; `None` means every feed.
     pub feeds: Option<Vec<String>>,
+    /// Line and column of the rule in the config file, for problems found
+    /// after validation (SQLite refusing the compiled query).
+    pub at: (usize, usize),
 }
 
 impl CompiledRule {
@@ -186,6 +189,7 @@ mod tests {
             digest: "d".into(),
             fts_query: "\"x\"".into(),
             feeds: None,
+            at: (1, 1),
         };
         assert!(r.applies_to("any"));
         r.feeds = Some(vec!["a".into()]);

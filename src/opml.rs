@@ -1,8 +1,10 @@
 //! OPML, the feed-list format every reader exports: `import` turns an OPML
 //! file into `[[feeds]]` TOML to paste into the config, `export` writes the
-//! configured feeds as OPML (README, "Commands"). Pure: text in, text out. Folders
-//! (nested outlines) and OPML 2.0 `category` attributes become tags. Uses
-//! quick-xml, already in the tree through feed-rs.
+//! configured feeds as OPML (README, "Commands"). Pure: text in, text out.
+//! Folders (nested outlines) and OPML 2.0 `category` attributes become tags;
+//! a feed listed in several folders is one feed with all their tags, and
+//! its title is kept. Export writes each tag as a folder. Uses quick-xml,
+//! already in the tree through feed-rs.
 
 use std::collections::HashSet;
 
@@ -12,6 +14,8 @@ use quick_xml::events::{BytesStart, Event};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OpmlFeed {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     pub url: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
@@ -49,6 +53,21 @@ fn slug(s: &str) -> String {
     out.trim_end_matches('-').chars().take(60).collect()
 }
 
+/// A config name from the title (or the URL), unique among `names`.
+fn unique_name(names: &mut HashSet<String>, title: Option<&str>, url: &str) -> String {
+    let base = title
+        .map(slug)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| slug(url));
+    let mut name = base.clone();
+    let mut n = 2;
+    while !names.insert(name.clone()) {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    name
+}
+
 /// Reads the feeds of an OPML document, in document order, with unique names.
 pub fn parse(text: &str) -> Result<Vec<OpmlFeed>, OpmlError> {
     let mut reader = quick_xml::Reader::from_str(text);
@@ -81,27 +100,31 @@ pub fn parse(text: &str) -> Result<Vec<OpmlFeed>, OpmlError> {
                 let title = attr(e, "title").or_else(|| attr(e, "text"));
                 match attr(e, "xmlUrl") {
                     Some(url) => {
-                        let mut tags: Vec<String> =
-                            folders.iter().flatten().map(|f| slug(f)).collect();
-                        for c in attr(e, "category").unwrap_or_default().split([',', '/']) {
-                            let t = slug(c);
+                        let mut tags: Vec<String> = Vec::new();
+                        let categories = attr(e, "category").unwrap_or_default();
+                        let named = folders.iter().flatten().map(String::as_str);
+                        for t in named.chain(categories.split([',', '/'])).map(slug) {
                             if !t.is_empty() && !tags.contains(&t) {
                                 tags.push(t);
                             }
                         }
-                        tags.retain(|t| !t.is_empty());
-                        let base = title
-                            .as_deref()
-                            .map(slug)
-                            .filter(|s| !s.is_empty())
-                            .unwrap_or_else(|| slug(&url));
-                        let mut name = base.clone();
-                        let mut n = 2;
-                        while !names.insert(name.clone()) {
-                            name = format!("{base}-{n}");
-                            n += 1;
+                        // The same feed in another folder: one feed, more tags.
+                        if let Some(known) = feeds.iter_mut().find(|f: &&mut OpmlFeed| f.url == url)
+                        {
+                            for t in tags {
+                                if !known.tags.contains(&t) {
+                                    known.tags.push(t);
+                                }
+                            }
+                        } else {
+                            let name = unique_name(&mut names, title.as_deref(), &url);
+                            feeds.push(OpmlFeed {
+                                name,
+                                title,
+                                url,
+                                tags,
+                            });
                         }
-                        feeds.push(OpmlFeed { name, url, tags });
                         if !empty {
                             folders.push(None);
                         }
@@ -131,26 +154,43 @@ pub fn to_toml(feeds: &[OpmlFeed]) -> String {
     toml::to_string(&Doc { feeds }).unwrap_or_default()
 }
 
-/// An OPML 2.0 document listing `feeds`; tags go in `category`.
+/// An OPML 2.0 document listing `feeds`: each tag is a folder holding
+/// its feeds (a feed with two tags is in both, as readers list it), feeds
+/// without tags at the top; the title is the feed's title, else its name.
 pub fn export(feeds: &[OpmlFeed]) -> String {
-    use quick_xml::escape::escape;
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head><title>feedwatch feeds</title></head>\n  <body>\n",
     );
-    for f in feeds {
-        let category = if f.tags.is_empty() {
-            String::new()
-        } else {
-            format!(" category=\"{}\"", escape(f.tags.join(",")))
-        };
+    let mut tags: Vec<&str> = Vec::new();
+    for t in feeds.iter().flat_map(|f| &f.tags) {
+        if !tags.contains(&t.as_str()) {
+            tags.push(t);
+        }
+    }
+    for tag in tags {
+        let tag_text = quick_xml::escape::escape(tag);
         out.push_str(&format!(
-            "    <outline type=\"rss\" text=\"{0}\" title=\"{0}\" xmlUrl=\"{1}\"{category}/>\n",
-            escape(f.name.as_str()),
-            escape(f.url.as_str())
+            "    <outline text=\"{tag_text}\" title=\"{tag_text}\">\n"
         ));
+        for f in feeds.iter().filter(|f| f.tags.iter().any(|t| t == tag)) {
+            out.push_str(&format!("  {}", outline(f)));
+        }
+        out.push_str("    </outline>\n");
+    }
+    for f in feeds.iter().filter(|f| f.tags.is_empty()) {
+        out.push_str(&outline(f));
     }
     out.push_str("  </body>\n</opml>\n");
     out
+}
+
+fn outline(f: &OpmlFeed) -> String {
+    use quick_xml::escape::escape;
+    let title = escape(f.title.as_deref().unwrap_or(&f.name)).into_owned();
+    format!(
+        "    <outline type=\"rss\" text=\"{title}\" title=\"{title}\" xmlUrl=\"{}\"/>\n",
+        escape(f.url.as_str())
+    )
 }
 
 #[cfg(test)]
@@ -163,7 +203,9 @@ mod tests {
     <outline text="Kyiv Independent" type="rss" xmlUrl="https://kyivindependent.com/feed/"/>
     <outline text="Reuters &quot;World&quot;" type="rss" xmlUrl="https://example.org/reuters?a=1&amp;b=2"/>
     <outline text="Tech"><outline title="Україна Tech" xmlUrl="https://example.org/ua.xml"/></outline>
+    <outline text="BBC World" xmlUrl="https://example.org/bbc.xml"/>
   </outline>
+  <outline text="Europe"><outline text="BBC World (again)" xmlUrl="https://example.org/bbc.xml"/></outline>
   <outline text="Kyiv Independent" xmlUrl="https://kyivindependent.com/other/" category="news,Europe/East"/>
   <outline xmlUrl="https://example.org/untitled.xml"/>
 </body></opml>"#;
@@ -200,6 +242,11 @@ mod tests {
                     vec!["world-ukraine", "tech"]
                 ),
                 (
+                    "bbc-world",
+                    "https://example.org/bbc.xml",
+                    vec!["world-ukraine", "europe"]
+                ),
+                (
                     "kyiv-independent-2",
                     "https://kyivindependent.com/other/",
                     vec!["news", "europe", "east"]
@@ -223,7 +270,8 @@ mod tests {
         );
         let c = crate::config::parse(&config, std::path::Path::new("/x.toml"), None)
             .unwrap_or_else(|e| panic!("{e}\n{config}"));
-        assert_eq!(c.feeds.len(), 5);
+        assert_eq!(c.feeds.len(), 6);
+        assert_eq!(c.feeds[0].title.as_deref(), Some("Kyiv Independent"));
         assert_eq!(
             c.feeds[1].url.as_str(),
             "https://example.org/reuters?a=1&b=2"
@@ -231,10 +279,50 @@ mod tests {
     }
 
     #[test]
-    fn export_round_trips() {
+    fn a_feed_in_two_folders_is_imported_once_with_both_tags() {
         let feeds = parse(NESTED).unwrap();
-        let again = parse(&export(&feeds)).unwrap();
-        assert_eq!(again, feeds);
+        let bbc: Vec<&OpmlFeed> = feeds
+            .iter()
+            .filter(|f| f.url.ends_with("bbc.xml"))
+            .collect();
+        assert_eq!(bbc.len(), 1, "{feeds:?}");
+        assert_eq!(bbc[0].tags, ["world-ukraine", "europe"]);
+        assert_eq!(
+            bbc[0].title.as_deref(),
+            Some("BBC World"),
+            "the first listing's title"
+        );
+    }
+
+    #[test]
+    fn export_keeps_folders_and_titles_and_round_trips() {
+        let feeds = parse(NESTED).unwrap();
+        let opml = export(&feeds);
+        assert!(
+            opml.contains("<outline text=\"world-ukraine\" title=\"world-ukraine\">\n      <outline type=\"rss\" text=\"Kyiv Independent\""),
+            "{opml}"
+        );
+        assert!(
+            opml.contains("title=\"Reuters &quot;World&quot;\""),
+            "{opml}"
+        );
+        let again = parse(&opml).unwrap();
+        let by_url = |fs: &[OpmlFeed]| {
+            let mut v: Vec<(String, String, Vec<String>)> = fs
+                .iter()
+                .map(|f| {
+                    let mut tags = f.tags.clone();
+                    tags.sort();
+                    // An untitled feed goes out under its name, and comes
+                    // back with it as its title.
+                    let title = f.title.clone().unwrap_or_else(|| f.name.clone());
+                    (f.url.clone(), title, tags)
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(by_url(&again), by_url(&feeds), "{opml}");
     }
 
     #[test]

@@ -71,7 +71,7 @@ const TRACKING_PARAMS: &[&str] = &[
     "ns_fee",
 ];
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     #[error("not a feed: {0}")]
     Invalid(String),

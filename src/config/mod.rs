@@ -22,14 +22,43 @@ use validate::Validator;
 pub use values::Schedule;
 
 pub const DEFAULT_PATH: &str = "/etc/feedwatch/feedwatch.toml";
+/// The systemd unit's `StateDirectory=feedwatch`: where the service keeps its
+/// database, and so where the other commands look when nothing else is set.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/feedwatch";
 pub const DEFAULT_DIGEST: &str = "default";
 pub(crate) const DEFAULT_SUBJECT: &str = "feedwatch: {count} new matches";
+
+/// Where the state directory came from, so that messages can say why it is
+/// the one used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateDirFrom {
+    /// `--state-dir` on the command line.
+    Flag,
+    /// `state_dir` in the config file.
+    Config,
+    /// `$STATE_DIRECTORY`, set by systemd for the service.
+    Environment,
+    /// Nothing was set: the service's own state directory.
+    Default,
+}
+
+impl fmt::Display for StateDirFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StateDirFrom::Flag => "from --state-dir",
+            StateDirFrom::Config => "from state_dir in the config",
+            StateDirFrom::Environment => "from $STATE_DIRECTORY",
+            StateDirFrom::Default => "the service's state directory: state_dir is not set",
+        })
+    }
+}
 
 /// The validated configuration every other part of the program reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub path: PathBuf,
     pub state_dir: PathBuf,
+    pub state_dir_from: StateDirFrom,
     pub timezone: Tz,
     pub retention: Duration,
     pub poll: PollConfig,
@@ -79,6 +108,9 @@ pub struct SmtpConfig {
     pub security: SmtpSecurity,
     pub user: Option<String>,
     pub password_file: Option<PathBuf>,
+    /// `smtp-password` beside the config file: what the systemd unit loads
+    /// as the credential, read directly by commands run outside the unit.
+    pub credential_file: PathBuf,
     /// An extra CA certificate (PEM) to trust, for servers with a private CA.
     pub ca_file: Option<PathBuf>,
 }
@@ -96,6 +128,8 @@ pub enum SmtpSecurity {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedConfig {
     pub name: String,
+    /// The feed's own title (kept from an OPML import, written back on export).
+    pub title: Option<String>,
     pub url: Url,
     pub tags: Vec<String>,
     pub schedule: Option<Schedule>,
@@ -122,8 +156,11 @@ impl Config {
     pub fn digest(&self, name: &str) -> Option<&DigestConfig> {
         self.digests.iter().find(|d| d.name == name)
     }
-    pub fn db_path(&self) -> PathBuf {
-        self.state_dir.join("feedwatch.db")
+    /// The same config with the state directory given on the command line.
+    pub fn with_state_dir(mut self, dir: PathBuf) -> Self {
+        self.state_dir = dir;
+        self.state_dir_from = StateDirFrom::Flag;
+        self
     }
 }
 
@@ -148,14 +185,19 @@ impl fmt::Display for ConfigErrors {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.path.display(),
-                e.line,
-                e.col,
-                e.message
-            )?;
+            // Line 0: the file as a whole (it cannot be read).
+            if e.line == 0 {
+                write!(f, "{}: {}", self.path.display(), e.message)?;
+            } else {
+                write!(
+                    f,
+                    "{}:{}:{}: {}",
+                    self.path.display(),
+                    e.line,
+                    e.col,
+                    e.message
+                )?;
+            }
         }
         Ok(())
     }
@@ -163,15 +205,26 @@ impl fmt::Display for ConfigErrors {
 
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+    let at = |line, col, message| ConfigErrors {
         path: path.to_path_buf(),
-        errors: vec![ConfigError {
-            line: 0,
-            col: 0,
-            message: format!("cannot read the config file: {e}"),
-        }],
+        errors: vec![ConfigError { line, col, message }],
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| at(0, 0, format!("cannot read the config file: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        // Name the first byte that is not UTF-8, like any other error.
+        let valid = e.utf8_error().valid_up_to();
+        let before = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+        let (line, col) = values::line_col(&before, before.len());
+        at(
+            line,
+            col,
+            "the config file is not UTF-8 (save it as UTF-8: TOML requires it)".into(),
+        )
     })?;
-    let state_env = std::env::var_os("STATE_DIRECTORY").map(PathBuf::from);
+    let state_env = std::env::var_os("STATE_DIRECTORY")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     parse(&text, path, state_env)
 }
 

@@ -56,6 +56,7 @@ pub struct RawEmail {
 #[serde(deny_unknown_fields)]
 pub struct RawFeed {
     pub name: S<String>,
+    pub title: Option<S<String>>,
     pub url: S<String>,
     #[serde(default)]
     pub tags: Vec<S<String>>,

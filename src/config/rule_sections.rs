@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::raw::{self, S};
 use super::validate::Validator;
+use super::values::line_col;
 use super::{DEFAULT_DIGEST, DigestConfig, FeedConfig};
 use crate::model::CompiledRule;
 use crate::rules::{self, TermSets};
@@ -101,11 +102,16 @@ impl Validator<'_> {
                 );
             }
             if let Some(fts_query) = compiled {
+                let query_at = r
+                    .query
+                    .as_ref()
+                    .map_or(r.name.span().start, |q| q.span().start);
                 out.push(CompiledRule {
                     name: name.clone(),
                     digest,
                     fts_query,
                     feeds: scope,
+                    at: line_col(self.text, query_at),
                 });
             }
         }

@@ -143,18 +143,55 @@ fn relative_paths_follow_the_config_file() {
 }
 
 #[test]
-fn state_directory_from_systemd() {
+fn the_state_directory_is_the_flag_the_config_systemd_or_the_services_own() {
     let text = MINIMAL.replace("state_dir = \"/tmp/fw\"", "");
-    assert!(errors(&text)[0].2.contains("STATE_DIRECTORY"));
+    // Nothing set: the unit's StateDirectory, so that root's commands on the
+    // service's host find its database with no prefix.
+    let c = parse(&text, Path::new("/x.toml"), None).unwrap();
+    assert_eq!(
+        (c.state_dir.as_path(), c.state_dir_from),
+        (Path::new("/var/lib/feedwatch"), StateDirFrom::Default)
+    );
+    let c = parse(&text, Path::new("/x.toml"), Some(PathBuf::from("/run/sd"))).unwrap();
+    assert_eq!(
+        (c.state_dir.as_path(), c.state_dir_from),
+        (Path::new("/run/sd"), StateDirFrom::Environment)
+    );
     let c = parse(
-        &text,
+        MINIMAL,
         Path::new("/x.toml"),
-        Some(PathBuf::from("/var/lib/feedwatch")),
+        Some(PathBuf::from("/run/sd")),
     )
     .unwrap();
     assert_eq!(
-        c.db_path(),
-        PathBuf::from("/var/lib/feedwatch/feedwatch.db")
+        (c.state_dir.as_path(), c.state_dir_from),
+        (Path::new("/tmp/fw"), StateDirFrom::Config)
+    );
+    let c = c.with_state_dir(PathBuf::from("/srv/fw"));
+    assert_eq!(
+        (c.state_dir.as_path(), c.state_dir_from),
+        (Path::new("/srv/fw"), StateDirFrom::Flag)
+    );
+}
+
+#[test]
+fn a_config_that_is_not_utf8_is_reported_at_the_first_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feedwatch.toml");
+    std::fs::write(
+        &path,
+        b"state_dir = \"/x\"\ntimezone = \"Europe/Ky\xefv\"\n",
+    )
+    .unwrap();
+    let e = load(&path).unwrap_err();
+    assert_eq!((e.errors[0].line, e.errors[0].col), (2, 22), "{e}");
+    assert!(e.to_string().contains("not UTF-8"), "{e}");
+    let missing = load(&dir.path().join("nope.toml")).unwrap_err().to_string();
+    assert!(
+        missing.ends_with(
+            "nope.toml: cannot read the config file: No such file or directory (os error 2)"
+        ),
+        "a missing file is a missing file, not a position: {missing}"
     );
 }
 

@@ -13,8 +13,9 @@ use url::Url;
 use super::raw::{self, RawConfig, RawEmail, RawPoll, S};
 use super::values::{line_col, parse_duration, parse_schedule, parse_size};
 use super::{
-    Config, ConfigError, DEFAULT_DIGEST, DEFAULT_SUBJECT, DigestConfig, DigestSchedule,
-    EmailConfig, FeedConfig, PollConfig, SmtpConfig, SmtpSecurity, Transport,
+    Config, ConfigError, DEFAULT_DIGEST, DEFAULT_STATE_DIR, DEFAULT_SUBJECT, DigestConfig,
+    DigestSchedule, EmailConfig, FeedConfig, PollConfig, SmtpConfig, SmtpSecurity, StateDirFrom,
+    Transport,
 };
 
 pub(super) struct Validator<'a> {
@@ -64,16 +65,10 @@ impl<'a> Validator<'a> {
     }
 
     pub(super) fn config(&mut self, raw: RawConfig, state_env: Option<PathBuf>) -> Option<Config> {
-        let state_dir = match (&raw.state_dir, state_env) {
-            (Some(s), _) => Some(self.path(s.get_ref())),
-            (None, Some(env)) => Some(env),
-            (None, None) => {
-                self.push(
-                    0,
-                    "state_dir is not set and $STATE_DIRECTORY is not in the environment",
-                );
-                None
-            }
+        let (state_dir, state_dir_from) = match (&raw.state_dir, state_env) {
+            (Some(s), _) => (self.path(s.get_ref()), StateDirFrom::Config),
+            (None, Some(env)) => (env, StateDirFrom::Environment),
+            (None, None) => (PathBuf::from(DEFAULT_STATE_DIR), StateDirFrom::Default),
         };
         let timezone = match &raw.timezone {
             Some(tz) => self.check(tz, |t| {
@@ -104,7 +99,8 @@ impl<'a> Validator<'a> {
         let rules = self.rules(&raw.rules, &feeds, &sets, &digests);
         Some(Config {
             path: self.path.clone(),
-            state_dir: state_dir?,
+            state_dir,
+            state_dir_from,
             timezone: timezone?,
             retention: retention?,
             poll: poll?,
@@ -277,6 +273,7 @@ impl<'a> Validator<'a> {
             security: security?,
             user,
             password_file: e.password_file.as_ref().map(|p| self.path(p.get_ref())),
+            credential_file: self.path("smtp-password"),
             ca_file: e.ca_file.as_ref().map(|p| self.path(p.get_ref())),
         }))
     }
@@ -304,6 +301,7 @@ impl<'a> Validator<'a> {
             if let Some(url) = url {
                 out.push(FeedConfig {
                     name: f.name.get_ref().clone(),
+                    title: f.title.as_ref().map(|t| t.get_ref().clone()),
                     url,
                     tags: f.tags.iter().map(|t| t.get_ref().clone()).collect(),
                     schedule,

@@ -8,7 +8,6 @@
 //! `config`.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -24,8 +23,8 @@ pub use service::limit_malloc_arenas;
 pub use jobs::schedules;
 use jobs::{Jobs, feeds_for};
 
-use crate::config::{self, Config, DigestSchedule};
-use crate::pipeline::{self, Context};
+use crate::config::{Config, DigestSchedule};
+use crate::pipeline::{self, ConfigSource, Context};
 
 /// What a schedule asks the daemon loop to do.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -43,7 +42,7 @@ pub enum Tick {
 pub(crate) const REARM_CHECK: Duration = Duration::from_secs(60);
 
 /// Runs the daemon until SIGTERM or SIGINT.
-pub async fn run(path: PathBuf, config: Config) -> anyhow::Result<()> {
+pub async fn run(source: ConfigSource, config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let (reload_tx, reload_rx) = mpsc::channel(1);
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
@@ -59,7 +58,7 @@ pub async fn run(path: PathBuf, config: Config) -> anyhow::Result<()> {
             }
         }
     });
-    serve(path, config, shutdown, reload_rx).await
+    serve(source, config, shutdown, reload_rx).await
 }
 
 /// The daemon loop, with shutdown and reload passed in (tests drive these).
@@ -67,14 +66,13 @@ pub async fn run(path: PathBuf, config: Config) -> anyhow::Result<()> {
 /// stays free to take signals, re-arm schedules and pet the watchdog while a
 /// long poll runs; ticks that arrive meanwhile wait their turn (once each).
 pub async fn serve(
-    path: PathBuf,
+    source: ConfigSource,
     config: Config,
     shutdown: CancellationToken,
     mut reload: mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
     let lock = service::lock_state_dir(&config.state_dir)?;
-    let mut ctx = Context::open(config)?;
-    ctx.shutdown = shutdown.clone();
+    let mut ctx = Context::open(config, shutdown.clone())?;
     let (mut jobs, mut rx) = Jobs::start(&ctx.config).await?;
     tracing::info!(feeds = ctx.config.feeds.len(), rules = ctx.config.rules.len(), lock = %lock.path.display(), "feedwatch started");
     service::ready("running");
@@ -98,7 +96,7 @@ pub async fn serve(
             _ = shutdown.cancelled() => break,
             Some(()) = reload.recv() => {
                 service::reloading();
-                match config::load(&path) {
+                match source.load() {
                     Ok(new) => {
                         jobs.stop().await;
                         ctx = ctx.with_config(new)?;
@@ -196,7 +194,12 @@ pub async fn handle(ctx: &Context, tick: Tick) {
                 .filter(|d| d.schedule == DigestSchedule::Immediate)
                 .cloned()
                 .collect();
-            if let Err(e) = pipeline::deliver(ctx, &immediate, false).await {
+            if let Err(e) = pipeline::flush_outbox(ctx, None, pipeline::Retry::Due).await {
+                tracing::error!(error = %e, "cannot deliver");
+            }
+            if !immediate.is_empty()
+                && let Err(e) = pipeline::deliver(ctx, &immediate, pipeline::Retry::Due).await
+            {
                 tracing::error!(error = %e, "cannot deliver");
             }
             if let Err(e) = pipeline::prune(ctx).await {
@@ -207,7 +210,7 @@ pub async fn handle(ctx: &Context, tick: Tick) {
             let Some(d) = ctx.config.digest(name) else {
                 return;
             };
-            match pipeline::deliver(ctx, std::slice::from_ref(d), false).await {
+            match pipeline::deliver(ctx, std::slice::from_ref(d), pipeline::Retry::Due).await {
                 Ok(r) => {
                     tracing::info!(digest = %name, queued = r.queued, sent = r.sent, failed = r.failed, "digest run finished")
                 }
@@ -247,7 +250,7 @@ schedule = "0 7 * * *"
 name = "now"
 schedule = "immediate"
 "#;
-        let config = config::parse(text, std::path::Path::new("/x.toml"), None).unwrap();
+        let config = crate::config::parse(text, std::path::Path::new("/x.toml"), None).unwrap();
         let ticks: Vec<(Tick, String)> = schedules(&config)
             .into_iter()
             .map(|(t, s)| (t, s.expr.clone()))

@@ -81,19 +81,27 @@ pub struct StateLock {
 pub enum LockError {
     #[error("another feedwatch daemon{} is running on {dir}; stop it first (only one daemon per state directory)", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     Held { dir: String, pid: Option<u32> },
-    #[error("cannot lock {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot lock {path}: {error}{}", read_only_hint(error))]
+    Io { path: String, error: std::io::Error },
+}
+
+/// Under the systemd unit only its StateDirectory is writable: a state_dir
+/// left in the config (the example's) meets a read-only file system.
+fn read_only_hint(error: &std::io::Error) -> &'static str {
+    if error.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
+        " (under the systemd unit only /var/lib/feedwatch, its StateDirectory, is writable: \
+         remove state_dir from the config)"
+    } else {
+        ""
+    }
 }
 
 /// Takes `feedwatch.lock` in `state_dir`, writing our pid into it.
 pub fn lock_state_dir(state_dir: &Path) -> Result<StateLock, LockError> {
     let path = state_dir.join("feedwatch.lock");
-    let io = |source| LockError::Io {
+    let io = |error| LockError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     };
     std::fs::create_dir_all(state_dir).map_err(io)?;
     let mut file = File::options()

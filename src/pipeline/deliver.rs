@@ -18,7 +18,9 @@ use crate::store::{NewOutbox, StoreError};
 pub struct DeliverReport {
     /// Messages written to the outbox by this run.
     pub queued: usize,
+    /// Messages the server accepted (earlier ones retried, and new ones).
     pub sent: usize,
+    /// Messages that stay queued after this run (each counted once).
     pub failed: usize,
 }
 
@@ -53,12 +55,12 @@ async fn pending_and_attention(
 }
 
 /// Renders the pending matches of `digest` and fixes them in the outbox.
-/// Returns the number of messages queued.
-pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<usize, StoreError> {
+/// Returns the outbox rows written.
+pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Vec<i64>, StoreError> {
     let name = digest.name.clone();
     let (pending, attention) = pending_and_attention(ctx, name).await?;
     if pending.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let parts = digest::render(
         &digest.name,
@@ -67,7 +69,7 @@ pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<usize, Stor
         ctx.config.timezone,
         &attention,
     );
-    let mut queued = 0;
+    let mut queued = Vec::new();
     for part in parts {
         let from = ctx.config.email.from.clone();
         let message_id = mail::new_message_id(&from);
@@ -87,7 +89,8 @@ pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<usize, Stor
             }
         };
         let (name, to, ids) = (digest.name.clone(), digest.to.clone(), part.match_ids);
-        ctx.db
+        let row = ctx
+            .db
             .call(move |s| {
                 let row = NewOutbox {
                     digest: &name,
@@ -99,7 +102,7 @@ pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<usize, Stor
                 s.enqueue(&row, &ids, Utc::now())
             })
             .await?;
-        queued += 1;
+        queued.push(row);
     }
     Ok(queued)
 }
@@ -119,7 +122,7 @@ pub fn mailer(config: &Config) -> Result<Mailer, mail::MailError> {
                 SmtpSecurity::Required => mail::Security::Required,
             },
             user: s.user.as_deref(),
-            password_file: s.password_file.as_deref(),
+            password: super::check::password_places(config),
             ca_file: s.ca_file.as_deref(),
         }),
     }
@@ -135,28 +138,36 @@ fn retry_delay(attempts: i64, permanent: bool) -> chrono::Duration {
     chrono::Duration::minutes(minutes)
 }
 
-/// Sends every due outbox row (every unsent one with `now`: a command run by
-/// hand or by a timer does not wait out the daemon's backoff); each is marked
-/// sent only once the server has accepted it (README, "Delivery").
-pub async fn flush_outbox(ctx: &Context, now: bool) -> Result<(usize, usize), StoreError> {
-    let until = if now {
-        chrono::DateTime::<Utc>::MAX_UTC
-    } else {
-        Utc::now()
-    };
-    let due = ctx.db.call(move |s| s.due(until)).await?;
-    if due.is_empty() {
-        return Ok((0, 0));
-    }
-    let mailer = match mailer(&ctx.config) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot set up mail delivery; messages stay queued");
-            return Ok((0, due.len()));
-        }
-    };
+/// Which queued messages a delivery run retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Those whose backoff has passed (the daemon).
+    Due,
+    /// Every unsent one now: a command run by hand or by a timer does not
+    /// wait out the daemon's backoff.
+    All,
+}
+
+/// Why nothing could be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The transport cannot be set up (no password, a bad CA file): nothing
+    /// is composed, so the matches stay pending until it can.
+    #[error("cannot set up mail delivery: {0}; the matches stay pending")]
+    Mailer(mail::MailError),
+}
+
+/// Sends the outbox rows `due` returns; each is marked sent only once the
+/// server has accepted it (README, "Delivery"). Returns (sent, failed).
+async fn send_rows(
+    ctx: &Context,
+    mailer: &Mailer,
+    rows: Vec<crate::model::OutboxEntry>,
+) -> Result<(usize, usize), StoreError> {
     let (mut sent, mut failed) = (0, 0);
-    for entry in due {
+    for entry in rows {
         let result = mailer
             .send(&entry.from, &entry.recipients, &entry.message)
             .await;
@@ -182,31 +193,74 @@ pub async fn flush_outbox(ctx: &Context, now: bool) -> Result<(usize, usize), St
     Ok((sent, failed))
 }
 
-/// Composes and sends `digests`, and retries what is due in the outbox
-/// (every unsent message with `now`). Earlier messages go first, so that
-/// what still fails is what the new digests report as undelivered.
+/// Retries the queued messages of `digests` (of every digest with `None`)
+/// that `retry` selects.
+pub async fn flush_outbox(
+    ctx: &Context,
+    digests: Option<Vec<String>>,
+    retry: Retry,
+) -> Result<(usize, usize), DeliverError> {
+    let until = match retry {
+        Retry::All => chrono::DateTime::<Utc>::MAX_UTC,
+        Retry::Due => Utc::now(),
+    };
+    let due = ctx
+        .db
+        .call(move |s| s.due(until, digests.as_deref()))
+        .await?;
+    if due.is_empty() {
+        return Ok((0, 0));
+    }
+    let mailer = mailer(&ctx.config).map_err(DeliverError::Mailer)?;
+    Ok(send_rows(ctx, &mailer, due).await?)
+}
+
+/// Composes and sends `digests`, and retries their queued messages that
+/// `retry` selects; nothing of another digest is touched. Earlier messages
+/// go first, so that what still fails is what the new digests report as
+/// undelivered. The transport is set up first: when it cannot be (no
+/// password), nothing is composed and the matches stay pending.
 pub async fn deliver(
     ctx: &Context,
     digests: &[DigestConfig],
-    now: bool,
-) -> Result<DeliverReport, StoreError> {
-    let (sent_before, _) = flush_outbox(ctx, now).await?;
-    let mut queued = 0;
+    retry: Retry,
+) -> Result<DeliverReport, DeliverError> {
+    let mailer = mailer(&ctx.config).map_err(DeliverError::Mailer)?;
+    let names: Vec<String> = digests.iter().map(|d| d.name.clone()).collect();
+    let until = match retry {
+        Retry::All => chrono::DateTime::<Utc>::MAX_UTC,
+        Retry::Due => Utc::now(),
+    };
+    let earlier = ctx.db.call(move |s| s.due(until, Some(&names))).await?;
+    let (sent_before, failed_before) = send_rows(ctx, &mailer, earlier).await?;
+    let mut queued = Vec::new();
     for digest in digests {
         match compose(ctx, digest).await {
-            Ok(n) => queued += n,
+            Ok(ids) => queued.extend(ids),
             // Another process took these matches first: they are on their way.
             Err(StoreError::Conflict) => {
                 tracing::info!(digest = %digest.name, "matches taken by another process")
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
-    let (sent, failed) = flush_outbox(ctx, now).await?;
+    let new_rows = {
+        let (ids, names) = (
+            queued.clone(),
+            digests.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+        );
+        ctx.db
+            .call(move |s| {
+                let due = s.due(chrono::DateTime::<Utc>::MAX_UTC, Some(&names))?;
+                Ok(due.into_iter().filter(|e| ids.contains(&e.id)).collect())
+            })
+            .await?
+    };
+    let (sent, failed) = send_rows(ctx, &mailer, new_rows).await?;
     Ok(DeliverReport {
-        queued,
+        queued: queued.len(),
         sent: sent + sent_before,
-        failed,
+        failed: failed + failed_before,
     })
 }
 

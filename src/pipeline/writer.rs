@@ -1,21 +1,23 @@
 //! Pipeline, store side of a poll: the feeds of one poll are fetched and
-//! parsed concurrently, but stored by one writer that takes whatever feeds
-//! are waiting and writes them as one group (`Store::ingest_many`: one
-//! transaction, one FTS5 segment, one matching pass). While a group is being
-//! written the next one gathers, so groups grow exactly when the store is
-//! the bottleneck. Per-feed commits were most of a first poll's time (README,
-//! Performance). A 304 is a write too (the feed's last fetch), grouped the
-//! same way but not waited for. Each feed still gets its own outcome, and
-//! the poll ends only when the writer has written everything.
+//! parsed concurrently, but everything the poll writes goes through one
+//! writer, which takes whatever is waiting and writes it as one group
+//! (`Store::write_group`: one transaction, one FTS5 segment, one matching
+//! pass) — new items, 304s, and failures with their backoff. While a group
+//! is being written the next one gathers, so groups grow exactly when the
+//! store is the bottleneck. Per-feed commits were most of a first poll's
+//! time (README, Performance). Only stored items are waited for; a 304 or a
+//! failure is recorded without the feed's task waiting, and the poll ends
+//! only when the writer has written everything.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::Config;
+use super::feed::{FeedError, backoff};
+use crate::config::{Config, FeedConfig};
 use crate::model::{IngestReport, Item, Validators};
-use crate::store::{Batch, Db};
+use crate::store::{Batch, Db, Failure, Write};
 
 /// One feed's fetched and parsed items, to be stored.
 pub(super) struct Parsed {
@@ -31,21 +33,38 @@ pub(super) struct Parsed {
 
 enum Work {
     Stored(Parsed),
-    NotModified { feed: String, url: String },
+    NotModified {
+        feed: String,
+        url: String,
+    },
+    Failed {
+        feed: String,
+        url: String,
+        status: Option<u16>,
+        error: String,
+        retry_after: Option<std::time::Duration>,
+    },
 }
 
 impl Work {
-    /// How much this adds to a group (a 304 is one small update).
+    /// How much this adds to a group (a 304 or a failure is one small update).
     fn weight(&self) -> usize {
         match self {
             Work::Stored(p) => p.items.len().max(1),
-            Work::NotModified { .. } => 1,
+            _ => 1,
+        }
+    }
+
+    fn feed(&self) -> &str {
+        match self {
+            Work::Stored(p) => &p.feed,
+            Work::NotModified { feed, .. } | Work::Failed { feed, .. } => feed,
         }
     }
 }
 
-/// Where the outcome goes; `None` when nobody waits for it (a 304), and the
-/// writer logs a failure itself.
+/// Where the outcome goes; `None` when nobody waits for it (a 304, a
+/// failure), and the writer logs a failure to write it itself.
 type Reply = Option<oneshot::Sender<Result<IngestReport, String>>>;
 
 /// A group stops growing at this many items: the scratch table holds a
@@ -63,8 +82,8 @@ impl Writer {
     pub fn start(db: Db, config: Arc<Config>) -> (Writer, tokio::task::JoinHandle<()>) {
         // Unbounded, yet bounded in practice: a feed task with items waits
         // for its reply while holding its concurrency slot, so at most
-        // `poll.concurrency` feeds' items are queued; a 304 is a name and a
-        // URL, at most one per feed of the poll.
+        // `poll.concurrency` feeds' items are queued; a 304 or a failure is
+        // a few strings, at most one per feed of the poll.
         let (queue, rx) = mpsc::unbounded_channel();
         (Writer { queue }, tokio::spawn(run(db, config, rx)))
     }
@@ -80,15 +99,27 @@ impl Writer {
     }
 
     /// Records a 304 with the other work waiting, without waiting for it:
-    /// the feed's task is done (and frees its slot for the next feed), the
-    /// writer logs a failure to record it, and the poll ends only when the
-    /// writer has written everything. Waiting made a poll where nothing
-    /// changed a string of tiny transactions.
+    /// the feed's task is done (and frees its slot for the next feed).
+    /// Waiting made a poll where nothing changed a string of tiny
+    /// transactions.
     pub fn not_modified(&self, feed: String, url: String) {
-        if let Err(mpsc::error::SendError((Work::NotModified { feed, .. }, _))) =
-            self.queue.send((Work::NotModified { feed, url }, None))
-        {
-            tracing::error!(feed = %feed, "the store writer has stopped; the 304 is not recorded");
+        self.send(Work::NotModified { feed, url });
+    }
+
+    /// Records a feed's failure and its backoff with the other work waiting.
+    pub fn failed(&self, feed: &FeedConfig, error: &FeedError) {
+        self.send(Work::Failed {
+            feed: feed.name.clone(),
+            url: feed.url.to_string(),
+            status: error.status(),
+            error: error.to_string(),
+            retry_after: error.retry_after(),
+        });
+    }
+
+    fn send(&self, work: Work) {
+        if let Err(mpsc::error::SendError((work, _))) = self.queue.send((work, None)) {
+            tracing::error!(feed = %work.feed(), "the store writer has stopped; the feed's state is not recorded");
         }
     }
 }
@@ -121,17 +152,35 @@ async fn run(db: Db, config: Arc<Config>, mut rx: mpsc::UnboundedReceiver<(Work,
     }
 }
 
-/// Writes one group; one result per piece of work, in order.
+/// Writes one group; one result per piece of work, in order. Nobody waits
+/// for a 304's or a failure's outcome: a failure to write one is said here.
 fn write_group(
     s: &mut crate::store::Store,
     config: &Config,
     work: &[Work],
 ) -> Vec<Result<IngestReport, String>> {
     let now = Utc::now();
-    let batches: Vec<Batch<'_>> = work
+    let retry_at: Vec<Box<dyn Fn(i64) -> DateTime<Utc> + Sync>> = work
         .iter()
-        .filter_map(|w| match w {
-            Work::Stored(p) => Some(Batch {
+        .map(|w| -> Box<dyn Fn(i64) -> DateTime<Utc> + Sync> {
+            match w {
+                Work::Failed {
+                    status,
+                    retry_after,
+                    ..
+                } => {
+                    let (status, retry_after) = (*status, *retry_after);
+                    Box::new(move |failures| now + backoff(failures, status, retry_after))
+                }
+                _ => Box::new(move |_| now),
+            }
+        })
+        .collect();
+    let group: Vec<Write<'_>> = work
+        .iter()
+        .zip(&retry_at)
+        .map(|(w, retry_at)| match w {
+            Work::Stored(p) => Write::Stored(Batch {
                 feed: &p.feed,
                 url: &p.url,
                 status: Some(p.status),
@@ -142,33 +191,31 @@ fn write_group(
                 not_before: p.not_before,
                 now,
             }),
-            Work::NotModified { .. } => None,
+            Work::NotModified { feed, url } => Write::NotModified { feed, url, now },
+            Work::Failed {
+                feed,
+                url,
+                status,
+                error,
+                ..
+            } => Write::Failed(Failure {
+                feed,
+                url,
+                status: *status,
+                error,
+                now,
+                retry_at: retry_at.as_ref(),
+            }),
         })
         .collect();
-    let not_modified: Vec<(&str, &str)> = work
-        .iter()
-        .filter_map(|w| match w {
-            Work::NotModified { feed, url } => Some((feed.as_str(), url.as_str())),
-            Work::Stored(_) => None,
-        })
-        .collect();
-    let mut stored = s.ingest_many(&batches, &config.rules).into_iter();
-    let mut unchanged = s.not_modified_many(&not_modified, now).into_iter();
+    let results = s.write_group(&group, &config.rules);
     work.iter()
-        .map(|w| {
-            let result = match w {
-                Work::Stored(_) => stored.next(),
-                Work::NotModified { feed, .. } => unchanged.next().map(|r| {
-                    // Nobody waits for a 304's outcome: say it here.
-                    if let Err(e) = &r {
-                        tracing::error!(feed = %feed, error = %e, "cannot record the feed's 304");
-                    }
-                    r.map(|()| IngestReport::default())
-                }),
-            };
-            result
-                .unwrap_or_else(|| Err(crate::store::StoreError::Task("no result".into())))
-                .map_err(|e| e.to_string())
+        .zip(results)
+        .map(|(w, result)| {
+            if let (Err(e), Work::NotModified { .. } | Work::Failed { .. }) = (&result, w) {
+                tracing::error!(feed = %w.feed(), error = %e, "cannot record the feed's state");
+            }
+            result.map_err(|e| e.to_string())
         })
         .collect()
 }

@@ -29,6 +29,7 @@ pub struct PollState {
 }
 
 /// What one successful fetch of a feed brought, for `Store::ingest`.
+#[derive(Clone)]
 pub struct Batch<'a> {
     pub feed: &'a str,
     pub url: &'a str,
@@ -44,6 +45,42 @@ pub struct Batch<'a> {
     /// Not to be fetched again before this (Cache-Control max-age, `<ttl>`).
     pub not_before: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
+}
+
+/// A failed fetch or parse, recorded on the feed (shown in `status`) with
+/// when it may be tried again.
+pub struct Failure<'a> {
+    pub feed: &'a str,
+    pub url: &'a str,
+    pub status: Option<u16>,
+    pub error: &'a str,
+    pub now: DateTime<Utc>,
+    /// When to try again, given how many times in a row it has now failed.
+    pub retry_at: &'a (dyn Fn(i64) -> DateTime<Utc> + Sync),
+}
+
+/// One piece of what a poll writes.
+pub enum Write<'a> {
+    /// A fetch with items: store the new ones, match them, save validators.
+    Stored(Batch<'a>),
+    /// A 304: nothing to parse, the feed is healthy.
+    NotModified {
+        feed: &'a str,
+        url: &'a str,
+        now: DateTime<Utc>,
+    },
+    /// A failure, with its backoff.
+    Failed(Failure<'a>),
+}
+
+impl Write<'_> {
+    fn feed(&self) -> &str {
+        match self {
+            Write::Stored(b) => b.feed,
+            Write::NotModified { feed, .. } => feed,
+            Write::Failed(f) => f.feed,
+        }
+    }
 }
 
 /// The feed's row id, creating the row on first sight (or updating its URL).
@@ -68,6 +105,33 @@ fn mark_not_modified(conn: &Connection, feed: &str, url: &str, now: DateTime<Utc
     Ok(())
 }
 
+/// Counts one more failure in a row on the feed's row.
+fn count_failure(
+    conn: &Connection,
+    feed_id: i64,
+    status: Option<u16>,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
+             consecutive_errors = consecutive_errors + 1,
+             failing_since = coalesce(failing_since, ?2) WHERE id = ?1
+             RETURNING consecutive_errors",
+        )?
+        .query_row(params![feed_id, to_ts(now), status, error], |r| r.get(0))?)
+}
+
+/// A failure and its backoff, together.
+fn record_failure(conn: &Connection, f: &Failure<'_>) -> Result<()> {
+    let id = upsert_feed(conn, f.feed, f.url)?;
+    let failures = count_failure(conn, id, f.status, f.error, f.now)?;
+    conn.prepare_cached("UPDATE feeds SET next_fetch_at = ?2 WHERE id = ?1")?
+        .execute(params![id, to_ts((f.retry_at)(failures))])?;
+    Ok(())
+}
+
 /// A new item that may alert, waiting to be matched.
 struct Candidate<'a> {
     item_id: i64,
@@ -85,62 +149,82 @@ impl Store {
     /// apply to the feed, saves the validators.
     pub fn ingest(&mut self, batch: &Batch<'_>, rules: &[CompiledRule]) -> Result<IngestReport> {
         Ok(self
-            .ingest_group(std::slice::from_ref(batch), rules)?
+            .write_all(std::slice::from_ref(&Write::Stored(batch.clone())), rules)?
             .pop()
             .unwrap_or_default())
     }
 
     /// `ingest` for several feeds, in one transaction and one matching pass.
-    /// Each feed gets its own outcome: when the group cannot be written, it
-    /// is rolled back and each feed is stored alone, so that one feed's
-    /// failure stays that feed's. (Not a savepoint per feed: FTS5 flushes
-    /// its pending index at every savepoint, which cost a fifth of the time.)
     pub fn ingest_many(
         &mut self,
         batches: &[Batch<'_>],
         rules: &[CompiledRule],
     ) -> Vec<Result<IngestReport>> {
-        match self.ingest_group(batches, rules) {
+        let group: Vec<Write<'_>> = batches.iter().map(|b| Write::Stored(b.clone())).collect();
+        self.write_group(&group, rules)
+    }
+
+    /// Writes everything a poll has for the store at this moment — new
+    /// items (matched), 304s, failures with their backoff — in one
+    /// transaction and one matching pass. Each piece gets its own result:
+    /// when the group cannot be written it is rolled back and each piece is
+    /// written alone, so that one feed's failure stays that feed's. (Not a
+    /// savepoint per feed: FTS5 flushes its pending index at every
+    /// savepoint, which cost a fifth of the time.)
+    pub fn write_group(
+        &mut self,
+        group: &[Write<'_>],
+        rules: &[CompiledRule],
+    ) -> Vec<Result<IngestReport>> {
+        match self.write_all(group, rules) {
             Ok(reports) => reports.into_iter().map(Ok).collect(),
-            Err(e) if batches.len() == 1 => vec![Err(e)],
+            Err(e) if group.len() == 1 => vec![Err(e)],
             Err(e) => {
-                tracing::debug!(error = %e, feeds = batches.len(), "group ingest failed; storing feed by feed");
-                batches.iter().map(|b| self.ingest(b, rules)).collect()
+                tracing::debug!(error = %e, pieces = group.len(), "group write failed; writing piece by piece");
+                group
+                    .iter()
+                    .map(|w| {
+                        self.write_all(std::slice::from_ref(w), rules)
+                            .map(|mut r| r.pop().unwrap_or_default())
+                    })
+                    .collect()
             }
         }
     }
 
-    /// All of `batches` in one transaction, or nothing.
-    fn ingest_group(
+    /// All of `group` in one transaction, or nothing.
+    fn write_all(
         &mut self,
-        batches: &[Batch<'_>],
+        group: &[Write<'_>],
         rules: &[CompiledRule],
     ) -> Result<Vec<IngestReport>> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut reports = Vec::with_capacity(batches.len());
+        let mut reports = Vec::with_capacity(group.len());
         let mut candidates: Vec<Candidate<'_>> = Vec::new();
         // Row ids only grow (INTEGER PRIMARY KEY, one writer): the group's
         // rows are those above the largest id before it.
         let last_before: i64 =
             tx.query_row("SELECT coalesce(max(id), 0) FROM items", [], |r| r.get(0))?;
-        for (i, b) in batches.iter().enumerate() {
-            let stored = store_batch(&tx, b)?;
-            reports.push(IngestReport {
-                new_items: stored.new_items,
-                matches: 0,
-            });
-            candidates.extend(
-                stored
-                    .alerting
-                    .into_iter()
-                    .map(|(item_id, item)| Candidate {
-                        item_id,
-                        item,
-                        batch: i,
-                    }),
-            );
+        for (i, w) in group.iter().enumerate() {
+            let mut report = IngestReport::default();
+            match w {
+                Write::Stored(b) => {
+                    let stored = store_batch(&tx, b)?;
+                    report.new_items = stored.new_items;
+                    candidates.extend(stored.alerting.into_iter().map(|(item_id, item)| {
+                        Candidate {
+                            item_id,
+                            item,
+                            batch: i,
+                        }
+                    }));
+                }
+                Write::NotModified { feed, url, now } => mark_not_modified(&tx, feed, url, *now)?,
+                Write::Failed(f) => record_failure(&tx, f)?,
+            }
+            reports.push(report);
         }
         // One statement for the whole group, so that it becomes one FTS5
         // segment (see 006_fts_by_group.sql).
@@ -149,8 +233,9 @@ impl Store {
              SELECT id, title, summary, author, category, feed FROM items WHERE id > ?1",
         )?
         .execute([last_before])?;
+        let feeds: Vec<&str> = group.iter().map(Write::feed).collect();
         let started = std::time::Instant::now();
-        let found = match_candidates(&self.scratch, batches, &candidates, rules)?;
+        let found = match_candidates(&self.scratch, &feeds, &candidates, rules)?;
         self.matching += started.elapsed();
         {
             let mut insert = tx.prepare_cached(
@@ -158,7 +243,10 @@ impl Store {
                  ON CONFLICT(item_id, rule) DO NOTHING",
             )?;
             for m in &found {
-                let now = batches.get(m.batch).map_or_else(Utc::now, |b| b.now);
+                let now = match group.get(m.batch) {
+                    Some(Write::Stored(b)) => b.now,
+                    _ => Utc::now(),
+                };
                 insert.execute(params![
                     m.item_id,
                     m.rule.name,
@@ -180,36 +268,8 @@ impl Store {
         mark_not_modified(&self.conn, feed, url, now)
     }
 
-    /// `not_modified` for several feeds in one transaction (a poll where
-    /// nothing changed is a thousand of these); feed by feed if that fails.
-    pub fn not_modified_many(
-        &mut self,
-        feeds: &[(&str, &str)],
-        now: DateTime<Utc>,
-    ) -> Vec<Result<()>> {
-        if feeds.is_empty() {
-            return Vec::new();
-        }
-        let grouped = (|| -> Result<()> {
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            for (feed, url) in feeds {
-                mark_not_modified(&tx, feed, url, now)?;
-            }
-            Ok(tx.commit()?)
-        })();
-        match grouped {
-            Ok(()) => feeds.iter().map(|_| Ok(())).collect(),
-            Err(_) => feeds
-                .iter()
-                .map(|(feed, url)| self.not_modified(feed, url, now))
-                .collect(),
-        }
-    }
-
-    /// A failed fetch or parse; shown in `status` (README, "Bad input"). Returns how
-    /// many times in a row the feed has now failed.
+    /// A failed fetch or parse; shown in `status` (README, "Bad input").
+    /// Returns how many times in a row the feed has now failed.
     pub fn record_failure(
         &mut self,
         feed: &str,
@@ -219,14 +279,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         let id = self.feed_id(feed, url)?;
-        Ok(self.conn.query_row(
-            "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
-             consecutive_errors = consecutive_errors + 1,
-             failing_since = coalesce(failing_since, ?2) WHERE id = ?1
-             RETURNING consecutive_errors",
-            params![id, to_ts(now), status, error],
-            |r| r.get(0),
-        )?)
+        count_failure(&self.conn, id, status, error, now)
     }
 
     /// The feed is not to be fetched before `until` (backoff, Retry-After).
@@ -360,11 +413,11 @@ struct Found<'r> {
 /// counts only in the feeds it applies to.
 fn match_candidates<'r>(
     scratch: &Connection,
-    batches: &[Batch<'_>],
+    feeds_of_group: &[&str],
     candidates: &[Candidate<'_>],
     rules: &'r [CompiledRule],
 ) -> Result<Vec<Found<'r>>> {
-    let feed_of = |batch: usize| batches.get(batch).map_or("", |b| b.feed);
+    let feed_of = |batch: usize| feeds_of_group.get(batch).copied().unwrap_or("");
     // The feeds with candidates (they come batch by batch, so in runs).
     let mut feeds: Vec<&str> = candidates.iter().map(|c| feed_of(c.batch)).collect();
     feeds.dedup();

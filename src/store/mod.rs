@@ -15,7 +15,7 @@ mod outbox;
 mod query;
 mod retention;
 
-pub use ingest::{Batch, PollState};
+pub use ingest::{Batch, Failure, PollState, Write};
 pub use outbox::NewOutbox;
 pub use retention::Pruned;
 
@@ -75,6 +75,17 @@ pub enum StoreError {
     Conflict,
     #[error("the database task failed: {0}")]
     Task(String),
+    #[error("the database holds a value feedwatch cannot read ({what}): {message}")]
+    BadValue { what: String, message: String },
+    #[error(
+        "there is no feedwatch database in {dir} yet: it is made by the first poll (`feedwatch poll`, or the daemon)"
+    )]
+    NoDatabase { dir: String },
+    #[error(
+        "the database has schema version {found}, older than this feedwatch ({known}); \
+         start the daemon or run `feedwatch poll` once to upgrade it"
+    )]
+    TooOld { found: i64, known: i64 },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -88,6 +99,9 @@ pub struct Store {
     matching: std::time::Duration,
 }
 
+/// The database's file name in the state directory.
+const DB_FILE: &str = "feedwatch.db";
+
 impl Store {
     /// Opens (creating if needed) the database in `state_dir`.
     pub fn open_dir(state_dir: &Path) -> Result<Self> {
@@ -95,7 +109,48 @@ impl Store {
             path: state_dir.display().to_string(),
             source,
         })?;
-        Self::open(&state_dir.join("feedwatch.db"))
+        Self::open(&state_dir.join(DB_FILE))
+    }
+
+    /// Opens the database in `state_dir` to read only: it creates and
+    /// migrates nothing, so `status` and `search` work on a state directory
+    /// they cannot write (another user's, a mounted backup) while the daemon
+    /// writes. When SQLite cannot make the WAL's shared-memory file there,
+    /// the file is read as immutable, which is exact when no process is
+    /// writing it (one that did would have made that file).
+    pub fn open_read_only(state_dir: &Path) -> Result<Self> {
+        let path = state_dir.join(DB_FILE);
+        if !path.exists() {
+            return Err(StoreError::NoDatabase {
+                dir: state_dir.display().to_string(),
+            });
+        }
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let conn = match conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)) {
+            Ok(_) => conn,
+            Err(_) => {
+                let mut uri =
+                    url::Url::from_file_path(&path).map_err(|()| StoreError::NoDatabase {
+                        dir: state_dir.display().to_string(),
+                    })?;
+                uri.set_query(Some("immutable=1"));
+                Connection::open_with_flags(uri.as_str(), flags)?
+            }
+        };
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StoreError::TooNew { found, known });
+        }
+        if found < known {
+            return Err(StoreError::TooOld { found, known });
+        }
+        Self::with_scratch(conn)
     }
 
     pub fn open(path: &Path) -> Result<Self> {
@@ -122,6 +177,10 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        Self::with_scratch(conn)
+    }
+
+    fn with_scratch(conn: Connection) -> Result<Self> {
         let scratch = Connection::open_in_memory()?;
         scratch.execute_batch(SCRATCH_SCHEMA)?;
         scratch.execute_batch(&scratch_index())?;

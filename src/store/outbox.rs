@@ -57,10 +57,12 @@ impl Store {
         Ok(out)
     }
 
-    /// Counts of pending matches per digest.
+    /// Pending items per digest (an item several rules matched counts once,
+    /// as in the digest).
     pub fn pending_counts(&self) -> Result<Vec<(String, i64)>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT digest, count(*) FROM matches WHERE outbox_id IS NULL GROUP BY digest ORDER BY digest",
+            "SELECT digest, count(DISTINCT item_id) FROM matches WHERE outbox_id IS NULL
+             GROUP BY digest ORDER BY digest",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -74,8 +76,7 @@ impl Store {
         match_ids: &[i64],
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        let recipients =
-            serde_json::to_string(m.recipients).map_err(|e| StoreError::Task(e.to_string()))?;
+        let recipients = serde_json::Value::from(m.recipients.to_vec()).to_string();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -108,25 +109,43 @@ impl Store {
         Ok(id)
     }
 
-    /// Unsent outbox rows whose next attempt is due.
-    pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<OutboxEntry>> {
+    /// Unsent outbox rows whose next attempt is due by `now`: of the
+    /// digests named in `digests`, or of every digest.
+    pub fn due(&self, now: DateTime<Utc>, digests: Option<&[String]>) -> Result<Vec<OutboxEntry>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, digest, message_id, env_from, recipients, message, attempts FROM outbox
-             WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id",
+             WHERE sent_at IS NULL AND next_attempt_at <= ?1
+               AND (?2 IS NULL OR digest IN (SELECT value FROM json_each(?2)))
+             ORDER BY id",
         )?;
-        let rows = stmt.query_map([to_ts(now)], |r| {
-            let recipients: String = r.get(4)?;
-            Ok(OutboxEntry {
-                id: r.get(0)?,
-                digest: r.get(1)?,
-                message_id: r.get(2)?,
-                from: r.get(3)?,
-                recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-                message: r.get(5)?,
-                attempts: r.get(6)?,
-            })
+        let digests = digests.map(|d| serde_json::Value::from(d.to_vec()).to_string());
+        let rows = stmt.query_map(params![to_ts(now), digests], |r| {
+            Ok((
+                r.get::<_, String>(4)?,
+                OutboxEntry {
+                    id: r.get(0)?,
+                    digest: r.get(1)?,
+                    message_id: r.get(2)?,
+                    from: r.get(3)?,
+                    recipients: Vec::new(),
+                    message: r.get(5)?,
+                    attempts: r.get(6)?,
+                },
+            ))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut out = Vec::new();
+        for row in rows {
+            let (recipients, mut entry) = row?;
+            // A message with no readable recipients must not look like one
+            // with none: say so, never send it to nobody.
+            entry.recipients =
+                serde_json::from_str(&recipients).map_err(|e| StoreError::BadValue {
+                    what: format!("the recipients of outbox message {}", entry.id),
+                    message: e.to_string(),
+                })?;
+            out.push(entry);
+        }
+        Ok(out)
     }
 
     pub fn mark_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<()> {

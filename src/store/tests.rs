@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 
-use super::ingest::Batch;
+use super::ingest::{Batch, Write};
 use super::outbox::NewOutbox;
 use super::*;
 use crate::model::{CompiledRule, IngestReport, Item, Validators};
@@ -27,6 +27,7 @@ fn rule(name: &str, q: &str) -> CompiledRule {
         digest: "default".into(),
         fts_query: compile_query(q, &TermSets::new()).unwrap(),
         feeds: None,
+        at: (1, 1),
     }
 }
 
@@ -361,7 +362,22 @@ fn a_304_that_cannot_be_recorded_fails_alone() {
              BEGIN SELECT RAISE(ABORT, 'refused'); END;",
         )
         .unwrap();
-    let results = s.not_modified_many(&[("good", "u"), ("bad", "u")], Utc::now());
+    let now = Utc::now();
+    let results = s.write_group(
+        &[
+            Write::NotModified {
+                feed: "good",
+                url: "u",
+                now,
+            },
+            Write::NotModified {
+                feed: "bad",
+                url: "u",
+                now,
+            },
+        ],
+        &[],
+    );
     assert!(results[0].is_ok());
     assert!(
         results[1]
@@ -472,7 +488,7 @@ fn pending_groups_rules_per_item_and_enqueue_claims_atomically() {
         enqueue(&mut s, "default", "<2@x>", &ids),
         Err(StoreError::Conflict)
     ));
-    let due = s.due(Utc::now()).unwrap();
+    let due = s.due(Utc::now(), None).unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(
         (
@@ -484,11 +500,20 @@ fn pending_groups_rules_per_item_and_enqueue_claims_atomically() {
     );
     s.mark_failed(id, "down", Utc::now() + Duration::minutes(5))
         .unwrap();
-    assert!(s.due(Utc::now()).unwrap().is_empty());
+    assert!(s.due(Utc::now(), None).unwrap().is_empty());
     assert_eq!(s.outbox_status().unwrap().failed, 1);
-    assert_eq!(s.due(Utc::now() + Duration::minutes(6)).unwrap().len(), 1);
+    assert_eq!(
+        s.due(Utc::now() + Duration::minutes(6), None)
+            .unwrap()
+            .len(),
+        1
+    );
     s.mark_sent(id, Utc::now()).unwrap();
-    assert!(s.due(Utc::now() + Duration::days(1)).unwrap().is_empty());
+    assert!(
+        s.due(Utc::now() + Duration::days(1), None)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(s.outbox_status().unwrap().sent, 1);
 }
 

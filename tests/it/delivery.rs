@@ -8,7 +8,7 @@ use crate::support::*;
 
 async fn poll_and_send(ctx: &pipeline::Context) -> (usize, usize) {
     pipeline::poll_all(ctx).await;
-    let r = pipeline::deliver(ctx, &ctx.config.digests, true)
+    let r = pipeline::deliver(ctx, &ctx.config.digests, pipeline::Retry::All)
         .await
         .expect("deliver");
     (r.sent, r.failed)
@@ -167,7 +167,12 @@ async fn the_daemon_respects_backoff_after_a_failure() {
     let ctx = setup.context();
     assert_eq!(poll_and_send(&ctx).await, (0, 1));
     // Not due yet: the daemon's flush leaves it alone.
-    assert_eq!(pipeline::flush_outbox(&ctx, false).await.unwrap(), (0, 0));
+    assert_eq!(
+        pipeline::flush_outbox(&ctx, None, pipeline::Retry::Due)
+            .await
+            .unwrap(),
+        (0, 0)
+    );
 }
 
 #[tokio::test]
@@ -344,7 +349,7 @@ async fn the_digest_ends_with_failing_feeds_and_undelivered_digests() {
     pipeline::poll_all(&ctx).await;
     let morning = ctx.config.digest("morning").unwrap();
     let evening = ctx.config.digest("evening").unwrap();
-    let r = pipeline::deliver(&ctx, std::slice::from_ref(morning), true)
+    let r = pipeline::deliver(&ctx, std::slice::from_ref(morning), pipeline::Retry::All)
         .await
         .unwrap();
     assert_eq!(
@@ -352,7 +357,7 @@ async fn the_digest_ends_with_failing_feeds_and_undelivered_digests() {
         (0, 1),
         "the server refuses the morning recipient (550)"
     );
-    let r = pipeline::deliver(&ctx, std::slice::from_ref(evening), true)
+    let r = pipeline::deliver(&ctx, std::slice::from_ref(evening), pipeline::Retry::All)
         .await
         .unwrap();
     assert_eq!(r.sent, 1);

@@ -141,7 +141,7 @@ async fn a_broken_feed_does_not_stop_a_good_one() {
     let ctx = setup.context();
     let reports = pipeline::poll_all(&ctx).await;
     assert!(
-        matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.contains("not a feed")),
+        matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.to_string().contains("not a feed")),
         "{reports:?}"
     );
     assert!(
@@ -156,7 +156,7 @@ async fn a_broken_feed_does_not_stop_a_good_one() {
     ctx.respect_backoff = false;
     let reports = pipeline::poll_all(&ctx).await;
     assert!(
-        matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.contains("HTTP 500")),
+        matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.to_string().contains("HTTP 500")),
         "{reports:?}"
     );
     assert!(
@@ -200,7 +200,7 @@ async fn unreachable_and_oversized_feeds_fail_cleanly() {
         "{reports:?}"
     );
     assert!(
-        matches!(&reports[1].outcome, FeedOutcome::Failed(e) if e.contains("max_body")),
+        matches!(&reports[1].outcome, FeedOutcome::Failed(e) if e.to_string().contains("max_body")),
         "{reports:?}"
     );
 }
@@ -269,7 +269,7 @@ async fn compressed_feeds_are_decoded_and_bombs_hit_the_cap() {
     }
     for r in &reports[3..] {
         assert!(
-            matches!(&r.outcome, FeedOutcome::Failed(e) if e.contains("max_body")),
+            matches!(&r.outcome, FeedOutcome::Failed(e) if e.to_string().contains("max_body")),
             "{r:?}"
         );
     }
@@ -451,7 +451,7 @@ async fn permanent_redirects_are_reported_then_followed_and_loops_fail() {
         "{first:?}"
     );
     assert!(
-        matches!(&first[2].outcome, FeedOutcome::Failed(e) if e.contains("redirects")),
+        matches!(&first[2].outcome, FeedOutcome::Failed(e) if e.to_string().contains("redirects")),
         "{first:?}"
     );
     let status = setup.store().feed_status().unwrap();
@@ -509,11 +509,11 @@ async fn slow_drip_and_endless_bodies_cannot_hold_a_worker() {
     );
     let reports = pipeline::poll_all(&setup.context()).await;
     assert!(
-        matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.contains("timed out")),
+        matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.to_string().contains("timed out")),
         "{reports:?}"
     );
     assert!(
-        matches!(&reports[1].outcome, FeedOutcome::Failed(e) if e.contains("max_body")),
+        matches!(&reports[1].outcome, FeedOutcome::Failed(e) if e.to_string().contains("max_body")),
         "{reports:?}"
     );
     assert!(
@@ -558,7 +558,8 @@ async fn jittered_polls_still_fetch_every_feed_and_stop_on_shutdown() {
         "transport = \"stdout\"",
         &(server.feeds_toml(&["a", "b", "c"]) + rule_iran_drones_ukraine()),
     );
-    let mut ctx = setup.context();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut ctx = setup.context_with(shutdown.clone());
     ctx.jitter = std::time::Duration::from_millis(200);
     let reports = pipeline::poll_all(&ctx).await;
     assert!(
@@ -569,7 +570,7 @@ async fn jittered_polls_still_fetch_every_feed_and_stop_on_shutdown() {
     );
     // Waiting out a long jitter ends at shutdown, and nothing is fetched.
     ctx.jitter = std::time::Duration::from_secs(3600);
-    ctx.shutdown.cancel();
+    shutdown.cancel();
     let reports = pipeline::poll_all(&ctx).await;
     assert!(
         reports.iter().all(|r| r.outcome == FeedOutcome::Skipped),

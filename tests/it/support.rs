@@ -504,10 +504,18 @@ impl Setup {
     }
 
     pub fn context(&self) -> feedwatch::pipeline::Context {
+        self.context_with(Default::default())
+    }
+
+    /// A context that stops when `shutdown` is cancelled.
+    pub fn context_with(
+        &self,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> feedwatch::pipeline::Context {
         let config = self.config();
         let store = feedwatch::store::Store::open_dir(&config.state_dir).expect("store");
-        feedwatch::pipeline::Context::new(Arc::new(config), feedwatch::store::Db::new(store))
-            .expect("context")
+        let db = feedwatch::store::Db::new(store);
+        feedwatch::pipeline::Context::new(Arc::new(config), db, shutdown).expect("context")
     }
 
     pub fn store(&self) -> feedwatch::store::Store {

@@ -1,0 +1,151 @@
+//! Command line: logs on stderr, level from `RUST_LOG` (default `info` for
+//! the daemon, `warn` for the other commands). Under systemd, when stderr
+//! is the journal's stream, each line starts with its syslog priority
+//! (`<4>` for a warning: sd-daemon(3)), so that `journalctl -p warning`
+//! finds warnings and errors; journald stamps the time itself. On a
+//! terminal, log lines are written above the progress bar.
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, format::Format};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::output::LogWriter;
+
+/// The scheduler crate logs a line at info for every job it creates (one
+/// per schedule per run): noise for an operator.
+const DAEMON_DEFAULT: &str = "info,tokio_cron_scheduler=warn";
+
+pub fn init(daemon: bool) {
+    let default = if daemon { DAEMON_DEFAULT } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    if stderr_is_the_journal() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .event_format(Journald(format().without_time().with_target(false)))
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(LogWriter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+}
+
+fn format() -> Format {
+    format::format()
+}
+
+/// systemd sets `JOURNAL_STREAM=device:inode` of the stream it connects to
+/// stderr; a child whose stderr goes elsewhere (a pipe in a script) inherits
+/// the variable, so the stream itself is compared.
+fn stderr_is_the_journal() -> bool {
+    stderr_is(std::env::var_os("JOURNAL_STREAM").as_deref())
+}
+
+/// Whether stderr is the stream `device:inode` names.
+fn stderr_is(stream: Option<&std::ffi::OsStr>) -> bool {
+    let Some((dev, ino)) = stream
+        .and_then(|v| v.to_str())
+        .and_then(|v| v.split_once(':'))
+    else {
+        return false;
+    };
+    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else {
+        return false;
+    };
+    use std::os::fd::AsFd;
+    let Ok(stderr) = std::io::stderr().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let file = std::fs::File::from(stderr);
+    use std::os::unix::fs::MetadataExt;
+    file.metadata()
+        .is_ok_and(|m| m.dev() == dev && m.ino() == ino)
+}
+
+/// The syslog priority journald reads from a line's `<N>` prefix.
+fn priority(level: &Level) -> u8 {
+    match *level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        _ => 7,
+    }
+}
+
+/// A format that puts the event's priority before each line.
+struct Journald<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for Journald<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "<{}>", priority(event.metadata().level()))?;
+        self.0.format_event(ctx, writer, event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn journal_lines_start_with_their_priority() {
+        let buffer = Buffer::default();
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .with_max_level(Level::DEBUG)
+            .event_format(Journald(format().without_time().with_target(false)))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!("a");
+            tracing::warn!(feed = "x", "b");
+            tracing::info!("c");
+            tracing::debug!("d");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let prefixes: Vec<&str> = text.lines().map(|l| &l[..3]).collect();
+        assert_eq!(prefixes, ["<3>", "<4>", "<6>", "<7>"], "{text}");
+        assert!(text.contains("<4> WARN b feed=\"x\""), "{text}");
+    }
+
+    #[test]
+    fn the_journal_is_only_the_stream_systemd_named() {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata("/proc/self/fd/2").unwrap();
+        let own = format!("{}:{}", meta.dev(), meta.ino());
+        assert!(stderr_is(Some(std::ffi::OsStr::new(&own))));
+        assert!(!stderr_is(Some(std::ffi::OsStr::new("1:1"))));
+        assert!(!stderr_is(Some(std::ffi::OsStr::new("garbage"))));
+        assert!(!stderr_is(None));
+    }
+}

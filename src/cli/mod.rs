@@ -1,0 +1,287 @@
+//! Command line: the commands of README, "Commands", one file per group,
+//! each only turning what `pipeline` returns into lines for a person or a
+//! script. All terminal output lives here: stdout through `output::Out`
+//! (a closed pipe ends the command quietly), logs through
+//! `logging`. Errors carry their exit code: 2 for bad usage or an invalid
+//! config, 1 for a runtime failure.
+
+mod check;
+mod digest;
+pub mod logging;
+mod opml;
+mod output;
+mod poll;
+mod search;
+mod status;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config, ConfigErrors};
+use crate::pipeline::{ConfigSource, Context};
+
+pub use output::die_of_broken_pipe;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "feedwatch",
+    version,
+    about = "Watches news feeds and emails digests of the items that match your rules"
+)]
+pub struct Cli {
+    /// Config file [default: $FEEDWATCH_CONFIG, else /etc/feedwatch/feedwatch.toml]
+    #[arg(short, long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Where the database is, over the config's state_dir [default: state_dir,
+    /// else $STATE_DIRECTORY, else /var/lib/feedwatch, the service's own]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll and send digests on their schedules until SIGTERM.
+    Run {
+        /// One full cycle (poll every feed, send every pending digest), then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Validate the config and every rule, schedule, address and URL.
+    Check {
+        /// Also fetch every feed once and say what it is (uses the network,
+        /// changes no state).
+        #[arg(long)]
+        probe: bool,
+    },
+    /// Poll now (all feeds or one), store and match; sends no mail.
+    Poll {
+        /// Poll only the feed with this name in the config.
+        #[arg(long, value_name = "NAME")]
+        feed: Option<String>,
+    },
+    /// Send the pending matches of one digest (or all) now.
+    Digest {
+        /// The digest to send, by its name in the config [default: every digest]
+        name: Option<String>,
+        /// Print the complete message(s) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Search everything stored with a query in rule syntax, newest first
+    /// (exit 1 when nothing matches, like grep).
+    Search {
+        /// A query in rule syntax, e.g. 'iran AND drone*' (README, "Rule syntax")
+        #[arg(required_unless_present = "rule", conflicts_with = "rule")]
+        query: Option<String>,
+        /// Search with a configured rule's query and feed scope.
+        #[arg(long, value_name = "NAME")]
+        rule: Option<String>,
+        /// Only items newer than this (e.g. 30d).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// Show at most this many items.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print one JSON array of items instead, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Feeds, pending matches and next send time per digest, and the outbox.
+    Status {
+        /// Print JSON instead, for scripts (times in RFC 3339, UTC).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import feeds from OPML (prints [[feeds]] TOML) or export them as OPML.
+    Opml {
+        #[command(subcommand)]
+        action: OpmlAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpmlAction {
+    /// Print the feeds of an OPML file as [[feeds]] TOML to paste into the
+    /// config (needs no config).
+    Import {
+        /// The OPML file, as another feed reader exports it.
+        file: PathBuf,
+    },
+    /// Print the configured feeds as OPML.
+    Export,
+}
+
+/// A command's failure, with its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    /// Each problem is one `file:line:column: message` line.
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("{}", chain(.0))]
+    Runtime(#[from] anyhow::Error),
+    /// A search that found nothing (exit 1, like grep).
+    #[error("{0}")]
+    NothingFound(String),
+    /// stdout was closed by its reader (`… | head`).
+    #[error("broken pipe")]
+    BrokenPipe,
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) | CliError::Config(_) => 2,
+            CliError::Runtime(_) | CliError::NothingFound(_) | CliError::BrokenPipe => 1,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CliError::Runtime(e.into())
+    }
+}
+
+/// An error and its causes on one line, each cause said once (a cause's
+/// text is often part of its parent's already).
+fn chain(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+    }
+    msg
+}
+
+/// The config file: `--config`, else `$FEEDWATCH_CONFIG`, else the default path.
+pub fn config_path(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| std::env::var_os("FEEDWATCH_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH))
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    // Importing needs no config: it makes one.
+    if let Command::Opml {
+        action: OpmlAction::Import { file },
+    } = &cli.command
+    {
+        return opml::import(file);
+    }
+    let source = ConfigSource {
+        path: config_path(cli.config),
+        state_dir: cli.state_dir,
+    };
+    let config = source.load()?;
+    match cli.command {
+        Command::Check { probe } => check::check(&config, probe).await,
+        Command::Run { once: false } => Ok(crate::daemon::run(source, config).await?),
+        Command::Run { once: true } => poll::run_once(&context(config)?).await,
+        Command::Poll { feed } => {
+            // Asked for by hand: fetch even the feeds that are backing off.
+            let mut ctx = context(config)?;
+            ctx.respect_backoff = false;
+            poll::poll(&ctx, feed.as_deref()).await
+        }
+        Command::Digest { name, dry_run } => {
+            digest::digest(&context(config)?, name.as_deref(), dry_run).await
+        }
+        Command::Search {
+            query,
+            rule,
+            since,
+            limit,
+            json,
+        } => {
+            let what = search::What {
+                query: query.as_deref(),
+                rule: rule.as_deref(),
+                since: since.as_deref(),
+                limit,
+            };
+            search::search(&config, &what, json)
+        }
+        Command::Status { json } => status::status(&config, json),
+        Command::Opml {
+            action: OpmlAction::Import { file },
+        } => opml::import(&file),
+        Command::Opml {
+            action: OpmlAction::Export,
+        } => opml::export(&config),
+    }
+}
+
+/// The pipeline for a one-shot command: it stops at Ctrl-C like the daemon
+/// at SIGTERM (what is in flight is abandoned, nothing is half-written).
+fn context(config: Config) -> Result<Context, CliError> {
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.cancel();
+        }
+    });
+    Context::open(config, shutdown).map_err(|e| CliError::Runtime(e.into()))
+}
+
+/// "1 item", "2 items"; "1 match", "2 matches".
+fn plural(n: usize, what: &str) -> String {
+    match (n, what.ends_with("ch")) {
+        (1, _) => format!("1 {what}"),
+        (_, true) => format!("{n} {what}es"),
+        _ => format!("{n} {what}s"),
+    }
+}
+
+/// Human times carry their zone: the config's, with its abbreviation.
+fn local_time(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// Times for scripts: RFC 3339 in UTC, to the second.
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(CliError::Usage("x".into()).exit_code(), 2);
+        assert_eq!(CliError::Runtime(anyhow::anyhow!("x")).exit_code(), 1);
+        assert_eq!(CliError::NothingFound("x".into()).exit_code(), 1);
+    }
+
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        let io = std::io::Error::other("Read-only file system");
+        let e = anyhow::Error::new(io).context("cannot lock /x: Read-only file system");
+        assert_eq!(chain(&e), "cannot lock /x: Read-only file system");
+        let e = anyhow::anyhow!("disk full").context("storing");
+        assert_eq!(chain(&e), "storing: disk full");
+    }
+
+    #[test]
+    fn times_for_people_carry_a_zone_and_for_scripts_are_utc() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-01T05:00:00.250Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            local_time(t, chrono_tz::Europe::Kyiv),
+            "2026-12-01 07:00 EET"
+        );
+        assert_eq!(rfc3339(t), "2026-12-01T05:00:00Z");
+    }
+}

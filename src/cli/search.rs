@@ -1,0 +1,120 @@
+//! Command line: `search QUERY` / `search --rule NAME`. Reads the archive
+//! without writing to it, newest first; matched words are bold on a
+//! terminal (unless `NO_COLOR` is set) and `*word*` otherwise. Like grep,
+//! it exits 1 when nothing matched.
+
+use chrono::Utc;
+
+use super::output::{Out, outln};
+use super::{CliError, local_time, rfc3339};
+use crate::config::{self, Config};
+use crate::model::{MARK_END, MARK_START};
+use crate::rules;
+use crate::store::Store;
+
+/// What to search for.
+pub struct What<'a> {
+    pub query: Option<&'a str>,
+    pub rule: Option<&'a str>,
+    pub since: Option<&'a str>,
+    pub limit: usize,
+}
+
+/// A query's FTS5 text and feed scope: a rule is searched with its scope,
+/// so that the answer is what it would have matched live.
+fn query(config: &Config, what: &What<'_>) -> Result<(String, Option<Vec<String>>), CliError> {
+    match (what.query, what.rule) {
+        (_, Some(name)) => {
+            let rule = config
+                .rules
+                .iter()
+                .find(|r| r.name == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
+                    CliError::Usage(format!(
+                        "no rule named '{name}'{}",
+                        rules::suggest(name, &names)
+                    ))
+                })?;
+            Ok((rule.fts_query.clone(), rule.feeds.clone()))
+        }
+        // Term sets from the config apply to ad-hoc queries too.
+        (Some(q), None) => rules::compile_query(q, &config.terms)
+            .map(|fts| (fts, None))
+            .map_err(|e| CliError::Usage(format!("query {e}"))),
+        (None, None) => Err(CliError::Usage("give a query or --rule NAME".into())),
+    }
+}
+
+pub fn search(config: &Config, what: &What<'_>, json: bool) -> Result<(), CliError> {
+    let (fts, scope) = query(config, what)?;
+    let since = what
+        .since
+        .map(|s| config::values::parse_duration(s).map_err(CliError::Usage))
+        .transpose()?
+        .map(|d| {
+            // Longer ago than time itself: everything.
+            chrono::Duration::from_std(d)
+                .ok()
+                .and_then(|d| Utc::now().checked_sub_signed(d))
+                .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC)
+        });
+    let store = Store::open_read_only(&config.state_dir)?;
+    let hits = store.search(&fts, scope.as_deref(), since, what.limit)?;
+    let mut out = Out::new();
+    if json {
+        let rows: Vec<_> = hits
+            .iter()
+            .map(|h| {
+                serde_json::json!({
+                    "published": h.published.map(rfc3339),
+                    "feed": h.feed, "title": h.title, "link": h.link,
+                    "snippet": show_marks(&h.snippet, false),
+                })
+            })
+            .collect();
+        outln!(out, "{}", serde_json::Value::Array(rows));
+    } else {
+        let bold = out.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        for h in &hits {
+            let date = h.published.map(|d| local_time(d, config.timezone));
+            outln!(
+                out,
+                "{}  {}  {}",
+                date.as_deref().unwrap_or("undated"),
+                h.feed,
+                h.title
+            );
+            if let Some(link) = &h.link {
+                outln!(out, "    {link}");
+            }
+            outln!(out, "    {}\n", show_marks(&h.snippet, bold));
+        }
+    }
+    if hits.is_empty() {
+        return Err(CliError::NothingFound("no stored item matches".into()));
+    }
+    Ok(())
+}
+
+/// Snippet markers as bold, or as `*word*`.
+fn show_marks(snippet: &str, bold: bool) -> String {
+    let (on, off) = if bold {
+        ("\x1b[1;33m", "\x1b[0m")
+    } else {
+        ("*", "*")
+    };
+    snippet.replace(MARK_START, on).replace(MARK_END, off)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_are_bold_on_a_terminal_and_plain_when_piped() {
+        let s = format!("the {MARK_START}Iranian{MARK_END} drones");
+        assert_eq!(show_marks(&s, false), "the *Iranian* drones");
+        assert_eq!(show_marks(&s, true), "the \x1b[1;33mIranian\x1b[0m drones");
+    }
+}

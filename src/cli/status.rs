@@ -1,0 +1,132 @@
+//! Command line: `status` (and `--json`). Reads without writing (it works
+//! on a read-only state directory while the daemon runs). People get times
+//! in the config's zone with its abbreviation, scripts RFC 3339 in UTC; the
+//! feed column is as wide as the longest name.
+
+use chrono::Utc;
+
+use super::output::{Out, outln};
+use super::{CliError, local_time, rfc3339};
+use crate::config::Config;
+use crate::pipeline::{self, NextSend, Status};
+
+pub fn status(config: &Config, json: bool) -> Result<(), CliError> {
+    let status = pipeline::status(config, Utc::now())?;
+    let mut out = Out::new();
+    if json {
+        outln!(out, "{:#}", to_json(&status));
+        return Ok(());
+    }
+    let tz = config.timezone;
+    let time =
+        |t: Option<chrono::DateTime<Utc>>| t.map_or_else(|| "never".into(), |t| local_time(t, tz));
+    let width = status
+        .feeds
+        .iter()
+        .map(|f| f.status.name.chars().count())
+        .chain([4])
+        .max()
+        .unwrap_or(4);
+    outln!(
+        out,
+        "{:<width$}  {:<20}  {:>4}  {:>7}  {:>6}  {:<20}  LAST ERROR",
+        "FEED",
+        "LAST FETCH",
+        "HTTP",
+        "ITEMS",
+        "ERRORS",
+        "NEXT POLL"
+    );
+    for row in &status.feeds {
+        let f = &row.status;
+        let next = match (row.configured, row.next_poll) {
+            (false, _) => "not in the config".to_string(),
+            (true, next) => time(next),
+        };
+        let note = f
+            .last_error
+            .clone()
+            .or_else(|| {
+                f.moved_to
+                    .as_ref()
+                    .map(|to| format!("moved permanently to {to}"))
+            })
+            .unwrap_or_default();
+        outln!(
+            out,
+            "{:<width$}  {:<20}  {:>4}  {:>7}  {:>6}  {:<20}  {note}",
+            f.name,
+            time(f.last_fetch),
+            f.last_status.map_or("-".into(), |s| s.to_string()),
+            f.items,
+            f.consecutive_errors,
+            next,
+        );
+    }
+    let width = status
+        .digests
+        .iter()
+        .map(|d| d.name.chars().count())
+        .chain([6])
+        .max()
+        .unwrap_or(6);
+    outln!(
+        out,
+        "\n{:<width$}  {:>13}  NEXT SEND",
+        "DIGEST",
+        "PENDING ITEMS"
+    );
+    for d in &status.digests {
+        let next = match d.next {
+            NextSend::At(t) => local_time(t, tz),
+            NextSend::AfterEachPoll => "right after each poll that finds matches".into(),
+            NextSend::Never => "never (its schedule has no next date)".into(),
+        };
+        outln!(out, "{:<width$}  {:>13}  {next}", d.name, d.pending_items);
+    }
+    let o = &status.outbox;
+    outln!(
+        out,
+        "\nOUTBOX (messages)  queued {}  failed {}  sent {}",
+        o.queued,
+        o.failed,
+        o.sent
+    );
+    for (digest, attempts, error) in &status.outbox_errors {
+        outln!(
+            out,
+            "  {digest}: {attempts} attempt(s), last error: {error}"
+        );
+    }
+    Ok(())
+}
+
+fn to_json(status: &Status) -> serde_json::Value {
+    let time = |t: Option<chrono::DateTime<Utc>>| t.map(rfc3339);
+    serde_json::json!({
+        "feeds": status.feeds.iter().map(|row| {
+            let f = &row.status;
+            serde_json::json!({
+                "name": f.name, "url": f.url, "configured": row.configured,
+                "last_fetch": time(f.last_fetch), "http_status": f.last_status,
+                "items": f.items, "consecutive_errors": f.consecutive_errors,
+                "next_poll": time(row.next_poll), "last_error": f.last_error,
+                "moved_to": f.moved_to,
+            })
+        }).collect::<Vec<_>>(),
+        "digests": status.digests.iter().map(|d| serde_json::json!({
+            "name": d.name,
+            "pending_items": d.pending_items,
+            "next_send": match d.next {
+                NextSend::At(t) => serde_json::Value::from(rfc3339(t)),
+                NextSend::AfterEachPoll => "after each poll".into(),
+                NextSend::Never => serde_json::Value::Null,
+            },
+        })).collect::<Vec<_>>(),
+        "outbox": {
+            "queued": status.outbox.queued,
+            "failed": status.outbox.failed,
+            "sent": status.outbox.sent,
+        },
+    })
+}

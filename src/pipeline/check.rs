@@ -1,0 +1,204 @@
+//! Pipeline, before anything runs: the one way to load a config, and what
+//! `check` has to say about it. Loading is the config stage's validation,
+//! then every compiled rule put to SQLite's FTS5, which only the store can
+//! ask; the CLI (every command) and the daemon's reload both use it, so a
+//! reload accepts exactly what `check` accepts. The check report adds what
+//! is not an error but would trip the service up (its state directory, its
+//! SMTP password), each with the fix. Touches no network and no state.
+
+use std::path::{Path, PathBuf};
+
+use super::feed::{FeedError, Fetch, fetch_and_parse};
+use crate::config::{self, Config, ConfigError, ConfigErrors, StateDirFrom, Transport};
+use crate::fetch::Fetcher;
+use crate::mail::{self, PasswordPlaces};
+use crate::store::Store;
+
+/// Where the systemd unit keeps its config (`ConfigurationDirectory=`).
+const SERVICE_CONFIG_DIR: &str = "/etc/feedwatch";
+
+/// Where a config comes from: its file, and the state directory given on
+/// the command line (which wins over the file's). The daemon keeps it to
+/// reload the same way it loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigSource {
+    pub path: PathBuf,
+    pub state_dir: Option<PathBuf>,
+}
+
+impl ConfigSource {
+    pub fn load(&self) -> Result<Config, ConfigErrors> {
+        load_config(&self.path, self.state_dir.as_deref())
+    }
+}
+
+/// Reads and validates the config at `path`, with `state_dir` from the
+/// command line when given, and checks every rule against FTS5.
+pub fn load_config(path: &Path, state_dir: Option<&Path>) -> Result<Config, ConfigErrors> {
+    let config = config::load(path)?;
+    let config = match state_dir {
+        Some(dir) => config.with_state_dir(dir.to_path_buf()),
+        None => config,
+    };
+    let scratch = Store::open_in_memory().map_err(|e| ConfigErrors {
+        path: path.to_path_buf(),
+        errors: vec![ConfigError {
+            line: 0,
+            col: 0,
+            message: format!("cannot check the rules: {e}"),
+        }],
+    })?;
+    let errors: Vec<ConfigError> = config
+        .rules
+        .iter()
+        .filter_map(|r| {
+            let e = scratch.check_query(&r.name, &r.fts_query).err()?;
+            Some(ConfigError {
+                line: r.at.0,
+                col: r.at.1,
+                message: e.to_string(),
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors {
+            path: path.to_path_buf(),
+            errors,
+        })
+    }
+}
+
+/// The places the SMTP password may come from for this config: its
+/// `password_file`, and the file beside the config that the unit loads as
+/// its credential.
+pub fn password_places(config: &Config) -> PasswordPlaces<'_> {
+    match &config.email.transport {
+        Transport::Smtp(s) => PasswordPlaces {
+            file: s.password_file.as_deref(),
+            credential_file: Some(&s.credential_file),
+        },
+        _ => PasswordPlaces::default(),
+    }
+}
+
+/// What `check` reports beyond "valid": facts worth knowing, and warnings
+/// about what would fail later, each with its fix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    pub notes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Looks at what a valid config will meet when it runs: where its state
+/// goes, and where its SMTP password comes from.
+pub fn check(config: &Config) -> CheckReport {
+    let mut report = CheckReport::default();
+    report.notes.push(format!(
+        "state: {} ({})",
+        config.state_dir.display(),
+        config.state_dir_from
+    ));
+    let for_the_service = config.path.parent() == Some(Path::new(SERVICE_CONFIG_DIR));
+    if for_the_service
+        && config.state_dir_from == StateDirFrom::Config
+        && config.state_dir != Path::new(config::DEFAULT_STATE_DIR)
+    {
+        report.warnings.push(format!(
+            "state_dir is set to {}, but the systemd unit can write only {} (its StateDirectory): \
+             remove state_dir from {} to run it as the service",
+            config.state_dir.display(),
+            config::DEFAULT_STATE_DIR,
+            config.path.display()
+        ));
+    }
+    if let Transport::Smtp(smtp) = &config.email.transport {
+        smtp_password(config, smtp, for_the_service, &mut report);
+    }
+    report
+}
+
+fn smtp_password(
+    config: &Config,
+    smtp: &config::SmtpConfig,
+    for_the_service: bool,
+    report: &mut CheckReport,
+) {
+    let Some(user) = &smtp.user else {
+        return;
+    };
+    match mail::password(password_places(config)) {
+        Ok(Some((_, source))) => report.notes.push(format!(
+            "smtp: {user}@{}:{}, password from {source}",
+            smtp.host, smtp.port
+        )),
+        Ok(None) => report.warnings.push(mail::no_password(user)),
+        Err(e) => report.warnings.push(e.to_string()),
+    }
+    if let Some(file) = &smtp.password_file
+        && for_the_service
+        && !readable_by_others(file)
+    {
+        report.warnings.push(format!(
+            "password_file {} is not readable by the service, which runs as its own unprivileged \
+             user: leave password_file out and put the password in {SERVICE_CONFIG_DIR}/smtp-password, \
+             which the unit passes to the service as its credential",
+            file.display()
+        ));
+    }
+}
+
+fn readable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0)
+}
+
+/// What `check --probe` found at one feed's URL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    /// A feed; `advertised` is its URL when the configured URL is a web
+    /// page that advertises it.
+    Feed {
+        items: usize,
+        moved_to: Option<url::Url>,
+        advertised: Option<url::Url>,
+    },
+    Failed(FeedError),
+}
+
+/// Fetches each feed of `config` once, as a poll would (the same steps:
+/// fetch, parse, the feed a page advertises), without validators and
+/// without storing anything.
+pub async fn probe(config: &Config) -> Result<Vec<(String, Probe)>, crate::fetch::FetchError> {
+    let fetcher = Fetcher::new(config.poll.timeout, config.poll.max_body)?;
+    let mut out = Vec::with_capacity(config.feeds.len());
+    for feed in &config.feeds {
+        let deadline = tokio::time::Instant::now() + config.poll.timeout;
+        let none = crate::model::Validators::default();
+        let probe = match fetch_and_parse(
+            &fetcher,
+            config.poll.max_items,
+            &feed.url,
+            &none,
+            deadline,
+        )
+        .await
+        {
+            Ok(Fetch::Parsed(found)) => Probe::Feed {
+                items: found.parsed.items.len(),
+                advertised: found.page.map(|_| found.fetched.final_url.clone()),
+                moved_to: found.fetched.moved_to,
+            },
+            // Without validators a server has nothing to answer 304 to.
+            Ok(Fetch::NotModified) => Probe::Feed {
+                items: 0,
+                moved_to: None,
+                advertised: None,
+            },
+            Err(e) => Probe::Failed(e),
+        };
+        out.push((feed.name.clone(), probe));
+    }
+    Ok(out)
+}
