@@ -20,8 +20,12 @@ use lettre::{
 
 use crate::model::Secret;
 
-/// How long one SMTP conversation may take.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one SMTP command may wait for its answer (lettre's timeout).
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one whole delivery may take, every command together: lettre's
+/// timeout is per command, and a server that answers EHLO and then stalls
+/// held `digest` for over six minutes.
+pub const DELIVERY_DEADLINE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MailError {
@@ -54,6 +58,8 @@ pub enum Security {
     Implicit,
     Opportunistic,
     Required,
+    /// STARTTLS is required because a password is to be sent.
+    RequiredForPassword,
 }
 
 /// A message ready to send, exactly as it will be sent.
@@ -136,7 +142,12 @@ fn envelope(from: &str, to: &[String]) -> Result<Envelope, MailError> {
 
 /// Where messages go.
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// TLS is required only because of the password: say so when the
+        /// server offers none.
+        tls_for_password: bool,
+    },
     Sendmail(AsyncSendmailTransport<Tokio1Executor>),
     Maildir(PathBuf),
     Stdout,
@@ -160,7 +171,7 @@ impl Mailer {
             .tls(match s.security {
                 Security::Implicit => Tls::Wrapper(tls),
                 Security::Opportunistic => Tls::Opportunistic(tls),
-                Security::Required => Tls::Required(tls),
+                Security::Required | Security::RequiredForPassword => Tls::Required(tls),
             });
         if let Some(user) = s.user {
             let (password, _) =
@@ -170,7 +181,10 @@ impl Mailer {
                 password.expose().to_string(),
             ));
         }
-        Ok(Mailer::Smtp(b.build()))
+        Ok(Mailer::Smtp {
+            transport: b.build(),
+            tls_for_password: s.security == Security::RequiredForPassword,
+        })
     }
 
     /// `sendmail` on PATH, or the given program.
@@ -182,17 +196,43 @@ impl Mailer {
     }
 
     /// Sends stored bytes; `Ok` means the server accepted the message.
+    /// The whole conversation ends by `DELIVERY_DEADLINE`, whatever the
+    /// server does.
     pub async fn send(&self, from: &str, to: &[String], bytes: &[u8]) -> Result<(), MailError> {
+        tokio::time::timeout(DELIVERY_DEADLINE, self.send_now(from, to, bytes))
+            .await
+            .unwrap_or_else(|_| {
+                Err(MailError::Temporary(format!(
+                    "the delivery did not finish within {} s",
+                    DELIVERY_DEADLINE.as_secs()
+                )))
+            })
+    }
+
+    async fn send_now(&self, from: &str, to: &[String], bytes: &[u8]) -> Result<(), MailError> {
         let envelope = envelope(from, to)?;
         match self {
-            Mailer::Smtp(t) => t.send_raw(&envelope, bytes).await.map(|_| ()).map_err(|e| {
-                let msg = error_chain(&e);
-                if e.is_permanent() {
-                    MailError::Permanent(msg)
-                } else {
-                    MailError::Temporary(msg)
-                }
-            }),
+            Mailer::Smtp {
+                transport,
+                tls_for_password,
+            } => transport
+                .send_raw(&envelope, bytes)
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    let mut msg = error_chain(&e);
+                    if *tls_for_password && msg.contains("STARTTLS") {
+                        msg.push_str(
+                        " (feedwatch sends the SMTP password only over TLS; for a relay on this \
+                         host that offers no TLS, set insecure_auth = true in [email])",
+                    );
+                    }
+                    if e.is_permanent() {
+                        MailError::Permanent(msg)
+                    } else {
+                        MailError::Temporary(msg)
+                    }
+                }),
             // sendmail exits non-zero for anything from a full queue to a bad
             // address; the row stays queued and is retried either way.
             Mailer::Sendmail(t) => t

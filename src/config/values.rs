@@ -15,12 +15,15 @@ pub struct Schedule {
 impl Schedule {
     /// The first occurrence strictly after `after`, evaluated as local time
     /// in `tz`: a 07:00 schedule fires at 07:00 local on both sides of a DST
-    /// change (croner works on zoned times).
+    /// change (croner works on zoned times). Occurrences are whole seconds:
+    /// croner keeps the fraction of the time it is given.
     pub fn next_after(
         &self,
         tz: chrono_tz::Tz,
         after: chrono::DateTime<chrono::Utc>,
     ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let after =
+            chrono::DurationRound::duration_trunc(after, chrono::TimeDelta::seconds(1)).ok()?;
         self.cron
             .find_next_occurrence(&after.with_timezone(&tz), false)
             .ok()
@@ -149,6 +152,12 @@ mod tests {
         assert_eq!(
             s.next_after(berlin, utc("2026-10-24T08:00:00Z")),
             Some(utc("2026-10-25T06:00:00Z"))
+        );
+        // Occurrences are whole seconds, whatever the time asked from.
+        let every_second = parse_schedule("* * * * * *").unwrap();
+        assert_eq!(
+            every_second.next_after(berlin, utc("2026-03-27T08:00:00.908Z")),
+            Some(utc("2026-03-27T08:00:01Z"))
         );
         // Strictly after: the occurrence itself is not next.
         assert_eq!(

@@ -33,14 +33,14 @@ pub(super) fn feeds_for(config: &Config, tick: &Tick) -> Vec<crate::config::Feed
         .filter(|f| match tick {
             Tick::PollFeed(name) => &f.name == name,
             Tick::Poll => f.schedule.is_none(),
-            Tick::Digest(_) => false,
+            Tick::Digest(_) | Tick::AfterPoll => false,
         })
         .cloned()
         .collect()
 }
 
 /// The longest start delay of a scheduled poll's feeds.
-const MAX_JITTER: std::time::Duration = std::time::Duration::from_secs(30);
+pub(super) const MAX_JITTER: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How much to spread the feeds of a scheduled poll: a tenth of the
 /// schedule's interval, at most `MAX_JITTER`. Nothing for digests, nor for
@@ -49,7 +49,7 @@ pub(super) fn jitter_for(config: &Config, fired: &Fired) -> std::time::Duration 
     let Some(at) = fired.occurrence else {
         return std::time::Duration::ZERO;
     };
-    if matches!(fired.tick, Tick::Digest(_)) {
+    if !fired.tick.is_poll() {
         return std::time::Duration::ZERO;
     }
     schedules(config)
@@ -172,6 +172,30 @@ impl Jobs {
             let after = occurrence.max(Utc::now() - chrono::Duration::seconds(1));
             self.arm(t, s, after).await;
         }
+    }
+
+    /// What systemd shows as the service's status: when the next poll and
+    /// the next digest are due, in the config's zone.
+    pub(super) fn status_text(&self) -> String {
+        let next = |poll: bool| {
+            self.armed
+                .iter()
+                .filter(|(tick, _)| tick.is_poll() == poll)
+                .min_by_key(|(_, at)| **at)
+        };
+        let when = |at: &DateTime<Utc>| {
+            at.with_timezone(&self.tz)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        };
+        let poll = next(true).map_or("no poll scheduled".into(), |(_, at)| {
+            format!("next poll {}", when(at))
+        });
+        let digest = match next(false) {
+            Some((Tick::Digest(name), at)) => format!("next digest {name} {}", when(at)),
+            _ => "no scheduled digest".into(),
+        };
+        format!("{poll}; {digest}")
     }
 
     /// No schedule's run is long overdue (the scheduler is doing its job).

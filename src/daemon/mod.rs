@@ -1,13 +1,15 @@
 //! Daemon: turns schedules into pipeline runs. tokio-cron-scheduler jobs only
 //! `try_send` a tick into a bounded channel (its runs are detached and may
-//! overlap, docs/DESIGN.md §3); one loop here runs the pipeline for each tick, so runs
-//! never overlap (`jobs`: one-shots at the next local occurrence, re-armed,
-//! DST-correct). Signals are handled in this one place: SIGTERM/SIGINT stop
-//! taking work and let the current step finish, SIGHUP reloads the config if
-//! it is valid; systemd hears about each (`service`). Uses `pipeline`,
-//! `config`.
+//! overlap, docs/DESIGN.md §3); this loop queues each tick in one of two
+//! lanes (`lane`): polling, and delivery, so that a stalled mail server
+//! never holds up polling. Within a lane steps run one at a time, never
+//! before the occurrence they were scheduled for (`jobs`: one-shots at the
+//! next local occurrence, re-armed, DST-correct). Signals are handled in
+//! this one place: SIGTERM/SIGINT stop everything within seconds (feeds in
+//! flight are abandoned, a message in flight gets a moment to finish, and
+//! nothing is half-written), SIGHUP reloads the config if it is valid;
+//! systemd hears about each (`service`). Uses `pipeline`, `config`.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -16,12 +18,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 mod jobs;
+mod lane;
 mod service;
 
 pub use service::limit_malloc_arenas;
 
 pub use jobs::schedules;
 use jobs::{Jobs, feeds_for};
+use lane::{Lane, Queued};
 
 use crate::config::{Config, DigestSchedule};
 use crate::pipeline::{self, ConfigSource, Context};
@@ -35,6 +39,15 @@ pub enum Tick {
     PollFeed(String),
     /// Send one digest.
     Digest(String),
+    /// After a poll: send the immediate digests and retry what is due in
+    /// the outbox.
+    AfterPoll,
+}
+
+impl Tick {
+    fn is_poll(&self) -> bool {
+        matches!(self, Tick::Poll | Tick::PollFeed(_))
+    }
 }
 
 /// How often the loop re-arms a schedule whose tick was lost (a safety
@@ -52,8 +65,8 @@ pub async fn run(source: ConfigSource, config: Config) -> anyhow::Result<()> {
     tokio::spawn(async move {
         loop {
             tokio::select! {
-                _ = term.recv() => { tracing::info!("SIGTERM: finishing the current step, then stopping"); stop.cancel(); }
-                _ = int.recv() => { tracing::info!("SIGINT: finishing the current step, then stopping"); stop.cancel(); }
+                _ = term.recv() => { tracing::info!("SIGTERM: stopping"); stop.cancel(); }
+                _ = int.recv() => { tracing::info!("SIGINT: stopping"); stop.cancel(); }
                 _ = hup.recv() => { let _ = reload_tx.try_send(()); }
             }
         }
@@ -61,10 +74,15 @@ pub async fn run(source: ConfigSource, config: Config) -> anyhow::Result<()> {
     serve(source, config, shutdown, reload_rx).await
 }
 
+/// A step that has not made progress for this long is stuck: longer than
+/// a scheduled poll's start delay plus a whole fetch or delivery.
+fn stall_limit(config: &Config) -> Duration {
+    jobs::MAX_JITTER + pipeline::longest_step(config) + Duration::from_secs(60)
+}
+
 /// The daemon loop, with shutdown and reload passed in (tests drive these).
-/// Pipeline runs happen one at a time in a task of their own, so the loop
-/// stays free to take signals, re-arm schedules and pet the watchdog while a
-/// long poll runs; ticks that arrive meanwhile wait their turn (once each).
+/// Steps run in their lanes' tasks, so the loop stays free to take
+/// signals, re-arm schedules and pet the watchdog while a long poll runs.
 pub async fn serve(
     source: ConfigSource,
     config: Config,
@@ -75,22 +93,16 @@ pub async fn serve(
     let mut ctx = Context::open(config, shutdown.clone())?;
     let (mut jobs, mut rx) = Jobs::start(&ctx.config).await?;
     tracing::info!(feeds = ctx.config.feeds.len(), rules = ctx.config.rules.len(), lock = %lock.path.display(), "feedwatch started");
-    service::ready("running");
+    service::ready(&jobs.status_text());
     // Poll once at start: a restarted daemon should not wait a whole period.
     jobs.send_now(Tick::Poll);
     let mut rearm_check = tokio::time::interval(REARM_CHECK);
     let watchdog_every = service::watchdog_interval();
     let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
-    let mut queue: VecDeque<(Tick, Duration)> = VecDeque::new();
-    let mut running: Option<tokio::task::JoinHandle<()>> = None;
+    let (mut polls, mut deliveries) = (Lane::new("poll"), Lane::new("delivery"));
     loop {
-        if running.is_none()
-            && let Some((tick, jitter)) = queue.pop_front()
-        {
-            let mut ctx = ctx.clone();
-            ctx.jitter = jitter;
-            running = Some(tokio::spawn(async move { handle(&ctx, tick).await }));
-        }
+        polls.start_next(&ctx, |ctx, tick| async move { step(&ctx, tick).await });
+        deliveries.start_next(&ctx, |ctx, tick| async move { step(&ctx, tick).await });
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
@@ -109,12 +121,13 @@ pub async fn serve(
                         }
                     }
                 }
-                service::ready("running");
+                service::ready(&jobs.status_text());
             }
             _ = watchdog.tick(), if watchdog_every.is_some() => {
-                // Only while the database answers and the schedules are armed:
-                // otherwise systemd restarts us, which is what we want.
-                if healthy(&ctx, &jobs).await {
+                // Only while the database answers, the schedules are armed
+                // and every busy lane makes progress: otherwise systemd
+                // restarts us, which is what we want.
+                if healthy(&ctx, &jobs, &[&polls, &deliveries]).await {
                     service::watchdog();
                 }
             }
@@ -122,48 +135,81 @@ pub async fn serve(
             Some(fired) = rx.recv() => {
                 // Arm the next run first: a long run must not make it late.
                 jobs.rearm(&ctx.config, &fired).await;
-                if !queue.iter().any(|(t, _)| *t == fired.tick) {
-                    let jitter = jobs::jitter_for(&ctx.config, &fired);
-                    queue.push_back((fired.tick, jitter));
-                }
+                let queued = Queued {
+                    jitter: jobs::jitter_for(&ctx.config, &fired),
+                    due: fired.occurrence,
+                    tick: fired.tick,
+                };
+                if queued.tick.is_poll() { polls.push(queued) } else { deliveries.push(queued) }
+                service::status(&jobs.status_text());
             }
-            done = async { running.as_mut().expect("guarded by the condition").await }, if running.is_some() => {
-                running = None;
-                if let Err(e) = ctx.db.call(|s| s.release_memory()).await {
-                    tracing::warn!(error = %e, "cannot release the store's memory");
-                }
-                service::release_memory();
-                if let Err(e) = done {
-                    tracing::error!(error = %e, "a pipeline run panicked; the daemon goes on");
-                }
-            }
+            (tick, done) = polls.finished() => after_step(&ctx, tick, done, &mut deliveries).await,
+            (tick, done) = deliveries.finished() => after_step(&ctx, tick, done, &mut deliveries).await,
         }
     }
     service::stopping();
-    // In-flight work finishes (feeds not yet started are skipped); each
-    // feed and each message is its own transaction, so nothing is half-written.
-    if let Some(task) = running {
-        let _ = task.await;
-    }
+    // The pipeline stops at the token: feeds in flight are abandoned (their
+    // items are fetched again at the next start), a message in flight gets
+    // a few seconds, matches stay pending and messages queued.
+    polls.stop().await;
+    deliveries.stop().await;
     jobs.stop().await;
     drop(lock);
     tracing::info!("feedwatch stopped");
     Ok(())
 }
 
-/// The database answers within a second and no schedule is overdue.
-async fn healthy(ctx: &Context, jobs: &Jobs) -> bool {
-    let db =
-        tokio::time::timeout(Duration::from_secs(1), ctx.db.call(|s| s.schema_version())).await;
-    let db_ok = matches!(db, Ok(Ok(_)));
-    if !db_ok {
-        tracing::error!("the database does not answer; withholding the watchdog");
+/// When a step has ended: queue what follows from it, give memory back.
+async fn after_step(
+    ctx: &Context,
+    tick: Tick,
+    done: Result<Vec<Tick>, tokio::task::JoinError>,
+    deliveries: &mut Lane,
+) {
+    match done {
+        Ok(next) => {
+            for tick in next {
+                deliveries.push(Queued {
+                    tick,
+                    jitter: Duration::ZERO,
+                    due: None,
+                });
+            }
+        }
+        Err(e) => {
+            tracing::error!(?tick, error = %e, "a pipeline step panicked; the daemon goes on")
+        }
     }
-    db_ok && jobs.on_time()
+    if let Err(e) = ctx.db.call(|s| s.release_memory()).await {
+        tracing::warn!(error = %e, "cannot release the store's memory");
+    }
+    service::release_memory();
 }
 
-/// Runs the pipeline for one tick. Errors are logged: the daemon goes on.
-pub async fn handle(ctx: &Context, tick: Tick) {
+/// The database answers within a second, no schedule is overdue, and no
+/// lane is stuck.
+async fn healthy(ctx: &Context, jobs: &Jobs, lanes: &[&Lane]) -> bool {
+    let db =
+        tokio::time::timeout(Duration::from_secs(1), ctx.db.call(|s| s.schema_version())).await;
+    if !matches!(db, Ok(Ok(_))) {
+        tracing::error!("the database does not answer; withholding the watchdog");
+        return false;
+    }
+    let limit = stall_limit(&ctx.config);
+    if let Some(lane) = lanes.iter().find(|l| l.stuck(limit)) {
+        tracing::error!(
+            lane = lane.name,
+            "no progress for {} s; withholding the watchdog",
+            limit.as_secs()
+        );
+        return false;
+    }
+    jobs.on_time()
+}
+
+/// Runs the pipeline for one tick; returns the ticks that follow from it.
+/// Errors are logged: the daemon goes on.
+pub async fn step(ctx: &Context, tick: Tick) -> Vec<Tick> {
     let started = std::time::Instant::now();
     match &tick {
         Tick::Poll | Tick::PollFeed(_) => {
@@ -185,8 +231,15 @@ pub async fn handle(ctx: &Context, tick: Tick) {
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "poll finished"
             );
-            // Immediate digests go out now; every poll also retries what is
-            // due in the outbox.
+            if let Err(e) = pipeline::prune(ctx).await {
+                tracing::error!(error = %e, "cannot prune old items");
+            }
+            vec![Tick::AfterPoll]
+        }
+        Tick::AfterPoll => {
+            if let Err(e) = pipeline::flush_outbox(ctx, None, pipeline::Retry::Due).await {
+                tracing::error!(error = %e, "cannot deliver");
+            }
             let immediate: Vec<_> = ctx
                 .config
                 .digests
@@ -194,28 +247,23 @@ pub async fn handle(ctx: &Context, tick: Tick) {
                 .filter(|d| d.schedule == DigestSchedule::Immediate)
                 .cloned()
                 .collect();
-            if let Err(e) = pipeline::flush_outbox(ctx, None, pipeline::Retry::Due).await {
-                tracing::error!(error = %e, "cannot deliver");
-            }
             if !immediate.is_empty()
                 && let Err(e) = pipeline::deliver(ctx, &immediate, pipeline::Retry::Due).await
             {
                 tracing::error!(error = %e, "cannot deliver");
             }
-            if let Err(e) = pipeline::prune(ctx).await {
-                tracing::error!(error = %e, "cannot prune old items");
-            }
+            Vec::new()
         }
         Tick::Digest(name) => {
-            let Some(d) = ctx.config.digest(name) else {
-                return;
-            };
-            match pipeline::deliver(ctx, std::slice::from_ref(d), pipeline::Retry::Due).await {
-                Ok(r) => {
-                    tracing::info!(digest = %name, queued = r.queued, sent = r.sent, failed = r.failed, "digest run finished")
+            if let Some(d) = ctx.config.digest(name) {
+                match pipeline::deliver(ctx, std::slice::from_ref(d), pipeline::Retry::Due).await {
+                    Ok(r) => {
+                        tracing::info!(digest = %name, queued = r.queued, sent = r.sent, failed = r.failed, "digest run finished")
+                    }
+                    Err(e) => tracing::error!(digest = %name, error = %e, "digest run failed"),
                 }
-                Err(e) => tracing::error!(digest = %name, error = %e, "digest run failed"),
             }
+            Vec::new()
         }
     }
 }

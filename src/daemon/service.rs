@@ -30,6 +30,11 @@ pub fn reloading() {
     }
 }
 
+/// The one-line status `systemctl status` shows.
+pub fn status(text: &str) {
+    notify(&[NotifyState::Status(text)]);
+}
+
 pub fn stopping() {
     notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
 }

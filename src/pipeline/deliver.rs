@@ -118,6 +118,11 @@ pub fn mailer(config: &Config) -> Result<Mailer, mail::MailError> {
             port: s.port,
             security: match s.security {
                 SmtpSecurity::Implicit => mail::Security::Implicit,
+                // A password never crosses the network in clear text,
+                // unless the config says so for a relay on this host.
+                SmtpSecurity::Opportunistic if s.user.is_some() && !s.insecure_auth => {
+                    mail::Security::RequiredForPassword
+                }
                 SmtpSecurity::Opportunistic => mail::Security::Opportunistic,
                 SmtpSecurity::Required => mail::Security::Required,
             },
@@ -168,9 +173,14 @@ async fn send_rows(
 ) -> Result<(usize, usize), StoreError> {
     let (mut sent, mut failed) = (0, 0);
     for entry in rows {
-        let result = mailer
-            .send(&entry.from, &entry.recipients, &entry.message)
-            .await;
+        // Shutdown: no new message is started; the rest stay queued.
+        if ctx.shutting_down() {
+            break;
+        }
+        let Some(result) = send_one(ctx, mailer, &entry).await else {
+            break;
+        };
+        ctx.heartbeat.beat();
         let id = entry.id;
         match result {
             Ok(()) => {
@@ -191,6 +201,33 @@ async fn send_rows(
         }
     }
     Ok((sent, failed))
+}
+
+/// How long a message already in an SMTP conversation may take to finish
+/// after shutdown was asked for: well inside systemd's stop timeout, and
+/// long enough for a server that is answering.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Sends one message. At shutdown, one already handed over gets
+/// `SHUTDOWN_GRACE` to finish; after that it is abandoned (`None`) and stays
+/// queued, to be sent again with the same Message-ID.
+async fn send_one(
+    ctx: &Context,
+    mailer: &Mailer,
+    entry: &crate::model::OutboxEntry,
+) -> Option<Result<(), mail::MailError>> {
+    let send = mailer.send(&entry.from, &entry.recipients, &entry.message);
+    tokio::pin!(send);
+    tokio::select! {
+        result = &mut send => Some(result),
+        () = ctx.shutdown_requested() => {
+            let finished = tokio::time::timeout(SHUTDOWN_GRACE, &mut send).await.ok();
+            if finished.is_none() {
+                tracing::warn!(digest = %entry.digest, message_id = %entry.message_id, "stopping: the message was not finished; it stays queued");
+            }
+            finished
+        }
+    }
 }
 
 /// Retries the queued messages of `digests` (of every digest with `None`)
@@ -235,6 +272,10 @@ pub async fn deliver(
     let (sent_before, failed_before) = send_rows(ctx, &mailer, earlier).await?;
     let mut queued = Vec::new();
     for digest in digests {
+        // Shutdown: the matches stay pending for the next start.
+        if ctx.shutting_down() {
+            break;
+        }
         match compose(ctx, digest).await {
             Ok(ids) => queued.extend(ids),
             // Another process took these matches first: they are on their way.

@@ -49,6 +49,30 @@ pub struct Context {
     /// scheduled polls do not hit every server in the same second (README,
     /// "Fetching"). Zero (the default) for polls asked for by hand.
     pub jitter: std::time::Duration,
+    /// Beaten as a run makes progress (a feed done, a message sent or
+    /// failed): the daemon pets systemd's watchdog only while it beats.
+    pub heartbeat: Heartbeat,
+}
+
+/// The longest a run may go between two heartbeats while working: one
+/// fetch (bounded by `poll.timeout`) or one delivery (bounded by the mail
+/// stage's deadline).
+pub fn longest_step(config: &Config) -> std::time::Duration {
+    config.poll.timeout.max(crate::mail::DELIVERY_DEADLINE)
+}
+
+/// When a pipeline run last made progress.
+#[derive(Clone, Debug, Default)]
+pub struct Heartbeat(Arc<std::sync::Mutex<Option<tokio::time::Instant>>>);
+
+impl Heartbeat {
+    pub fn beat(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokio::time::Instant::now());
+    }
+
+    pub fn last(&self) -> Option<tokio::time::Instant> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Why a pipeline context could not be set up.
@@ -91,6 +115,7 @@ impl Context {
             shutdown,
             respect_backoff: true,
             jitter: std::time::Duration::ZERO,
+            heartbeat: Heartbeat::default(),
         })
     }
 
@@ -219,6 +244,7 @@ pub async fn poll_feeds_with_progress(
                 )
             }
         };
+        ctx.heartbeat.beat();
         progress(&report.1);
         reports.push(report);
     }
