@@ -1,72 +1,95 @@
 #!/usr/bin/env bash
-# End-to-end check of systemd/feedwatch.service under a real systemd: boots
-# this machine's own filesystem in a systemd-nspawn container (host /usr
-# read-only, the CA certificates of /etc/ssl, everything else a throw-away
-# tmpfs), installs the unit unchanged
-# except for where the binary lives (a drop-in), and checks that
-#   - the service starts (Type=notify: `systemctl start` returns on READY=1),
-#   - it polls, with its database in the StateDirectory,
-#   - it finds the SMTP password in the credential smtp-password,
-#   - `systemctl reload` applies a valid config, and an invalid one is
-#     refused with its line while the service keeps running,
-#   - `systemctl stop` ends it cleanly (Result=success),
-#   - `feedwatch status` then reads the state it left.
+# End-to-end check of the operator's first day under a real systemd. Boots
+# this machine's own filesystem in a systemd-nspawn container (volatile: a
+# fresh /etc and /var, writable overlays on /usr, the repository and cargo's
+# home, so nothing it writes survives; a private network: only loopback),
+# and inside it runs the README's install block exactly as written (the
+# block after the `<!-- install:` marker in README.md), then checks that
+#   - the service starts without /etc/feedwatch/smtp-password (the credential
+#     is optional), polls into its state directory, and says when the next
+#     poll and digest are due in `systemctl status`;
+#   - root's `feedwatch check`, `status` and `digest` work with no prefix and
+#     no environment, against the running service;
+#   - log levels reach the journal (`journalctl -p warning`), and the
+#     scheduler crate's chatter does not;
+#   - `systemctl reload` applies a valid config, and fails visibly on an
+#     invalid one (the line and column in the journal) while the service
+#     goes on with the old config;
+#   - the SMTP password comes from the credential for the service and from
+#     its source file for root, reaching a real SMTP server on loopback;
+#   - `systemctl stop` ends it within seconds with a slow feed in flight,
+#     cleanly (Result=success), and `status` then reads what it left.
 # Needs root and systemd-nspawn (package systemd-container, installed here
-# when missing). Traffic stays on this machine: the config's SMTP server is
-# 127.0.0.1:9, where nothing listens, so the digest stays queued.
+# when missing). Builds the release binary first (`cargo build --release
+# --locked`, the install block's first line, then a no-op inside).
 #
-# Usage: systemd/test-under-systemd.sh [path/to/feedwatch]
+# Usage: systemd/test-under-systemd.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=${1:-$here/target/debug/feedwatch}
-if [ ! -x "$bin" ]; then (cd "$here" && cargo build --locked); fi
+cd "$here"
 if ! command -v systemd-nspawn >/dev/null; then
   apt-get update -qq && apt-get install -y -qq systemd-container >/dev/null
 fi
+cargo build --release --locked
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 chmod 755 "$work"
-mkdir -p "$work/etc" "$work/opt" "$work/result" "$work/dropin"
-chmod 755 "$work/opt" "$work/dropin"
+mkdir -p "$work/result" "$work/opt"
 chmod 777 "$work/result"
-install -m 755 "$bin" "$work/opt/feedwatch"
-install -m 644 "$here/config/sample-feed.xml" "$work/etc/sample-feed.xml"
-cat > "$work/etc/feedwatch.toml" <<'EOF'
-# No state_dir: the unit's StateDirectory ($STATE_DIRECTORY) is used.
-timezone = "Europe/Kyiv"
-[poll]
-backfill = "all"
-[email]
-from = "feedwatch <feedwatch@example.org>"
-to = ["analyst@example.org"]
-smtp = "smtp://feedwatch@127.0.0.1:9"
-[[feeds]]
-name = "sample"
-url = "file://sample-feed.xml"
-[[rules]]
-name = "iran-drones-ukraine"
-query = 'iran* AND drone* AND ukrain*'
-[[digests]]
-name = "default"
-schedule = "immediate"
-EOF
-chmod 644 "$work/etc/feedwatch.toml"
-printf 'test-password\n' > "$work/etc/smtp-password"
-chmod 600 "$work/etc/smtp-password"
 
-cat > "$work/dropin/binary.conf" <<'EOF'
-[Service]
-ExecStartPre=
-ExecStartPre=/opt/feedwatch/feedwatch --config ${CONFIGURATION_DIRECTORY}/feedwatch.toml check
-ExecStart=
-ExecStart=/opt/feedwatch/feedwatch --config ${CONFIGURATION_DIRECTORY}/feedwatch.toml run
+# The README's install block, as written.
+awk '/<!-- install:/ {found=1; next} found && /^```sh/ {inside=1; next} inside && /^```/ {exit} inside {print}' \
+  README.md > "$work/opt/install.sh"
+[ -s "$work/opt/install.sh" ] || { echo "FAIL: no install block in README.md"; exit 1; }
+
+# Loopback servers the probe starts inside the container: an SMTP server
+# (AUTH PLAIN, no TLS) that keeps each message with the password it was
+# given, and an HTTP server that never answers.
+cat > "$work/opt/servers.py" <<'EOF'
+import base64, socketserver, sys, time, threading
+class Smtp(socketserver.StreamRequestHandler):
+    def reply(self, line): self.wfile.write((line + "\r\n").encode())
+    def handle(self):
+        self.reply("220 test ESMTP"); password, n = "", 0
+        while True:
+            line = self.rfile.readline().decode(errors="replace").strip()
+            if not line: return
+            verb = line.split(" ")[0].upper()
+            if verb in ("EHLO", "HELO"): self.wfile.write(b"250-test\r\n250 AUTH PLAIN\r\n")
+            elif verb == "AUTH":
+                parts = line.split(" ")
+                blob = parts[2] if len(parts) > 2 else (self.reply("334 ") or self.rfile.readline().decode().strip())
+                password = base64.b64decode(blob).split(b"\0")[-1].decode(); self.reply("235 ok")
+            elif verb == "DATA":
+                self.reply("354 go"); data = []
+                while True:
+                    l = self.rfile.readline().decode(errors="replace")
+                    if l.strip() == ".": break
+                    data.append(l)
+                with open(f"/fwresult/mail-{time.time_ns()}.eml", "w") as f:
+                    f.write(f"X-Test-Password: {password}\n" + "".join(data))
+                self.reply("250 stored")
+            elif verb == "QUIT": self.reply("221 bye"); return
+            else: self.reply("250 ok")
+class Silent(socketserver.StreamRequestHandler):
+    def handle(self): time.sleep(300)
+for handler, port in ((Smtp, 2525), (Silent, 8088)):
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+time.sleep(100000)
 EOF
 
-cat > "$work/opt/probe.sh" <<'EOF'
+cat > "$work/opt/probe.sh" <<EOF
 #!/bin/bash
 # Runs inside the container as its only job, then powers it off.
 set -u
+repo=$here
+export HOME=$HOME
+EOF
+cat >> "$work/opt/probe.sh" <<'EOF'
+export PATH=/usr/local/bin:$HOME/.cargo/bin:/usr/bin:/bin
 log() { journalctl --no-pager -u feedwatch.service; }
 finish() {
   echo "$1" > /fwresult/result
@@ -75,34 +98,90 @@ finish() {
   systemctl poweroff --no-block
   exit 0
 }
-wait_for() {  # wait_for TEXT: the service's journal shows TEXT (bounded)
-  for _ in $(seq 100); do log | grep -q "$1" && return 0; sleep 0.2; done
+wait_for() {  # wait_for TEXT [COUNT]: the journal shows TEXT (COUNT times), bounded
+  for _ in $(seq 150); do [ "$(log | grep -c -- "$1")" -ge "${2:-1}" ] && return 0; sleep 0.2; done
   return 1
 }
-systemctl start feedwatch.service || finish "FAIL: feedwatch.service did not start"
-[ "$(systemctl show -p ActiveState --value feedwatch.service)" = active ] || finish "FAIL: not active after start"
+config=/etc/feedwatch/feedwatch.toml
+cd "$repo" || finish "FAIL: no repository at $repo"
+bash -eu /opt/fw/install.sh > /fwresult/install.txt 2>&1 || finish "FAIL: the README's install block failed (see install.txt)"
+
+# The example as installed: no password file, no state_dir, no prefix.
+[ "$(systemctl show -p ActiveState --value feedwatch)" = active ] || finish "FAIL: not active after the install block"
 wait_for "poll finished" || finish "FAIL: no poll"
 [ -s /var/lib/private/feedwatch/feedwatch.db ] || finish "FAIL: no database in the StateDirectory"
-log | grep -q "password from the systemd credential smtp-password" || finish "FAIL: the credential was not found"
-wait_for "digest not delivered" || finish "FAIL: no delivery attempt"
+systemctl show -p StatusText --value feedwatch | grep -q "next poll .*next digest morning" \
+  || finish "FAIL: StatusText does not say when the next poll and digest are due: $(systemctl show -p StatusText --value feedwatch)"
+feedwatch check > /fwresult/check.txt 2>&1 || finish "FAIL: root's check failed"
+grep -q "state: /var/lib/feedwatch" /fwresult/check.txt || finish "FAIL: check does not say where the state is"
+feedwatch status > /fwresult/status.txt 2>&1 || finish "FAIL: root's status failed"
+grep -q "^sample-world-desk " /fwresult/status.txt || finish "FAIL: status does not show the feed"
+grep -Eq "^morning +1 +[0-9-]+ 07:00 EES?T" /fwresult/status.txt || finish "FAIL: status does not show the digest's pending item and next send"
+log | grep -q "Job creator created" && finish "FAIL: the scheduler's chatter reaches the journal"
 
-systemctl reload feedwatch.service || finish "FAIL: reload failed"
+# Journal priorities: a failing feed is a warning, a poll summary is not.
+cat >> $config <<'TOML'
+[[feeds]]
+name = "missing"
+url = "file:///etc/feedwatch/missing.xml"
+TOML
+systemctl reload feedwatch || finish "FAIL: reload of a valid config failed"
 wait_for "config reloaded" || finish "FAIL: the valid config was not reloaded"
+systemctl restart feedwatch
+wait_for "poll finished" 2 || finish "FAIL: no poll after the restart"
+warnings=$(journalctl --no-pager -u feedwatch -p warning)
+echo "$warnings" > /fwresult/warnings.txt
+echo "$warnings" | grep -q "feed failed.*missing" || finish "FAIL: the failing feed is not a warning in the journal"
+echo "$warnings" | grep -q "poll finished" && finish "FAIL: info lines reach -p warning"
 
-cp /etc/feedwatch/feedwatch.toml /tmp/good.toml
-sed -i 's|Europe/Kyiv|Mars/Olympus|' /etc/feedwatch/feedwatch.toml
-systemctl reload feedwatch.service
-wait_for "invalid config" || finish "FAIL: the invalid config was not reported"
-log | grep "invalid config" | grep -q "line=2" || finish "FAIL: the error does not name the line"
-[ "$(systemctl show -p ActiveState --value feedwatch.service)" = active ] || finish "FAIL: stopped on an invalid config"
-cp /tmp/good.toml /etc/feedwatch/feedwatch.toml
+# An invalid config: the reload fails visibly, the service goes on.
+cp $config /tmp/good.toml
+sed -i 's|Europe/Kyiv|Mars/Olympus|' $config
+systemctl reload feedwatch 2> /fwresult/reload.txt && finish "FAIL: reload of an invalid config succeeded"
+log | grep -q "feedwatch.toml:[0-9]*:[0-9]*: unknown time zone 'Mars/Olympus'" || finish "FAIL: the reload error does not name the line and column"
+[ "$(systemctl show -p ActiveState --value feedwatch)" = active ] || finish "FAIL: stopped on an invalid config"
+cp /tmp/good.toml $config
 
-systemctl stop feedwatch.service
-[ "$(systemctl show -p Result --value feedwatch.service)" = success ] || finish "FAIL: did not stop cleanly"
-status=$(STATE_DIRECTORY=/var/lib/private/feedwatch /opt/feedwatch/feedwatch -c /etc/feedwatch/feedwatch.toml status 2>&1)
-echo "$status" > /fwresult/status.txt
-echo "$status" | grep -q "^sample " || finish "FAIL: status does not show the feed"
-echo "$status" | grep -q "failed 1" || finish "FAIL: status does not show the queued digest"
+# SMTP with a password: the credential for the service, its source for root.
+python3 /opt/fw/servers.py & sleep 0.5
+sed -i 's|^transport = "stdout"|smtp = "smtp://feedwatch@127.0.0.1:2525"\ninsecure_auth = true|' $config
+cat >> $config <<'TOML'
+[[rules]]
+name = "unveils"
+query = 'drone*'
+digest = "now"
+[[digests]]
+name = "now"
+schedule = "immediate"
+TOML
+install -m 600 /dev/null /etc/feedwatch/smtp-password && printf 'from-the-credential\n' > /etc/feedwatch/smtp-password
+feedwatch check 2>&1 | grep -q "password from /etc/feedwatch/smtp-password" || finish "FAIL: root's check does not find the credential's source"
+rm -f /var/lib/private/feedwatch/feedwatch.db*   # so that the sample alerts again
+systemctl restart feedwatch || finish "FAIL: restart with the SMTP config failed"
+log | grep -q "password from the systemd credential smtp-password" || finish "FAIL: the service did not find the credential"
+wait_for "digest sent" || finish "FAIL: the service sent no immediate digest"
+grep -l "X-Test-Password: from-the-credential" /fwresult/mail-*.eml >/dev/null 2>&1 || finish "FAIL: the service's message did not carry the credential's password"
+mails=$(ls /fwresult/mail-*.eml | wc -l)
+feedwatch digest morning > /fwresult/digest.txt 2>&1 || finish "FAIL: root's digest failed: $(cat /fwresult/digest.txt)"
+[ "$(ls /fwresult/mail-*.eml | wc -l)" -gt "$mails" ] || finish "FAIL: root's digest sent nothing"
+grep -l "Ukraine confirms talks with Tehran" /fwresult/mail-*.eml >/dev/null || finish "FAIL: root's digest lacks the seed article"
+
+# Stop with a feed in flight that never answers: within seconds, cleanly.
+cat >> $config <<'TOML'
+[[feeds]]
+name = "silent"
+url = "http://127.0.0.1:8088/feed.xml"
+TOML
+systemctl restart feedwatch
+wait_for "feed polled feed=sample-world-desk" 2 || finish "FAIL: no poll with the silent feed"
+start=$(date +%s%N)
+systemctl stop feedwatch
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "$took" > /fwresult/stop-ms.txt
+[ "$(systemctl show -p Result --value feedwatch)" = success ] || finish "FAIL: did not stop cleanly"
+[ "$took" -lt 5000 ] || finish "FAIL: stopping took $took ms"
+feedwatch status > /fwresult/status.txt 2>&1 || finish "FAIL: status after stop failed"
+grep -q "^silent " /fwresult/status.txt || finish "FAIL: status does not show the silent feed"
 finish PASS
 EOF
 chmod 755 "$work/opt/probe.sh"
@@ -110,30 +189,39 @@ chmod 755 "$work/opt/probe.sh"
 cat > "$work/fw-probe.service" <<'EOF'
 [Unit]
 Description=feedwatch end-to-end probe
+After=multi-user.target
 [Service]
 Type=oneshot
-ExecStart=/opt/feedwatch/probe.sh
+ExecStart=/opt/fw/probe.sh
+ExecStopPost=/bin/sh -c 'journalctl --no-pager -u fw-probe > /fwresult/probe-journal.txt 2>&1'
 EOF
 
-echo "booting a container with feedwatch.service…"
-timeout 120 systemd-nspawn --quiet --volatile=yes --directory=/ --boot --register=no --keep-unit \
-  --machine=feedwatch-test \
-  --bind="$work/etc:/etc/feedwatch" \
-  --bind-ro="$work/opt:/opt/feedwatch" \
+echo "booting a container that installs feedwatch.service as the README says…"
+timeout 300 systemd-nspawn --quiet --volatile=yes --directory=/ --boot --register=no --keep-unit \
+  --private-network --machine=feedwatch-test \
+  --overlay=/usr::/usr \
+  --tmpfs="$(dirname "$here")" --tmpfs="$HOME" \
+  --overlay="$here::$here" \
+  --overlay="$HOME/.cargo::$HOME/.cargo" \
+  --bind-ro="$HOME/.rustup" \
+  --bind-ro=/etc/ssl:/etc/ssl \
+  --bind-ro="$work/opt:/opt/fw" \
   --bind="$work/result:/fwresult" \
-  --bind-ro="$here/systemd/feedwatch.service:/etc/systemd/system/feedwatch.service" \
-  --bind-ro="$work/dropin:/etc/systemd/system/feedwatch.service.d" \
   --bind-ro="$work/fw-probe.service:/etc/systemd/system/fw-probe.service" \
   --bind-ro=/dev/null:/etc/systemd/system/systemd-firstboot.service \
-  --bind-ro=/etc/ssl:/etc/ssl \
+  --bind-ro=/dev/null:/etc/systemd/system/systemd-networkd-wait-online.service \
   -- --unit=fw-probe.service systemd.firstboot=off > "$work/console.txt" 2>&1 || true
 
 result=$(cat "$work/result/result" 2>/dev/null || echo "FAIL: the probe did not report (see the console below)")
 if [ "$result" != PASS ]; then
   echo "$result"
+  for f in probe-journal.txt install.txt check.txt status.txt reload.txt digest.txt; do
+    [ -s "$work/result/$f" ] && { echo "--- $f"; cat "$work/result/$f"; }
+  done
   echo "--- journal of feedwatch.service"; cat "$work/result/journal.txt" 2>/dev/null || true
   echo "--- console (last 40 lines)"; tail -n 40 "$work/console.txt"
   exit 1
 fi
 echo "--- status after stop"; cat "$work/result/status.txt"
-echo "PASS: feedwatch.service started, polled, used its state directory and credential, reloaded, refused a bad config and stopped cleanly under systemd"
+echo "--- stop took $(cat "$work/result/stop-ms.txt") ms"
+echo "PASS: the README's install block works as written; the service started without a password file, polled, logged with priorities, showed its next poll, reloaded and refused a bad config visibly, used its credential (and root its source), let root's check/status/digest work with no prefix, and stopped within seconds with a feed in flight"
