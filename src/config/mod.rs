@@ -107,6 +107,8 @@ pub struct SmtpConfig {
     pub port: u16,
     pub security: SmtpSecurity,
     pub user: Option<String>,
+    /// Send the password even without TLS (a relay on this host only).
+    pub insecure_auth: bool,
     pub password_file: Option<PathBuf>,
     /// `smtp-password` beside the config file: what the systemd unit loads
     /// as the credential, read directly by commands run outside the unit.
@@ -119,7 +121,8 @@ pub struct SmtpConfig {
 pub enum SmtpSecurity {
     /// smtps://: TLS from the first byte.
     Implicit,
-    /// smtp://: STARTTLS when the server offers it.
+    /// smtp://: STARTTLS when the server offers it (required all the same
+    /// when a password is to be sent, unless `insecure_auth`).
     Opportunistic,
     /// smtp:// with `starttls = "required"`.
     Required,

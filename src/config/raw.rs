@@ -47,6 +47,7 @@ pub struct RawEmail {
     pub to: Vec<S<String>>,
     pub smtp: Option<S<String>>,
     pub starttls: Option<S<String>>,
+    pub insecure_auth: Option<S<bool>>,
     pub password_file: Option<S<String>>,
     pub ca_file: Option<S<String>>,
     pub transport: Option<S<String>>,

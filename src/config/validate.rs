@@ -272,6 +272,7 @@ impl<'a> Validator<'a> {
             port,
             security: security?,
             user,
+            insecure_auth: e.insecure_auth.as_ref().is_some_and(|b| *b.get_ref()),
             password_file: e.password_file.as_ref().map(|p| self.path(p.get_ref())),
             credential_file: self.path("smtp-password"),
             ca_file: e.ca_file.as_ref().map(|p| self.path(p.get_ref())),

@@ -528,3 +528,59 @@ pub const SEED_TITLE: &str = "Ukraine confirms talks with Tehran on Russia's use
 pub fn rule_iran_drones_ukraine() -> &'static str {
     "[[rules]]\nname = \"iran-drones-ukraine\"\nquery = 'iran* AND drone* AND ukrain*'\n"
 }
+
+/// An SMTP server that greets, answers EHLO, and then never answers again:
+/// the stall that held `digest` for minutes. Counts its connections.
+pub struct StallingSmtp {
+    pub port: u16,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl StallingSmtp {
+    pub fn start() -> Self {
+        use std::io::{BufRead, Write};
+        let listener = StdListener::bind("127.0.0.1:0").expect("bind smtp");
+        let port = listener.local_addr().expect("addr").port();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&connections);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut reader = std::io::BufReader::new(&stream);
+                    let mut w = &stream;
+                    let _ = w.write_all(b"220 stalling ESMTP\r\n");
+                    let mut line = String::new();
+                    let _ = reader.read_line(&mut line);
+                    let _ = w.write_all(b"250 stalling\r\n");
+                    // Read whatever comes (MAIL FROM…) and never answer,
+                    // until the client goes away.
+                    loop {
+                        line.clear();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                    }
+                });
+            }
+        });
+        StallingSmtp { port, connections }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Waits (bounded) until `cond` holds; a test's way to wait for the daemon,
+/// never a fixed sleep.
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

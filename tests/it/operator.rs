@@ -1,0 +1,399 @@
+//! The operator's commands as they run them: `check` without state or
+//! secrets, one `file:line:column` line per problem, `--help` that
+//! describes every option, `status` columns and times, a closed pipe,
+//! a read-only state directory, `digest NAME` touching only NAME, and
+//! what a terminal shows (colours, log lines above the progress bar).
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::support::*;
+
+fn feedwatch(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("FEEDWATCH_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("FEEDWATCH_SMTP_PASSWORD")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run feedwatch")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A config file in a fresh folder (with the sample feed beside it).
+fn config_with(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feedwatch.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::copy(sample_feed_path(), dir.path().join("sample-feed.xml")).unwrap();
+    (dir, path)
+}
+
+const BASE: &str = r#"timezone = "Europe/Kyiv"
+[poll]
+backfill = "all"
+[email]
+from = "feedwatch <fw@example.org>"
+to = ["analyst@example.org"]
+"#;
+
+#[test]
+fn check_needs_neither_state_nor_secrets_and_warns_with_the_fix() {
+    let (_dir, path) = config_with(&format!(
+        "{BASE}smtp = \"smtp://feedwatch@127.0.0.1:2525\"\n\
+         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n{}",
+        rule_iran_drones_ukraine()
+    ));
+    let existed = Path::new("/var/lib/feedwatch").exists();
+    let out = feedwatch(&path, &["check"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("state: /var/lib/feedwatch (the service's state directory"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("OK (1 feed, 1 rule, 1 digest; 1 warning above)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(
+            "feedwatch.toml: warning: the smtp URL names user 'feedwatch' but no password was found"
+        ) && stderr.contains("$FEEDWATCH_SMTP_PASSWORD"),
+        "the warning says how to fix it: {stderr}"
+    );
+    assert_eq!(
+        Path::new("/var/lib/feedwatch").exists(),
+        existed,
+        "check touches no state"
+    );
+}
+
+#[test]
+fn every_problem_is_one_file_line_column_line_and_a_missing_file_is_missing() {
+    let (_dir, path) = config_with(&format!(
+        "{}transport = \"stdout\"\n[[feeds]]\nname = \"x\"\nurl = \"gopher://x\"\n\
+         [[rules]]\nname = \"r\"\nquery = 'iran AND'\n",
+        BASE.replace("Europe/Kyiv", "Mars/Olympus")
+    ));
+    let out = feedwatch(&path, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "three problems, three lines: {err}");
+    let prefix = format!("{}:", path.display());
+    for line in &lines {
+        let rest = line
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{line}"));
+        let mut parts = rest.splitn(3, ':');
+        let (l, c) = (parts.next().unwrap(), parts.next().unwrap());
+        assert!(
+            l.parse::<usize>().is_ok_and(|n| n > 0) && c.parse::<usize>().is_ok_and(|n| n > 0),
+            "file:line:column: {line}"
+        );
+    }
+    assert!(!err.contains("feedwatch: "), "{err}");
+
+    let missing = feedwatch(Path::new("/nonexistent/feedwatch.toml"), &["check"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = text(&missing.stderr);
+    assert_eq!(
+        err.trim(),
+        "/nonexistent/feedwatch.toml: cannot read the config file: No such file or directory (os error 2)"
+    );
+}
+
+#[test]
+fn help_describes_every_option_and_import_offers_no_config() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        text(&out.stdout)
+    };
+    let top = help(&[]);
+    assert!(
+        top.contains("--state-dir <DIR>") && top.contains("Where the database is"),
+        "{top}"
+    );
+    let poll = help(&["poll"]);
+    assert!(poll.contains("Poll only the feed with this name"), "{poll}");
+    let digest = help(&["digest"]);
+    assert!(
+        digest.contains("[NAME]") && digest.contains("The digest to send"),
+        "{digest}"
+    );
+    let search = help(&["search"]);
+    for described in [
+        "A query in rule syntax",
+        "Show at most this many items",
+        "one JSON array",
+        "exit 1 when nothing matches",
+    ] {
+        assert!(search.contains(described), "{described}: {search}");
+    }
+    let status = help(&["status"]);
+    assert!(status.contains("RFC 3339, UTC"), "{status}");
+    let import = help(&["opml", "import"]);
+    assert!(import.contains("The OPML file"), "{import}");
+    assert!(
+        !import.contains("--config"),
+        "import uses no config: {import}"
+    );
+}
+
+#[test]
+fn status_keeps_its_columns_with_long_names_and_gives_times_with_a_zone() {
+    let long = "a-feed-with-a-name-much-longer-than-twenty-four";
+    let (_dir, path) = config_with(&format!(
+        "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n\
+         [[feeds]]\nname = \"{long}\"\nurl = \"file://sample-feed.xml\"\n\
+         [[feeds]]\nname = \"short\"\nurl = \"file://sample-feed.xml\"\n{}\
+         [[digests]]\nname = \"default\"\nschedule = \"0 7 * * *\"\n",
+        rule_iran_drones_ukraine()
+    ));
+    assert!(feedwatch(&path, &["poll"]).status.success());
+    let out = text(&feedwatch(&path, &["status"]).stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    let column = |line: &str| line.find("LAST FETCH").or_else(|| line.find("20"));
+    let header = column(lines[0]).unwrap();
+    for row in &lines[1..3] {
+        assert_eq!(column(row), Some(header), "aligned:\n{out}");
+    }
+    assert!(
+        lines[1].contains(" EE"),
+        "human times carry the zone:\n{out}"
+    );
+    let digest = lines.iter().find(|l| l.starts_with("default")).unwrap();
+    assert!(
+        digest.contains(" 2 ") && (digest.ends_with("07:00 EET") || digest.ends_with("07:00 EEST")),
+        "pending items and the next send in the zone: {digest}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&feedwatch(&path, &["status", "--json"]).stdout).unwrap();
+    let times = [
+        &json["feeds"][0]["last_fetch"],
+        &json["feeds"][0]["next_poll"],
+        &json["digests"][0]["next_send"],
+    ];
+    for t in times {
+        let t = t.as_str().unwrap();
+        assert!(
+            t.len() == 20 && t.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(t).is_ok(),
+            "RFC 3339, UTC, to the second: {t}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (_dir, path) = config_with(&format!(
+        "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n\
+         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n{}",
+        rule_iran_drones_ukraine()
+    ));
+    // The reader is gone before feedwatch writes a byte.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(&path)
+        .args(["opml", "export"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+    assert!(out.stderr.is_empty(), "quietly: {}", text(&out.stderr));
+}
+
+/// Runs feedwatch as a user who cannot write the state directory: root
+/// writes everywhere, so as root this drops to `nobody` (util-linux's
+/// setpriv), as anyone else the directory is made read-only.
+fn as_reader_only(config: &Path, state: &Path, args: &[&str]) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    for e in std::fs::read_dir(state).unwrap().flatten() {
+        mode(&e.path(), 0o444);
+    }
+    mode(state, 0o555);
+    let mut dir = config.parent();
+    while let Some(d) =
+        dir.filter(|d| d.starts_with(std::env::temp_dir()) && *d != std::env::temp_dir())
+    {
+        mode(d, 0o755);
+        dir = d.parent();
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        c.arg(env!("CARGO_BIN_EXE_feedwatch"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+    };
+    let out = cmd
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run feedwatch (as root this needs setpriv, from util-linux)");
+    mode(state, 0o755);
+    out
+}
+
+#[test]
+fn status_and_search_read_a_state_directory_they_cannot_write() {
+    let (dir, path) = config_with(&format!(
+        "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n\
+         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n{}",
+        rule_iran_drones_ukraine()
+    ));
+    assert!(feedwatch(&path, &["poll"]).status.success());
+    let state = dir.path().join("state");
+    // No WAL left behind, as after a clean stop: reading must create none.
+    let _ = std::fs::remove_file(state.join("feedwatch.db-wal"));
+    let _ = std::fs::remove_file(state.join("feedwatch.db-shm"));
+    let status = as_reader_only(&path, &state, &["status"]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    assert!(
+        text(&status.stdout).contains("sample"),
+        "{}",
+        text(&status.stdout)
+    );
+    let search = as_reader_only(&path, &state, &["search", "drone*"]);
+    assert!(search.status.success(), "{}", text(&search.stderr));
+    assert!(text(&search.stdout).contains(SEED_TITLE));
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = feedwatch(
+        &path,
+        &[
+            "--state-dir",
+            empty.path().join("nothing").to_str().unwrap(),
+            "status",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("there is no feedwatch database in"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !empty.path().join("nothing").exists(),
+        "status creates nothing"
+    );
+}
+
+#[test]
+fn digest_name_touches_only_that_digest() {
+    let (_dir, path) = config_with(&format!(
+        "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n\
+         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n\
+         [[rules]]\nname = \"iran\"\nquery = 'iran*'\ndigest = \"morning\"\n\
+         [[rules]]\nname = \"drones\"\nquery = 'drone*'\ndigest = \"evening\"\n\
+         [[digests]]\nname = \"morning\"\nschedule = \"0 7 * * *\"\n\
+         [[digests]]\nname = \"evening\"\nschedule = \"0 19 * * *\"\n"
+    ));
+    assert!(feedwatch(&path, &["poll"]).status.success());
+    let out = feedwatch(&path, &["digest", "morning"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mail = Received {
+        data: text(&out.stdout),
+        ..Default::default()
+    }
+    .decoded();
+    assert_eq!(mail.matches("Message-ID:").count(), 1, "{mail}");
+    assert!(text(&out.stderr).contains("1 message queued, 1 sent, 0 not delivered"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&feedwatch(&path, &["status", "--json"]).stdout).unwrap();
+    let pending: Vec<(String, i64)> = json["digests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_string(),
+                d["pending_items"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pending,
+        [("morning".to_string(), 0), ("evening".to_string(), 3)]
+    );
+}
+
+/// Runs `feedwatch ARGS` on a pseudo-terminal (util-linux's `script`), as
+/// a person at a terminal would, and returns what the terminal showed.
+fn on_a_terminal(config: &Path, args: &str, env: &[(&str, &str)]) -> String {
+    let cmd = format!(
+        "{} --config {} {args}",
+        env!("CARGO_BIN_EXE_feedwatch"),
+        config.display()
+    );
+    let mut c = Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"])
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c
+        .output()
+        .expect("`script` (util-linux) runs a command on a terminal");
+    text(&out.stdout)
+}
+
+#[test]
+fn on_a_terminal_no_color_is_honoured_and_log_lines_stay_off_the_progress_bar() {
+    let server = tokio::runtime::Runtime::new().unwrap();
+    let feeds = server.block_on(async {
+        let s = FeedServer::start().await;
+        s.route("/broken.xml", Route::status(500, "oops"));
+        s
+    });
+    let (_dir, path) = config_with(&format!(
+        "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n\
+         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n{}{}",
+        feeds.feeds_toml(&["broken"]),
+        rule_iran_drones_ukraine()
+    ));
+    let shown = on_a_terminal(&path, "poll", &[]);
+    assert!(shown.contains("/2 feeds"), "a progress bar: {shown:?}");
+    // The warning is a whole line of its own: the bar was cleared first.
+    let warning = shown
+        .split(['\r', '\n'])
+        .find(|l| l.contains("feed failed"))
+        .unwrap_or_else(|| panic!("{shown:?}"));
+    assert!(
+        !warning.contains("feeds"),
+        "not on the bar's line: {warning:?}"
+    );
+    let bold = on_a_terminal(&path, "search drone*", &[]);
+    assert!(bold.contains("\x1b[1;33m"), "bold on a terminal: {bold:?}");
+    let plain = on_a_terminal(&path, "search drone*", &[("NO_COLOR", "1")]);
+    assert!(
+        !plain.contains("\x1b[1;33m") && plain.contains("*drones*"),
+        "{plain:?}"
+    );
+    drop(server);
+}
