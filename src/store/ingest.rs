@@ -332,9 +332,18 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>) -> Result<Stored<'a>> {
     )?;
     let now = to_ts(b.now);
     let mut fresh: Vec<(i64, &'a Item)> = Vec::new();
+    // Links that several of this fetch's items share (a status page, an
+    // agency's front page) identify no single item.
+    let mut keys_per_link: HashMap<&str, std::collections::HashSet<&str>> = HashMap::new();
+    for item in b.items {
+        if let Some(link) = &item.link {
+            keys_per_link.entry(link).or_default().insert(&item.key);
+        }
+    }
     {
-        let mut known_link =
-            conn.prepare_cached("SELECT 1 FROM seen WHERE feed_id = ?1 AND link = ?2 LIMIT 1")?;
+        let mut keys_with_link = conn.prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM seen WHERE feed_id = ?1 AND link = ?2 LIMIT 2)",
+        )?;
         let mut remember = conn.prepare_cached(
             "INSERT INTO seen(feed_id, key, link) VALUES (?1, ?2, ?3) ON CONFLICT(feed_id, key) DO NOTHING",
         )?;
@@ -343,10 +352,13 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>) -> Result<Stored<'a>> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         for item in b.items {
-            // README, "What is new": an item whose id changed but whose canonical link is
-            // already known in this feed is the same item.
+            // README, "What is new": an item whose id changed but whose
+            // canonical link is known in this feed is the same item — when
+            // the link identifies one item: it is this fetch's only item
+            // with that link, and one known item has it.
             if let Some(link) = &item.link
-                && known_link.exists(params![feed_id, link])?
+                && keys_per_link.get(link.as_str()).is_some_and(|keys| keys.len() == 1)
+                && keys_with_link.query_row(params![feed_id, link], |r| r.get::<_, i64>(0))? == 1
             {
                 continue;
             }
