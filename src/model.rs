@@ -78,8 +78,16 @@ pub struct MatchView {
     pub snippet: String,
     /// The item's text, for finding the same story in other feeds.
     pub summary: String,
-    /// Other feeds that carried the same story (filled in by `digest`).
-    pub also_in: Vec<String>,
+    /// The other copies of the same story (filled in by `digest`).
+    pub also_in: Vec<AlsoIn>,
+}
+
+/// Another copy of a story a digest shows once: where, and its link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlsoIn {
+    pub feed: String,
+    pub title: String,
+    pub link: Option<String>,
 }
 
 /// One row of `search` output.

@@ -7,12 +7,12 @@
 mod attention;
 pub mod same_story;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use chrono_tz::Tz;
 
-use crate::model::{Attention, MARK_END, MARK_START, MatchView};
+use crate::model::{AlsoIn, Attention, MARK_END, MARK_START, MatchView};
 
 /// Budget for the match entries of one HTML part; the frame adds ~2 KB, so a
 /// part stays well under the 100 KB where common webmail clips a message.
@@ -28,37 +28,84 @@ pub struct Rendered {
     pub match_ids: Vec<i64>,
 }
 
-/// Merges the same story from several feeds into its first (newest) entry,
-/// which then lists the other feeds in `also_in` and carries every match row
-/// and rule of the group (README, "What is new").
-pub fn merge_same_story(matches: &[MatchView]) -> Vec<MatchView> {
-    let texts: Vec<Vec<u64>> = matches
+/// Recent items of each feed of a digest's matches, (title, text): what a
+/// feed repeats across its items is its boilerplate, not a story's text.
+pub type Recent = HashMap<String, Vec<(String, String)>>;
+
+/// Merges every copy of the same story (README, "What is new") into one
+/// entry: the fullest copy (the longest text; the earliest on a tie) is
+/// shown, and lists every other copy — another feed's or its own feed's —
+/// in `also_in`, with its link; the entry carries every match row and rule
+/// of the group. Nothing is dropped: a copy is either shown or listed.
+pub fn merge_same_story(matches: &[MatchView], recent: &Recent) -> Vec<MatchView> {
+    let boilerplate: HashMap<&str, HashSet<u64>> = matches
         .iter()
-        .map(|m| same_story::shingles(&m.title, &m.summary))
+        .map(|m| m.feed.as_str())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .map(|feed| {
+            let stored = recent.get(feed).into_iter().flatten();
+            let pending = matches.iter().filter(|m| m.feed == feed);
+            let texts = stored
+                .map(|(t, s)| (t.as_str(), s.as_str()))
+                .chain(pending.map(|m| (m.title.as_str(), m.summary.as_str())));
+            (feed, same_story::boilerplate(unique(texts)))
+        })
+        .collect();
+    let prints: Vec<same_story::Fingerprint> = matches
+        .iter()
+        .map(|m| same_story::fingerprint(&m.title, &m.summary, &boilerplate[m.feed.as_str()]))
         .collect();
     let links: Vec<Option<&str>> = matches.iter().map(|m| m.link.as_deref()).collect();
-    let roots = same_story::group(&links, &texts);
-    let mut out: Vec<MatchView> = Vec::new();
+    let roots = same_story::group(&links, &prints);
+    let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut slot: HashMap<usize, usize> = HashMap::new();
-    for (i, m) in matches.iter().enumerate() {
-        let root = roots.get(i).copied().unwrap_or(i);
-        let Some(&k) = slot.get(&root) else {
-            slot.insert(root, out.len());
-            out.push(m.clone());
-            continue;
-        };
-        let first = &mut out[k];
-        first.match_ids.extend(&m.match_ids);
+    for (i, root) in roots.iter().enumerate() {
+        let k = *slot.entry(*root).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[k].push(i);
+    }
+    groups.iter().map(|g| story(matches, g)).collect()
+}
+
+/// The same text twice (an item stored and pending) is one text.
+fn unique<'a>(texts: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
+    let mut seen = HashSet::new();
+    texts.filter(|t| seen.insert(*t)).collect()
+}
+
+/// One group's entry: its fullest copy, with the others as `also_in`.
+fn story(matches: &[MatchView], group: &[usize]) -> MatchView {
+    let fullest = group
+        .iter()
+        .copied()
+        .max_by(|&a, &b| {
+            let (x, y) = (&matches[a], &matches[b]);
+            x.summary
+                .chars()
+                .count()
+                .cmp(&y.summary.chars().count())
+                .then_with(|| y.published.cmp(&x.published))
+        })
+        .unwrap_or(group[0]);
+    let mut shown = matches[fullest].clone();
+    for &i in group.iter().filter(|&&i| i != fullest) {
+        let m = &matches[i];
+        shown.match_ids.extend(&m.match_ids);
         for rule in &m.rules {
-            if !first.rules.contains(rule) {
-                first.rules.push(rule.clone());
+            if !shown.rules.contains(rule) {
+                shown.rules.push(rule.clone());
             }
         }
-        if m.feed != first.feed && !first.also_in.contains(&m.feed) {
-            first.also_in.push(m.feed.clone());
-        }
+        shown.also_in.push(AlsoIn {
+            feed: m.feed.clone(),
+            title: m.title.clone(),
+            link: m.link.clone(),
+        });
     }
-    out
+    shown
 }
 
 /// Renders a digest of `matches` (the same story once, with "also in"), in
@@ -70,8 +117,9 @@ pub fn render(
     matches: &[MatchView],
     tz: Tz,
     attention: &Attention,
+    recent: &Recent,
 ) -> Vec<Rendered> {
-    let matches = &merge_same_story(matches)[..];
+    let matches = &merge_same_story(matches, recent)[..];
     let mut parts: Vec<Vec<&MatchView>> = vec![Vec::new()];
     let mut size = 0;
     for m in matches {
@@ -195,9 +243,15 @@ fn text_part(
                 m.rules.join(", ")
             );
             if !m.also_in.is_empty() {
-                let _ = write!(meta, " | also in: {}", m.also_in.join(", "));
+                let feeds: Vec<&str> = m.also_in.iter().map(|a| a.feed.as_str()).collect();
+                let _ = write!(meta, " | also in: {}", feeds.join(", "));
             }
             out.push_str(&wrap(&meta, "  ", "  "));
+            for copy in &m.also_in {
+                if let Some(link) = &copy.link {
+                    out.push_str(&wrap(&format!("{}: {link}", copy.feed), "  - ", "    "));
+                }
+            }
             if !m.snippet.is_empty() {
                 let snippet: String = m
                     .snippet
@@ -290,7 +344,8 @@ fn html_entry(m: &MatchView, tz: Tz) -> String {
     let also = if m.also_in.is_empty() {
         String::new()
     } else {
-        format!(" &middot; also in: {}", escape(&m.also_in.join(", ")))
+        let copies: Vec<String> = m.also_in.iter().map(also_in_html).collect();
+        format!(" &middot; also in: {}", copies.join(", "))
     };
     format!(
         "<div style=\"margin:0 0 18px 0\"><div style=\"font-size:16px;font-weight:600;line-height:1.35\">{heading}</div>\
@@ -301,6 +356,19 @@ fn html_entry(m: &MatchView, tz: Tz) -> String {
         escape(&m.rules.join(", ")),
         marked_html(&m.snippet),
     )
+}
+
+/// A copy's feed, linked to that feed's copy.
+fn also_in_html(copy: &AlsoIn) -> String {
+    match &copy.link {
+        Some(link) => format!(
+            "<a href=\"{}\" style=\"color:#5f6368\" title=\"{}\">{}</a>",
+            escape(link),
+            escape(&copy.title),
+            escape(&copy.feed)
+        ),
+        None => escape(&copy.feed),
+    }
 }
 
 fn html_part(

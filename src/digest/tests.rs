@@ -37,6 +37,7 @@ fn groups_by_rule_marks_words_and_shows_local_time() {
         &ms,
         tz,
         &Attention::default(),
+        &Recent::new(),
     );
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].subject, "feedwatch: 3 new in morning (iran, ukraine)");
@@ -79,26 +80,124 @@ fn the_same_story_from_several_feeds_appears_once_with_also_in() {
     c.feed = "ap".into();
     c.link = a.link.clone();
     let other = m(4, "A different story", &["drones"], "w");
-    let merged = merge_same_story(&[a, b, c, other]);
+    let merged = merge_same_story(&[a, b, c, other], &Recent::new());
     assert_eq!(merged.len(), 2);
-    assert_eq!(merged[0].match_ids, vec![1, 2, 3]);
+    // The fullest copy (reuters's, one clause longer) is the one shown.
+    assert_eq!(merged[0].feed, "reuters");
+    assert_eq!(merged[0].match_ids, vec![2, 1, 3]);
     assert_eq!(
         merged[0].rules,
-        vec!["drones".to_string(), "ukraine".to_string()]
+        vec!["ukraine".to_string(), "drones".to_string()]
     );
+    let copies: Vec<(&str, Option<&str>)> = merged[0]
+        .also_in
+        .iter()
+        .map(|a| (a.feed.as_str(), a.link.as_deref()))
+        .collect();
     assert_eq!(
-        merged[0].also_in,
-        vec!["reuters".to_string(), "ap".to_string()]
+        copies,
+        [
+            ("kyiv-independent", Some("https://e.org/1?a=1&b=2")),
+            ("ap", Some("https://e.org/1?a=1&b=2"))
+        ]
     );
-    let r = render("d", "{count}", &merged, Tz::UTC, &Attention::default());
+    let r = render(
+        "d",
+        "{count}",
+        &merged,
+        Tz::UTC,
+        &Attention::default(),
+        &Recent::new(),
+    );
     assert_eq!(r[0].subject, "2");
-    assert!(r[0].text.contains("also in: reuters, ap"), "{}", r[0].text);
-    assert!(r[0].html.contains("also in: reuters, ap"));
+    let unwrapped = r[0].text.replace("\n  ", " ");
+    assert!(
+        unwrapped.contains("also in: kyiv-independent, ap"),
+        "{}",
+        r[0].text
+    );
+    assert!(
+        r[0].text.contains("  - ap: https://e.org/1?a=1&b=2"),
+        "{}",
+        r[0].text
+    );
+    assert!(
+        r[0].html.contains(", <a href=\"https://e.org/1?a=1&amp;b=2\" style=\"color:#5f6368\" title=\"Same link, other feed\">ap</a>"),
+        "{}",
+        r[0].html
+    );
     assert_eq!(
         r[0].match_ids,
-        vec![1, 2, 3, 4],
+        vec![2, 1, 3, 4],
         "every merged match leaves pending with the digest"
     );
+}
+
+/// The harder same-story set as one digest's matches: whatever is merged,
+/// every item is in the digest, shown in full or linked under "also in".
+#[test]
+fn every_match_appears_in_its_digest_in_full_or_as_also_in() {
+    #[derive(serde::Deserialize)]
+    struct Set {
+        case: Vec<Case>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Case {
+        a: Entry,
+        b: Entry,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        feed: String,
+        title: String,
+        text: String,
+        link: String,
+    }
+    let set: Set =
+        toml::from_str(include_str!("../../tests/fixtures/same_story_hard.toml")).unwrap();
+    let mut items: Vec<MatchView> = Vec::new();
+    for e in set.case.iter().flat_map(|c| [&c.a, &c.b]) {
+        if items
+            .iter()
+            .any(|m| m.link.as_deref() == Some(e.link.as_str()))
+        {
+            continue;
+        }
+        let id = items.len() as i64 + 1;
+        let mut m = m(id, &e.title, &["r"], "");
+        m.feed = e.feed.clone();
+        m.summary = e.text.clone();
+        m.link = Some(e.link.clone());
+        items.push(m);
+    }
+    let mut recent = Recent::new();
+    for m in &items {
+        recent
+            .entry(m.feed.clone())
+            .or_default()
+            .push((m.title.clone(), m.summary.clone()));
+    }
+    let parts = render(
+        "d",
+        "{count}",
+        &items,
+        Tz::UTC,
+        &Attention::default(),
+        &recent,
+    );
+    let text: String = parts.iter().map(|p| p.text.as_str()).collect();
+    let html: String = parts.iter().map(|p| p.html.as_str()).collect();
+    for m in &items {
+        let link = m.link.as_deref().unwrap();
+        assert!(text.contains(link), "{link} is missing from the text part");
+        assert!(
+            html.contains(&escape(link)),
+            "{link} is missing from the HTML part"
+        );
+    }
+    let mut ids: Vec<i64> = parts.iter().flat_map(|p| p.match_ids.clone()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=items.len() as i64).collect::<Vec<_>>());
 }
 
 #[test]
@@ -127,7 +226,14 @@ fn feed_text_never_becomes_markup_or_headers() {
         &["r"],
         "<img src=x onerror=alert(1)> \u{2}hit\u{3}",
     )];
-    let r = render("d", "{count} {rules}", &ms, Tz::UTC, &Attention::default());
+    let r = render(
+        "d",
+        "{count} {rules}",
+        &ms,
+        Tz::UTC,
+        &Attention::default(),
+        &Recent::new(),
+    );
     assert!(!r[0].html.contains("<script>"));
     assert!(!r[0].html.contains("<img"));
     assert!(r[0].html.contains("&lt;script&gt;"));
@@ -145,7 +251,14 @@ fn big_digests_split_into_parts_under_the_limit_and_lose_nothing() {
     let ms: Vec<MatchView> = (0..400)
         .map(|i| m(i, &format!("Story {i}"), &["r"], &long))
         .collect();
-    let parts = render("d", "{count} matches", &ms, Tz::UTC, &Attention::default());
+    let parts = render(
+        "d",
+        "{count} matches",
+        &ms,
+        Tz::UTC,
+        &Attention::default(),
+        &Recent::new(),
+    );
     assert!(parts.len() > 1);
     let n = parts.len();
     for (i, p) in parts.iter().enumerate() {
@@ -170,7 +283,7 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
         undelivered: vec![("morning".into(), when, 3, "connection refused".into())],
     };
     let ms = [m(1, "A story", &["r"], "x")];
-    let r = render("d", "{count}", &ms, Tz::UTC, &attention);
+    let r = render("d", "{count}", &ms, Tz::UTC, &attention, &Recent::new());
     let text = &r[0].text;
     assert!(text.contains("Feeds that need attention"), "{text}");
     assert!(
@@ -185,7 +298,14 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
     );
     assert!(text.contains("connection refused"), "{text}");
     assert!(r[0].html.contains("HTTP 503 &lt;b&gt;"), "escaped in HTML");
-    let none = render("d", "{count}", &ms, Tz::UTC, &Attention::default());
+    let none = render(
+        "d",
+        "{count}",
+        &ms,
+        Tz::UTC,
+        &Attention::default(),
+        &Recent::new(),
+    );
     assert!(!none[0].text.contains("need attention"));
 }
 
@@ -199,6 +319,7 @@ fn html_is_phone_friendly_and_carries_nothing_remote() {
         &[evil, m(2, "u", &["r"], "y")],
         Tz::UTC,
         &Attention::default(),
+        &Recent::new(),
     );
     let html = &r[0].html;
     assert!(html.contains("name=\"viewport\" content=\"width=device-width"));

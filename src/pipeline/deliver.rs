@@ -45,29 +45,47 @@ pub async fn prune(ctx: &Context) -> Result<crate::store::Pruned, StoreError> {
 /// How long a feed fails before a digest names it (README, "Delivery").
 const FAILING_FOR: chrono::Duration = chrono::Duration::days(1);
 
-async fn pending_and_attention(
-    ctx: &Context,
-    digest: String,
-) -> Result<(Vec<MatchView>, Attention), StoreError> {
+/// A feed's latest items in which its boilerplate is looked for.
+const RECENT_PER_FEED: usize = 20;
+
+/// What a digest is made of: its pending matches, the closing attention
+/// section, and each matched feed's recent items (for same-story detection).
+struct Pending {
+    matches: Vec<MatchView>,
+    attention: Attention,
+    recent: digest::Recent,
+}
+
+async fn pending(ctx: &Context, digest: String) -> Result<Pending, StoreError> {
     ctx.db
-        .call(move |s| Ok((s.pending(&digest)?, s.attention(Utc::now() - FAILING_FOR)?)))
+        .call(move |s| {
+            let matches = s.pending(&digest)?;
+            let mut feeds: Vec<String> = matches.iter().map(|m| m.feed.clone()).collect();
+            feeds.sort();
+            feeds.dedup();
+            Ok(Pending {
+                recent: s.recent_texts(&feeds, RECENT_PER_FEED)?,
+                attention: s.attention(Utc::now() - FAILING_FOR)?,
+                matches,
+            })
+        })
         .await
 }
 
 /// Renders the pending matches of `digest` and fixes them in the outbox.
 /// Returns the outbox rows written.
 pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Vec<i64>, StoreError> {
-    let name = digest.name.clone();
-    let (pending, attention) = pending_and_attention(ctx, name).await?;
-    if pending.is_empty() {
+    let p = pending(ctx, digest.name.clone()).await?;
+    if p.matches.is_empty() {
         return Ok(Vec::new());
     }
     let parts = digest::render(
         &digest.name,
         &digest.subject,
-        &pending,
+        &p.matches,
         ctx.config.timezone,
-        &attention,
+        &p.attention,
+        &p.recent,
     );
     let mut queued = Vec::new();
     for part in parts {
@@ -307,10 +325,9 @@ pub async fn deliver(
 
 /// The exact messages `deliver` would send for `digest` now, changing nothing.
 pub async fn dry_run(ctx: &Context, digest: &DigestConfig) -> Result<Vec<Vec<u8>>, StoreError> {
-    let name = digest.name.clone();
-    let (pending, attention) = pending_and_attention(ctx, name).await?;
+    let p = pending(ctx, digest.name.clone()).await?;
     let from = &ctx.config.email.from;
-    Ok(digest::render(&digest.name, &digest.subject, &pending, ctx.config.timezone, &attention)
+    Ok(digest::render(&digest.name, &digest.subject, &p.matches, ctx.config.timezone, &p.attention, &p.recent)
         .into_iter()
         .filter_map(|part| {
             mail::build(from, &digest.to, &part.subject, part.text, part.html, &mail::new_message_id(from), SystemTime::now())

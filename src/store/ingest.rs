@@ -357,7 +357,9 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>) -> Result<Stored<'a>> {
             // the link identifies one item: it is this fetch's only item
             // with that link, and one known item has it.
             if let Some(link) = &item.link
-                && keys_per_link.get(link.as_str()).is_some_and(|keys| keys.len() == 1)
+                && keys_per_link
+                    .get(link.as_str())
+                    .is_some_and(|keys| keys.len() == 1)
                 && keys_with_link.query_row(params![feed_id, link], |r| r.get::<_, i64>(0))? == 1
             {
                 continue;

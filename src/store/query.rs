@@ -51,6 +51,26 @@ impl Store {
         Ok(rows)
     }
 
+    /// The `per_feed` latest items (title, text) of each of `feeds`: a
+    /// digest finds each feed's boilerplate in them.
+    pub fn recent_texts(
+        &self,
+        feeds: &[String],
+        per_feed: usize,
+    ) -> Result<std::collections::HashMap<String, Vec<(String, String)>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT i.title, i.summary FROM items i JOIN feeds f ON f.id = i.feed_id
+             WHERE f.name = ?1 ORDER BY i.id DESC LIMIT ?2",
+        )?;
+        let limit = i64::try_from(per_feed).unwrap_or(i64::MAX);
+        let mut out = std::collections::HashMap::new();
+        for feed in feeds {
+            let rows = stmt.query_map(params![feed, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            out.insert(feed.clone(), rows.collect::<rusqlite::Result<Vec<_>>>()?);
+        }
+        Ok(out)
+    }
+
     /// Health of every feed the database knows.
     pub fn feed_status(&self) -> Result<Vec<FeedStatus>> {
         let mut stmt = self.conn.prepare_cached(

@@ -220,7 +220,11 @@ fn items_that_share_one_link_are_each_new() {
     let first: Vec<Item> = (1..=3).map(event).collect();
     assert_eq!(ingest(&mut s, "status", &first, &[]).new_items, 3);
     let second: Vec<Item> = (1..=4).map(event).collect();
-    assert_eq!(ingest(&mut s, "status", &second, &[]).new_items, 1, "evt-4 is new");
+    assert_eq!(
+        ingest(&mut s, "status", &second, &[]).new_items,
+        1,
+        "evt-4 is new"
+    );
     // Alone in a later fetch, a new event with that link is new too: the
     // link is known with several ids, so it names no single item.
     assert_eq!(ingest(&mut s, "status", &[event(5)], &[]).new_items, 1);
@@ -228,7 +232,10 @@ fn items_that_share_one_link_are_each_new() {
     assert_eq!(ingest(&mut s, "status", &many, &[]).new_items, 1000);
     // The rule still holds where the link names one item.
     let mut rebuilt = item("page-1", "Story", "", 0);
-    assert_eq!(ingest(&mut s, "news", std::slice::from_ref(&rebuilt), &[]).new_items, 1);
+    assert_eq!(
+        ingest(&mut s, "news", std::slice::from_ref(&rebuilt), &[]).new_items,
+        1
+    );
     rebuilt.key = "id:https-now".into();
     assert_eq!(ingest(&mut s, "news", &[rebuilt], &[]).new_items, 0);
 }
