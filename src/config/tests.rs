@@ -90,6 +90,22 @@ fn every_invalid_value_is_reported_at_once() {
 }
 
 #[test]
+fn values_that_would_break_at_run_time_are_refused_at_their_line() {
+    let text = MINIMAL.replace(
+        "state_dir = \"/tmp/fw\"",
+        "state_dir = \"/tmp/fw\"\nretention = \"1h\"\n[poll]\ntimeout = \"0s\"\n\
+         backfill = \"100000000d\"\nschedule = \"0 0 30 2 *\"",
+    );
+    let e = errors(&text);
+    let lines: Vec<usize> = e.iter().map(|e| e.0).collect();
+    assert_eq!(lines, vec![3, 5, 6, 7], "{e:?}");
+    assert!(e[0].2.contains("between 1day"), "{e:?}");
+    assert!(e[1].2.contains("between 1s and 1h"), "{e:?}");
+    assert!(e[2].2.contains("century"), "{e:?}");
+    assert!(e[3].2.contains("never fires"), "{e:?}");
+}
+
+#[test]
 fn rule_error_points_into_the_query() {
     let text = MINIMAL.replace("query = 'iran* AND drone*'", "query = 'iran* AND (drone*'");
     let e = errors(&text);

@@ -11,12 +11,16 @@ use chrono_tz::Tz;
 use url::Url;
 
 use super::raw::{self, RawConfig, RawEmail, RawPoll, S};
-use super::values::{line_col, parse_duration, parse_schedule, parse_size};
+use super::values::{
+    MAX_DURATION, line_col, parse_duration, parse_duration_between, parse_schedule, parse_size,
+};
 use super::{
     Config, ConfigError, DEFAULT_DIGEST, DEFAULT_STATE_DIR, DEFAULT_SUBJECT, DigestConfig,
     DigestSchedule, EmailConfig, FeedConfig, PollConfig, SmtpConfig, SmtpSecurity, StateDirFrom,
     Transport,
 };
+
+const DAY: Duration = Duration::from_secs(86_400);
 
 pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
@@ -79,7 +83,8 @@ impl<'a> Validator<'a> {
             None => Some(Tz::UTC),
         };
         let retention = match &raw.retention {
-            Some(r) => self.check(r, |t| parse_duration(t)),
+            // Shorter than a day would prune what the next digest needs.
+            Some(r) => self.check(r, |t| parse_duration_between(t, DAY, MAX_DURATION)),
             None => Some(Duration::from_secs(180 * 86400)),
         };
         let poll = self.poll(raw.poll.unwrap_or_default());
@@ -135,11 +140,15 @@ impl<'a> Validator<'a> {
             .max_items
             .as_ref()
             .map_or(Some(1000), |c| self.check(c, positive));
+        // Every fetch fails in less than a second; more than an hour
+        // holds a poll for as long.
         let timeout = raw
             .timeout
             .as_ref()
             .map_or(Some(Duration::from_secs(30)), |t| {
-                self.check(t, |t| parse_duration(t))
+                self.check(t, |t| {
+                    parse_duration_between(t, Duration::from_secs(1), Duration::from_secs(3600))
+                })
             });
         let max_body = raw
             .max_body

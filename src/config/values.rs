@@ -54,13 +54,51 @@ pub fn parse_schedule(text: &str) -> Result<Schedule, String> {
         .build()
         .parse(&expr)
         .map_err(|e| format!("invalid cron expression '{text}': {e}"))?;
-    Ok(Schedule { expr, cron })
+    let schedule = Schedule { expr, cron };
+    let now = chrono::Utc::now();
+    let horizon = now + chrono::Duration::days(SCHEDULE_HORIZON_DAYS);
+    if schedule
+        .next_after(chrono_tz::UTC, now)
+        .is_none_or(|next| next > horizon)
+    {
+        return Err(format!(
+            "the schedule '{text}' never fires (no occurrence in the next four years)"
+        ));
+    }
+    Ok(schedule)
 }
 
+/// The longest duration anything takes: a century. Longer ones are typos,
+/// and do not fit the calendar arithmetic they are used in.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("invalid duration '{text}' ({e}): write e.g. 30s, 15m, 2h, 7d"))
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("invalid duration '{text}' ({e}): write e.g. 30s, 15m, 2h, 7d"))?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "duration '{text}' is longer than a century (36500d): write a shorter one"
+        ));
+    }
+    Ok(d)
 }
+
+/// A duration within `min..=max`, said in the config's words.
+pub fn parse_duration_between(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d < min || d > max {
+        return Err(format!(
+            "'{text}' is out of range: it must be between {} and {}",
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
+}
+
+/// How far ahead a schedule must have its next occurrence: one that never
+/// fires (`0 0 30 2 *`, February 30th) would keep its matches pending for ever.
+const SCHEDULE_HORIZON_DAYS: i64 = 4 * 366;
 
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -103,6 +141,23 @@ mod tests {
         assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
         assert!(parse_duration("soon").unwrap_err().contains("soon"));
+    }
+
+    #[test]
+    fn durations_longer_than_a_century_are_refused() {
+        assert!(parse_duration("100000000d").unwrap_err().contains("century"));
+        assert!(parse_duration("9999999999999d").is_err());
+        assert!(parse_duration("36500d").is_ok());
+        let second = Duration::from_secs(1);
+        assert!(parse_duration_between("0s", second, MAX_DURATION).is_err());
+        assert_eq!(parse_duration_between("1s", second, MAX_DURATION), Ok(second));
+    }
+
+    #[test]
+    fn a_schedule_that_never_fires_is_refused() {
+        let e = parse_schedule("0 0 30 2 *").unwrap_err();
+        assert!(e.contains("never fires"), "{e}");
+        assert!(parse_schedule("0 0 29 2 *").is_ok(), "a leap day comes within four years");
     }
 
     #[test]

@@ -167,8 +167,9 @@ fn poll_search_status_and_digest_commands() {
         Some(1),
         "nothing matched: exit 1, like grep"
     );
-    let ancient = feedwatch(&config, &["search", "drone*", "--since", "100000000d"]);
-    assert_eq!(ancient.status.code(), Some(0), "{}", text(&ancient.stderr));
+    let absurd = feedwatch(&config, &["search", "drone*", "--since", "100000000d"]);
+    assert_eq!(absurd.status.code(), Some(2), "a clear error, not a panic");
+    assert!(text(&absurd.stderr).contains("longer than a century"), "{}", text(&absurd.stderr));
     let by_rule = text(
         &feedwatch(
             &config,
