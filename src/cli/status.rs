@@ -128,5 +128,8 @@ fn to_json(status: &Status) -> serde_json::Value {
             "failed": status.outbox.failed,
             "sent": status.outbox.sent,
         },
+        "database": status.integrity.as_ref().map(|(at, problems)| serde_json::json!({
+            "checked_at": rfc3339(*at), "damage": problems,
+        })),
     })
 }

@@ -100,6 +100,8 @@ pub async fn serve(
     let watchdog_every = service::watchdog_interval();
     let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let (mut polls, mut deliveries) = (Lane::new("poll"), Lane::new("delivery"));
+    // The full integrity check: now, then daily.
+    let mut integrity = tokio::time::interval(INTEGRITY_EVERY);
     loop {
         polls.start_next(&ctx, |ctx, tick| async move { step(&ctx, tick).await });
         deliveries.start_next(&ctx, |ctx, tick| async move { step(&ctx, tick).await });
@@ -132,6 +134,7 @@ pub async fn serve(
                 }
             }
             _ = rearm_check.tick() => jobs.rearm_missed(&ctx.config).await,
+            _ = integrity.tick() => check_integrity(&ctx).await,
             Some(fired) = rx.recv() => {
                 // Arm the next run first: a long run must not make it late.
                 jobs.rearm(&ctx.config, &fired).await;
@@ -157,6 +160,19 @@ pub async fn serve(
     drop(lock);
     tracing::info!("feedwatch stopped");
     Ok(())
+}
+
+/// How often the daemon checks the whole database for damage.
+const INTEGRITY_EVERY: Duration = Duration::from_secs(86_400);
+
+/// SQLite's structural check of the whole database, recorded for `status`;
+/// damage is an error the operator must act on (a restart does not mend it).
+async fn check_integrity(ctx: &Context) {
+    match pipeline::check_database(ctx).await {
+        Ok(None) => tracing::debug!("database integrity check passed"),
+        Ok(Some(damage)) => tracing::error!(error = %damage, "the database is damaged"),
+        Err(e) => tracing::error!(error = %e, "cannot check the database"),
+    }
 }
 
 /// When a step has ended: queue what follows from it, give memory back.

@@ -12,7 +12,7 @@ use super::feed::{FeedError, Fetch, fetch_and_parse};
 use crate::config::{self, Config, ConfigError, ConfigErrors, StateDirFrom, Transport};
 use crate::fetch::Fetcher;
 use crate::mail::{self, PasswordPlaces};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Where the systemd unit keeps its config (`ConfigurationDirectory=`).
 const SERVICE_CONFIG_DIR: &str = "/etc/feedwatch";
@@ -201,4 +201,21 @@ pub async fn probe(config: &Config) -> Result<Vec<(String, Probe)>, crate::fetch
         out.push((feed.name.clone(), probe));
     }
     Ok(out)
+}
+
+/// The full integrity check of the database, recorded for `status`:
+/// `Ok(None)` when intact, else the damage, said with how to recover.
+pub async fn check_database(ctx: &super::Context) -> Result<Option<String>, StoreError> {
+    ctx.db
+        .call(|s| {
+            let problems = match s.check_integrity(true) {
+                Ok(()) => None,
+                Err(StoreError::Corrupt(p)) => Some(p),
+                Err(e) => return Err(e),
+            };
+            // Recording may fail on a damaged file; the caller still says it.
+            let _ = s.record_integrity(chrono::Utc::now(), problems.as_deref());
+            Ok(problems.map(|p| StoreError::Corrupt(p).to_string()))
+        })
+        .await
 }

@@ -24,7 +24,9 @@ mod feed;
 mod status;
 mod writer;
 
-pub use check::{CheckReport, ConfigSource, Probe, check, load_config, password_places, probe};
+pub use check::{
+    CheckReport, ConfigSource, Probe, check, check_database, load_config, password_places, probe,
+};
 pub use deliver::{
     DeliverError, DeliverReport, Retry, compose, deliver, dry_run, flush_outbox, mailer, prune,
 };

@@ -19,6 +19,8 @@ pub struct Status {
     pub outbox: OutboxStatus,
     /// Unsent messages that failed at least once: digest, attempts, last error.
     pub outbox_errors: Vec<(String, i64, String)>,
+    /// The daemon's last full integrity check: when, and the damage found.
+    pub integrity: Option<(DateTime<Utc>, Option<String>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,5 +106,6 @@ pub fn status(config: &Config, now: DateTime<Utc>) -> Result<Status, StoreError>
         digests,
         outbox: store.outbox_status()?,
         outbox_errors: store.outbox_errors()?,
+        integrity: store.last_integrity()?,
     })
 }

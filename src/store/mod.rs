@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("005_moved.sql"),
     include_str!("006_fts_by_group.sql"),
     include_str!("007_fts_automerge.sql"),
+    include_str!("008_integrity.sql"),
 ];
 
 /// The FTS5 column list and tokenizer, shared by the archive index and the
@@ -58,7 +59,14 @@ fn scratch_index() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// SQLite found damaged pages (SQLITE_CORRUPT, or not a database).
+    #[error(
+        "the database is damaged ({0}): stop feedwatch and restore the last backup \
+         (README, \"Operations\"), or save what is readable with \
+         `sqlite3 feedwatch.db .recover | sqlite3 recovered.db`"
+    )]
+    Corrupt(String),
     #[error("cannot create the state directory {path}: {source}")]
     StateDir {
         path: String,
@@ -89,6 +97,23 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+impl From<rusqlite::Error> for StoreError {
+    /// Damage is its own error: every command that meets it says so, with
+    /// the way to recover, instead of a generic database error.
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                StoreError::Corrupt(e.to_string())
+            }
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+/// Small tables every command relies on, checked whenever the database is
+/// opened (the archive's big tables are checked by the daemon's full check).
+const CHECKED_AT_OPEN: &[&str] = &["feeds", "matches", "outbox"];
 
 pub struct Store {
     conn: Connection,
@@ -150,7 +175,9 @@ impl Store {
         if found < known {
             return Err(StoreError::TooOld { found, known });
         }
-        Self::with_scratch(conn)
+        let store = Self::with_scratch(conn)?;
+        store.check_integrity(false)?;
+        Ok(store)
     }
 
     pub fn open(path: &Path) -> Result<Self> {
@@ -177,7 +204,61 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
-        Self::with_scratch(conn)
+        let store = Self::with_scratch(conn)?;
+        store.check_integrity(false)?;
+        Ok(store)
+    }
+
+    /// SQLite's structural check (`PRAGMA quick_check`): of the whole file
+    /// with `full`, else of the small tables every command relies on. Any
+    /// problem is `StoreError::Corrupt`.
+    pub fn check_integrity(&self, full: bool) -> Result<()> {
+        let mut problems = Vec::new();
+        let mut run = |sql: &str| -> Result<()> {
+            let mut stmt = self.conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            for row in rows {
+                let row = row?;
+                if row != "ok" {
+                    problems.push(row);
+                }
+            }
+            Ok(())
+        };
+        if full {
+            run("PRAGMA quick_check(20)")?;
+        } else {
+            for table in CHECKED_AT_OPEN {
+                run(&format!("PRAGMA quick_check({table})"))?;
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(problems.join("; ")))
+        }
+    }
+
+    /// Records the outcome of a full check, for `status`.
+    pub fn record_integrity(&mut self, at: DateTime<Utc>, problems: Option<&str>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM integrity", [])?;
+        tx.execute(
+            "INSERT INTO integrity(checked_at, problems) VALUES (?1, ?2)",
+            rusqlite::params![to_ts(at), problems],
+        )?;
+        Ok(tx.commit()?)
+    }
+
+    /// The last full check: when, and what it found (`None`: nothing).
+    pub fn last_integrity(&self) -> Result<Option<(DateTime<Utc>, Option<String>)>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row("SELECT checked_at, problems FROM integrity", [], |r| {
+                Ok((from_ts(r.get(0)?).unwrap_or_default(), r.get(1)?))
+            })
+            .optional()?)
     }
 
     fn with_scratch(conn: Connection) -> Result<Self> {

@@ -806,3 +806,55 @@ fn retention_bounds_the_database_over_a_simulated_year() {
         "{sizes:?}"
     );
 }
+
+/// Overwrites page `page` (1-based) of the database file with noise.
+fn damage_page(path: &std::path::Path, page: u64) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.seek(SeekFrom::Start((page - 1) * 32768)).unwrap();
+    let mut rng = fastrand::Rng::with_seed(page);
+    let noise: Vec<u8> = (0..32768).map(|_| rng.u8(..)).collect();
+    f.write_all(&noise).unwrap();
+}
+
+#[test]
+fn damage_is_found_at_open_in_the_small_tables_and_by_the_full_check_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feedwatch.db");
+    let (items_root, matches_root) = {
+        let mut s = Store::open(&path).unwrap();
+        let many: Vec<Item> = (0..200)
+            .map(|n| item(&n.to_string(), "Iran drones", &"text ".repeat(50), 0))
+            .collect();
+        ingest(&mut s, "f", &many, &[rule("r", "iran")]);
+        let root = |name: &str| -> u64 {
+            s.conn
+                .query_row(
+                    "SELECT rootpage FROM sqlite_master WHERE name = ?1",
+                    [name],
+                    |r| r.get::<_, i64>(0),
+                )
+                .unwrap() as u64
+        };
+        (root("items"), root("matches"))
+    };
+    // The archive's own table: a command opening the database does not
+    // read it, the daemon's full check does, and records what it found.
+    damage_page(&path, items_root);
+    let mut s = Store::open(&path).expect("the small tables are intact");
+    let e = s.check_integrity(true).unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
+    assert!(e.to_string().contains("restore the last backup"), "{e}");
+    s.record_integrity(Utc::now(), Some("page 3: bad")).unwrap();
+    assert_eq!(
+        s.last_integrity().unwrap().map(|(_, p)| p),
+        Some(Some("page 3: bad".to_string()))
+    );
+    drop(s);
+    // A table every command uses: opening the database says so.
+    damage_page(&path, matches_root);
+    let e = Store::open(&path).err().expect("refused");
+    assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
+    let e = Store::open_read_only(dir.path()).err().expect("refused");
+    assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
+}
