@@ -132,6 +132,13 @@ impl Fetcher {
         })
     }
 
+    /// Takes every server for one on the public internet, as a test on
+    /// loopback needs to: loopback then stands in for the operator's own
+    /// network, which a public feed must not lead us into.
+    pub fn assume_public_origins(&mut self) {
+        self.origin_is_public = |_| true;
+    }
+
     /// Fetches `url`, conditionally when `validators` has any. The whole
     /// fetch — every redirect and the body — ends by `deadline`: reqwest's
     /// own timeout starts again at each hop (docs/DESIGN.md §6).
@@ -461,7 +468,7 @@ mod tests {
             matches!(followed, Ok(FetchOutcome::Fetched(_))),
             "internal origin: followed ({followed:?})"
         );
-        fetcher.origin_is_public = |_| true;
+        fetcher.assume_public_origins();
         let refused = fetcher
             .fetch(&feed_url, &Validators::default(), soon())
             .await;

@@ -84,7 +84,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A duration within `min..=max`, said in the config's words.
-pub fn parse_duration_between(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+pub fn parse_duration_between(
+    text: &str,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, String> {
     let d = parse_duration(text)?;
     if d < min || d > max {
         return Err(format!(
@@ -145,19 +149,29 @@ mod tests {
 
     #[test]
     fn durations_longer_than_a_century_are_refused() {
-        assert!(parse_duration("100000000d").unwrap_err().contains("century"));
+        assert!(
+            parse_duration("100000000d")
+                .unwrap_err()
+                .contains("century")
+        );
         assert!(parse_duration("9999999999999d").is_err());
         assert!(parse_duration("36500d").is_ok());
         let second = Duration::from_secs(1);
         assert!(parse_duration_between("0s", second, MAX_DURATION).is_err());
-        assert_eq!(parse_duration_between("1s", second, MAX_DURATION), Ok(second));
+        assert_eq!(
+            parse_duration_between("1s", second, MAX_DURATION),
+            Ok(second)
+        );
     }
 
     #[test]
     fn a_schedule_that_never_fires_is_refused() {
         let e = parse_schedule("0 0 30 2 *").unwrap_err();
         assert!(e.contains("never fires"), "{e}");
-        assert!(parse_schedule("0 0 29 2 *").is_ok(), "a leap day comes within four years");
+        assert!(
+            parse_schedule("0 0 29 2 *").is_ok(),
+            "a leap day comes within four years"
+        );
     }
 
     #[test]

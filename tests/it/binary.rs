@@ -169,7 +169,11 @@ fn poll_search_status_and_digest_commands() {
     );
     let absurd = feedwatch(&config, &["search", "drone*", "--since", "100000000d"]);
     assert_eq!(absurd.status.code(), Some(2), "a clear error, not a panic");
-    assert!(text(&absurd.stderr).contains("longer than a century"), "{}", text(&absurd.stderr));
+    assert!(
+        text(&absurd.stderr).contains("longer than a century"),
+        "{}",
+        text(&absurd.stderr)
+    );
     let by_rule = text(
         &feedwatch(
             &config,

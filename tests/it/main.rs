@@ -8,6 +8,7 @@ mod corpus;
 mod crash;
 mod daemon;
 mod delivery;
+mod faults;
 mod operator;
 mod polling;
 mod rules;

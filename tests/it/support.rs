@@ -25,6 +25,8 @@ pub struct Route {
     pub headers: Vec<(&'static str, String)>,
     /// Misbehave instead of serving `body`.
     pub hostile: Option<Hostile>,
+    /// Wait this long before answering.
+    pub delay: Option<std::time::Duration>,
 }
 
 /// Servers that try to hold or flood a client (bounded, so that they stop
@@ -47,6 +49,7 @@ impl Route {
             encoding: None,
             headers: Vec::new(),
             hostile: None,
+            delay: None,
         }
     }
     /// `body` gzip-compressed, served with `Content-Encoding: gzip`.
@@ -89,6 +92,7 @@ impl Route {
             encoding: None,
             headers: Vec::new(),
             hostile: None,
+            delay: None,
         }
     }
     pub fn hostile(kind: Hostile) -> Self {
@@ -100,6 +104,16 @@ impl Route {
 
     pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
         self.headers.push((name, value.to_string()));
+        self
+    }
+
+    /// A redirect to `to`, with `status` (301, 302, 307, 308).
+    pub fn redirect(status: u16, to: &str) -> Self {
+        Route::status(status, "").with_header("Location", to)
+    }
+
+    pub fn after(mut self, delay: std::time::Duration) -> Self {
+        self.delay = Some(delay);
         self
     }
 
@@ -213,6 +227,9 @@ impl FeedServer {
             headers,
             status,
         });
+        if let Some(delay) = route.delay {
+            tokio::time::sleep(delay).await;
+        }
         match route.hostile {
             Some(Hostile::SlowDrip) => {
                 let _ = stream
@@ -583,4 +600,112 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// A plain-text SMTP server that offers AUTH PLAIN and no STARTTLS (a
+/// relay on this host, or a server someone can listen to): it records the
+/// passwords it is sent and the messages it accepts.
+pub struct PlainAuthSmtp {
+    pub port: u16,
+    passwords: Arc<Mutex<Vec<String>>>,
+    messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl PlainAuthSmtp {
+    pub fn start() -> Self {
+        use std::io::{BufRead, Write};
+        let listener = StdListener::bind("127.0.0.1:0").expect("bind smtp");
+        let port = listener.local_addr().expect("addr").port();
+        let passwords = Arc::new(Mutex::new(Vec::new()));
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let (pw, msgs) = (Arc::clone(&passwords), Arc::clone(&messages));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (pw, msgs) = (Arc::clone(&pw), Arc::clone(&msgs));
+                std::thread::spawn(move || {
+                    let mut reader = std::io::BufReader::new(&stream);
+                    let mut w = &stream;
+                    let _ = w.write_all(b"220 plain ESMTP\r\n");
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let verb = line
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" | "HELO" => b"250-plain\r\n250 AUTH PLAIN\r\n",
+                            "AUTH" => {
+                                use base64_decode as decode;
+                                let blob = line.split_whitespace().nth(2).unwrap_or("").to_string();
+                                let plain = decode(&blob);
+                                let password = plain.rsplit('\0').next().unwrap_or("").to_string();
+                                pw.lock().unwrap().push(password);
+                                b"235 ok\r\n"
+                            }
+                            "DATA" => {
+                                let _ = w.write_all(b"354 go\r\n");
+                                let mut data = String::new();
+                                loop {
+                                    line.clear();
+                                    if reader.read_line(&mut line).unwrap_or(0) == 0
+                                        || line.trim_end() == "."
+                                    {
+                                        break;
+                                    }
+                                    data.push_str(&line);
+                                }
+                                msgs.lock().unwrap().push(data);
+                                b"250 stored\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = w.write_all(b"221 bye\r\n");
+                                return;
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        let _ = w.write_all(reply);
+                    }
+                });
+            }
+        });
+        PlainAuthSmtp {
+            port,
+            passwords,
+            messages,
+        }
+    }
+
+    pub fn passwords(&self) -> Vec<String> {
+        self.passwords.lock().unwrap().clone()
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+/// Standard base64 (the AUTH PLAIN blob), decoded to text.
+fn base64_decode(s: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let Some(v) = ALPHABET.iter().position(|a| *a == c) else {
+            continue;
+        };
+        bits = (bits << 6) | v as u32;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -1,0 +1,228 @@
+//! The faults that must not lose an item, block the daemon or leak a
+//! secret: a fetch that redirects slowly past its timeout, a web page that
+//! points a public feed inside, a server that would take the SMTP password
+//! in clear text, a store that cannot write, a damaged database.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use feedwatch::pipeline::{self, FeedOutcome};
+
+use crate::support::*;
+
+fn feedwatch(config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+    c.arg("--config").arg(config).args(args);
+    c.env_remove("RUST_LOG")
+        .env_remove("FEEDWATCH_SMTP_PASSWORD")
+        .env_remove("CREDENTIALS_DIRECTORY");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run feedwatch")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeout_bounds_the_whole_fetch_not_each_redirect() {
+    let server = FeedServer::start().await;
+    // Six hops, each answered in 1.5 s: within a 3 s timeout one by one,
+    // twice over it together.
+    for hop in 1..=6 {
+        let next = server.url(&format!("/hop{}.xml", hop + 1));
+        server.route(
+            &format!("/hop{hop}.xml"),
+            Route::redirect(302, &next).after(Duration::from_millis(1500)),
+        );
+    }
+    server.route("/hop7.xml", Route::feed(sample_feed()));
+    let setup = Setup::with_poll(
+        "timeout = \"3s\"",
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"chain\"\nurl = \"{}\"\n",
+            server.url("/hop1.xml")
+        ),
+    );
+    let reports = pipeline::poll_all(&setup.context()).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.to_string() == "timed out"),
+        "{reports:?}"
+    );
+    let hops = (1..=7)
+        .filter(|h| !server.seen(&format!("/hop{h}.xml")).is_empty())
+        .count();
+    assert!(
+        hops <= 3,
+        "the fetch stopped at its deadline, after {hops} hops"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_page_cannot_point_us_at_an_internal_feed() {
+    let server = FeedServer::start().await;
+    // The canary stands in for a service inside the operator's network.
+    let canary = FeedServer::start().await;
+    canary.route("/internal.xml", Route::feed(sample_feed()));
+    let advertised = format!(
+        "http://localhost:{}/internal.xml",
+        canary.addr.unwrap().port()
+    );
+    let mut page = Route::feed(format!(
+        "<html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"{advertised}\"></head></html>"
+    ));
+    page.content_type = "text/html";
+    server.route("/page.html", page);
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"page\"\nurl = \"{}\"\n",
+            server.url("/page.html")
+        ),
+    );
+    let mut ctx = setup.context();
+    ctx.fetcher.assume_public_origins();
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Failed(_)),
+        "{reports:?}"
+    );
+    assert!(
+        canary.seen("/internal.xml").is_empty(),
+        "the internal feed was never asked for"
+    );
+    // The same page on an internal address is the operator's own: followed
+    // (fetched now, although the failure above set a backoff).
+    let mut ctx = setup.context();
+    ctx.respect_backoff = false;
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(_)),
+        "{reports:?}"
+    );
+}
+
+#[test]
+fn the_smtp_password_never_crosses_the_network_in_clear_text_unless_allowed() {
+    let smtp = PlainAuthSmtp::start();
+    let setup = Setup::new(
+        &format!("smtp = \"smtp://feedwatch@127.0.0.1:{}\"", smtp.port),
+        &format!(
+            "[[feeds]]\nname = \"sample\"\nurl = \"file://{}\"\n{}",
+            sample_feed_path().display(),
+            rule_iran_drones_ukraine()
+        ),
+    );
+    let password = [("FEEDWATCH_SMTP_PASSWORD", "s3cret")];
+    let out = feedwatch(&setup.path, &["run", "--once"], &password);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "not delivered: {}",
+        text(&out.stderr)
+    );
+    assert!(smtp.passwords().is_empty(), "the password was not sent");
+    assert!(smtp.messages().is_empty());
+    assert!(
+        text(&out.stderr).contains("insecure_auth = true"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A relay on this host, allowed in plain words.
+    let config = std::fs::read_to_string(&setup.path).unwrap().replace(
+        &format!("smtp = \"smtp://feedwatch@127.0.0.1:{}\"", smtp.port),
+        &format!(
+            "smtp = \"smtp://feedwatch@127.0.0.1:{}\"\ninsecure_auth = true",
+            smtp.port
+        ),
+    );
+    std::fs::write(&setup.path, config).unwrap();
+    let out = feedwatch(&setup.path, &["run", "--once"], &password);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(smtp.passwords(), ["s3cret"]);
+    assert_eq!(smtp.messages().len(), 1, "the queued message, sent once");
+}
+
+#[test]
+fn a_store_that_cannot_write_fails_the_poll_not_the_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("feed.xml");
+    std::fs::write(&feed, sample_feed()).unwrap();
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"sample\"\nurl = \"file://{}\"\n",
+            feed.display()
+        ),
+    );
+    assert!(feedwatch(&setup.path, &["poll"], &[]).status.success());
+    // Stands in for a full disk: every new row is refused.
+    let db = setup.dir.path().join("state/feedwatch.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TRIGGER full BEFORE INSERT ON items BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;")
+        .unwrap();
+    let more = String::from_utf8(sample_feed()).unwrap().replacen(
+        "<item>",
+        "<item><title>New</title><guid>new-1</guid></item><item>",
+        1,
+    );
+    std::fs::write(&feed, more).unwrap();
+    let out = feedwatch(&setup.path, &["poll"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("cannot store the feed's items"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("the poll failed for 1 feed (sample)"),
+        "{}",
+        text(&out.stderr)
+    );
+    let status = setup.store().feed_status().unwrap();
+    assert_eq!(
+        (status[0].consecutive_errors, status[0].next_fetch),
+        (0, None),
+        "the feed is not blamed and does not back off"
+    );
+}
+
+#[test]
+fn a_damaged_database_is_reported_by_every_command_with_the_way_back() {
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"sample\"\nurl = \"file://{}\"\n{}",
+            sample_feed_path().display(),
+            rule_iran_drones_ukraine()
+        ),
+    );
+    assert!(feedwatch(&setup.path, &["poll"], &[]).status.success());
+    // Noise over every page but the first (the schema).
+    let db = setup.dir.path().join("state/feedwatch.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let mut rng = fastrand::Rng::with_seed(7);
+    for b in bytes.iter_mut().skip(32768) {
+        *b = rng.u8(..);
+    }
+    std::fs::write(&db, bytes).unwrap();
+    for args in [
+        &["status"][..],
+        &["digest"],
+        &["poll"],
+        &["search", "iran"],
+        &["run", "--once"],
+    ] {
+        let out = feedwatch(&setup.path, args, &[]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("the database is damaged") && err.contains("restore the last backup"),
+            "{args:?}: {err}"
+        );
+    }
+}
