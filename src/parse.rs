@@ -15,6 +15,7 @@ use crate::model::{Item, MARK_END, MARK_START};
 
 mod discover;
 mod repair;
+mod truncate;
 
 pub use discover::discover;
 
@@ -108,6 +109,9 @@ pub fn parse_feed_as(
     // Invalid UTF-8 costs the bad bytes (replaced), not the whole feed.
     let text = String::from_utf8_lossy(&utf8);
     let utf8 = repair::repair(&text);
+    // Entries past `max_items` are never read: feed-rs would build them all.
+    let kept = truncate::keep_entries(&utf8, max_items);
+    let utf8 = kept.as_deref().unwrap_or(&utf8);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
         .id_generator(|_, _, _| String::new())

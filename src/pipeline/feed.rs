@@ -167,13 +167,24 @@ pub(super) async fn fetch_and_parse(
             fetched,
             page: None,
         }))),
-        (Err(error), page) => match advertised_feed(fetcher, max_items, &page, deadline).await {
-            Some(found) => Ok(Fetch::Parsed(Box::new(found))),
-            None => Err(FeedError::Parse {
-                status: page.status,
-                error,
-            }),
-        },
+        (Err(error), mut page) => {
+            let advertised =
+                parse::discover(&page.body, &page.final_url).filter(|u| *u != page.final_url);
+            // The page is done with: its body and its large-body turn go
+            // before the feed it advertises is fetched.
+            page.body = Vec::new();
+            page.large.release();
+            let found = match advertised {
+                Some(url) => advertised_feed(fetcher, max_items, &page, &url, deadline).await,
+                None => None,
+            };
+            found
+                .map(|f| Fetch::Parsed(Box::new(f)))
+                .ok_or(FeedError::Parse {
+                    status: page.status,
+                    error,
+                })
+        }
     }
 }
 
@@ -198,16 +209,16 @@ async fn parse_off_thread(
     Ok((parsed, fetched))
 }
 
-/// When `page` is a web page advertising a feed, that feed, fetched through
+/// The feed at `url`, which the web page `page` advertises, fetched through
 /// the guard (a public page cannot point us inside) and parsed.
 async fn advertised_feed(
     fetcher: &Fetcher,
     max_items: usize,
     page: &Fetched,
+    url: &Url,
     deadline: Instant,
 ) -> Option<Found> {
-    let url = parse::discover(&page.body, &page.final_url).filter(|u| *u != page.final_url)?;
-    let fetched = match fetcher.fetch_found(&url, page, deadline).await {
+    let fetched = match fetcher.fetch_found(url, page, deadline).await {
         Ok(FetchOutcome::Fetched(found)) => *found,
         Ok(FetchOutcome::NotModified) => return None,
         Err(e) => {
