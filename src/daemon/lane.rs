@@ -115,3 +115,60 @@ impl Lane {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Context {
+        let text = "state_dir = \"/nonexistent\"\n[email]\nfrom = \"a@example.org\"\nto = [\"b@example.org\"]\ntransport = \"stdout\"\n";
+        let config = crate::config::parse(text, std::path::Path::new("/x.toml"), None).unwrap();
+        let db = crate::store::Db::new(crate::store::Store::open_in_memory().unwrap());
+        Context::new(std::sync::Arc::new(config), db, Default::default()).unwrap()
+    }
+
+    /// The watchdog's question, on paused time: a step that beats is alive
+    /// however long it runs; one that stops beating is stuck after `limit`.
+    #[tokio::test(start_paused = true)]
+    async fn a_step_is_stuck_only_when_it_stops_making_progress() {
+        let limit = Duration::from_secs(150);
+        let mut lane = Lane::new("test");
+        assert!(!lane.stuck(limit), "an idle lane is never stuck");
+        lane.push(Queued {
+            tick: Tick::Poll,
+            jitter: Duration::ZERO,
+            due: None,
+        });
+        let (beats, stop) = (std::sync::Arc::new(tokio::sync::Notify::new()), CancelOnDrop::default());
+        let (step_beats, token) = (beats.clone(), stop.0.clone());
+        lane.start_next(&context(), move |ctx, _| async move {
+            // Beats twice a minute for five minutes, then hangs.
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                ctx.heartbeat.beat();
+                step_beats.notify_one();
+            }
+            token.cancelled().await;
+            Vec::new()
+        });
+        for _ in 0..10 {
+            beats.notified().await;
+            assert!(!lane.stuck(limit), "progress every 30 s");
+        }
+        tokio::time::sleep(Duration::from_secs(149)).await;
+        assert!(!lane.stuck(limit));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(lane.stuck(limit), "no progress for 151 s");
+        drop(stop);
+    }
+
+    /// Cancels its token when dropped (ends the hung step).
+    #[derive(Default)]
+    struct CancelOnDrop(tokio_util::sync::CancellationToken);
+
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.cancel();
+        }
+    }
+}

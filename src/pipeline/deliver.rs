@@ -156,7 +156,7 @@ fn retry_delay(attempts: i64, permanent: bool) -> chrono::Duration {
     let minutes = if permanent {
         360
     } else {
-        (1i64 << attempts.clamp(0, 8)).min(360)
+        (1i64 << attempts.clamp(0, 9)).min(360)
     };
     chrono::Duration::minutes(minutes)
 }
@@ -346,7 +346,8 @@ mod tests {
     fn retry_backoff_grows_and_caps() {
         assert_eq!(retry_delay(0, false), chrono::Duration::minutes(1));
         assert_eq!(retry_delay(3, false), chrono::Duration::minutes(8));
-        assert_eq!(retry_delay(50, false), chrono::Duration::minutes(256));
+        assert_eq!(retry_delay(8, false), chrono::Duration::minutes(256));
+        assert_eq!(retry_delay(50, false), chrono::Duration::minutes(360), "up to 6 hours");
         assert_eq!(retry_delay(0, true), chrono::Duration::minutes(360));
     }
 }
