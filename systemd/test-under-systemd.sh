@@ -18,7 +18,9 @@
 #   - the SMTP password comes from the credential for the service and from
 #     its source file for root, reaching a real SMTP server on loopback;
 #   - `systemctl stop` ends it within seconds with a slow feed in flight,
-#     cleanly (Result=success), and `status` then reads what it left.
+#     cleanly (Result=success), and `status` then reads what it left;
+#   - the example installed as it is in the repository (with its state_dir)
+#     gets a warning from `check`, and the service's error says what to do.
 # Needs root and systemd-nspawn (package systemd-container, installed here
 # when missing). Builds the release binary first (`cargo build --release
 # --locked`, the install block's first line, then a no-op inside).
@@ -182,6 +184,19 @@ echo "$took" > /fwresult/stop-ms.txt
 [ "$took" -lt 5000 ] || finish "FAIL: stopping took $took ms"
 feedwatch status > /fwresult/status.txt 2>&1 || finish "FAIL: status after stop failed"
 grep -q "^silent " /fwresult/status.txt || finish "FAIL: status does not show the silent feed"
+
+# The example exactly as in the repository (state_dir and all): check warns,
+# and the service's error says why and what to do, once.
+cp "$repo/config/feedwatch.toml" $config
+feedwatch check > /dev/null 2> /fwresult/check-example.txt
+grep -q "state_dir is set to .*the systemd unit can write only /var/lib/feedwatch" /fwresult/check-example.txt \
+  || finish "FAIL: check does not warn about the example's state_dir"
+systemctl start feedwatch
+sleep 1
+log | grep "Read-only file system" | tail -1 > /fwresult/readonly.txt
+grep -q "remove state_dir from the config" /fwresult/readonly.txt || finish "FAIL: the service's error does not say what to do"
+[ "$(grep -o "Read-only file system" /fwresult/readonly.txt | wc -l)" -eq 1 ] || finish "FAIL: the error text is printed twice"
+systemctl stop feedwatch
 finish PASS
 EOF
 chmod 755 "$work/opt/probe.sh"

@@ -24,6 +24,11 @@ pub use parser::parse;
 /// The columns of the FTS5 index a rule may scope a term to.
 pub const FIELDS: [&str; 5] = ["title", "summary", "author", "category", "feed"];
 
+/// Where a term without a field is looked for: everything but the feed's
+/// name, which is searched only with `feed:` (a feed named `kyiv-city`
+/// must not make every one of its items match `kyiv`).
+const UNQUALIFIED: &str = "{title summary author category} : ";
+
 /// NEAR's distance when the query gives none (FTS5's own default).
 const DEFAULT_NEAR: u32 = 10;
 
@@ -85,16 +90,23 @@ fn quote(text: &str) -> String {
 /// position of the offending NOT) where FTS5 has no meaning for the query:
 /// a negation with no positive term beside it.
 pub fn compile(node: &Node, src: &str) -> Result<String, RuleError> {
+    compile_in(node, src, UNQUALIFIED)
+}
+
+/// `compile`, with `columns` the column filter of the terms without a
+/// field of their own (empty inside a field).
+fn compile_in(node: &Node, src: &str, columns: &str) -> Result<String, RuleError> {
+    let compile = |n: &Node, src: &str| compile_in(n, src, columns);
     match node {
         Node::Term { text, prefix } => Ok(if *prefix {
-            format!("{}*", quote(text))
+            format!("{columns}{}*", quote(text))
         } else {
-            quote(text)
+            format!("{columns}{}", quote(text))
         }),
-        Node::Phrase { text } => Ok(quote(text)),
+        Node::Phrase { text } => Ok(format!("{columns}{}", quote(text))),
         Node::Near { terms, distance } => {
-            let parts: Result<Vec<_>, _> = terms.iter().map(|t| compile(t, src)).collect();
-            Ok(format!("NEAR({}, {distance})", parts?.join(" ")))
+            let parts: Result<Vec<_>, _> = terms.iter().map(|t| compile_in(t, src, "")).collect();
+            Ok(format!("{columns}NEAR({}, {distance})", parts?.join(" ")))
         }
         Node::And(parts) => {
             let mut pos = Vec::new();
@@ -129,7 +141,7 @@ pub fn compile(node: &Node, src: &str) -> Result<String, RuleError> {
             Ok(format!("({})", compiled?.join(" OR ")))
         }
         Node::Not(_, at) => Err(no_positive(src, *at)),
-        Node::Field(field, inner) => Ok(format!("{field} : ({})", compile(inner, src)?)),
+        Node::Field(field, inner) => Ok(format!("{field} : ({})", compile_in(inner, src, "")?)),
     }
 }
 

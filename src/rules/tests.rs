@@ -1,8 +1,27 @@
 //! Unit tests of the rule language: compilation, positions, list form.
 use super::*;
 
+/// The compiled query, without the column filter every unqualified term
+/// carries (checked once, in `unqualified_terms_leave_the_feed_name_out`).
 fn c(q: &str) -> String {
-    compile_query(q, &TermSets::new()).unwrap_or_else(|e| panic!("{q}: {e}"))
+    compile_query(q, &TermSets::new())
+        .unwrap_or_else(|e| panic!("{q}: {e}"))
+        .replace(UNQUALIFIED, "")
+}
+
+#[test]
+fn unqualified_terms_leave_the_feed_name_out() {
+    let q = compile_query("kyiv* OR \"air defence\" OR NEAR(a b) OR feed:kyiv", &TermSets::new()).unwrap();
+    assert_eq!(
+        q,
+        "({title summary author category} : \"kyiv\"* OR {title summary author category} : \"air defence\" \
+         OR {title summary author category} : NEAR(\"a\" \"b\", 10) OR feed : (\"kyiv\"))"
+    );
+    assert_eq!(
+        compile_query("title:(iran OR tehran)", &TermSets::new()).unwrap(),
+        "title : ((\"iran\" OR \"tehran\"))",
+        "a field's terms are that field's only"
+    );
 }
 fn err(q: &str) -> RuleError {
     compile_query(q, &TermSets::new()).expect_err(q)
@@ -63,7 +82,9 @@ fn term_sets_expand_as_groups() {
         parse("drone* OR UAV* OR Shahed", &sets.clone()).unwrap(),
     );
     assert_eq!(
-        compile_query("iran @drones", &sets).unwrap(),
+        compile_query("iran @drones", &sets)
+            .unwrap()
+            .replace(UNQUALIFIED, ""),
         "(\"iran\" AND (\"drone\"* OR \"UAV\"* OR \"Shahed\"))"
     );
     let e = compile_query("iran @missing", &sets).unwrap_err();

@@ -209,6 +209,24 @@ fn items_are_new_exactly_once() {
 }
 
 #[test]
+fn the_feed_name_is_searched_only_with_feed() {
+    let mut s = Store::open_in_memory().unwrap();
+    let rules = [rule("kyiv", "kyiv")];
+    let weather = item("w", "Sunny weekend ahead", "Warm and dry", 0);
+    let power = item("p", "Kyiv power restored", "", 0);
+    let report = ingest(&mut s, "kyiv-city", &[weather, power], &rules);
+    assert_eq!(report.matches, 1, "the weather story is not about Kyiv");
+    let search = |q: &str| {
+        let fts = compile_query(q, &TermSets::new()).unwrap();
+        s.search(&fts, None, None, 10).unwrap().len()
+    };
+    assert_eq!(search("kyiv"), 1);
+    assert_eq!(search("city"), 0);
+    assert_eq!(search("feed:city"), 2);
+    assert_eq!(search("sunny feed:kyiv"), 1);
+}
+
+#[test]
 fn items_that_share_one_link_are_each_new() {
     // A status page: every event links to the same page, with its own id.
     let mut s = Store::open_in_memory().unwrap();
