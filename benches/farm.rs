@@ -933,7 +933,7 @@ fn digest_10k() -> (Run, usize) {
                 &only_seed,
             )
             .expect("ingest");
-        matched += r.matches;
+        matched += r.matched_items;
         f += 1;
     }
     drop(store);

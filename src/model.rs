@@ -60,7 +60,8 @@ impl CompiledRule {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestReport {
     pub new_items: usize,
-    pub matches: usize,
+    /// New items that one rule or more matched (each counted once).
+    pub matched_items: usize,
 }
 
 /// A pending (or historic) match, with everything a digest needs to show it.

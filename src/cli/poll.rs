@@ -16,10 +16,10 @@ async fn poll_with_progress(ctx: &Context, feeds: &[FeedConfig]) -> Vec<FeedRepo
 fn report_line(r: &FeedReport) -> String {
     match &r.outcome {
         FeedOutcome::Stored(s) => format!(
-            "{}: {}, {}",
+            "{}: {}, {} matched",
             r.feed,
             plural(s.new_items, "new item"),
-            plural(s.matches, "match")
+            s.matched_items
         ),
         FeedOutcome::NotModified => format!("{}: not modified", r.feed),
         FeedOutcome::Failed(e) => format!("{}: FAILED: {e}", r.feed),

@@ -139,7 +139,10 @@ mod tests {
             jitter: Duration::ZERO,
             due: None,
         });
-        let (beats, stop) = (std::sync::Arc::new(tokio::sync::Notify::new()), CancelOnDrop::default());
+        let (beats, stop) = (
+            std::sync::Arc::new(tokio::sync::Notify::new()),
+            CancelOnDrop::default(),
+        );
         let (step_beats, token) = (beats.clone(), stop.0.clone());
         lane.start_next(&context(), move |ctx, _| async move {
             // Beats twice a minute for five minutes, then hangs.

@@ -235,15 +235,16 @@ pub async fn step(ctx: &Context, tick: Tick) -> Vec<Tick> {
                 .iter()
                 .filter(|r| matches!(r.outcome, pipeline::FeedOutcome::Failed(_)))
                 .count();
-            let (new_items, matches) = reports.iter().fold((0, 0), |(n, m), r| match &r.outcome {
-                pipeline::FeedOutcome::Stored(s) => (n + s.new_items, m + s.matches),
-                _ => (n, m),
-            });
+            let (new_items, matched_items) =
+                reports.iter().fold((0, 0), |(n, m), r| match &r.outcome {
+                    pipeline::FeedOutcome::Stored(s) => (n + s.new_items, m + s.matched_items),
+                    _ => (n, m),
+                });
             tracing::info!(
                 feeds = reports.len(),
                 failed,
                 new_items,
-                matches,
+                matched_items,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "poll finished"
             );

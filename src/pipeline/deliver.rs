@@ -347,7 +347,11 @@ mod tests {
         assert_eq!(retry_delay(0, false), chrono::Duration::minutes(1));
         assert_eq!(retry_delay(3, false), chrono::Duration::minutes(8));
         assert_eq!(retry_delay(8, false), chrono::Duration::minutes(256));
-        assert_eq!(retry_delay(50, false), chrono::Duration::minutes(360), "up to 6 hours");
+        assert_eq!(
+            retry_delay(50, false),
+            chrono::Duration::minutes(360),
+            "up to 6 hours"
+        );
         assert_eq!(retry_delay(0, true), chrono::Duration::minutes(360));
     }
 }

@@ -266,7 +266,7 @@ async fn store(
         })
         .await
         .map_err(FeedError::Store)?;
-    tracing::info!(feed = %feed.name, new_items = report.new_items, matches = report.matches, "feed polled");
+    tracing::info!(feed = %feed.name, new_items = report.new_items, matched_items = report.matched_items, "feed polled");
     if let Some(to) = &moved_to {
         tracing::warn!(feed = %feed.name, moved_to = %to, "the feed has moved permanently; update the config");
     }

@@ -11,7 +11,11 @@ fn c(q: &str) -> String {
 
 #[test]
 fn unqualified_terms_leave_the_feed_name_out() {
-    let q = compile_query("kyiv* OR \"air defence\" OR NEAR(a b) OR feed:kyiv", &TermSets::new()).unwrap();
+    let q = compile_query(
+        "kyiv* OR \"air defence\" OR NEAR(a b) OR feed:kyiv",
+        &TermSets::new(),
+    )
+    .unwrap();
     assert_eq!(
         q,
         "({title summary author category} : \"kyiv\"* OR {title summary author category} : \"air defence\" \

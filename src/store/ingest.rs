@@ -242,6 +242,7 @@ impl Store {
                 "INSERT INTO matches(item_id, rule, digest, snippet, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(item_id, rule) DO NOTHING",
             )?;
+            let mut counted = std::collections::HashSet::new();
             for m in &found {
                 let now = match group.get(m.batch) {
                     Some(Write::Stored(b)) => b.now,
@@ -254,8 +255,10 @@ impl Store {
                     m.snippet,
                     to_ts(now)
                 ])?;
-                if let Some(report) = reports.get_mut(m.batch) {
-                    report.matches += 1;
+                if counted.insert(m.item_id)
+                    && let Some(report) = reports.get_mut(m.batch)
+                {
+                    report.matched_items += 1;
                 }
             }
         }
@@ -475,7 +478,8 @@ fn match_candidates<'r>(
     )?;
     tx.commit()?;
     let sql = format!(
-        "SELECT rowid, snippet(batch, -1, '{MARK_START}', '{MARK_END}', '…', 24) FROM batch WHERE batch MATCH ?1"
+        "SELECT rowid, {} FROM batch WHERE batch MATCH ?1",
+        snippet_sql()
     );
     let mut stmt = scratch.prepare_cached(&sql)?;
     let mut found = Vec::new();
@@ -503,5 +507,39 @@ fn match_candidates<'r>(
             }
         }
     }
+    mark_every_rule(scratch, &mut found)?;
     Ok(found)
+}
+
+/// The snippet FTS5 makes: from the summary (column 1), never the title,
+/// which the digest shows anyway. Where the matched words are not in the
+/// summary, it is the summary's beginning.
+fn snippet_sql() -> String {
+    format!("snippet(batch, 1, '{MARK_START}', '{MARK_END}', '…', 24)")
+}
+
+/// An item several rules matched gets one snippet with the words of every
+/// one of them marked: the snippet of their rules joined by OR.
+fn mark_every_rule(scratch: &Connection, found: &mut [Found<'_>]) -> Result<()> {
+    let mut rules_of: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (i, f) in found.iter().enumerate() {
+        rules_of.entry(f.item_id).or_default().push(i);
+    }
+    let sql = format!(
+        "SELECT {} FROM batch WHERE batch MATCH ?1 AND rowid = ?2",
+        snippet_sql()
+    );
+    let mut stmt = scratch.prepare_cached(&sql)?;
+    for (item_id, at) in rules_of.into_iter().filter(|(_, at)| at.len() > 1) {
+        let either: Vec<String> = at
+            .iter()
+            .map(|&i| format!("({})", found[i].rule.fts_query))
+            .collect();
+        let snippet: String =
+            stmt.query_row(params![either.join(" OR "), item_id], |r| r.get(0))?;
+        for i in at {
+            found[i].snippet.clone_from(&snippet);
+        }
+    }
+    Ok(())
 }

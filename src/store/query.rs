@@ -21,7 +21,7 @@ impl Store {
     ) -> Result<Vec<SearchHit>> {
         let sql = format!(
             "SELECT i.id, i.feed, i.title, i.link, i.published,
-                    snippet(items_fts, -1, '{MARK_START}', '{MARK_END}', '…', 24)
+                    snippet(items_fts, 1, '{MARK_START}', '{MARK_END}', '…', 24)
              FROM items_fts JOIN items i ON i.id = items_fts.rowid
              WHERE items_fts MATCH ?1 AND coalesce(i.published, i.fetched_at) >= ?2
                AND (?4 IS NULL OR i.feed IN (SELECT value FROM json_each(?4)))

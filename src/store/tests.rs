@@ -91,7 +91,7 @@ fn matched(q: &str, title: &str, summary: &str) -> bool {
         &[item("1", title, summary, 0)],
         &[rule("r", q)],
     )
-    .matches
+    .matched_items
         == 1
 }
 
@@ -174,7 +174,7 @@ fn items_are_new_exactly_once() {
     edited.title = "Iran drone deal (updated)".into();
     let report = ingest(&mut s, "f", &[edited], &r);
     assert_eq!(
-        (report.new_items, report.matches),
+        (report.new_items, report.matched_items),
         (0, 0),
         "an edit never alerts again"
     );
@@ -193,7 +193,7 @@ fn items_are_new_exactly_once() {
     );
     let report = ingest(&mut s, "f", &[a.clone(), b], &r);
     assert_eq!(
-        (report.new_items, report.matches),
+        (report.new_items, report.matched_items),
         (0, 0),
         "a returning item is not new"
     );
@@ -215,7 +215,10 @@ fn the_feed_name_is_searched_only_with_feed() {
     let weather = item("w", "Sunny weekend ahead", "Warm and dry", 0);
     let power = item("p", "Kyiv power restored", "", 0);
     let report = ingest(&mut s, "kyiv-city", &[weather, power], &rules);
-    assert_eq!(report.matches, 1, "the weather story is not about Kyiv");
+    assert_eq!(
+        report.matched_items, 1,
+        "the weather story is not about Kyiv"
+    );
     let search = |q: &str| {
         let fts = compile_query(q, &TermSets::new()).unwrap();
         s.search(&fts, None, None, 10).unwrap().len()
@@ -310,7 +313,7 @@ fn backfill_limits_alerts_on_first_fetch_only() {
             &r,
         )
         .unwrap();
-    assert_eq!((report.new_items, report.matches), (3, 1));
+    assert_eq!((report.new_items, report.matched_items), (3, 1));
     // After the first fetch, every new item alerts, however old.
     let report = s
         .ingest(
@@ -321,7 +324,7 @@ fn backfill_limits_alerts_on_first_fetch_only() {
             &r,
         )
         .unwrap();
-    assert_eq!(report.matches, 1);
+    assert_eq!(report.matched_items, 1);
     assert_eq!(
         s.search("\"iran\"", None, None, 10).unwrap().len(),
         4,
@@ -335,11 +338,11 @@ fn rule_scope_by_feed() {
     let mut r = rule("r", "iran");
     r.feeds = Some(vec!["a".into()]);
     assert_eq!(
-        ingest(&mut s, "b", &[item("1", "Iran", "", 0)], &[r.clone()]).matches,
+        ingest(&mut s, "b", &[item("1", "Iran", "", 0)], &[r.clone()]).matched_items,
         0
     );
     assert_eq!(
-        ingest(&mut s, "a", &[item("1", "Iran", "", 0)], &[r]).matches,
+        ingest(&mut s, "a", &[item("1", "Iran", "", 0)], &[r]).matched_items,
         1
     );
 }
@@ -358,13 +361,14 @@ fn a_group_of_feeds_is_stored_indexed_and_matched_as_each_feed_alone() {
         .into_iter()
         .map(|r| r.unwrap())
         .collect();
-    // The scoped rule matched the same words in b, and does not count there.
+    // The scoped rule matched the same words in b, and does not count there;
+    // an item two rules matched is one matched item.
     assert_eq!(
         reports
             .iter()
-            .map(|r| (r.new_items, r.matches))
+            .map(|r| (r.new_items, r.matched_items))
             .collect::<Vec<_>>(),
-        [(2, 2), (1, 1), (1, 0)]
+        [(2, 1), (1, 1), (1, 0)]
     );
     let pending: Vec<(String, Vec<String>)> = s
         .pending("default")
@@ -387,7 +391,7 @@ fn a_group_of_feeds_is_stored_indexed_and_matched_as_each_feed_alone() {
             IngestReport::default(),
             IngestReport {
                 new_items: 1,
-                matches: 1
+                matched_items: 1
             }
         ]
     );
@@ -450,13 +454,13 @@ fn matching_works_after_the_store_released_its_memory() {
     let mut s = Store::open_in_memory().unwrap();
     let rules = [rule("r", "iran")];
     assert_eq!(
-        ingest(&mut s, "f", &[item("1", "Iran", "", 0)], &rules).matches,
+        ingest(&mut s, "f", &[item("1", "Iran", "", 0)], &rules).matched_items,
         1
     );
     s.release_memory().unwrap();
     assert!(s.check_query("r", &rules[0].fts_query).is_ok());
     assert_eq!(
-        ingest(&mut s, "f", &[item("2", "Iran", "", 0)], &rules).matches,
+        ingest(&mut s, "f", &[item("2", "Iran", "", 0)], &rules).matched_items,
         1
     );
     assert_eq!(s.pending("default").unwrap().len(), 2);
@@ -479,7 +483,7 @@ fn a_feed_that_cannot_be_written_fails_alone_and_its_group_is_stored() {
         reports[0].as_ref().unwrap(),
         &IngestReport {
             new_items: 1,
-            matches: 1
+            matched_items: 1
         }
     );
     assert!(
@@ -501,7 +505,7 @@ fn a_feed_that_cannot_be_written_fails_alone_and_its_group_is_stored() {
         s.ingest(&batch("bad", &good), &rules).unwrap(),
         IngestReport {
             new_items: 1,
-            matches: 1
+            matched_items: 1
         }
     );
 }
@@ -514,8 +518,13 @@ fn pending_groups_rules_per_item_and_enqueue_claims_atomically() {
         &mut s,
         "f",
         &[
-            item("1", "Iran drones", "", 0),
-            item("2", "Iran only", "", 1),
+            item(
+                "1",
+                "Iran drones",
+                "Tehran says Iran sent no drones to anyone",
+                0,
+            ),
+            item("2", "Iran only", "Talks resume next week in Oman", 1),
         ],
         &rules,
     );
@@ -525,11 +534,13 @@ fn pending_groups_rules_per_item_and_enqueue_claims_atomically() {
         pending[0].rules,
         vec!["iran".to_string(), "drones".to_string()]
     );
-    assert!(
-        pending[0].snippet.contains('\u{2}'),
-        "{:?}",
-        pending[0].snippet
+    // The snippet is the summary's, with the words of both rules marked.
+    assert_eq!(
+        pending[0].snippet,
+        "Tehran says \u{2}Iran\u{3} sent no \u{2}drones\u{3} to anyone"
     );
+    // Matched in the title only: the summary's beginning, not the title.
+    assert_eq!(pending[1].snippet, "Talks resume next week in Oman");
     let ids: Vec<i64> = pending.iter().flat_map(|m| m.match_ids.clone()).collect();
     let id = enqueue(&mut s, "default", "<1@x>", &ids).unwrap();
     assert!(s.pending("default").unwrap().is_empty());
@@ -759,7 +770,7 @@ fn pruned_items_leave_search_but_never_alert_again() {
     assert_eq!(titles, ["Iran waiting"]);
     let report = ingest(&mut s, "f", &[sent], &r);
     assert_eq!(
-        (report.new_items, report.matches),
+        (report.new_items, report.matched_items),
         (0, 0),
         "a pruned item is still known"
     );

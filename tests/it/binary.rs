@@ -58,7 +58,7 @@ fn the_example_prints_a_digest_with_the_seed_article_and_nothing_unrelated() {
         assert!(!mail.contains(unrelated), "{unrelated}:\n{mail}");
     }
     assert!(
-        text(&out.stderr).contains("sample-world-desk: 5 new items, 1 match"),
+        text(&out.stderr).contains("sample-world-desk: 5 new items, 1 matched"),
         "{}",
         text(&out.stderr)
     );
@@ -135,7 +135,7 @@ fn poll_search_status_and_digest_commands() {
     assert!(poll.status.success(), "{}", text(&poll.stderr));
     assert_eq!(
         text(&poll.stdout).trim(),
-        "sample-world-desk: 5 new items, 1 match"
+        "sample-world-desk: 5 new items, 1 matched"
     );
 
     let search = feedwatch(&config, &["search", "drone*"]);

@@ -29,7 +29,7 @@ async fn a_304_is_handled_with_the_stored_etag() {
     let ctx = setup.context();
     let first = pipeline::poll_all(&ctx).await;
     assert!(
-        matches!(&first[0].outcome, FeedOutcome::Stored(r) if r.new_items == 5 && r.matches == 1),
+        matches!(&first[0].outcome, FeedOutcome::Stored(r) if r.new_items == 5 && r.matched_items == 1),
         "{first:?}"
     );
     let second = pipeline::poll_all(&ctx).await;
@@ -84,7 +84,7 @@ async fn a_poll_of_many_feeds_records_every_feed_changed_or_not() {
     let first = pipeline::poll_all(&ctx).await;
     assert!(
         first.iter().all(
-            |r| matches!(&r.outcome, FeedOutcome::Stored(s) if s.new_items == 5 && s.matches == 1)
+            |r| matches!(&r.outcome, FeedOutcome::Stored(s) if s.new_items == 5 && s.matched_items == 1)
         ),
         "{first:?}"
     );
@@ -107,7 +107,7 @@ async fn a_poll_of_many_feeds_records_every_feed_changed_or_not() {
                 r.outcome,
                 FeedOutcome::Stored(feedwatch::model::IngestReport {
                     new_items: 1,
-                    matches: 1
+                    matched_items: 1
                 }),
                 "{}",
                 r.feed
@@ -145,7 +145,7 @@ async fn a_broken_feed_does_not_stop_a_good_one() {
         "{reports:?}"
     );
     assert!(
-        matches!(&reports[1].outcome, FeedOutcome::Stored(r) if r.matches == 1),
+        matches!(&reports[1].outcome, FeedOutcome::Stored(r) if r.matched_items == 1),
         "{reports:?}"
     );
 
@@ -218,7 +218,7 @@ async fn file_feeds_and_search_agree_with_live_matching() {
     let ctx = setup.context();
     let reports = pipeline::poll_all(&ctx).await;
     assert!(
-        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matches == 1),
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matched_items == 1),
         "{reports:?}"
     );
     let store = setup.store();
@@ -263,7 +263,7 @@ async fn compressed_feeds_are_decoded_and_bombs_hit_the_cap() {
     let reports = pipeline::poll_all(&setup.context()).await;
     for r in &reports[..3] {
         assert!(
-            matches!(&r.outcome, FeedOutcome::Stored(s) if s.new_items == 5 && s.matches == 1),
+            matches!(&r.outcome, FeedOutcome::Stored(s) if s.new_items == 5 && s.matched_items == 1),
             "{r:?}"
         );
     }
@@ -371,7 +371,7 @@ async fn a_windows_1251_feed_is_decoded_by_its_http_charset_and_matched() {
     );
     let reports = pipeline::poll_all(&setup.context()).await;
     assert!(
-        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matches == 1),
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matched_items == 1),
         "{reports:?}"
     );
     assert_eq!(
@@ -517,7 +517,7 @@ async fn slow_drip_and_endless_bodies_cannot_hold_a_worker() {
         "{reports:?}"
     );
     assert!(
-        matches!(&reports[2].outcome, FeedOutcome::Stored(r) if r.matches == 1),
+        matches!(&reports[2].outcome, FeedOutcome::Stored(r) if r.matched_items == 1),
         "{reports:?}"
     );
 }
@@ -542,7 +542,7 @@ async fn a_web_page_url_is_followed_to_the_feed_it_advertises() {
     );
     let reports = pipeline::poll_all(&setup.context()).await;
     assert!(
-        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 5 && r.matches == 1),
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 5 && r.matched_items == 1),
         "{reports:?}"
     );
     assert_eq!(server.seen("/feed.xml").len(), 1);

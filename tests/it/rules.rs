@@ -266,7 +266,7 @@ async fn a_rule_added_later_does_not_alert_on_items_already_stored() {
         .unwrap();
     let reports = pipeline::poll_all(&ctx).await;
     assert!(
-        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 0 && r.matches == 0),
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 0 && r.matched_items == 0),
         "{reports:?}"
     );
 
@@ -278,7 +278,7 @@ async fn a_rule_added_later_does_not_alert_on_items_already_stored() {
     std::fs::write(&feed, text).unwrap();
     let reports = pipeline::poll_all(&ctx).await;
     assert!(
-        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 1 && r.matches == 1),
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 1 && r.matched_items == 1),
         "{reports:?}"
     );
     let store = feedwatch::store::Store::open_dir(&dir.path().join("state")).unwrap();
