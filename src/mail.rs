@@ -105,31 +105,86 @@ fn mailbox(s: &str) -> Result<Mailbox, MailError> {
     s.parse().map_err(|_| MailError::Address(s.to_string()))
 }
 
-/// Builds the complete message. `subject` must already be one line (the
-/// digest stage guarantees it; lettre panics on CR/LF in some headers).
-pub fn build(
-    from: &str,
-    to: &[String],
-    subject: &str,
-    text: String,
-    html: String,
-    message_id: &str,
-    date: SystemTime,
-) -> Result<Built, MailError> {
+/// A message to build.
+pub struct Draft<'a> {
+    pub from: &'a str,
+    pub to: &'a [String],
+    /// One line already (the digest stage makes it so; lettre panics on
+    /// CR/LF in some headers).
+    pub subject: &'a str,
+    pub text: String,
+    pub html: String,
+    pub message_id: &'a str,
+    pub date: SystemTime,
+    /// The digest's name, for its `List-Id` (mail filters sort by it).
+    pub list: &'a str,
+    /// The Message-ID of the digest's first part, for the parts after it
+    /// (`In-Reply-To`, `References`: clients thread them).
+    pub first_part: Option<&'a str>,
+}
+
+/// `List-Id` (RFC 2919), one per digest.
+#[derive(Clone)]
+struct ListId(String);
+
+impl header::Header for ListId {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Id")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListId(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// The list id of a digest: `<label.feedwatch.domain>`, the label the
+/// digest's name made into a DNS label, the domain the sender's.
+pub fn list_id(digest: &str, from: &str) -> String {
+    let domain = from
+        .parse::<Mailbox>()
+        .map(|m| m.email.domain().to_string())
+        .unwrap_or_else(|_| "feedwatch.invalid".into());
+    let mut label: String = digest
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    label = label.trim_matches('-').chars().take(63).collect();
+    if label.is_empty() {
+        label = "digest".into();
+    }
+    format!("feedwatch digest <{label}.feedwatch.{domain}>")
+}
+
+/// Builds the complete message.
+pub fn build(d: Draft<'_>) -> Result<Built, MailError> {
     let mut b = Message::builder()
-        .from(mailbox(from)?)
-        .subject(subject)
-        .date(date)
-        .message_id(Some(message_id.to_string()))
-        .header(AutoSubmitted);
-    for t in to {
+        .from(mailbox(d.from)?)
+        .subject(d.subject)
+        .date(d.date)
+        .message_id(Some(d.message_id.to_string()))
+        .header(AutoSubmitted)
+        .header(ListId(list_id(d.list, d.from)));
+    if let Some(first) = d.first_part {
+        b = b
+            .in_reply_to(first.to_string())
+            .references(first.to_string());
+    }
+    for t in d.to {
         b = b.to(mailbox(t)?);
     }
     let msg = b
-        .multipart(MultiPart::alternative_plain_html(text, html))
+        .multipart(MultiPart::alternative_plain_html(d.text, d.html))
         .map_err(|e| MailError::Build(e.to_string()))?;
     Ok(Built {
-        message_id: message_id.to_string(),
+        message_id: d.message_id.to_string(),
         bytes: msg.formatted(),
     })
 }
@@ -412,18 +467,27 @@ mod tests {
 
     #[test]
     fn message_has_the_headers_the_spec_lists() {
-        let b = build(
-            "feedwatch <fw@example.org>",
-            &["a@example.org".into(), "b@example.org".into()],
-            "Київ: 2 new matches",
-            "text part".into(),
-            "<p>html part</p>".into(),
-            "<x.1@example.org>",
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_719_221_400),
-        )
+        let to = ["a@example.org".to_string(), "b@example.org".to_string()];
+        let b = build(Draft {
+            from: "feedwatch <fw@example.org>",
+            to: &to,
+            subject: "Київ: 2 new items",
+            text: "text part".into(),
+            html: "<p>html part</p>".into(),
+            message_id: "<x.2@example.org>",
+            date: SystemTime::UNIX_EPOCH + Duration::from_secs(1_719_221_400),
+            list: "Morning (Київ)",
+            first_part: Some("<x.1@example.org>"),
+        })
         .unwrap();
         let s = String::from_utf8(b.bytes).unwrap();
-        assert!(s.contains("Message-ID: <x.1@example.org>"), "{s}");
+        assert!(s.contains("Message-ID: <x.2@example.org>"), "{s}");
+        assert!(
+            s.contains("List-Id: feedwatch digest <morning.feedwatch.example.org>"),
+            "{s}"
+        );
+        assert!(s.contains("In-Reply-To: <x.1@example.org>"), "{s}");
+        assert!(s.contains("References: <x.1@example.org>"), "{s}");
         assert!(s.contains("Auto-Submitted: auto-generated"));
         assert!(s.contains("Date: Mon, 24 Jun 2024 09:30:00 +0000"), "{s}");
         assert!(s.contains("multipart/alternative"));
@@ -449,15 +513,17 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_errors_not_panics() {
-        let r = build(
-            "not an address",
-            &[],
-            "s",
-            String::new(),
-            String::new(),
-            "<a@b>",
-            SystemTime::now(),
-        );
+        let r = build(Draft {
+            from: "not an address",
+            to: &[],
+            subject: "s",
+            text: String::new(),
+            html: String::new(),
+            message_id: "<a@b>",
+            date: SystemTime::now(),
+            list: "d",
+            first_part: None,
+        });
         assert!(matches!(r, Err(MailError::Address(_))));
     }
 }

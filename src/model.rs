@@ -75,12 +75,29 @@ pub struct MatchView {
     pub title: String,
     pub link: Option<String>,
     pub published: Option<DateTime<Utc>>,
+    /// When feedwatch first stored it.
+    pub fetched_at: DateTime<Utc>,
     /// Short text with matched words between `MARK_START` and `MARK_END`.
     pub snippet: String,
     /// The item's text, for finding the same story in other feeds.
     pub summary: String,
     /// The other copies of the same story (filled in by `digest`).
     pub also_in: Vec<AlsoIn>,
+}
+
+/// A story a digest reported, remembered for a while so that a later copy
+/// in another feed is not presented as new (README, "What is new").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentStory {
+    pub digest: String,
+    pub sent_at: DateTime<Utc>,
+    pub feed: String,
+    pub title: String,
+    pub link: Option<String>,
+    /// The text's fingerprint (see `digest::same_story`): sorted shingle
+    /// hashes of the whole and of the lede, the feed's boilerplate left out.
+    pub shingles: Vec<u64>,
+    pub lede: Vec<u64>,
 }
 
 /// Another copy of a story a digest shows once: where, and its link.

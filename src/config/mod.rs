@@ -26,7 +26,7 @@ pub const DEFAULT_PATH: &str = "/etc/feedwatch/feedwatch.toml";
 /// database, and so where the other commands look when nothing else is set.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/feedwatch";
 pub const DEFAULT_DIGEST: &str = "default";
-pub(crate) const DEFAULT_SUBJECT: &str = "feedwatch: {count} new matches";
+pub(crate) const DEFAULT_SUBJECT: &str = "feedwatch: {count} new {items}";
 
 /// Where the state directory came from, so that messages can say why it is
 /// the one used.
@@ -61,6 +61,9 @@ pub struct Config {
     pub state_dir_from: StateDirFrom,
     pub timezone: Tz,
     pub retention: Duration,
+    /// How long a digest remembers the stories it reported, so that a later
+    /// copy in another feed is listed as already reported, not as new.
+    pub story_memory: Duration,
     pub poll: PollConfig,
     pub email: EmailConfig,
     pub feeds: Vec<FeedConfig>,

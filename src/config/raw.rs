@@ -15,6 +15,7 @@ pub struct RawConfig {
     pub state_dir: Option<S<String>>,
     pub timezone: Option<S<String>>,
     pub retention: Option<S<String>>,
+    pub story_memory: Option<S<String>>,
     pub poll: Option<RawPoll>,
     pub email: Option<S<RawEmail>>,
     #[serde(default)]

@@ -87,6 +87,10 @@ impl<'a> Validator<'a> {
             Some(r) => self.check(r, |t| parse_duration_between(t, DAY, MAX_DURATION)),
             None => Some(Duration::from_secs(180 * 86400)),
         };
+        let story_memory = match &raw.story_memory {
+            Some(m) => self.check(m, |t| parse_duration(t)),
+            None => Some(Duration::from_secs(3 * 86400)),
+        };
         let poll = self.poll(raw.poll.unwrap_or_default());
         let email = match &raw.email {
             Some(e) => self.email(e),
@@ -108,6 +112,7 @@ impl<'a> Validator<'a> {
             state_dir_from,
             timezone: timezone?,
             retention: retention?,
+            story_memory: story_memory?,
             poll: poll?,
             email: email?,
             feeds,

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use chrono_tz::Tz;
 
-use super::{escape, wrap};
+use super::html::escape;
+use super::text::wrap;
 use crate::model::Attention;
 
 fn local(t: chrono::DateTime<chrono::Utc>, tz: Tz) -> String {

@@ -1,7 +1,11 @@
-//! Unit tests of digest rendering: grouping, marking, escaping, splitting,
-//! the same story once, and the closing attention section.
+//! Unit tests of digest rendering, each checked in the text and the HTML
+//! part: a section per rule with pointers, counts in items, the subject,
+//! marking, escaping, splitting, the same story once, stories already
+//! reported, the footer, and the closing attention section.
 use super::*;
 use chrono::{TimeZone, Utc};
+
+use crate::model::AlsoIn;
 
 fn m(id: i64, title: &str, rules: &[&str], snippet: &str) -> MatchView {
     MatchView {
@@ -12,51 +16,117 @@ fn m(id: i64, title: &str, rules: &[&str], snippet: &str) -> MatchView {
         title: title.into(),
         link: Some(format!("https://e.org/{id}?a=1&b=2")),
         published: Utc.with_ymd_and_hms(2024, 6, 24, 9, 30, 0).single(),
+        fetched_at: Utc.with_ymd_and_hms(2024, 6, 24, 9, 35, 0).unwrap(),
         snippet: snippet.into(),
         summary: format!("story number {id} with its own words"),
         also_in: Vec::new(),
     }
 }
 
+/// A digest "d" of `matches` with nothing else in it: the rules in the
+/// order the matches name them, UTC, no memory, no attention.
+struct Run {
+    subject: &'static str,
+    rules: Vec<String>,
+    recent: Recent,
+    sent: Vec<SentStory>,
+    attention: Attention,
+    tz: Tz,
+}
+
+impl Run {
+    fn new(matches: &[MatchView]) -> Self {
+        let mut rules: Vec<String> = Vec::new();
+        for r in matches.iter().flat_map(|m| &m.rules) {
+            if !rules.contains(r) {
+                rules.push(r.clone());
+            }
+        }
+        Run {
+            subject: "{count}",
+            rules,
+            recent: Recent::new(),
+            sent: Vec::new(),
+            attention: Attention::default(),
+            tz: Tz::UTC,
+        }
+    }
+
+    fn render(&self, matches: &[MatchView]) -> Vec<Rendered> {
+        render(&Request {
+            name: "d",
+            subject: self.subject,
+            tz: self.tz,
+            rules: &self.rules,
+            matches,
+            recent: &self.recent,
+            sent: &self.sent,
+            memory: chrono::Duration::days(3),
+            attention: &self.attention,
+            footer: Footer {
+                host: "news-box".into(),
+                config: "/etc/feedwatch/feedwatch.toml".into(),
+                next: Some("2024-06-25 07:00 EEST".into()),
+            },
+            now: Utc.with_ymd_and_hms(2024, 6, 24, 10, 0, 0).unwrap(),
+        })
+    }
+}
+
+fn render_all(matches: &[MatchView]) -> Vec<Rendered> {
+    Run::new(matches).render(matches)
+}
+
 #[test]
-fn groups_by_rule_marks_words_and_shows_local_time() {
+fn every_rule_has_its_section_and_an_item_is_in_full_once() {
     let ms = [
         m(
             1,
             "Ukraine and Iran talk",
             &["iran", "ukraine"],
-            "talks on \u{2}Iranian\u{3} drones",
+            "talks on \u{2}Iranian\u{3} \u{2}drones\u{3}",
         ),
         m(2, "Tehran", &["iran"], "x"),
         m(3, "Kyiv", &["ukraine"], "y"),
     ];
-    let tz: Tz = "Europe/Kyiv".parse().unwrap();
-    let r = render(
-        "morning",
-        "feedwatch: {count} new in {digest} ({rules})",
-        &ms,
-        tz,
-        &Attention::default(),
-        &Recent::new(),
-    );
+    let mut run = Run::new(&ms);
+    run.subject = "feedwatch: {count} new {items} in {digest} ({rules})";
+    run.tz = "Europe/Kyiv".parse().unwrap();
+    let r = run.render(&ms);
     assert_eq!(r.len(), 1);
-    assert_eq!(r[0].subject, "feedwatch: 3 new in morning (iran, ukraine)");
+    assert_eq!(r[0].subject, "feedwatch: 3 new items in d (iran, ukraine)");
     assert_eq!(r[0].match_ids, vec![1, 2, 3]);
     let text = &r[0].text;
-    assert!(text.contains("iran (2)\n--------\n"), "{text}");
-    assert!(text.contains("ukraine (1)\n-----------\n"), "{text}");
-    assert!(text.contains("talks on *Iranian* drones"), "{text}");
+    assert!(
+        text.starts_with("feedwatch digest \"d\": 3 new items\n"),
+        "{text}"
+    );
+    assert!(text.contains("iran (2 items)\n--------------\n"), "{text}");
+    assert!(
+        text.contains("ukraine (2 items)\n-----------------\n"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("talks on *Iranian* *drones*").count(),
+        1,
+        "in full once: {text}"
+    );
+    assert!(
+        text.contains("* Ukraine and Iran talk\n  (in full under \"iran\")"),
+        "a pointer in the other rule's section: {text}"
+    );
     assert!(text.contains("2024-06-24 12:30 EEST"), "{text}");
     assert!(text.contains("rules: iran, ukraine"), "{text}");
-    assert_eq!(
-        text.matches("Ukraine and Iran talk").count(),
-        1,
-        "one item once"
-    );
     let html = &r[0].html;
-    assert!(html.contains(
-        "talks on <mark style=\"background:#fff2a8;color:inherit\">Iranian</mark> drones"
-    ));
+    assert!(
+        html.contains("iran <span style=\"font-weight:normal;color:#5f6368\">(2 items)</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("ukraine <span style=\"font-weight:normal;color:#5f6368\">(2 items)</span>")
+    );
+    assert_eq!(html.matches("<mark").count(), 2, "both rules' words, once");
+    assert!(html.contains("in full under &ldquo;iran&rdquo;"), "{html}");
     assert!(
         html.contains("href=\"https://e.org/1?a=1&amp;b=2\""),
         "{html}"
@@ -64,7 +134,22 @@ fn groups_by_rule_marks_words_and_shows_local_time() {
 }
 
 #[test]
-fn the_same_story_from_several_feeds_appears_once_with_also_in() {
+fn the_subject_reads_right_for_one_and_for_many() {
+    let one = [m(1, "A", &["r"], "x")];
+    let mut run = Run::new(&one);
+    run.subject = "feedwatch: {count} new {items}";
+    assert_eq!(run.render(&one)[0].subject, "feedwatch: 1 new item");
+    assert!(
+        run.render(&one)[0]
+            .text
+            .starts_with("feedwatch digest \"d\": 1 new item")
+    );
+    let two = [m(1, "A", &["r"], "x"), m(2, "B", &["r"], "y")];
+    assert_eq!(run.render(&two)[0].subject, "feedwatch: 2 new items");
+}
+
+#[test]
+fn the_same_story_from_several_feeds_appears_once_with_also_in_links() {
     let text = "Russia launched 28 Shahed attack drones at southern Ukraine overnight, damaging two substations";
     let mut a = m(1, "Shahed drones hit Odesa region", &["drones"], "x");
     a.summary = text.into();
@@ -80,7 +165,8 @@ fn the_same_story_from_several_feeds_appears_once_with_also_in() {
     c.feed = "ap".into();
     c.link = a.link.clone();
     let other = m(4, "A different story", &["drones"], "w");
-    let merged = merge_same_story(&[a, b, c, other], &Recent::new());
+    let ms = [a, b, c, other];
+    let merged = merge_same_story(&ms, &Recent::new());
     assert_eq!(merged.len(), 2);
     // The fullest copy (reuters's, one clause longer) is the one shown.
     assert_eq!(merged[0].feed, "reuters");
@@ -101,23 +187,13 @@ fn the_same_story_from_several_feeds_appears_once_with_also_in() {
             ("ap", Some("https://e.org/1?a=1&b=2"))
         ]
     );
-    let r = render(
-        "d",
-        "{count}",
-        &merged,
-        Tz::UTC,
-        &Attention::default(),
-        &Recent::new(),
-    );
-    assert_eq!(r[0].subject, "2");
-    let unwrapped = r[0].text.replace("\n  ", " ");
-    assert!(
-        unwrapped.contains("also in: kyiv-independent, ap"),
-        "{}",
-        r[0].text
+    let r = render_all(&ms);
+    assert_eq!(
+        r[0].subject, "4",
+        "four items: two stories, one in three copies"
     );
     assert!(
-        r[0].text.contains("  - ap: https://e.org/1?a=1&b=2"),
+        r[0].text.contains("  also in ap: https://e.org/1?a=1&b=2"),
         "{}",
         r[0].text
     );
@@ -126,9 +202,11 @@ fn the_same_story_from_several_feeds_appears_once_with_also_in() {
         "{}",
         r[0].html
     );
+    let mut ids = r[0].match_ids.clone();
+    ids.sort_unstable();
     assert_eq!(
-        r[0].match_ids,
-        vec![2, 1, 3, 4],
+        ids,
+        vec![1, 2, 3, 4],
         "every merged match leaves pending with the digest"
     );
 }
@@ -170,21 +248,14 @@ fn every_match_appears_in_its_digest_in_full_or_as_also_in() {
         m.link = Some(e.link.clone());
         items.push(m);
     }
-    let mut recent = Recent::new();
+    let mut run = Run::new(&items);
     for m in &items {
-        recent
+        run.recent
             .entry(m.feed.clone())
             .or_default()
             .push((m.title.clone(), m.summary.clone()));
     }
-    let parts = render(
-        "d",
-        "{count}",
-        &items,
-        Tz::UTC,
-        &Attention::default(),
-        &recent,
-    );
+    let parts = run.render(&items);
     let text: String = parts.iter().map(|p| p.text.as_str()).collect();
     let html: String = parts.iter().map(|p| p.html.as_str()).collect();
     for m in &items {
@@ -200,10 +271,120 @@ fn every_match_appears_in_its_digest_in_full_or_as_also_in() {
     assert_eq!(ids, (1..=items.len() as i64).collect::<Vec<_>>());
 }
 
+fn sent(title: &str, text: &str, link: &str, at: DateTime<Utc>) -> SentStory {
+    let print = same_story::fingerprint(title, text, &Default::default());
+    SentStory {
+        digest: "d".into(),
+        sent_at: at,
+        feed: "wire".into(),
+        title: title.into(),
+        link: Some(link.into()),
+        shingles: print.all,
+        lede: print.lede,
+    }
+}
+
+#[test]
+fn a_later_copy_of_a_story_already_reported_is_listed_as_such_not_as_new() {
+    let wire = "Russia launched 28 Shahed attack drones at southern Ukraine overnight, damaging two \
+                substations and an electricity line in the Odesa region, the regional governor said.";
+    let yesterday = Utc.with_ymd_and_hms(2024, 6, 23, 7, 0, 0).unwrap();
+    let mut late = m(
+        1,
+        "Odesa region loses power after Shahed attack",
+        &["drones"],
+        "x",
+    );
+    late.summary = wire.into();
+    late.feed = "local-paper".into();
+    let fresh = m(2, "Something else entirely", &["drones"], "y");
+    let mut run = Run::new(&[late.clone(), fresh.clone()]);
+    run.sent = vec![sent(
+        "Shahed drones hit Odesa region",
+        wire,
+        "https://wire/1",
+        yesterday,
+    )];
+    let r = run.render(&[late.clone(), fresh]);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].subject, "1", "one new item");
+    let text = &r[0].text;
+    assert!(text.contains("Already reported (later copies)"), "{text}");
+    assert!(
+        text.replace("\n  ", " ").contains(
+            "* Odesa region loses power after Shahed attack (local-paper): reported in \"d\" on 2024-06-23 07:00 UTC"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("drones (2 items)"),
+        "not counted as new: {text}"
+    );
+    assert!(r[0].html.contains("Already reported (later copies)"));
+    assert!(
+        r[0].html
+            .contains("reported in &quot;d&quot; on 2024-06-23 07:00 UTC")
+    );
+    assert!(
+        r[0].match_ids.contains(&1),
+        "it leaves pending with the digest"
+    );
+    // Only later copies pending: no digest at all (they wait for news).
+    assert!(run.render(&[late.clone()]).is_empty());
+    // Past the memory, a copy is news again.
+    run.sent[0].sent_at = yesterday - chrono::Duration::days(5);
+    assert_eq!(run.render(&[late]).len(), 1);
+}
+
+#[test]
+fn the_parts_remember_every_copy_they_report() {
+    let ms = [m(1, "A", &["r"], "x"), m(2, "B", &["r"], "y")];
+    let r = render_all(&ms);
+    let remembered: Vec<(&str, Option<&str>)> = r[0]
+        .stories
+        .iter()
+        .map(|s| (s.title.as_str(), s.link.as_deref()))
+        .collect();
+    assert_eq!(
+        remembered,
+        [
+            ("A", Some("https://e.org/1?a=1&b=2")),
+            ("B", Some("https://e.org/2?a=1&b=2"))
+        ]
+    );
+    assert_eq!(
+        r[0].stories[0].sent_at,
+        Utc.with_ymd_and_hms(2024, 6, 24, 10, 0, 0).unwrap()
+    );
+}
+
+#[test]
+fn the_footer_says_where_it_came_from_and_when_it_comes_next() {
+    let r = render_all(&[m(1, "A", &["r"], "x")]);
+    let unwrapped = r[0].text.replace('\n', " ");
+    assert!(
+        unwrapped.contains(
+            "Sent by feedwatch on news-box for the rules in /etc/feedwatch/feedwatch.toml."
+        ),
+        "{}",
+        r[0].text
+    );
+    assert!(unwrapped.contains("The next \"d\" digest is due 2024-06-25 07:00 EEST."));
+    assert!(
+        r[0].html.contains(
+            "Sent by feedwatch on news-box for the rules in /etc/feedwatch/feedwatch.toml."
+        )
+    );
+    assert!(
+        r[0].html
+            .contains("The next &quot;d&quot; digest is due 2024-06-25 07:00 EEST.")
+    );
+}
+
 #[test]
 fn plain_text_is_wrapped_at_72_columns() {
     let long = "word ".repeat(100);
-    let w = wrap(&long, "* ", "  ");
+    let w = text::wrap(&long, "* ", "  ");
     assert!(w.lines().all(|l| l.chars().count() <= 72), "{w}");
     assert!(w.starts_with("* word") && w.lines().nth(1).is_some_and(|l| l.starts_with("  word")));
     assert_eq!(
@@ -213,7 +394,7 @@ fn plain_text_is_wrapped_at_72_columns() {
     );
     let url = format!("x {}", "u".repeat(100));
     assert!(
-        wrap(&url, "", "").contains(&"u".repeat(100)),
+        text::wrap(&url, "", "").contains(&"u".repeat(100)),
         "long words stay whole"
     );
 }
@@ -226,14 +407,9 @@ fn feed_text_never_becomes_markup_or_headers() {
         &["r"],
         "<img src=x onerror=alert(1)> \u{2}hit\u{3}",
     )];
-    let r = render(
-        "d",
-        "{count} {rules}",
-        &ms,
-        Tz::UTC,
-        &Attention::default(),
-        &Recent::new(),
-    );
+    let mut run = Run::new(&ms);
+    run.subject = "{count} {rules}";
+    let r = run.render(&ms);
     assert!(!r[0].html.contains("<script>"));
     assert!(!r[0].html.contains("<img"));
     assert!(r[0].html.contains("&lt;script&gt;"));
@@ -251,14 +427,7 @@ fn big_digests_split_into_parts_under_the_limit_and_lose_nothing() {
     let ms: Vec<MatchView> = (0..400)
         .map(|i| m(i, &format!("Story {i}"), &["r"], &long))
         .collect();
-    let parts = render(
-        "d",
-        "{count} matches",
-        &ms,
-        Tz::UTC,
-        &Attention::default(),
-        &Recent::new(),
-    );
+    let parts = render_all(&ms);
     assert!(parts.len() > 1);
     let n = parts.len();
     for (i, p) in parts.iter().enumerate() {
@@ -268,6 +437,12 @@ fn big_digests_split_into_parts_under_the_limit_and_lose_nothing() {
             "{}",
             p.subject
         );
+        assert!(
+            p.text.contains(&format!("Part {} of {n} (", i + 1)),
+            "{}",
+            p.text
+        );
+        assert!(p.html.contains(&format!("Part {} of {n} (", i + 1)));
     }
     let ids: Vec<i64> = parts.iter().flat_map(|p| p.match_ids.clone()).collect();
     assert_eq!(ids, (0..400).collect::<Vec<_>>());
@@ -276,14 +451,15 @@ fn big_digests_split_into_parts_under_the_limit_and_lose_nothing() {
 #[test]
 fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
     let when = Utc.with_ymd_and_hms(2024, 6, 23, 8, 0, 0).single().unwrap();
-    let attention = Attention {
+    let ms = [m(1, "A story", &["r"], "x")];
+    let mut run = Run::new(&ms);
+    run.attention = Attention {
         failing: vec![("kyiv-post".into(), when, "HTTP 503 <b>".into())],
         gone: vec!["old-blog".into()],
         moved: vec![("wire".into(), "https://new.example.org/feed".into())],
         undelivered: vec![("morning".into(), when, 3, "connection refused".into())],
     };
-    let ms = [m(1, "A story", &["r"], "x")];
-    let r = render("d", "{count}", &ms, Tz::UTC, &attention, &Recent::new());
+    let r = run.render(&ms);
     let text = &r[0].text;
     assert!(text.contains("Feeds that need attention"), "{text}");
     assert!(
@@ -298,14 +474,7 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
     );
     assert!(text.contains("connection refused"), "{text}");
     assert!(r[0].html.contains("HTTP 503 &lt;b&gt;"), "escaped in HTML");
-    let none = render(
-        "d",
-        "{count}",
-        &ms,
-        Tz::UTC,
-        &Attention::default(),
-        &Recent::new(),
-    );
+    let none = render_all(&ms);
     assert!(!none[0].text.contains("need attention"));
 }
 
@@ -313,14 +482,12 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
 fn html_is_phone_friendly_and_carries_nothing_remote() {
     let mut evil = m(1, "t", &["r"], "x");
     evil.link = Some("https://e.org/a\"onmouseover=\"x".into());
-    let r = render(
-        "d",
-        "{count}",
-        &[evil, m(2, "u", &["r"], "y")],
-        Tz::UTC,
-        &Attention::default(),
-        &Recent::new(),
-    );
+    evil.also_in.push(AlsoIn {
+        feed: "f".into(),
+        title: "t2".into(),
+        link: Some("https://e.org/b".into()),
+    });
+    let r = render_all(&[evil, m(2, "u", &["r"], "y")]);
     let html = &r[0].html;
     assert!(html.contains("name=\"viewport\" content=\"width=device-width"));
     assert!(

@@ -1,18 +1,14 @@
-//! Pipeline, deliver side: store (take pending) → digest (group, render) →
-//! store (outbox row) → mail (send) → store (mark sent), plus retention.
+//! Pipeline, deliver side: compose each digest (`compose.rs`), then mail
+//! (send) → store (mark sent), plus retention.
 //! A message's failure is recorded on its outbox row and retried; it never
 //! stops the others (README, "Delivery").
-
-use std::time::SystemTime;
 
 use chrono::Utc;
 
 use super::Context;
 use crate::config::{Config, DigestConfig, SmtpSecurity, Transport};
-use crate::digest;
 use crate::mail::{self, Mailer, SmtpSettings};
-use crate::model::{Attention, MatchView};
-use crate::store::{NewOutbox, StoreError};
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliverReport {
@@ -40,89 +36,6 @@ pub async fn prune(ctx: &Context) -> Result<crate::store::Pruned, StoreError> {
         );
     }
     Ok(pruned)
-}
-
-/// How long a feed fails before a digest names it (README, "Delivery").
-const FAILING_FOR: chrono::Duration = chrono::Duration::days(1);
-
-/// A feed's latest items in which its boilerplate is looked for.
-const RECENT_PER_FEED: usize = 20;
-
-/// What a digest is made of: its pending matches, the closing attention
-/// section, and each matched feed's recent items (for same-story detection).
-struct Pending {
-    matches: Vec<MatchView>,
-    attention: Attention,
-    recent: digest::Recent,
-}
-
-async fn pending(ctx: &Context, digest: String) -> Result<Pending, StoreError> {
-    ctx.db
-        .call(move |s| {
-            let matches = s.pending(&digest)?;
-            let mut feeds: Vec<String> = matches.iter().map(|m| m.feed.clone()).collect();
-            feeds.sort();
-            feeds.dedup();
-            Ok(Pending {
-                recent: s.recent_texts(&feeds, RECENT_PER_FEED)?,
-                attention: s.attention(Utc::now() - FAILING_FOR)?,
-                matches,
-            })
-        })
-        .await
-}
-
-/// Renders the pending matches of `digest` and fixes them in the outbox.
-/// Returns the outbox rows written.
-pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Vec<i64>, StoreError> {
-    let p = pending(ctx, digest.name.clone()).await?;
-    if p.matches.is_empty() {
-        return Ok(Vec::new());
-    }
-    let parts = digest::render(
-        &digest.name,
-        &digest.subject,
-        &p.matches,
-        ctx.config.timezone,
-        &p.attention,
-        &p.recent,
-    );
-    let mut queued = Vec::new();
-    for part in parts {
-        let from = ctx.config.email.from.clone();
-        let message_id = mail::new_message_id(&from);
-        let built = match mail::build(
-            &from,
-            &digest.to,
-            &part.subject,
-            part.text,
-            part.html,
-            &message_id,
-            SystemTime::now(),
-        ) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(digest = %digest.name, error = %e, "cannot build the digest message");
-                continue;
-            }
-        };
-        let (name, to, ids) = (digest.name.clone(), digest.to.clone(), part.match_ids);
-        let row = ctx
-            .db
-            .call(move |s| {
-                let row = NewOutbox {
-                    digest: &name,
-                    message_id: &built.message_id,
-                    from: &from,
-                    recipients: &to,
-                    message: &built.bytes,
-                };
-                s.enqueue(&row, &ids, Utc::now())
-            })
-            .await?;
-        queued.push(row);
-    }
-    Ok(queued)
 }
 
 /// The mailer for the configured transport.
@@ -294,7 +207,7 @@ pub async fn deliver(
         if ctx.shutting_down() {
             break;
         }
-        match compose(ctx, digest).await {
+        match super::compose::compose(ctx, digest).await {
             Ok(ids) => queued.extend(ids),
             // Another process took these matches first: they are on their way.
             Err(StoreError::Conflict) => {
@@ -321,21 +234,6 @@ pub async fn deliver(
         sent: sent + sent_before,
         failed: failed + failed_before,
     })
-}
-
-/// The exact messages `deliver` would send for `digest` now, changing nothing.
-pub async fn dry_run(ctx: &Context, digest: &DigestConfig) -> Result<Vec<Vec<u8>>, StoreError> {
-    let p = pending(ctx, digest.name.clone()).await?;
-    let from = &ctx.config.email.from;
-    Ok(digest::render(&digest.name, &digest.subject, &p.matches, ctx.config.timezone, &p.attention, &p.recent)
-        .into_iter()
-        .filter_map(|part| {
-            mail::build(from, &digest.to, &part.subject, part.text, part.html, &mail::new_message_id(from), SystemTime::now())
-                .map_err(|e| tracing::error!(digest = %digest.name, error = %e, "cannot build the digest message"))
-                .ok()
-                .map(|b| b.bytes)
-        })
-        .collect())
 }
 
 #[cfg(test)]

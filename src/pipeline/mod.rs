@@ -19,6 +19,7 @@ use crate::model::IngestReport;
 use crate::store::{Db, Store, StoreError};
 
 mod check;
+mod compose;
 mod deliver;
 mod feed;
 mod status;
@@ -27,9 +28,8 @@ mod writer;
 pub use check::{
     CheckReport, ConfigSource, Probe, check, check_database, load_config, password_places, probe,
 };
-pub use deliver::{
-    DeliverError, DeliverReport, Retry, compose, deliver, dry_run, flush_outbox, mailer, prune,
-};
+pub use compose::{compose, dry_run};
+pub use deliver::{DeliverError, DeliverReport, Retry, deliver, flush_outbox, mailer, prune};
 pub use feed::FeedError;
 pub use status::{DigestRow, FeedRow, NextSend, Status, status};
 use writer::Writer;

@@ -8,7 +8,19 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::{Result, Store, StoreError, from_ts, to_ts};
-use crate::model::{MatchView, OutboxEntry};
+use crate::model::{MatchView, OutboxEntry, SentStory};
+
+/// Shingle hashes as stored: 8 bytes each, little-endian.
+fn to_blob(hashes: &[u64]) -> Vec<u8> {
+    hashes.iter().flat_map(|h| h.to_le_bytes()).collect()
+}
+
+fn from_blob(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+        .collect()
+}
 
 /// A message ready to be fixed in the outbox.
 pub struct NewOutbox<'a> {
@@ -24,7 +36,8 @@ impl Store {
     /// matched it listed), newest first.
     pub fn pending(&self, digest: &str) -> Result<Vec<MatchView>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT m.id, m.item_id, m.rule, m.snippet, i.feed, i.title, i.link, i.published, i.summary
+            "SELECT m.id, m.item_id, m.rule, m.snippet, i.feed, i.title, i.link, i.published, i.summary,
+                    i.fetched_at
              FROM matches m JOIN items i ON i.id = m.item_id
              WHERE m.digest = ?1 AND m.outbox_id IS NULL
              ORDER BY coalesce(i.published, i.fetched_at) DESC, i.id, m.id",
@@ -40,6 +53,7 @@ impl Store {
                 link: r.get(6)?,
                 published: from_ts(r.get(7)?),
                 summary: r.get(8)?,
+                fetched_at: from_ts(r.get(9)?).unwrap_or_default(),
                 also_in: Vec::new(),
             })
         })?;
@@ -68,12 +82,14 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Writes the outbox row and claims `match_ids` for it, atomically. If
-    /// another process claimed any of them first, nothing is written.
+    /// Writes the outbox row, claims `match_ids` for it and remembers the
+    /// `stories` it reports, atomically. If another process claimed any of
+    /// the matches first, nothing is written.
     pub fn enqueue(
         &mut self,
         m: &NewOutbox<'_>,
         match_ids: &[i64],
+        stories: &[SentStory],
         now: DateTime<Utc>,
     ) -> Result<i64> {
         let recipients = serde_json::Value::from(m.recipients.to_vec()).to_string();
@@ -105,8 +121,78 @@ impl Store {
         if claimed != match_ids.len() {
             return Err(StoreError::Conflict); // dropping `tx` rolls back
         }
+        {
+            let mut remember = tx.prepare_cached(
+                "INSERT INTO sent_stories(digest, sent_at, feed, title, link, shingles, lede)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for s in stories {
+                remember.execute(params![
+                    s.digest,
+                    to_ts(s.sent_at),
+                    s.feed,
+                    s.title,
+                    s.link,
+                    to_blob(&s.shingles),
+                    to_blob(&s.lede)
+                ])?;
+            }
+        }
         tx.commit()?;
         Ok(id)
+    }
+
+    /// When each of `problems` was last shown in a digest.
+    pub fn attention_shown(
+        &self,
+        problems: &[String],
+    ) -> Result<std::collections::HashMap<String, DateTime<Utc>>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT shown_at FROM attention_shown WHERE problem = ?1")?;
+        let mut out = std::collections::HashMap::new();
+        for p in problems {
+            use rusqlite::OptionalExtension;
+            if let Some(at) = stmt.query_row([p], |r| r.get::<_, i64>(0)).optional()? {
+                out.insert(p.clone(), from_ts(Some(at)).unwrap_or_default());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records that `problems` were shown at `at`.
+    pub fn record_attention_shown(&mut self, problems: &[String], at: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO attention_shown(problem, shown_at) VALUES (?1, ?2)
+                 ON CONFLICT(problem) DO UPDATE SET shown_at = excluded.shown_at",
+            )?;
+            for p in problems {
+                stmt.execute(params![p, to_ts(at)])?;
+            }
+        }
+        Ok(tx.commit()?)
+    }
+
+    /// The stories `digest` reported since `since`.
+    pub fn sent_stories(&self, digest: &str, since: DateTime<Utc>) -> Result<Vec<SentStory>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT digest, sent_at, feed, title, link, shingles, lede FROM sent_stories
+             WHERE digest = ?1 AND sent_at >= ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![digest, to_ts(since)], |r| {
+            Ok(SentStory {
+                digest: r.get(0)?,
+                sent_at: from_ts(r.get(1)?).unwrap_or_default(),
+                feed: r.get(2)?,
+                title: r.get(3)?,
+                link: r.get(4)?,
+                shingles: from_blob(&r.get::<_, Vec<u8>>(5)?),
+                lede: from_blob(&r.get::<_, Vec<u8>>(6)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Unsent outbox rows whose next attempt is due by `now`: of the

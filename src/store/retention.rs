@@ -32,6 +32,7 @@ impl Store {
             "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?1",
             [cutoff],
         )?;
+        tx.execute("DELETE FROM sent_stories WHERE sent_at < ?1", [cutoff])?;
         let items = tx.execute(
             "DELETE FROM items WHERE fetched_at < ?1
                AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.item_id = items.id)",

@@ -80,7 +80,7 @@ fn enqueue(s: &mut Store, digest: &str, message_id: &str, ids: &[i64]) -> Result
         recipients: &["b@x".to_string()],
         message: b"hello",
     };
-    s.enqueue(&msg, ids, Utc::now())
+    s.enqueue(&msg, ids, &[], Utc::now())
 }
 
 fn matched(q: &str, title: &str, summary: &str) -> bool {

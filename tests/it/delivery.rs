@@ -224,7 +224,10 @@ async fn the_same_story_in_two_feeds_is_sent_once_with_also_in() {
     let ctx = setup.context();
     assert_eq!(poll_and_send(&ctx).await, (1, 0));
     let text = smtp.received()[0].decoded();
-    assert!(text.contains("Subject: feedwatch: 1 new matches"), "{text}");
+    assert!(
+        text.contains("Subject: feedwatch: 2 new items"),
+        "two copies of one story: {text}"
+    );
     // Which copy leads depends on which feed was stored first; count in the
     // plain-text part only (the HTML part repeats the leading title).
     let plain = text
@@ -234,15 +237,77 @@ async fn the_same_story_in_two_feeds_is_sent_once_with_also_in() {
     let told = plain.matches(SEED_TITLE).count()
         + plain.matches("Kyiv and Tehran held expert talks").count();
     assert_eq!(told, 1, "the story once in the text part:\n{text}");
-    let unwrapped = plain.replace("\r\n  ", " ").replace("\n  ", " ");
+    let unwrapped = plain.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        unwrapped.contains("also in: wire") || unwrapped.contains("also in: world"),
+        unwrapped.contains("also in wire: https://wire.example.net/")
+            || unwrapped.contains("also in world: https://news.example.org/"),
         "{text}"
     );
     assert!(
         setup.store().pending("default").unwrap().is_empty(),
         "both copies left pending"
     );
+}
+
+/// A copy of a story already sent, arriving later in another feed, is
+/// listed as already reported in the next digest, not as new.
+#[tokio::test]
+async fn a_story_is_news_once_across_digests() {
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    feeds.route(
+        "/wire.xml",
+        Route::feed("<rss version=\"2.0\"><channel><title>w</title></channel></rss>"),
+    );
+    let smtp = SmtpServer::start();
+    let setup = Setup::new(
+        &format!("smtp = \"smtp://127.0.0.1:{}\"", smtp.port),
+        &format!(
+            "{}[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n",
+            feed_and_rule(&feeds),
+            feeds.url("/wire.xml")
+        ),
+    );
+    let ctx = setup.context();
+    assert_eq!(poll_and_send(&ctx).await, (1, 0));
+    // A day later the wire runs the same copy, beside a story of its own.
+    let copy = String::from_utf8(sample_feed())
+        .unwrap()
+        .replace("sample-world-desk-", "wire-")
+        .replace("https://news.example.org/", "https://wire.example.net/")
+        .replace(SEED_TITLE, "Kyiv and Tehran held expert talks over drones, Ukraine says")
+        .replacen(
+            "<item>",
+            "<item><title>Ukraine downs Iranian drones over Odesa</title><guid>wire-new</guid>\
+             <description>Air defence shot down twelve Iranian-made drones over Odesa overnight.</description></item><item>",
+            1,
+        );
+    feeds.route("/wire.xml", Route::feed(copy));
+    assert_eq!(poll_and_send(&ctx).await, (1, 0));
+    let second = smtp.received()[1].decoded();
+    let plain = second
+        .split("Content-Type: text/html")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        second.contains("Subject: feedwatch: 1 new item"),
+        "{second}"
+    );
+    assert!(
+        plain.contains("Ukraine downs Iranian drones over Odesa"),
+        "{second}"
+    );
+    assert!(
+        plain.contains("Already reported (later copies)"),
+        "{second}"
+    );
+    assert!(
+        plain.split_whitespace().collect::<Vec<_>>().join(" ").contains(
+            "Kyiv and Tehran held expert talks over drones, Ukraine says (wire): reported in \"default\""
+        ),
+        "{second}"
+    );
+    assert!(setup.store().pending("default").unwrap().is_empty());
 }
 
 #[tokio::test]

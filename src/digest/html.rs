@@ -1,0 +1,150 @@
+//! Digest stage: a message's HTML part — inline styles only, one fluid
+//! column that reads on a phone, nothing remote. Everything from a feed is
+//! escaped here; the only markup is ours, and the snippet's match markers
+//! become highlights after escaping. Pure.
+
+use std::fmt::Write as _;
+
+use super::attention;
+use super::layout::{Entry, Layout, counted, when};
+use crate::model::{AlsoIn, MARK_END, MARK_START, MatchView};
+
+const MUTED: &str = "color:#5f6368";
+
+pub(super) fn html(l: &Layout<'_>) -> String {
+    let mut out = String::from(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"></head>\
+         <body style=\"margin:0;padding:0;background:#ffffff\">\
+         <div style=\"max-width:640px;margin:0 auto;padding:16px;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#202124\">\n",
+    );
+    let _ = writeln!(
+        out,
+        "<h1 style=\"font-size:20px;margin:0 0 12px 0\">{}</h1>",
+        escape(&l.heading())
+    );
+    if let Some(part) = l.part_line() {
+        let _ = writeln!(
+            out,
+            "<p style=\"font-size:13px;{MUTED}\">{}</p>",
+            escape(&part)
+        );
+    }
+    for section in &l.sections {
+        let _ = writeln!(
+            out,
+            "<h2 style=\"font-size:15px;margin:20px 0 10px 0;padding-bottom:4px;border-bottom:1px solid #dadce0\">{} <span style=\"font-weight:normal;{MUTED}\">({})</span></h2>",
+            escape(section.rule),
+            counted(section.items)
+        );
+        for entry in &section.entries {
+            match entry {
+                Entry::Full(m) => out.push_str(&entry_html(m, l.tz)),
+                Entry::Pointer { story, under } => {
+                    let _ = writeln!(
+                        out,
+                        "<div style=\"margin:0 0 12px 0;font-size:14px\">{} <span style=\"font-size:13px;{MUTED}\">&middot; in full under &ldquo;{}&rdquo;</span></div>",
+                        linked(&story.title, story.link.as_deref()),
+                        escape(under)
+                    );
+                }
+            }
+        }
+    }
+    if !l.reported.is_empty() {
+        out.push_str(&format!(
+            "<h2 style=\"font-size:15px;margin:24px 0 8px 0;{MUTED}\">Already reported (later copies)</h2><ul style=\"font-size:13px;padding-left:20px;{MUTED}\">"
+        ));
+        for r in l.reported {
+            let _ = write!(
+                out,
+                "<li>{}</li>",
+                linked(&l.reported_line(r), r.view.link.as_deref())
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    if let Some(a) = l.attention {
+        out.push_str(&attention::html(a, l.tz));
+    }
+    let footer: Vec<String> = l.footer_lines().iter().map(|f| escape(f)).collect();
+    let _ = writeln!(
+        out,
+        "<p style=\"font-size:12px;color:#80868b;margin-top:24px\">{}</p></div></body></html>",
+        footer.join("<br>")
+    );
+    out
+}
+
+/// A story in full: its linked title, where and when, the other copies
+/// (each linked to that feed's copy), and the snippet.
+pub(super) fn entry_html(m: &MatchView, tz: chrono_tz::Tz) -> String {
+    let also = if m.also_in.is_empty() {
+        String::new()
+    } else {
+        let copies: Vec<String> = m.also_in.iter().map(also_in).collect();
+        format!(" &middot; also in: {}", copies.join(", "))
+    };
+    format!(
+        "<div style=\"margin:0 0 18px 0\"><div style=\"font-size:16px;font-weight:600;line-height:1.35\">{}</div>\
+         <div style=\"font-size:13px;{MUTED};margin:2px 0 4px 0\">{} &middot; {} &middot; rules: {}{also}</div>\
+         <div style=\"font-size:14px;line-height:1.45\">{}</div></div>\n",
+        linked(&m.title, m.link.as_deref()),
+        escape(&m.feed),
+        escape(&when(m, tz)),
+        escape(&m.rules.join(", ")),
+        marked(&m.snippet),
+    )
+}
+
+/// Text, linked when there is a link. Links reach here canonicalised to
+/// http(s) only (parse stage), so an href is never javascript: or data:.
+fn linked(text: &str, link: Option<&str>) -> String {
+    match link {
+        Some(link) => format!(
+            "<a href=\"{}\" style=\"color:#0b57d0;text-decoration:none\">{}</a>",
+            escape(link),
+            escape(text)
+        ),
+        None => escape(text),
+    }
+}
+
+/// A copy's feed, linked to that feed's copy.
+fn also_in(copy: &AlsoIn) -> String {
+    match &copy.link {
+        Some(link) => format!(
+            "<a href=\"{}\" style=\"{MUTED}\" title=\"{}\">{}</a>",
+            escape(link),
+            escape(&copy.title),
+            escape(&copy.feed)
+        ),
+        None => escape(&copy.feed),
+    }
+}
+
+/// HTML-escapes feed text: the only markup in a digest is ours.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes, then turns the snippet markers into highlights.
+pub fn marked(snippet: &str) -> String {
+    escape(snippet)
+        .replace(
+            MARK_START,
+            "<mark style=\"background:#fff2a8;color:inherit\">",
+        )
+        .replace(MARK_END, "</mark>")
+}

@@ -1,0 +1,176 @@
+//! Digest stage: what one message of a digest says, before it is written
+//! as plain text (`text.rs`) or HTML (`html.rs`), so that both parts say
+//! the same. Every rule that matched something has its own section; a story
+//! is shown in full under the first of its rules (in config order) and, in
+//! the section of each other rule it matched, as a line pointing there.
+//! Counts are items: a story with two copies is two items. Pure.
+
+use chrono_tz::Tz;
+
+use super::stories::Reported;
+use crate::model::{Attention, MatchView};
+
+/// What a digest's footer says: where it came from and when it comes next.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Footer {
+    /// The host feedwatch ran on.
+    pub host: String,
+    /// The config file that holds the rules.
+    pub config: String,
+    /// When this digest is next due, as the reader's clock says.
+    pub next: Option<String>,
+}
+
+/// One message of a digest, laid out.
+pub(super) struct Layout<'a> {
+    pub digest: &'a str,
+    pub tz: Tz,
+    /// Items in this message, and in the whole digest.
+    pub items: usize,
+    pub total_items: usize,
+    /// (this part, of how many).
+    pub part: (usize, usize),
+    pub sections: Vec<Section<'a>>,
+    pub reported: &'a [Reported],
+    pub attention: Option<&'a Attention>,
+    pub footer: &'a Footer,
+}
+
+/// The stories one rule matched.
+pub(super) struct Section<'a> {
+    pub rule: &'a str,
+    /// Items the rule matched in this message.
+    pub items: usize,
+    pub entries: Vec<Entry<'a>>,
+}
+
+pub(super) enum Entry<'a> {
+    /// The story in full: its first rule's section.
+    Full(&'a MatchView),
+    /// A line pointing to where the story is in full.
+    Pointer {
+        story: &'a MatchView,
+        under: &'a str,
+    },
+}
+
+/// Items a story stands for: the copy shown and the copies listed.
+pub(super) fn items(story: &MatchView) -> usize {
+    1 + story.also_in.len()
+}
+
+/// The sections of a message's `stories`, in the order of `rules` (the
+/// config's), then any rule the config no longer has.
+pub(super) fn sections<'a>(stories: &[&'a MatchView], rules: &'a [String]) -> Vec<Section<'a>> {
+    let rank = |r: &str| rules.iter().position(|x| x == r).unwrap_or(usize::MAX);
+    let mut order: Vec<&'a str> = Vec::new();
+    for story in stories {
+        for r in &story.rules {
+            if !order.contains(&r.as_str()) {
+                order.push(r);
+            }
+        }
+    }
+    order.sort_by_key(|r| rank(r));
+    order
+        .into_iter()
+        .map(|rule| {
+            let entries: Vec<Entry<'a>> = stories
+                .iter()
+                .filter(|s| s.rules.iter().any(|r| r == rule))
+                .map(|s| {
+                    let first = s.rules.iter().map(String::as_str).min_by_key(|r| rank(r));
+                    match first {
+                        Some(under) if under != rule => Entry::Pointer { story: s, under },
+                        _ => Entry::Full(s),
+                    }
+                })
+                .collect();
+            let items = entries
+                .iter()
+                .map(|e| match e {
+                    Entry::Full(s) | Entry::Pointer { story: s, .. } => items(s),
+                })
+                .sum();
+            Section {
+                rule,
+                items,
+                entries,
+            }
+        })
+        .collect()
+}
+
+/// "1 item", "3 items".
+pub(super) fn counted(n: usize) -> String {
+    if n == 1 {
+        "1 item".into()
+    } else {
+        format!("{n} items")
+    }
+}
+
+/// A story's time in the reader's zone, with the zone's abbreviation.
+pub(super) fn when(m: &MatchView, tz: Tz) -> String {
+    m.published
+        .map(|d| local(d, tz))
+        .unwrap_or_else(|| "undated".into())
+}
+
+pub(super) fn local(t: chrono::DateTime<chrono::Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+impl Layout<'_> {
+    /// The message's first line: what it is and how much it holds.
+    pub fn heading(&self) -> String {
+        let n = self.total_items;
+        format!(
+            "feedwatch digest \"{}\": {n} new {}",
+            self.digest,
+            if n == 1 { "item" } else { "items" }
+        )
+    }
+
+    /// "Part 2 of 3 (4 of the 11 items)", for a digest in several messages.
+    pub fn part_line(&self) -> Option<String> {
+        let (index, total) = self.part;
+        (total > 1).then(|| {
+            format!(
+                "Part {index} of {total} ({} of the {} items).",
+                self.items, self.total_items
+            )
+        })
+    }
+
+    /// The footer's sentences.
+    pub fn footer_lines(&self) -> Vec<String> {
+        let f = self.footer;
+        let mut lines = vec![format!(
+            "Sent by feedwatch on {} for the rules in {}.",
+            f.host, f.config
+        )];
+        if let Some(next) = &f.next {
+            lines.push(format!(
+                "The next \"{}\" digest is due {next}.",
+                self.digest
+            ));
+        }
+        lines.push(
+            "Each item is shown in full under the first rule it matched, and pointed to under the others."
+                .into(),
+        );
+        lines
+    }
+
+    /// How an already reported story is said: where and when it was.
+    pub fn reported_line(&self, r: &Reported) -> String {
+        format!(
+            "{} ({}): reported in \"{}\" on {}",
+            r.view.title,
+            r.view.feed,
+            r.earlier.digest,
+            local(r.earlier.sent_at, self.tz)
+        )
+    }
+}

@@ -1,0 +1,197 @@
+//! Digest stage: from pending matches to stories. Every copy of the same
+//! story (README, "What is new") becomes one entry: the fullest copy shown,
+//! every other one listed under "also in" with its link. A story a digest
+//! already reported (remembered for `story_memory`) is set apart as
+//! "already reported", not presented as new. Pure.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::same_story::{self, Fingerprint};
+use crate::model::{AlsoIn, MatchView, SentStory};
+
+/// Recent items of each feed of a digest's matches, (title, text): what a
+/// feed repeats across its items is its boilerplate, not a story's text.
+pub type Recent = HashMap<String, Vec<(String, String)>>;
+
+/// One story of a digest: the copy shown (with the others in `also_in`),
+/// and the fingerprint of every copy.
+#[derive(Debug, Clone)]
+pub(super) struct Story {
+    pub view: MatchView,
+    pub prints: Vec<(Option<String>, Fingerprint)>,
+}
+
+/// A pending story a digest reported already, and that report.
+#[derive(Debug, Clone)]
+pub(super) struct Reported {
+    pub view: MatchView,
+    pub earlier: SentStory,
+}
+
+/// Merges every copy of the same story into one entry (see `stories`).
+pub fn merge_same_story(matches: &[MatchView], recent: &Recent) -> Vec<MatchView> {
+    stories(matches, recent)
+        .into_iter()
+        .map(|s| s.view)
+        .collect()
+}
+
+/// The stories of `matches`: the fullest copy of each (the longest text;
+/// the earliest on a tie) is shown, every other one — another feed's, or a
+/// repeat in the same feed — is listed in `also_in` with its link; the
+/// entry carries every match row and rule of its copies. Nothing is
+/// dropped: a copy is shown or listed.
+pub(super) fn stories(matches: &[MatchView], recent: &Recent) -> Vec<Story> {
+    let boilerplate = boilerplate(matches, recent);
+    let prints: Vec<Fingerprint> = matches
+        .iter()
+        .map(|m| same_story::fingerprint(&m.title, &m.summary, &boilerplate[m.feed.as_str()]))
+        .collect();
+    let links: Vec<Option<&str>> = matches.iter().map(|m| m.link.as_deref()).collect();
+    let roots = same_story::group(&links, &prints);
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut slot: HashMap<usize, usize> = HashMap::new();
+    for (i, root) in roots.iter().enumerate() {
+        let k = *slot.entry(*root).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[k].push(i);
+    }
+    groups
+        .iter()
+        .map(|g| {
+            let (view, order) = shown(matches, g);
+            Story {
+                view,
+                prints: order
+                    .iter()
+                    .map(|&i| (matches[i].link.clone(), prints[i].clone()))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Each matched feed's boilerplate, from its recent items and its pending
+/// ones (the same text stored and pending counts once).
+fn boilerplate<'a>(matches: &'a [MatchView], recent: &'a Recent) -> HashMap<&'a str, HashSet<u64>> {
+    let feeds: HashSet<&str> = matches.iter().map(|m| m.feed.as_str()).collect();
+    feeds
+        .into_iter()
+        .map(|feed| {
+            let stored = recent.get(feed).into_iter().flatten();
+            let pending = matches.iter().filter(|m| m.feed == feed);
+            let mut seen = HashSet::new();
+            let texts: Vec<(&str, &str)> = stored
+                .map(|(t, s)| (t.as_str(), s.as_str()))
+                .chain(pending.map(|m| (m.title.as_str(), m.summary.as_str())))
+                .filter(|t| seen.insert(*t))
+                .collect();
+            (feed, same_story::boilerplate(texts))
+        })
+        .collect()
+}
+
+/// One group's entry: its fullest copy, with the others as `also_in`; and
+/// the copies in that order (the shown one first).
+fn shown(matches: &[MatchView], group: &[usize]) -> (MatchView, Vec<usize>) {
+    let fullest = group
+        .iter()
+        .copied()
+        .max_by(|&a, &b| {
+            let (x, y) = (&matches[a], &matches[b]);
+            x.summary
+                .chars()
+                .count()
+                .cmp(&y.summary.chars().count())
+                .then_with(|| y.published.cmp(&x.published))
+        })
+        .unwrap_or(group[0]);
+    let mut shown = matches[fullest].clone();
+    let mut order = vec![fullest];
+    for &i in group.iter().filter(|&&i| i != fullest) {
+        order.push(i);
+        let m = &matches[i];
+        shown.match_ids.extend(&m.match_ids);
+        for rule in &m.rules {
+            if !shown.rules.contains(rule) {
+                shown.rules.push(rule.clone());
+            }
+        }
+        shown.fetched_at = shown.fetched_at.min(m.fetched_at);
+        shown.also_in.push(AlsoIn {
+            feed: m.feed.clone(),
+            title: m.title.clone(),
+            link: m.link.clone(),
+        });
+    }
+    (shown, order)
+}
+
+/// Splits `stories` into the new ones and those this digest already
+/// reported: a copy arrived at most `memory` after the digest sent a story
+/// with its link or its text. (Another digest's reports do not count: it
+/// may go to other people.)
+pub(super) fn reported(
+    stories: Vec<Story>,
+    digest: &str,
+    sent: &[SentStory],
+    memory: chrono::Duration,
+) -> (Vec<Story>, Vec<Reported>) {
+    let mut new = Vec::new();
+    let mut reported = Vec::new();
+    for story in stories {
+        let arrived = story.view.fetched_at;
+        let earlier = sent.iter().find(|s| {
+            s.digest == digest
+                && arrived - s.sent_at <= memory
+                && story.prints.iter().any(|(link, print)| {
+                    (link.is_some() && *link == s.link)
+                        || same_story::same_story(
+                            print,
+                            &Fingerprint {
+                                all: s.shingles.clone(),
+                                lede: s.lede.clone(),
+                            },
+                        )
+                })
+        });
+        match earlier {
+            Some(e) => reported.push(Reported {
+                view: story.view,
+                earlier: e.clone(),
+            }),
+            None => new.push(story),
+        }
+    }
+    (new, reported)
+}
+
+/// What to remember of the stories a digest reports now: every copy.
+pub(super) fn remember(stories: &[&Story], digest: &str, at: DateTime<Utc>) -> Vec<SentStory> {
+    stories
+        .iter()
+        .flat_map(|s| {
+            let copies = std::iter::once((s.view.feed.as_str(), s.view.title.as_str())).chain(
+                s.view
+                    .also_in
+                    .iter()
+                    .map(|a| (a.feed.as_str(), a.title.as_str())),
+            );
+            copies
+                .zip(&s.prints)
+                .map(move |((feed, title), (link, print))| SentStory {
+                    digest: digest.to_string(),
+                    sent_at: at,
+                    feed: feed.to_string(),
+                    title: title.to_string(),
+                    link: link.clone(),
+                    shingles: print.all.clone(),
+                    lede: print.lede.clone(),
+                })
+        })
+        .collect()
+}

@@ -1,0 +1,106 @@
+//! Digest stage: a message's plain-text part, wrapped at 72 columns so that
+//! plain-text readers (and the stdout transport) show short lines; matched
+//! words between `*`. Pure.
+
+use std::fmt::Write as _;
+
+use super::attention;
+use super::layout::{Entry, Layout, counted, when};
+use crate::model::{MARK_END, MARK_START, MatchView};
+
+pub(super) fn text(l: &Layout<'_>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", l.heading());
+    if let Some(part) = l.part_line() {
+        let _ = writeln!(out, "{part}");
+    }
+    for section in &l.sections {
+        let heading = format!("{} ({})", section.rule, counted(section.items));
+        let _ = write!(
+            out,
+            "\n{heading}\n{}\n",
+            "-".repeat(heading.chars().count())
+        );
+        for entry in &section.entries {
+            out.push('\n');
+            match entry {
+                Entry::Full(m) => full(&mut out, m, l),
+                Entry::Pointer { story, under } => {
+                    out.push_str(&wrap(&story.title, "* ", "  "));
+                    out.push_str(&wrap(&format!("(in full under \"{under}\")"), "  ", "  "));
+                }
+            }
+        }
+    }
+    if !l.reported.is_empty() {
+        let title = "Already reported (later copies)";
+        let _ = write!(out, "\n{title}\n{}\n", "-".repeat(title.len()));
+        for r in l.reported {
+            out.push_str(&wrap(&l.reported_line(r), "* ", "  "));
+            if let Some(link) = &r.view.link {
+                let _ = writeln!(out, "  {link}");
+            }
+        }
+    }
+    if let Some(a) = l.attention {
+        out.push_str(&attention::text(a, l.tz));
+    }
+    out.push_str("\n-- \n");
+    for line in l.footer_lines() {
+        out.push_str(&wrap(&line, "", ""));
+    }
+    out
+}
+
+/// A story in full: title, link, where and when, the other copies, the
+/// snippet.
+fn full(out: &mut String, m: &MatchView, l: &Layout<'_>) {
+    out.push_str(&wrap(&m.title, "* ", "  "));
+    if let Some(link) = &m.link {
+        let _ = writeln!(out, "  {link}");
+    }
+    let meta = format!(
+        "{} | {} | rules: {}",
+        m.feed,
+        when(m, l.tz),
+        m.rules.join(", ")
+    );
+    out.push_str(&wrap(&meta, "  ", "  "));
+    for copy in &m.also_in {
+        let line = match &copy.link {
+            Some(link) => format!("also in {}: {link}", copy.feed),
+            None => format!("also in {}", copy.feed),
+        };
+        out.push_str(&wrap(&line, "  ", "    "));
+    }
+    if !m.snippet.is_empty() {
+        let snippet = m.snippet.replace([MARK_START, MARK_END], "*");
+        out.push_str(&wrap(&snippet, "  ", "  "));
+    }
+}
+
+/// Wraps at 72 columns; words longer than a line stay whole.
+pub(crate) fn wrap(text: &str, first: &str, rest: &str) -> String {
+    const WIDTH: usize = 72;
+    let mut out = String::from(first);
+    let mut col = first.chars().count();
+    let mut line_empty = true;
+    for word in text.split_whitespace() {
+        let len = word.chars().count();
+        if !line_empty && col + 1 + len > WIDTH {
+            out.push('\n');
+            out.push_str(rest);
+            col = rest.chars().count();
+            line_empty = true;
+        }
+        if !line_empty {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += len;
+        line_empty = false;
+    }
+    out.push('\n');
+    out
+}

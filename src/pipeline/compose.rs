@@ -1,0 +1,253 @@
+//! Pipeline, composing a digest: store (pending matches, each matched
+//! feed's recent items, the stories this digest reported lately, what needs
+//! attention) → digest (render) → mail (build, each part with the digest's
+//! List-Id, parts after the first threaded to it) → store (outbox row,
+//! matches claimed, stories remembered, in one transaction).
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+
+use super::Context;
+use crate::config::{DigestConfig, DigestSchedule};
+use crate::digest::{self, Footer, Rendered};
+use crate::mail::{self, Draft};
+use crate::model::{Attention, MatchView, SentStory};
+use crate::store::{NewOutbox, StoreError};
+
+/// How long a feed fails before a digest names it (README, "Delivery").
+const FAILING_FOR: chrono::Duration = chrono::Duration::days(1);
+
+/// A feed's latest items in which its boilerplate is looked for.
+const RECENT_PER_FEED: usize = 20;
+
+/// How often an immediate digest may show the same problem of a feed.
+const ATTENTION_EVERY: chrono::Duration = chrono::Duration::days(1);
+
+/// What a digest run is made of, read in one store call.
+struct Pending {
+    matches: Vec<MatchView>,
+    attention: Attention,
+    /// When each problem of `attention` was last shown.
+    shown: HashMap<String, DateTime<Utc>>,
+    recent: digest::Recent,
+    sent: Vec<SentStory>,
+}
+
+async fn pending(ctx: &Context, digest: String) -> Result<Pending, StoreError> {
+    let memory = chrono::Duration::from_std(ctx.config.story_memory).unwrap_or_default();
+    ctx.db
+        .call(move |s| {
+            let matches = s.pending(&digest)?;
+            let mut feeds: Vec<String> = matches.iter().map(|m| m.feed.clone()).collect();
+            feeds.sort();
+            feeds.dedup();
+            let earliest = matches
+                .iter()
+                .map(|m| m.fetched_at)
+                .min()
+                .unwrap_or_else(Utc::now);
+            let since = earliest
+                .checked_sub_signed(memory)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            let attention = s.attention(Utc::now() - FAILING_FOR)?;
+            Ok(Pending {
+                recent: s.recent_texts(&feeds, RECENT_PER_FEED)?,
+                sent: s.sent_stories(&digest, since)?,
+                shown: s.attention_shown(&problems(&attention))?,
+                attention,
+                matches,
+            })
+        })
+        .await
+}
+
+/// A key for each problem of the attention section.
+fn problems(a: &Attention) -> Vec<String> {
+    let mut keys: Vec<String> = a
+        .failing
+        .iter()
+        .map(|(f, ..)| format!("failing:{f}"))
+        .collect();
+    keys.extend(a.gone.iter().map(|f| format!("gone:{f}")));
+    keys.extend(a.moved.iter().map(|(f, to)| format!("moved:{f}:{to}")));
+    keys.extend(
+        a.undelivered
+            .iter()
+            .map(|(d, at, ..)| format!("undelivered:{d}:{}", at.timestamp())),
+    );
+    keys
+}
+
+/// The attention section of `digest`: everything for a scheduled digest;
+/// for an immediate one, only the problems not shown in the last day (it
+/// goes out after every poll that finds something).
+fn attention_for(digest: &DigestConfig, p: &Pending, now: DateTime<Utc>) -> Attention {
+    if digest.schedule != DigestSchedule::Immediate {
+        return p.attention.clone();
+    }
+    let due = |key: String| {
+        p.shown
+            .get(&key)
+            .is_none_or(|at| now - *at >= ATTENTION_EVERY)
+    };
+    let a = &p.attention;
+    Attention {
+        failing: a
+            .failing
+            .iter()
+            .filter(|(f, ..)| due(format!("failing:{f}")))
+            .cloned()
+            .collect(),
+        gone: a
+            .gone
+            .iter()
+            .filter(|f| due(format!("gone:{f}")))
+            .cloned()
+            .collect(),
+        moved: a
+            .moved
+            .iter()
+            .filter(|(f, to)| due(format!("moved:{f}:{to}")))
+            .cloned()
+            .collect(),
+        undelivered: a
+            .undelivered
+            .iter()
+            .filter(|(d, at, ..)| due(format!("undelivered:{d}:{}", at.timestamp())))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// What the footer says: this host, the config, when the digest is next due.
+fn footer(ctx: &Context, digest: &DigestConfig, now: DateTime<Utc>) -> Footer {
+    let tz = ctx.config.timezone;
+    Footer {
+        host: hostname(),
+        config: ctx.config.path.display().to_string(),
+        next: Some(match &digest.schedule {
+            DigestSchedule::Immediate => "right after the next poll that finds new items".into(),
+            DigestSchedule::Cron(s) => s.next_after(tz, now).map_or_else(
+                || "never (its schedule has no next date)".into(),
+                |t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+            ),
+        }),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this host".into())
+}
+
+/// The rendered parts of `digest` now, and the problems they show.
+async fn render(
+    ctx: &Context,
+    digest: &DigestConfig,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Rendered>, Vec<String>), StoreError> {
+    let p = pending(ctx, digest.name.clone()).await?;
+    if p.matches.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let attention = attention_for(digest, &p, now);
+    let rules: Vec<String> = ctx.config.rules.iter().map(|r| r.name.clone()).collect();
+    let parts = digest::render(&digest::Request {
+        name: &digest.name,
+        subject: &digest.subject,
+        tz: ctx.config.timezone,
+        rules: &rules,
+        matches: &p.matches,
+        recent: &p.recent,
+        sent: &p.sent,
+        memory: chrono::Duration::from_std(ctx.config.story_memory).unwrap_or_default(),
+        attention: &attention,
+        footer: footer(ctx, digest, now),
+        now,
+    });
+    Ok((parts, problems(&attention)))
+}
+
+/// Builds each part's message; parts after the first are threaded to it.
+fn messages(
+    ctx: &Context,
+    digest: &DigestConfig,
+    parts: Vec<Rendered>,
+) -> Vec<(Rendered, mail::Built)> {
+    let from = &ctx.config.email.from;
+    let mut first: Option<String> = None;
+    let mut out = Vec::new();
+    for mut part in parts {
+        let message_id = mail::new_message_id(from);
+        let draft = Draft {
+            from,
+            to: &digest.to,
+            subject: &part.subject,
+            text: std::mem::take(&mut part.text),
+            html: std::mem::take(&mut part.html),
+            message_id: &message_id,
+            date: SystemTime::now(),
+            list: &digest.name,
+            first_part: first.as_deref(),
+        };
+        match mail::build(draft) {
+            Ok(built) => {
+                first.get_or_insert_with(|| built.message_id.clone());
+                out.push((part, built));
+            }
+            Err(e) => {
+                tracing::error!(digest = %digest.name, error = %e, "cannot build the digest message")
+            }
+        }
+    }
+    out
+}
+
+/// Renders the pending matches of `digest` and fixes them in the outbox.
+/// Returns the outbox rows written.
+pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Vec<i64>, StoreError> {
+    let now = Utc::now();
+    let (parts, shown) = render(ctx, digest, now).await?;
+    let mut queued = Vec::new();
+    for (part, built) in messages(ctx, digest, parts) {
+        let (name, to, from) = (
+            digest.name.clone(),
+            digest.to.clone(),
+            ctx.config.email.from.clone(),
+        );
+        let row = ctx
+            .db
+            .call(move |s| {
+                let row = NewOutbox {
+                    digest: &name,
+                    message_id: &built.message_id,
+                    from: &from,
+                    recipients: &to,
+                    message: &built.bytes,
+                };
+                s.enqueue(&row, &part.match_ids, &part.stories, Utc::now())
+            })
+            .await?;
+        queued.push(row);
+    }
+    if !queued.is_empty() && !shown.is_empty() {
+        ctx.db
+            .call(move |s| s.record_attention_shown(&shown, now))
+            .await?;
+    }
+    Ok(queued)
+}
+
+/// The exact messages `deliver` would send for `digest` now, changing nothing.
+pub async fn dry_run(ctx: &Context, digest: &DigestConfig) -> Result<Vec<Vec<u8>>, StoreError> {
+    let (parts, _) = render(ctx, digest, Utc::now()).await?;
+    Ok(messages(ctx, digest, parts)
+        .into_iter()
+        .map(|(_, b)| b.bytes)
+        .collect())
+}

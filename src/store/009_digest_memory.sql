@@ -1,0 +1,26 @@
+-- Schema version 9: what digests remember.
+--
+-- The stories each digest reported, so that a later copy in another feed
+-- is listed as already reported instead of as new (README, "What is new").
+-- One row per copy the message carried, with the text's fingerprint
+-- (little-endian u64 shingle hashes, sorted). Rows go after `retention`.
+CREATE TABLE sent_stories (
+    id       INTEGER PRIMARY KEY,
+    digest   TEXT NOT NULL,
+    sent_at  INTEGER NOT NULL,
+    feed     TEXT NOT NULL,
+    title    TEXT NOT NULL,
+    link     TEXT,
+    shingles BLOB NOT NULL,
+    lede     BLOB NOT NULL
+);
+CREATE INDEX sent_stories_by_digest ON sent_stories(digest, sent_at);
+
+-- When each problem of the "feeds that need attention" section was last
+-- shown: an immediate digest shows each problem at most once a day (the
+-- scheduled ones always show them). A problem is a key such as
+-- "failing:kyiv-post".
+CREATE TABLE attention_shown (
+    problem  TEXT PRIMARY KEY,
+    shown_at INTEGER NOT NULL
+) WITHOUT ROWID;
