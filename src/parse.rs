@@ -26,6 +26,17 @@ const MAX_SUMMARY: usize = 20_000;
 /// Longest author / category list kept, in characters.
 const MAX_SHORT: usize = 500;
 
+/// The version of the link canonicalisation rules (`canonical_link`,
+/// `TRACKING_PARAMS`). Change it with the rules: the store then makes every
+/// stored link again with the new ones, so that an item identified by its
+/// link does not alert twice.
+pub const LINK_RULES_VERSION: u32 = 1;
+
+/// A stored canonical link made again with the current rules.
+pub fn recanonicalize(link: &str) -> Option<String> {
+    canonical_link(link, &Url::parse(link).ok()?)
+}
+
 /// Query parameters that only track the reader, removed from links (README, "What is new").
 const TRACKING_PARAMS: &[&str] = &[
     // Ad and social click ids.

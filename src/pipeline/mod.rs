@@ -87,10 +87,21 @@ pub enum SetupError {
 }
 
 impl Context {
-    /// Opens the database in the config's state dir.
+    /// Opens the database in the config's state dir (its stored links made
+    /// again first when the link rules changed since they were stored).
     pub fn open(config: Config, shutdown: CancellationToken) -> Result<Self, SetupError> {
-        let db = Db::new(Store::open_dir(&config.state_dir)?);
-        Ok(Self::new(Arc::new(config), db, shutdown)?)
+        let mut store = Store::open_dir(&config.state_dir)?;
+        let relinked = store.relink(
+            crate::parse::LINK_RULES_VERSION,
+            &crate::parse::recanonicalize,
+        )?;
+        if relinked > 0 {
+            tracing::info!(
+                links = relinked,
+                "stored links made again with the new link rules"
+            );
+        }
+        Ok(Self::new(Arc::new(config), Db::new(store), shutdown)?)
     }
 
     /// The same database and shutdown signal with a new config (reload). A

@@ -1,4 +1,4 @@
--- Schema version 9: what digests remember.
+-- Schema version 9: what digests remember, and facts about the database.
 --
 -- The stories each digest reported, so that a later copy in another feed
 -- is listed as already reported instead of as new (README, "What is new").
@@ -23,4 +23,13 @@ CREATE INDEX sent_stories_by_digest ON sent_stories(digest, sent_at);
 CREATE TABLE attention_shown (
     problem  TEXT PRIMARY KEY,
     shown_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Small facts about the database itself, such as the version of the link
+-- canonicalisation rules its stored links were made with (`link_rules`):
+-- when the rules change, stored link identities are made again with the
+-- new ones, so that an item identified by its link never alerts twice.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 ) WITHOUT ROWID;

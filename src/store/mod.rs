@@ -11,6 +11,7 @@
 //! - `retention`: pruning old text while keeping item identities.
 
 mod ingest;
+mod links;
 mod outbox;
 mod query;
 mod retention;

@@ -445,3 +445,117 @@ async fn the_digest_ends_with_failing_feeds_and_undelivered_digests() {
         "the refused digest is kept, not deleted"
     );
 }
+
+/// An immediate digest goes out after every poll that finds something: it
+/// shows a feed's problem at most once a day; a scheduled one always does.
+#[tokio::test]
+async fn an_immediate_digest_shows_a_feed_problem_once_a_day() {
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(sample_feed()));
+    let smtp = SmtpServer::start();
+    let setup = Setup::new(
+        &format!("smtp = \"smtp://127.0.0.1:{}\"", smtp.port),
+        &format!(
+            "[[feeds]]\nname = \"world\"\nurl = \"{}\"\n\
+             [[rules]]\nname = \"now\"\nquery = 'drone*'\ndigest = \"now\"\n\
+             [[rules]]\nname = \"later\"\nquery = 'drone*'\ndigest = \"later\"\n\
+             [[digests]]\nname = \"now\"\nschedule = \"immediate\"\n\
+             [[digests]]\nname = \"later\"\nschedule = \"0 7 * * *\"\n",
+            feeds.url("/feed.xml")
+        ),
+    );
+    let two_days_ago = chrono::Utc::now() - chrono::Duration::days(2);
+    setup
+        .store()
+        .record_failure(
+            "ghost",
+            "https://ghost.invalid/",
+            Some(503),
+            "HTTP 503",
+            two_days_ago,
+        )
+        .unwrap();
+    let ctx = setup.context();
+    let immediate = ctx.config.digest("now").unwrap().clone();
+    let scheduled = ctx.config.digest("later").unwrap().clone();
+    let new_item = |n: usize| {
+        String::from_utf8(sample_feed()).unwrap().replacen(
+            "<item>",
+            &format!(
+                "<item><title>Drones over Kharkiv, report {n}</title><guid>n{n}</guid></item><item>"
+            ),
+            1,
+        )
+    };
+    for round in 0..2 {
+        feeds.route("/feed.xml", Route::feed(new_item(round)));
+        pipeline::poll_all(&ctx).await;
+        pipeline::deliver(&ctx, std::slice::from_ref(&immediate), pipeline::Retry::All)
+            .await
+            .unwrap();
+    }
+    pipeline::deliver(&ctx, std::slice::from_ref(&scheduled), pipeline::Retry::All)
+        .await
+        .unwrap();
+    let inbox: Vec<String> = smtp.received().iter().map(|m| m.decoded()).collect();
+    assert_eq!(inbox.len(), 3);
+    let shows = |m: &String| m.contains("ghost: failing since");
+    assert!(
+        shows(&inbox[0]),
+        "the first immediate digest shows it: {}",
+        inbox[0]
+    );
+    assert!(!shows(&inbox[1]), "not again the same day: {}", inbox[1]);
+    assert!(
+        shows(&inbox[2]),
+        "the scheduled digest always does: {}",
+        inbox[2]
+    );
+}
+
+/// A digest too big for one message goes out in parts that mail clients
+/// thread and filters sort: List-Id on each, parts after the first in reply
+/// to it.
+#[tokio::test]
+async fn the_parts_of_a_digest_are_threaded_and_listed() {
+    let mut rss = String::from("<rss version=\"2.0\"><channel><title>big</title>");
+    for i in 0..300 {
+        rss.push_str(&format!(
+            "<item><title>Drone report {i}</title><guid>g{i}</guid><description>{}</description></item>",
+            format!("drones and more words about item {i} ").repeat(30)
+        ));
+    }
+    rss.push_str("</channel></rss>");
+    let feeds = FeedServer::start().await;
+    feeds.route("/feed.xml", Route::feed(rss));
+    let smtp = SmtpServer::start();
+    let setup = Setup::new(
+        &format!("smtp = \"smtp://127.0.0.1:{}\"", smtp.port),
+        &format!(
+            "[[feeds]]\nname = \"big\"\nurl = \"{}\"\n[[rules]]\nname = \"drones\"\nquery = 'drone*'\n",
+            feeds.url("/feed.xml")
+        ),
+    );
+    let ctx = setup.context();
+    let (sent, failed) = poll_and_send(&ctx).await;
+    assert!(sent > 1 && failed == 0, "{sent} parts");
+    let inbox = smtp.received();
+    let header = |m: &Received, name: &str| {
+        m.data
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .map(str::to_string)
+    };
+    let first = header(&inbox[0], "Message-ID").unwrap();
+    assert_eq!(header(&inbox[0], "In-Reply-To"), None);
+    for m in &inbox {
+        assert_eq!(
+            header(m, "List-Id").as_deref(),
+            Some("feedwatch digest <default.feedwatch.example.org>")
+        );
+    }
+    for m in &inbox[1..] {
+        assert_eq!(header(m, "In-Reply-To").as_deref(), Some(first.as_str()));
+        assert_eq!(header(m, "References").as_deref(), Some(first.as_str()));
+    }
+}

@@ -624,3 +624,48 @@ async fn check_probe_says_what_each_feed_is() {
         "the probe changes no state"
     );
 }
+
+/// A database made when the link rules still kept `utm_source`: an item
+/// without an id was stored under its link with the parameter. After the
+/// upgrade the same item's link comes out without it; the stored identity
+/// is made again with the new rules, so the item does not alert again.
+#[tokio::test]
+async fn new_link_rules_do_not_make_stored_items_new() {
+    let server = FeedServer::start().await;
+    server.route(
+        "/feed.xml",
+        Route::feed(
+            "<rss version=\"2.0\"><channel><title>t</title><item><title>Iran drones over Ukraine</title>\
+             <link>https://news.example.org/a?utm_source=rss</link></item></channel></rss>",
+        ),
+    );
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"f\"\nurl = \"{}\"\n{}",
+            server.url("/feed.xml"),
+            rule_iran_drones_ukraine()
+        ),
+    );
+    drop(setup.store());
+    let db = rusqlite::Connection::open(setup.dir.path().join("state/feedwatch.db")).unwrap();
+    let old = "https://news.example.org/a?utm_source=rss";
+    db.execute_batch(&format!(
+        "INSERT INTO feeds(id, name, url, first_fetch_at) VALUES (1, 'f', 'u', 1);
+         INSERT INTO seen(feed_id, key, link) VALUES (1, 'link:{old}', '{old}');
+         DELETE FROM meta;"
+    ))
+    .unwrap();
+    drop(db);
+    let ctx = pipeline::Context::open(setup.config(), Default::default()).unwrap();
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 0),
+        "the same item, not a new one: {reports:?}"
+    );
+    let store = setup.store();
+    assert_eq!(
+        store.link_rules().unwrap(),
+        feedwatch::parse::LINK_RULES_VERSION
+    );
+}
