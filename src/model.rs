@@ -73,6 +73,8 @@ pub struct MatchView {
     pub rules: Vec<String>,
     pub feed: String,
     pub title: String,
+    /// The title with the matched words between `MARK_START` and `MARK_END`.
+    pub title_marked: String,
     pub link: Option<String>,
     pub published: Option<DateTime<Utc>>,
     /// When feedwatch first stored it.
@@ -125,6 +127,9 @@ pub struct SearchHit {
 pub struct Attention {
     /// Feeds failing for at least a day: name, since when, last error.
     pub failing: Vec<(String, DateTime<Utc>, String)>,
+    /// Feeds never fetched successfully since they were added (a wrong URL,
+    /// most likely), however recent: name, last error.
+    pub never_fetched: Vec<(String, String)>,
     /// Feeds whose server says they are gone (HTTP 410).
     pub gone: Vec<String>,
     /// Feeds that redirect permanently: name, new URL.
@@ -136,6 +141,7 @@ pub struct Attention {
 impl Attention {
     pub fn is_empty(&self) -> bool {
         self.failing.is_empty()
+            && self.never_fetched.is_empty()
             && self.gone.is_empty()
             && self.moved.is_empty()
             && self.undelivered.is_empty()

@@ -24,6 +24,11 @@ fn lines(a: &Attention, tz: Tz) -> (Vec<String>, Vec<String>) {
             local(*since, tz)
         ));
     }
+    for (name, error) in &a.never_fetched {
+        feeds.push(format!(
+            "{name}: not fetched successfully since it was added ({error}); check its URL"
+        ));
+    }
     for name in &a.gone {
         feeds.push(format!(
             "{name}: gone (HTTP 410); remove it from the config"

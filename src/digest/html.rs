@@ -6,17 +6,19 @@
 use std::fmt::Write as _;
 
 use super::attention;
-use super::layout::{Entry, Layout, counted, when};
+use super::layout::{Entry, Layout, counted, snippet, when};
 use crate::model::{AlsoIn, MARK_END, MARK_START, MatchView};
 
+/// Grey for secondary text, dark enough to read (6:1 on white, past WCAG AA).
 const MUTED: &str = "color:#5f6368";
 
 pub(super) fn html(l: &Layout<'_>) -> String {
-    let mut out = String::from(
+    let mut out = format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"></head>\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title></head>\
          <body style=\"margin:0;padding:0;background:#ffffff\">\
          <div style=\"max-width:640px;margin:0 auto;padding:16px;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#202124\">\n",
+        escape(&l.heading())
     );
     let _ = writeln!(
         out,
@@ -44,7 +46,7 @@ pub(super) fn html(l: &Layout<'_>) -> String {
                     let _ = writeln!(
                         out,
                         "<div style=\"margin:0 0 12px 0;font-size:14px\">{} <span style=\"font-size:13px;{MUTED}\">&middot; in full under &ldquo;{}&rdquo;</span></div>",
-                        linked(&story.title, story.link.as_deref()),
+                        linked_marked(&story.title_marked, story.link.as_deref()),
                         escape(under)
                     );
                 }
@@ -70,57 +72,71 @@ pub(super) fn html(l: &Layout<'_>) -> String {
     let footer: Vec<String> = l.footer_lines().iter().map(|f| escape(f)).collect();
     let _ = writeln!(
         out,
-        "<p style=\"font-size:12px;color:#80868b;margin-top:24px\">{}</p></div></body></html>",
+        "<p style=\"font-size:12px;{MUTED};margin-top:24px\">{}</p></div></body></html>",
         footer.join("<br>")
     );
     out
 }
 
-/// A story in full: its linked title, where and when, the other copies
-/// (each linked to that feed's copy), and the snippet.
+/// A story in full: its linked title (matched words marked), where and
+/// when, the snippet, and a line for each other copy, linked to that feed's
+/// copy.
 pub(super) fn entry_html(m: &MatchView, tz: chrono_tz::Tz) -> String {
-    let also = if m.also_in.is_empty() {
-        String::new()
-    } else {
-        let copies: Vec<String> = m.also_in.iter().map(also_in).collect();
-        format!(" &middot; also in: {}", copies.join(", "))
-    };
+    let snippet = snippet(m).map_or(String::new(), |s| {
+        format!(
+            "<div style=\"font-size:14px;line-height:1.45\">{}</div>",
+            marked(s)
+        )
+    });
+    let copies: String = m
+        .also_in
+        .iter()
+        .map(|c| also_in(c, m.link.as_deref()))
+        .collect();
     format!(
         "<div style=\"margin:0 0 18px 0\"><div style=\"font-size:16px;font-weight:600;line-height:1.35\">{}</div>\
-         <div style=\"font-size:13px;{MUTED};margin:2px 0 4px 0\">{} &middot; {} &middot; rules: {}{also}</div>\
-         <div style=\"font-size:14px;line-height:1.45\">{}</div></div>\n",
-        linked(&m.title, m.link.as_deref()),
+         <div style=\"font-size:13px;{MUTED};margin:2px 0 4px 0\">{} &middot; {} &middot; rules: {}</div>\
+         {snippet}{copies}</div>\n",
+        linked_marked(&m.title_marked, m.link.as_deref()),
         escape(&m.feed),
         escape(&when(m, tz)),
         escape(&m.rules.join(", ")),
-        marked(&m.snippet),
     )
 }
 
 /// Text, linked when there is a link. Links reach here canonicalised to
 /// http(s) only (parse stage), so an href is never javascript: or data:.
 fn linked(text: &str, link: Option<&str>) -> String {
+    link_around(&escape(text), link)
+}
+
+/// Text with its matched words marked, linked when there is a link.
+fn linked_marked(text: &str, link: Option<&str>) -> String {
+    link_around(&marked(text), link)
+}
+
+fn link_around(html: &str, link: Option<&str>) -> String {
     match link {
         Some(link) => format!(
-            "<a href=\"{}\" style=\"color:#0b57d0;text-decoration:none\">{}</a>",
-            escape(link),
-            escape(text)
+            "<a href=\"{}\" style=\"color:#0b57d0;text-decoration:none\">{html}</a>",
+            escape(link)
         ),
-        None => escape(text),
+        None => html.to_string(),
     }
 }
 
-/// A copy's feed, linked to that feed's copy.
-fn also_in(copy: &AlsoIn) -> String {
-    match &copy.link {
-        Some(link) => format!(
-            "<a href=\"{}\" style=\"{MUTED}\" title=\"{}\">{}</a>",
-            escape(link),
-            escape(&copy.title),
-            escape(&copy.feed)
-        ),
-        None => escape(&copy.feed),
-    }
+/// A line for another copy: its feed and its headline, linked to that
+/// feed's copy (unless it is the very page the story links to).
+fn also_in(copy: &AlsoIn, shown_link: Option<&str>) -> String {
+    let title = match copy.link.as_deref() {
+        Some(link) if Some(link) != shown_link => linked(&copy.title, Some(link)),
+        Some(_) => format!("{} <span>(the same page)</span>", escape(&copy.title)),
+        None => escape(&copy.title),
+    };
+    format!(
+        "<div style=\"font-size:13px;{MUTED};margin:4px 0 0 0\">also in {}: {title}</div>",
+        escape(&copy.feed)
+    )
 }
 
 /// HTML-escapes feed text: the only markup in a digest is ours.

@@ -21,7 +21,8 @@ pub struct Footer {
     pub next: Option<String>,
 }
 
-/// One message of a digest, laid out.
+/// One message of a digest, laid out. Its counts are of what it lists: a
+/// section's are its entries and their copies' lines, and a pointer line.
 pub(super) struct Layout<'a> {
     pub digest: &'a str,
     pub tz: Tz,
@@ -59,6 +60,20 @@ pub(super) fn items(story: &MatchView) -> usize {
     1 + story.also_in.len()
 }
 
+/// The snippet to show, if it says more than the title: a feed whose
+/// description is its title would only repeat it.
+pub(super) fn snippet(m: &MatchView) -> Option<&str> {
+    let plain = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != crate::model::MARK_START && *c != crate::model::MARK_END)
+            .flat_map(char::to_lowercase)
+            .filter(|c| c.is_alphanumeric())
+            .collect()
+    };
+    let text = plain(&m.snippet);
+    (!text.is_empty() && text != plain(&m.title)).then_some(m.snippet.as_str())
+}
+
 /// The sections of a message's `stories`, in the order of `rules` (the
 /// config's), then any rule the config no longer has.
 pub(super) fn sections<'a>(stories: &[&'a MatchView], rules: &'a [String]) -> Vec<Section<'a>> {
@@ -86,10 +101,13 @@ pub(super) fn sections<'a>(stories: &[&'a MatchView], rules: &'a [String]) -> Ve
                     }
                 })
                 .collect();
+            // What the section lists: a story in full with a line for each
+            // other copy, or one line pointing to it.
             let items = entries
                 .iter()
                 .map(|e| match e {
-                    Entry::Full(s) | Entry::Pointer { story: s, .. } => items(s),
+                    Entry::Full(s) => items(s),
+                    Entry::Pointer { .. } => 1,
                 })
                 .sum();
             Section {

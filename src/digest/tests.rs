@@ -14,6 +14,7 @@ fn m(id: i64, title: &str, rules: &[&str], snippet: &str) -> MatchView {
         rules: rules.iter().map(|r| r.to_string()).collect(),
         feed: "kyiv-independent".into(),
         title: title.into(),
+        title_marked: title.into(),
         link: Some(format!("https://e.org/{id}?a=1&b=2")),
         published: Utc.with_ymd_and_hms(2024, 6, 24, 9, 30, 0).single(),
         fetched_at: Utc.with_ymd_and_hms(2024, 6, 24, 9, 35, 0).unwrap(),
@@ -71,6 +72,11 @@ impl Run {
             now: Utc.with_ymd_and_hms(2024, 6, 24, 10, 0, 0).unwrap(),
         })
     }
+}
+
+/// Text with its line breaks and indents as single spaces.
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn render_all(matches: &[MatchView]) -> Vec<Rendered> {
@@ -192,15 +198,21 @@ fn the_same_story_from_several_feeds_appears_once_with_also_in_links() {
         r[0].subject, "4",
         "four items: two stories, one in three copies"
     );
+    // Each other copy is a line of its own: its feed, its headline, its link.
     assert!(
-        r[0].text.contains("  also in ap: https://e.org/1?a=1&b=2"),
+        r[0].text
+            .contains("  + also in ap: Same link, other feed\n    https://e.org/1?a=1&b=2\n"),
         "{}",
         r[0].text
     );
     assert!(
-        r[0].html.contains(", <a href=\"https://e.org/1?a=1&amp;b=2\" style=\"color:#5f6368\" title=\"Same link, other feed\">ap</a>"),
+        r[0].html.contains("also in ap: <a href=\"https://e.org/1?a=1&amp;b=2\" style=\"color:#0b57d0;text-decoration:none\">Same link, other feed</a>"),
         "{}",
         r[0].html
+    );
+    assert!(
+        r[0].text.contains("drones (4 items)"),
+        "the story's three lines and the other story"
     );
     let mut ids = r[0].match_ids.clone();
     ids.sort_unstable();
@@ -359,6 +371,60 @@ fn the_parts_remember_every_copy_they_report() {
 }
 
 #[test]
+fn headlines_are_marked_and_a_snippet_that_repeats_the_title_is_left_out() {
+    let mut only_title = m(
+        1,
+        "Kyiv power restored",
+        &["kyiv"],
+        "\u{2}Kyiv\u{3} power restored",
+    );
+    only_title.title_marked = "\u{2}Kyiv\u{3} power restored".into();
+    let r = render_all(&[only_title]);
+    assert!(
+        r[0].text.contains("* Kyiv power restored\n"),
+        "{}",
+        r[0].text
+    );
+    assert_eq!(
+        r[0].text.matches("power restored").count(),
+        1,
+        "no repeat: {}",
+        r[0].text
+    );
+    assert!(r[0].html.contains(
+        "<mark style=\"background:#fff2a8;color:inherit\">Kyiv</mark> power restored</a>"
+    ));
+    assert_eq!(
+        r[0].html.matches("power restored").count(),
+        1,
+        "the headline, no snippet"
+    );
+}
+
+/// A copy at the very page the story links to is named, not linked again.
+#[test]
+fn a_copy_at_the_same_page_is_not_linked_twice() {
+    let mut story = m(1, "EU sanctions", &["r"], "x");
+    story.also_in.push(AlsoIn {
+        feed: "europe-today".into(),
+        title: "Brussels seals sanctions".into(),
+        link: story.link.clone(),
+    });
+    let r = render_all(&[story]);
+    assert!(
+        r[0].text
+            .contains("also in europe-today: Brussels seals sanctions\n    (the same page)"),
+        "{}",
+        r[0].text
+    );
+    assert!(
+        r[0].html.contains(
+            "also in europe-today: Brussels seals sanctions <span>(the same page)</span>"
+        )
+    );
+}
+
+#[test]
 fn the_footer_says_where_it_came_from_and_when_it_comes_next() {
     let r = render_all(&[m(1, "A", &["r"], "x")]);
     let unwrapped = r[0].text.replace('\n', " ");
@@ -455,6 +521,7 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
     let mut run = Run::new(&ms);
     run.attention = Attention {
         failing: vec![("kyiv-post".into(), when, "HTTP 503 <b>".into())],
+        never_fetched: vec![("typo".into(), "HTTP 404".into())],
         gone: vec!["old-blog".into()],
         moved: vec![("wire".into(), "https://new.example.org/feed".into())],
         undelivered: vec![("morning".into(), when, 3, "connection refused".into())],
@@ -467,6 +534,12 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
         "{text}"
     );
     assert!(text.contains("old-blog: gone (HTTP 410)"), "{text}");
+    assert!(
+        squash(text).contains(
+            "typo: not fetched successfully since it was added (HTTP 404); check its URL"
+        ),
+        "{text}"
+    );
     assert!(text.contains("wire: moved permanently to"), "{text}");
     assert!(
         text.contains("\"morning\" of 2024-06-23 08:00 UTC: 3 attempt(s), last error:"),

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::attention;
-use super::layout::{Entry, Layout, counted, when};
+use super::layout::{Entry, Layout, counted, snippet, when};
 use crate::model::{MARK_END, MARK_START, MatchView};
 
 pub(super) fn text(l: &Layout<'_>) -> String {
@@ -52,9 +52,10 @@ pub(super) fn text(l: &Layout<'_>) -> String {
     out
 }
 
-/// A story in full: title, link, where and when, the other copies, the
-/// snippet.
+/// A story in full: title, link, where and when, the snippet, and a line
+/// for each other copy.
 fn full(out: &mut String, m: &MatchView, l: &Layout<'_>) {
+    // The headline as written: in plain text the marks are the snippet's.
     out.push_str(&wrap(&m.title, "* ", "  "));
     if let Some(link) = &m.link {
         let _ = writeln!(out, "  {link}");
@@ -66,17 +67,28 @@ fn full(out: &mut String, m: &MatchView, l: &Layout<'_>) {
         m.rules.join(", ")
     );
     out.push_str(&wrap(&meta, "  ", "  "));
+    if let Some(snippet) = snippet(m) {
+        out.push_str(&wrap(&starred(snippet), "  ", "  "));
+    }
     for copy in &m.also_in {
-        let line = match &copy.link {
-            Some(link) => format!("also in {}: {link}", copy.feed),
-            None => format!("also in {}", copy.feed),
-        };
-        out.push_str(&wrap(&line, "  ", "    "));
+        out.push_str(&wrap(
+            &format!("also in {}: {}", copy.feed, copy.title),
+            "  + ",
+            "    ",
+        ));
+        match &copy.link {
+            Some(link) if m.link.as_ref() != Some(link) => {
+                out.push_str(&wrap(link, "    ", "    "))
+            }
+            Some(_) => out.push_str("    (the same page)\n"),
+            None => {}
+        }
     }
-    if !m.snippet.is_empty() {
-        let snippet = m.snippet.replace([MARK_START, MARK_END], "*");
-        out.push_str(&wrap(&snippet, "  ", "  "));
-    }
+}
+
+/// Marked words between `*`.
+fn starred(marked: &str) -> String {
+    marked.replace([MARK_START, MARK_END], "*")
 }
 
 /// Wraps at 72 columns; words longer than a line stay whole.

@@ -70,6 +70,7 @@ fn problems(a: &Attention) -> Vec<String> {
         .iter()
         .map(|(f, ..)| format!("failing:{f}"))
         .collect();
+    keys.extend(a.never_fetched.iter().map(|(f, _)| format!("failing:{f}")));
     keys.extend(a.gone.iter().map(|f| format!("gone:{f}")));
     keys.extend(a.moved.iter().map(|(f, to)| format!("moved:{f}:{to}")));
     keys.extend(
@@ -100,6 +101,12 @@ fn attention_for(digest: &DigestConfig, p: &Pending, now: DateTime<Utc>) -> Atte
             .filter(|(f, ..)| due(format!("failing:{f}")))
             .cloned()
             .collect(),
+        never_fetched: a
+            .never_fetched
+            .iter()
+            .filter(|(f, _)| due(format!("failing:{f}")))
+            .cloned()
+            .collect(),
         gone: a
             .gone
             .iter()
@@ -126,7 +133,11 @@ fn footer(ctx: &Context, digest: &DigestConfig, now: DateTime<Utc>) -> Footer {
     let tz = ctx.config.timezone;
     Footer {
         host: hostname(),
-        config: ctx.config.path.display().to_string(),
+        // The full path: "feedwatch.toml" alone does not say which.
+        config: std::fs::canonicalize(&ctx.config.path)
+            .unwrap_or_else(|_| ctx.config.path.clone())
+            .display()
+            .to_string(),
         next: Some(match &digest.schedule {
             DigestSchedule::Immediate => "right after the next poll that finds new items".into(),
             DigestSchedule::Cron(s) => s.next_after(tz, now).map_or_else(

@@ -33,3 +33,7 @@ CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- A match keeps its item's title with the matched words marked (FTS5's
+-- highlight()), so that a digest marks them in the headline too.
+ALTER TABLE matches ADD COLUMN title_marked TEXT;

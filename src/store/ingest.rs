@@ -239,7 +239,8 @@ impl Store {
         self.matching += started.elapsed();
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO matches(item_id, rule, digest, snippet, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO matches(item_id, rule, digest, snippet, title_marked, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(item_id, rule) DO NOTHING",
             )?;
             let mut counted = std::collections::HashSet::new();
@@ -253,6 +254,7 @@ impl Store {
                     m.rule.name,
                     m.rule.digest,
                     m.snippet,
+                    m.title,
                     to_ts(now)
                 ])?;
                 if counted.insert(m.item_id)
@@ -423,6 +425,8 @@ struct Found<'r> {
     batch: usize,
     rule: &'r CompiledRule,
     snippet: String,
+    /// The title with the matched words marked.
+    title: String,
 }
 
 /// Runs every rule over just the group's new items, in the scratch table, so
@@ -478,22 +482,27 @@ fn match_candidates<'r>(
     )?;
     tx.commit()?;
     let sql = format!(
-        "SELECT rowid, {} FROM batch WHERE batch MATCH ?1",
-        snippet_sql()
+        "SELECT rowid, {}, {} FROM batch WHERE batch MATCH ?1",
+        snippet_sql(),
+        title_sql()
     );
     let mut stmt = scratch.prepare_cached(&sql)?;
     let mut found = Vec::new();
     for rule in rules {
         let rows = stmt
             .query_map([&rule.fts_query], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| StoreError::BadQuery {
                 rule: rule.name.clone(),
                 message: e.to_string(),
             })?;
-        for (item_id, snippet) in rows {
+        for (item_id, snippet, title) in rows {
             let Some(&batch) = batch_of.get(&item_id) else {
                 continue;
             };
@@ -503,6 +512,7 @@ fn match_candidates<'r>(
                     batch,
                     rule,
                     snippet,
+                    title,
                 });
             }
         }
@@ -516,6 +526,11 @@ fn match_candidates<'r>(
 /// summary, it is the summary's beginning.
 fn snippet_sql() -> String {
     format!("snippet(batch, 1, '{MARK_START}', '{MARK_END}', '…', 24)")
+}
+
+/// The whole title, the matched words marked.
+fn title_sql() -> String {
+    format!("highlight(batch, 0, '{MARK_START}', '{MARK_END}')")
 }
 
 /// An item several rules matched gets one snippet with the words of every

@@ -37,7 +37,7 @@ impl Store {
     pub fn pending(&self, digest: &str) -> Result<Vec<MatchView>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT m.id, m.item_id, m.rule, m.snippet, i.feed, i.title, i.link, i.published, i.summary,
-                    i.fetched_at
+                    i.fetched_at, coalesce(m.title_marked, i.title)
              FROM matches m JOIN items i ON i.id = m.item_id
              WHERE m.digest = ?1 AND m.outbox_id IS NULL
              ORDER BY coalesce(i.published, i.fetched_at) DESC, i.id, m.id",
@@ -54,6 +54,7 @@ impl Store {
                 published: from_ts(r.get(7)?),
                 summary: r.get(8)?,
                 fetched_at: from_ts(r.get(9)?).unwrap_or_default(),
+                title_marked: r.get(10)?,
                 also_in: Vec::new(),
             })
         })?;

@@ -127,7 +127,8 @@ impl Store {
     pub fn attention(&self, failing_before: DateTime<Utc>) -> Result<Attention> {
         let mut a = Attention::default();
         let mut stmt = self.conn.prepare_cached(
-            "SELECT name, failing_since, coalesce(last_error, ''), last_status FROM feeds
+            "SELECT name, failing_since, coalesce(last_error, ''), last_status,
+                    first_fetch_at IS NULL FROM feeds
              WHERE failing_since IS NOT NULL ORDER BY name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -136,12 +137,15 @@ impl Store {
                 r.get::<_, i64>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, Option<i64>>(3)?,
+                r.get::<_, bool>(4)?,
             ))
         })?;
         for row in rows {
-            let (name, since, error, status) = row?;
+            let (name, since, error, status, never) = row?;
             if status == Some(410) {
                 a.gone.push(name);
+            } else if never {
+                a.never_fetched.push((name, error));
             } else if let Some(since) = from_ts(Some(since)).filter(|s| *s <= failing_before) {
                 a.failing.push((name, since, error));
             }

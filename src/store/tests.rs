@@ -682,9 +682,9 @@ fn a_database_from_schema_version_1_is_upgraded_in_place() {
     s.record_failure("old", "https://o/", Some(500), "HTTP 500", Utc::now())
         .unwrap();
     assert_eq!(
-        s.attention(Utc::now()).unwrap().failing.len(),
+        s.attention(Utc::now()).unwrap().never_fetched.len(),
         1,
-        "the new column works"
+        "the new column works (the feed never had a successful fetch)"
     );
     let mut again = item("x", "Iran", "", 0);
     again.key = "id:seen-before".into();
@@ -701,6 +701,10 @@ fn a_database_from_schema_version_1_is_upgraded_in_place() {
 fn attention_names_feeds_failing_for_a_day_gone_feeds_and_undelivered_messages() {
     let mut s = Store::open_in_memory().unwrap();
     let now = Utc::now();
+    // Feeds that worked once, then failed.
+    for feed in ["long", "brief"] {
+        ingest(&mut s, feed, &[], &[]);
+    }
     s.record_failure("long", "u", Some(503), "HTTP 503", now - Duration::days(2))
         .unwrap();
     s.record_failure("long", "u", Some(503), "HTTP 503 again", now)
@@ -712,12 +716,19 @@ fn attention_names_feeds_failing_for_a_day_gone_feeds_and_undelivered_messages()
     s.record_failure("healed", "u", None, "timeout", now - Duration::days(3))
         .unwrap();
     s.not_modified("healed", "u", now).unwrap();
+    // A feed added with a wrong URL: said at once, not after a day.
+    s.record_failure("typo", "u", Some(404), "HTTP 404", now)
+        .unwrap();
     let id = enqueue(&mut s, "morning", "<1@x>", &[]).unwrap();
     s.mark_failed(id, "550 no such user", now).unwrap();
     let a = s.attention(now - Duration::days(1)).unwrap();
     assert_eq!(a.failing.len(), 1);
     assert_eq!(a.failing[0].0, "long");
     assert_eq!(a.failing[0].2, "HTTP 503 again", "the latest error");
+    assert_eq!(
+        a.never_fetched,
+        [("typo".to_string(), "HTTP 404".to_string())]
+    );
     assert!(
         (a.failing[0].1 - (now - Duration::days(2)))
             .num_seconds()

@@ -53,7 +53,11 @@ fn the_example_prints_a_digest_with_the_seed_article_and_nothing_unrelated() {
     }
     .decoded();
     assert!(mail.contains(SEED_TITLE), "{mail}");
-    assert!(mail.contains("Subject: feedwatch: 1 new item\r\n") || mail.contains("Subject: feedwatch: 1 new item\n"), "{mail}");
+    assert!(
+        mail.contains("Subject: feedwatch: 1 new item\r\n")
+            || mail.contains("Subject: feedwatch: 1 new item\n"),
+        "{mail}"
+    );
     for unrelated in ["naval exercise", "drone show", "sanctions", "Tirana"] {
         assert!(!mail.contains(unrelated), "{unrelated}:\n{mail}");
     }

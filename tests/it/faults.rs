@@ -40,7 +40,7 @@ async fn the_timeout_bounds_the_whole_fetch_not_each_redirect() {
     }
     server.route("/hop7.xml", Route::feed(sample_feed()));
     let setup = Setup::with_poll(
-        "timeout = \"3s\"",
+        "timeout = \"1s\"",
         "transport = \"stdout\"",
         &format!(
             "[[feeds]]\nname = \"chain\"\nurl = \"{}\"\n",

@@ -55,7 +55,7 @@ impl Route {
     /// `body` gzip-compressed, served with `Content-Encoding: gzip`.
     pub fn gzip(body: &[u8]) -> Self {
         use std::io::Write;
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(body).expect("gzip");
         Route {
             encoding: Some("gzip"),
@@ -65,7 +65,7 @@ impl Route {
     /// `body` zlib-compressed, served with `Content-Encoding: deflate`.
     pub fn deflate(body: &[u8]) -> Self {
         use std::io::Write;
-        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(body).expect("deflate");
         Route {
             encoding: Some("deflate"),
@@ -76,7 +76,11 @@ impl Route {
     /// `body` brotli-compressed, served with `Content-Encoding: br`.
     pub fn brotli(body: &[u8]) -> Self {
         let mut out = Vec::new();
-        let params = brotli::enc::BrotliEncoderParams::default();
+        // Fast levels: the tests compress bombs of 128 MiB.
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 1,
+            ..Default::default()
+        };
         brotli::BrotliCompress(&mut std::io::Cursor::new(body), &mut out, &params).expect("brotli");
         Route {
             encoding: Some("br"),
