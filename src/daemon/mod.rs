@@ -87,10 +87,25 @@ pub async fn serve(
     source: ConfigSource,
     config: Config,
     shutdown: CancellationToken,
+    reload: mpsc::Receiver<()>,
+) -> anyhow::Result<()> {
+    serve_with_grace(source, config, shutdown, reload, None).await
+}
+
+/// `serve`, with how long a message in flight may take to finish at
+/// shutdown (`Context::stop_grace`) when given.
+pub async fn serve_with_grace(
+    source: ConfigSource,
+    config: Config,
+    shutdown: CancellationToken,
     mut reload: mpsc::Receiver<()>,
+    stop_grace: Option<Duration>,
 ) -> anyhow::Result<()> {
     let lock = service::lock_state_dir(&config.state_dir)?;
     let mut ctx = Context::open(config, shutdown.clone())?;
+    if let Some(grace) = stop_grace {
+        ctx.stop_grace = grace;
+    }
     let (mut jobs, mut rx) = Jobs::start(&ctx.config).await?;
     tracing::info!(feeds = ctx.config.feeds.len(), rules = ctx.config.rules.len(), lock = %lock.path.display(), "feedwatch started");
     service::ready(&jobs.status_text());

@@ -134,13 +134,8 @@ async fn send_rows(
     Ok((sent, failed))
 }
 
-/// How long a message already in an SMTP conversation may take to finish
-/// after shutdown was asked for: well inside systemd's stop timeout, and
-/// long enough for a server that is answering.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
-
 /// Sends one message. At shutdown, one already handed over gets
-/// `SHUTDOWN_GRACE` to finish; after that it is abandoned (`None`) and stays
+/// `ctx.stop_grace` to finish; after that it is abandoned (`None`) and stays
 /// queued, to be sent again with the same Message-ID.
 async fn send_one(
     ctx: &Context,
@@ -152,7 +147,7 @@ async fn send_one(
     tokio::select! {
         result = &mut send => Some(result),
         () = ctx.shutdown_requested() => {
-            let finished = tokio::time::timeout(SHUTDOWN_GRACE, &mut send).await.ok();
+            let finished = tokio::time::timeout(ctx.stop_grace, &mut send).await.ok();
             if finished.is_none() {
                 tracing::warn!(digest = %entry.digest, message_id = %entry.message_id, "stopping: the message was not finished; it stays queued");
             }

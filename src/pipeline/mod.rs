@@ -54,6 +54,10 @@ pub struct Context {
     /// Beaten as a run makes progress (a feed done, a message sent or
     /// failed): the daemon pets systemd's watchdog only while it beats.
     pub heartbeat: Heartbeat,
+    /// How long a message already in an SMTP conversation may take to
+    /// finish after shutdown was asked for: well inside systemd's stop
+    /// timeout, and long enough for a server that is answering.
+    pub stop_grace: std::time::Duration,
 }
 
 /// The longest a run may go between two heartbeats while working: one
@@ -112,6 +116,7 @@ impl Context {
         }
         let mut ctx = Self::new(Arc::new(config), self.db.clone(), self.shutdown.clone())?;
         ctx.respect_backoff = self.respect_backoff;
+        ctx.stop_grace = self.stop_grace;
         Ok(ctx)
     }
 
@@ -129,6 +134,7 @@ impl Context {
             respect_backoff: true,
             jitter: std::time::Duration::ZERO,
             heartbeat: Heartbeat::default(),
+            stop_grace: std::time::Duration::from_secs(3),
         })
     }
 

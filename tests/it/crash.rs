@@ -81,7 +81,7 @@ async fn killing_feedwatch_at_any_moment_loses_no_match_and_resends_only_the_sam
     );
     let mut rng = fastrand::Rng::with_seed(0xdead_beef);
     let rounds = 30;
-    let mut killed = 0;
+    let (mut killed, mut daemons_killed) = (0, 0);
     for round in 0..rounds {
         for f in 0..FEEDS {
             server.route(&format!("/{f}.xml"), Route::feed(feed(f, round)));
@@ -112,13 +112,13 @@ async fn killing_feedwatch_at_any_moment_loses_no_match_and_resends_only_the_sam
         .unwrap();
         if !child {
             killed += 1;
+            daemons_killed += usize::from(round % 2 == 1);
         }
     }
-    // The daemon never finishes by itself; most one-shot runs are cut short too.
-    assert!(
-        killed >= rounds * 2 / 3,
-        "only {killed} of {rounds} runs were killed before finishing"
-    );
+    // What was killed, not how fast this machine is: the daemon never ends
+    // by itself, so every daemon round is a kill wherever it was; a one-shot
+    // run is killed where it is, or finishes first on a fast machine.
+    assert_eq!(daemons_killed, rounds / 2, "every daemon run was killed");
 
     // The last run is left to finish.
     let out = Command::new(env!("CARGO_BIN_EXE_feedwatch"))

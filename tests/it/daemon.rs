@@ -37,11 +37,13 @@ fn serve(
         state_dir: None,
     };
     let config = source.load().expect("config");
-    let task = tokio::spawn(feedwatch::daemon::serve(
+    let grace = Some(Duration::from_millis(200));
+    let task = tokio::spawn(feedwatch::daemon::serve_with_grace(
         source,
         config,
         shutdown.clone(),
         reload,
+        grace,
     ));
     (shutdown, task)
 }

@@ -433,7 +433,10 @@ async fn the_digest_ends_with_failing_feeds_and_undelivered_digests() {
     let text = inbox[0].decoded();
     assert!(text.contains("Feeds that need attention"), "{text}");
     let squashed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(squashed.contains("ghost: not fetched successfully since it was added"), "{text}");
+    assert!(
+        squashed.contains("ghost: not fetched successfully since it was added"),
+        "{text}"
+    );
     assert!(text.contains("Digests not delivered yet"), "{text}");
     assert!(text.contains("\"morning\" of"), "{text}");
     assert!(
