@@ -222,7 +222,8 @@ fn poll_search_status_and_digest_commands() {
 /// The daemon as a child process, its stderr collected by a thread.
 struct Daemon {
     child: std::process::Child,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Its stderr so far, and a signal for each line that arrives.
+    log: std::sync::Arc<(std::sync::Mutex<String>, std::sync::Condvar)>,
     reader: std::thread::JoinHandle<()>,
 }
 
@@ -245,16 +246,20 @@ impl Daemon {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("start the daemon");
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let log = std::sync::Arc::new((
+            std::sync::Mutex::new(String::new()),
+            std::sync::Condvar::new(),
+        ));
         let (sink, stderr) = (log.clone(), child.stderr.take());
         let reader = std::thread::spawn(move || {
             let Some(stderr) = stderr else { return };
             for line in
                 std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok)
             {
-                let mut l = sink.lock().unwrap();
+                let mut l = sink.0.lock().unwrap();
                 l.push_str(&line);
                 l.push('\n');
+                sink.1.notify_all();
             }
         });
         Daemon { child, log, reader }
@@ -267,18 +272,24 @@ impl Daemon {
     }
 
     fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.log.0.lock().unwrap().clone()
     }
 
-    /// Waits (bounded, polling; not a timing assertion) until `cond` holds.
+    /// Waits until the log shows what `cond` looks for: woken by each new
+    /// line, not by a clock; bounded, so a daemon that never says it fails
+    /// the test instead of hanging it.
     fn wait_until(&self, what: &str, cond: impl Fn(&str) -> bool) {
-        for _ in 0..400 {
-            if cond(&self.log()) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
+        let (log, line) = &*self.log;
+        let (guard, timeout) = line
+            .wait_timeout_while(
+                log.lock().unwrap(),
+                std::time::Duration::from_secs(30),
+                |l| !cond(l),
+            )
+            .unwrap();
+        if timeout.timed_out() {
+            panic!("timed out waiting for {what}; log:\n{}", *guard);
         }
-        panic!("timed out waiting for {what}; log:\n{}", self.log());
     }
 
     /// SIGTERM, then the exit status and the whole log: the reader ends
@@ -288,7 +299,7 @@ impl Daemon {
         let status = self.child.wait().expect("daemon exit");
         let log = self.log;
         let _ = self.reader.join();
-        let log = log.lock().unwrap().clone();
+        let log = log.0.lock().unwrap().clone();
         (status, log)
     }
 }
@@ -490,15 +501,13 @@ fn maildir_messages(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-fn wait_for_mail(dir: &Path, what: &str, daemon: &Daemon) -> Vec<String> {
-    for _ in 0..400 {
-        let msgs = maildir_messages(dir);
-        if msgs.iter().any(|m| m.contains(what)) {
-            return msgs;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
-    panic!("no message with {what:?} arrived; log:\n{}", daemon.log());
+/// The messages in `dir` once the daemon has said it sent `sent` digests:
+/// the maildir transport logs "digest sent" after the message is in `new/`.
+fn wait_for_mail(dir: &Path, sent: usize, daemon: &Daemon) -> Vec<String> {
+    daemon.wait_until(&format!("{sent} digests sent"), |l| {
+        l.matches("digest sent").count() >= sent
+    });
+    maildir_messages(dir)
 }
 
 #[test]
@@ -519,8 +528,9 @@ fn the_daemon_runs_cron_and_immediate_digests_and_re_arms_its_schedules() {
     let mail = dir.path().join("Mail");
     let daemon = Daemon::start_with_env(&config, &[("RUST_LOG", "info,feedwatch=debug")]);
     // The start-up poll stores the seed; the every-second "morning" digest sends it.
-    let msgs = wait_for_mail(&mail, SEED_TITLE, &daemon);
+    let msgs = wait_for_mail(&mail, 1, &daemon);
     assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert!(msgs[0].contains(SEED_TITLE), "{msgs:?}");
     // A new item arrives: the every-second poll (re-armed each time it fires)
     // finds it, and the immediate digest goes out right after that poll.
     let feed = dir.path().join("sample-feed.xml");
@@ -530,7 +540,7 @@ fn the_daemon_runs_cron_and_immediate_digests_and_re_arms_its_schedules() {
         1,
     );
     std::fs::write(&feed, updated).unwrap();
-    let msgs = wait_for_mail(&mail, "Iran unveils a new drone", &daemon);
+    let msgs = wait_for_mail(&mail, 2, &daemon);
     let fresh = msgs.iter().find(|m| m.contains("Iran unveils")).unwrap();
     assert!(
         fresh.contains("To: desk@example.org"),
