@@ -1,6 +1,7 @@
 //! Unit tests of the parse stage: item keys, canonical links, text only.
 
 use super::*;
+use crate::model::{MARK_END, MARK_START};
 
 fn base() -> Url {
     Url::parse("https://news.example.org/feed/").unwrap()

@@ -1,0 +1,148 @@
+//! Mail stage: building a digest's message with lettre — multipart/
+//! alternative, UTF-8, Date, a Message-ID we choose (so that a re-send is
+//! recognisable), `Auto-Submitted: auto-generated`, the digest's `List-Id`,
+//! and for a later part `In-Reply-To`/`References` to the first — and its
+//! SMTP envelope. Pure.
+
+use std::time::SystemTime;
+
+use lettre::Address;
+use lettre::Message;
+use lettre::address::Envelope;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, header};
+
+use super::MailError;
+
+/// A message ready to send, exactly as it will be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    pub message_id: String,
+    pub bytes: Vec<u8>,
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834), so that autoresponders stay quiet.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl header::Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+/// A fresh Message-ID in the sender's domain.
+pub fn new_message_id(from: &str) -> String {
+    let domain = from
+        .parse::<Mailbox>()
+        .map(|m| m.email.domain().to_string())
+        .unwrap_or_else(|_| "feedwatch.invalid".into());
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "<feedwatch.{}.{:016x}@{domain}>",
+        now.as_millis(),
+        fastrand::u64(..)
+    )
+}
+
+pub(super) fn mailbox(s: &str) -> Result<Mailbox, MailError> {
+    s.parse().map_err(|_| MailError::Address(s.to_string()))
+}
+
+/// A message to build.
+pub struct Draft<'a> {
+    pub from: &'a str,
+    pub to: &'a [String],
+    /// One line already (the digest stage makes it so; lettre panics on
+    /// CR/LF in some headers).
+    pub subject: &'a str,
+    pub text: String,
+    pub html: String,
+    pub message_id: &'a str,
+    pub date: SystemTime,
+    /// The digest's name, for its `List-Id` (mail filters sort by it).
+    pub list: &'a str,
+    /// The Message-ID of the digest's first part, for the parts after it
+    /// (`In-Reply-To`, `References`: clients thread them).
+    pub first_part: Option<&'a str>,
+}
+
+/// `List-Id` (RFC 2919), one per digest.
+#[derive(Clone)]
+struct ListId(String);
+
+impl header::Header for ListId {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Id")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListId(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// The list id of a digest: `<label.feedwatch.domain>`, the label the
+/// digest's name made into a DNS label, the domain the sender's.
+pub fn list_id(digest: &str, from: &str) -> String {
+    let domain = from
+        .parse::<Mailbox>()
+        .map(|m| m.email.domain().to_string())
+        .unwrap_or_else(|_| "feedwatch.invalid".into());
+    let mut label: String = digest
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    label = label.trim_matches('-').chars().take(63).collect();
+    if label.is_empty() {
+        label = "digest".into();
+    }
+    format!("feedwatch digest <{label}.feedwatch.{domain}>")
+}
+
+/// Builds the complete message.
+pub fn build(d: Draft<'_>) -> Result<Built, MailError> {
+    let mut b = Message::builder()
+        .from(mailbox(d.from)?)
+        .subject(d.subject)
+        .date(d.date)
+        .message_id(Some(d.message_id.to_string()))
+        .header(AutoSubmitted)
+        .header(ListId(list_id(d.list, d.from)));
+    if let Some(first) = d.first_part {
+        b = b
+            .in_reply_to(first.to_string())
+            .references(first.to_string());
+    }
+    for t in d.to {
+        b = b.to(mailbox(t)?);
+    }
+    let msg = b
+        .multipart(MultiPart::alternative_plain_html(d.text, d.html))
+        .map_err(|e| MailError::Build(e.to_string()))?;
+    Ok(Built {
+        message_id: d.message_id.to_string(),
+        bytes: msg.formatted(),
+    })
+}
+
+pub(super) fn envelope(from: &str, to: &[String]) -> Result<Envelope, MailError> {
+    let from: Address = mailbox(from)?.email;
+    let to: Result<Vec<Address>, _> = to.iter().map(|t| mailbox(t).map(|m| m.email)).collect();
+    Envelope::new(Some(from), to?).map_err(|e| MailError::Build(e.to_string()))
+}
