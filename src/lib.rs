@@ -8,10 +8,12 @@
 //!
 //! - `model`: plain data exchanged between the stages.
 //! - `config`: TOML → validated `Config`, errors with line and column.
-//! - `rules`: rule syntax → AST with positions → FTS5 query.
+//! - `rules`: rule syntax → AST (errors with positions) → FTS5 query.
 //! - `fetch`: HTTP(S)/file fetching with limits and conditional GET.
 //! - `parse`: feed bytes → items with our own identity and plain text.
-//! - `store`: SQLite: migrations, dedup, FTS5 matching, outbox, search.
+//! - `store`: SQLite: migrations, dedup (`store/ingest.rs`), the match
+//!   step (`store/matching.rs`: FTS5 over each group's new rows), outbox,
+//!   search.
 //! - `digest`: pending matches → subject, text and HTML (pure).
 //! - `mail`: RFC 5322 messages and their transports (SMTP, stdout).
 //! - `pipeline`: the only composer of stages: poll, match, deliver.

@@ -4,19 +4,23 @@
 //! each call on the blocking pool. Schema changes are SQL files applied by
 //! `PRAGMA user_version`, append-only (docs/DESIGN.md §3). Uses `model` only.
 //!
-//! - `ingest`: insert-new-only for a group of feeds in one transaction,
-//!   FTS5 matching of the new rows; 304s; the feeds' poll state.
+//! - `ingest`: insert-new-only for a group of feeds in one transaction.
+//! - `matching`: the rules over just the group's new rows (FTS5 scratch).
+//! - `feeds`: the feeds' rows: poll state, 304s, failures and backoff.
 //! - `outbox`: pending matches → outbox rows → sent.
 //! - `query`: `search` over the archive and `status`.
 //! - `retention`: pruning old text while keeping item identities.
 
+mod feeds;
 mod ingest;
 mod links;
+mod matching;
 mod outbox;
 mod query;
 mod retention;
 
-pub use ingest::{Batch, Failure, PollState, Write};
+pub use feeds::PollState;
+pub use ingest::{Batch, Failure, Write};
 pub use outbox::NewOutbox;
 pub use retention::Pruned;
 
@@ -43,20 +47,6 @@ const MIGRATIONS: &[&str] = &[
 /// scratch table of new items so that live matching and `search` agree.
 const FTS_DEFINITION: &str = "title, summary, author, category, feed, \
      tokenize = 'porter unicode61 remove_diacritics 2'";
-
-/// The matching scratch database (docs/DESIGN.md §3): new items are staged in a plain
-/// table, then indexed by one statement into an FTS5 table that reads its
-/// text from there (external content: the text is held once).
-const SCRATCH_SCHEMA: &str = "CREATE TABLE staged(id INTEGER PRIMARY KEY, \
-     title TEXT, summary TEXT, author TEXT, category TEXT, feed TEXT);";
-
-/// The scratch FTS5 table, made anew for each group of new items.
-fn scratch_index() -> String {
-    format!(
-        "DROP TABLE IF EXISTS batch; \
-         CREATE VIRTUAL TABLE batch USING fts5({FTS_DEFINITION}, content = 'staged', content_rowid = 'id');"
-    )
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -264,12 +254,9 @@ impl Store {
     }
 
     fn with_scratch(conn: Connection) -> Result<Self> {
-        let scratch = Connection::open_in_memory()?;
-        scratch.execute_batch(SCRATCH_SCHEMA)?;
-        scratch.execute_batch(&scratch_index())?;
         Ok(Store {
             conn,
-            scratch,
+            scratch: matching::open_scratch()?,
             matching: std::time::Duration::ZERO,
         })
     }
@@ -285,11 +272,8 @@ impl Store {
     /// the last group's scratch tables: the daemon calls it when a run is
     /// over, so that it idles small.
     pub fn release_memory(&mut self) -> Result<()> {
-        self.scratch
-            .execute_batch("DELETE FROM staged; DROP TABLE IF EXISTS batch; VACUUM;")?;
-        self.scratch.execute_batch(&scratch_index())?;
+        matching::release_scratch(&self.scratch)?;
         self.conn.execute_batch("PRAGMA shrink_memory;")?;
-        self.scratch.execute_batch("PRAGMA shrink_memory;")?;
         Ok(())
     }
 

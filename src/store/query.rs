@@ -7,7 +7,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::{Result, Store, StoreError, from_ts, to_ts};
-use crate::model::{Attention, FeedStatus, MARK_END, MARK_START, OutboxStatus, SearchHit};
+use crate::model::{
+    Attention, FailingFeed, FeedStatus, MARK_END, MARK_START, MovedFeed, NeverFetched,
+    OutboxStatus, SearchHit, Undelivered,
+};
 
 impl Store {
     /// Items matching `fts_query`, newest first; only from `feeds` when
@@ -145,15 +148,24 @@ impl Store {
             if status == Some(410) {
                 a.gone.push(name);
             } else if never {
-                a.never_fetched.push((name, error));
+                a.never_fetched.push(NeverFetched { feed: name, error });
             } else if let Some(since) = from_ts(Some(since)).filter(|s| *s <= failing_before) {
-                a.failing.push((name, since, error));
+                a.failing.push(FailingFeed {
+                    feed: name,
+                    since,
+                    error,
+                });
             }
         }
         let mut stmt = self.conn.prepare_cached(
             "SELECT name, moved_to FROM feeds WHERE moved_to IS NOT NULL ORDER BY name",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok(MovedFeed {
+                feed: r.get(0)?,
+                to: r.get(1)?,
+            })
+        })?;
         for row in rows {
             a.moved.push(row?);
         }
@@ -171,12 +183,12 @@ impl Store {
         })?;
         for row in rows {
             let (digest, created, attempts, error) = row?;
-            a.undelivered.push((
+            a.undelivered.push(Undelivered {
                 digest,
-                from_ts(Some(created)).unwrap_or_default(),
+                written_at: from_ts(Some(created)).unwrap_or_default(),
                 attempts,
                 error,
-            ));
+            });
         }
         Ok(a)
     }

@@ -723,14 +723,17 @@ fn attention_names_feeds_failing_for_a_day_gone_feeds_and_undelivered_messages()
     s.mark_failed(id, "550 no such user", now).unwrap();
     let a = s.attention(now - Duration::days(1)).unwrap();
     assert_eq!(a.failing.len(), 1);
-    assert_eq!(a.failing[0].0, "long");
-    assert_eq!(a.failing[0].2, "HTTP 503 again", "the latest error");
+    assert_eq!(a.failing[0].feed, "long");
+    assert_eq!(a.failing[0].error, "HTTP 503 again", "the latest error");
     assert_eq!(
         a.never_fetched,
-        [("typo".to_string(), "HTTP 404".to_string())]
+        [crate::model::NeverFetched {
+            feed: "typo".to_string(),
+            error: "HTTP 404".to_string()
+        }]
     );
     assert!(
-        (a.failing[0].1 - (now - Duration::days(2)))
+        (a.failing[0].since - (now - Duration::days(2)))
             .num_seconds()
             .abs()
             <= 1,
@@ -739,7 +742,7 @@ fn attention_names_feeds_failing_for_a_day_gone_feeds_and_undelivered_messages()
     assert_eq!(a.gone, vec!["gone".to_string()]);
     assert_eq!(a.undelivered.len(), 1);
     assert_eq!(
-        (a.undelivered[0].0.as_str(), a.undelivered[0].2),
+        (a.undelivered[0].digest.as_str(), a.undelivered[0].attempts),
         ("morning", 1)
     );
 }
