@@ -125,17 +125,48 @@ pub struct SearchHit {
 /// attention and earlier digests that are still undelivered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attention {
-    /// Feeds failing for at least a day: name, since when, last error.
-    pub failing: Vec<(String, DateTime<Utc>, String)>,
+    /// Feeds failing for at least a day.
+    pub failing: Vec<FailingFeed>,
     /// Feeds never fetched successfully since they were added (a wrong URL,
-    /// most likely), however recent: name, last error.
-    pub never_fetched: Vec<(String, String)>,
+    /// most likely), however recent.
+    pub never_fetched: Vec<NeverFetched>,
     /// Feeds whose server says they are gone (HTTP 410).
     pub gone: Vec<String>,
-    /// Feeds that redirect permanently: name, new URL.
-    pub moved: Vec<(String, String)>,
-    /// Earlier messages not delivered yet: digest, written at, attempts, last error.
-    pub undelivered: Vec<(String, DateTime<Utc>, i64, String)>,
+    /// Feeds that redirect permanently.
+    pub moved: Vec<MovedFeed>,
+    /// Earlier messages not delivered yet.
+    pub undelivered: Vec<Undelivered>,
+}
+
+/// A feed failing since `since`; `error` is the latest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailingFeed {
+    pub feed: String,
+    pub since: DateTime<Utc>,
+    pub error: String,
+}
+
+/// A feed never fetched successfully; `error` is the latest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeverFetched {
+    pub feed: String,
+    pub error: String,
+}
+
+/// A feed whose URL redirects permanently to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovedFeed {
+    pub feed: String,
+    pub to: String,
+}
+
+/// A message of `digest` written at `written_at`, tried `attempts` times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undelivered {
+    pub digest: String,
+    pub written_at: DateTime<Utc>,
+    pub attempts: i64,
+    pub error: String,
 }
 
 impl Attention {
@@ -146,6 +177,52 @@ impl Attention {
             && self.moved.is_empty()
             && self.undelivered.is_empty()
     }
+
+    /// A key for each problem, the same for as long as the problem lasts
+    /// (an immediate digest shows each one once a day).
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        keys.extend(self.failing.iter().map(|f| failing_key(&f.feed)));
+        keys.extend(self.never_fetched.iter().map(|f| failing_key(&f.feed)));
+        keys.extend(self.gone.iter().map(|f| gone_key(f)));
+        keys.extend(self.moved.iter().map(moved_key));
+        keys.extend(self.undelivered.iter().map(undelivered_key));
+        keys
+    }
+
+    /// Only the problems whose key `keep` accepts.
+    pub fn only(&self, keep: impl Fn(&str) -> bool) -> Attention {
+        fn kept<T: Clone>(
+            all: &[T],
+            key: impl Fn(&T) -> String,
+            keep: &dyn Fn(&str) -> bool,
+        ) -> Vec<T> {
+            all.iter().filter(|x| keep(&key(x))).cloned().collect()
+        }
+        Attention {
+            failing: kept(&self.failing, |f| failing_key(&f.feed), &keep),
+            never_fetched: kept(&self.never_fetched, |f| failing_key(&f.feed), &keep),
+            gone: kept(&self.gone, |f| gone_key(f), &keep),
+            moved: kept(&self.moved, moved_key, &keep),
+            undelivered: kept(&self.undelivered, undelivered_key, &keep),
+        }
+    }
+}
+
+fn failing_key(feed: &str) -> String {
+    format!("failing:{feed}")
+}
+
+fn gone_key(feed: &str) -> String {
+    format!("gone:{feed}")
+}
+
+fn moved_key(m: &MovedFeed) -> String {
+    format!("moved:{}:{}", m.feed, m.to)
+}
+
+fn undelivered_key(u: &Undelivered) -> String {
+    format!("undelivered:{}:{}", u.digest, u.written_at.timestamp())
 }
 
 /// A message fixed in the outbox: sent, byte for byte, until accepted.

@@ -18,15 +18,18 @@ fn local(t: chrono::DateTime<chrono::Utc>, tz: Tz) -> String {
 /// The lines of the section, shared by both renderings.
 fn lines(a: &Attention, tz: Tz) -> (Vec<String>, Vec<String>) {
     let mut feeds = Vec::new();
-    for (name, since, error) in &a.failing {
+    for f in &a.failing {
         feeds.push(format!(
-            "{name}: failing since {} ({error})",
-            local(*since, tz)
+            "{}: failing since {} ({})",
+            f.feed,
+            local(f.since, tz),
+            f.error
         ));
     }
-    for (name, error) in &a.never_fetched {
+    for f in &a.never_fetched {
         feeds.push(format!(
-            "{name}: not fetched successfully since it was added ({error}); check its URL"
+            "{}: not fetched successfully since it was added ({}); check its URL",
+            f.feed, f.error
         ));
     }
     for name in &a.gone {
@@ -34,18 +37,22 @@ fn lines(a: &Attention, tz: Tz) -> (Vec<String>, Vec<String>) {
             "{name}: gone (HTTP 410); remove it from the config"
         ));
     }
-    for (name, url) in &a.moved {
+    for m in &a.moved {
         feeds.push(format!(
-            "{name}: moved permanently to {url}; update the config"
+            "{}: moved permanently to {}; update the config",
+            m.feed, m.to
         ));
     }
     let undelivered = a
         .undelivered
         .iter()
-        .map(|(digest, at, attempts, error)| {
+        .map(|u| {
             format!(
-                "\"{digest}\" of {}: {attempts} attempt(s), last error: {error}",
-                local(*at, tz)
+                "\"{}\" of {}: {} attempt(s), last error: {}",
+                u.digest,
+                local(u.written_at, tz),
+                u.attempts,
+                u.error
             )
         })
         .collect();

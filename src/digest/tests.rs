@@ -5,7 +5,7 @@
 use super::*;
 use chrono::{TimeZone, Utc};
 
-use crate::model::AlsoIn;
+use crate::model::{AlsoIn, FailingFeed, MovedFeed, NeverFetched, Undelivered};
 
 fn m(id: i64, title: &str, rules: &[&str], snippet: &str) -> MatchView {
     MatchView {
@@ -520,11 +520,26 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
     let ms = [m(1, "A story", &["r"], "x")];
     let mut run = Run::new(&ms);
     run.attention = Attention {
-        failing: vec![("kyiv-post".into(), when, "HTTP 503 <b>".into())],
-        never_fetched: vec![("typo".into(), "HTTP 404".into())],
+        failing: vec![FailingFeed {
+            feed: "kyiv-post".into(),
+            since: when,
+            error: "HTTP 503 <b>".into(),
+        }],
+        never_fetched: vec![NeverFetched {
+            feed: "typo".into(),
+            error: "HTTP 404".into(),
+        }],
         gone: vec!["old-blog".into()],
-        moved: vec![("wire".into(), "https://new.example.org/feed".into())],
-        undelivered: vec![("morning".into(), when, 3, "connection refused".into())],
+        moved: vec![MovedFeed {
+            feed: "wire".into(),
+            to: "https://new.example.org/feed".into(),
+        }],
+        undelivered: vec![Undelivered {
+            digest: "morning".into(),
+            written_at: when,
+            attempts: 3,
+            error: "connection refused".into(),
+        }],
     };
     let r = run.render(&ms);
     let text = &r[0].text;

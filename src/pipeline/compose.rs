@@ -55,30 +55,12 @@ async fn pending(ctx: &Context, digest: String) -> Result<Pending, StoreError> {
             Ok(Pending {
                 recent: s.recent_texts(&feeds, RECENT_PER_FEED)?,
                 sent: s.sent_stories(&digest, since)?,
-                shown: s.attention_shown(&problems(&attention))?,
+                shown: s.attention_shown(&attention.keys())?,
                 attention,
                 matches,
             })
         })
         .await
-}
-
-/// A key for each problem of the attention section.
-fn problems(a: &Attention) -> Vec<String> {
-    let mut keys: Vec<String> = a
-        .failing
-        .iter()
-        .map(|(f, ..)| format!("failing:{f}"))
-        .collect();
-    keys.extend(a.never_fetched.iter().map(|(f, _)| format!("failing:{f}")));
-    keys.extend(a.gone.iter().map(|f| format!("gone:{f}")));
-    keys.extend(a.moved.iter().map(|(f, to)| format!("moved:{f}:{to}")));
-    keys.extend(
-        a.undelivered
-            .iter()
-            .map(|(d, at, ..)| format!("undelivered:{d}:{}", at.timestamp())),
-    );
-    keys
 }
 
 /// The attention section of `digest`: everything for a scheduled digest;
@@ -88,44 +70,12 @@ fn attention_for(digest: &DigestConfig, p: &Pending, now: DateTime<Utc>) -> Atte
     if digest.schedule != DigestSchedule::Immediate {
         return p.attention.clone();
     }
-    let due = |key: String| {
+    let due = |key: &str| {
         p.shown
-            .get(&key)
+            .get(key)
             .is_none_or(|at| now - *at >= ATTENTION_EVERY)
     };
-    let a = &p.attention;
-    Attention {
-        failing: a
-            .failing
-            .iter()
-            .filter(|(f, ..)| due(format!("failing:{f}")))
-            .cloned()
-            .collect(),
-        never_fetched: a
-            .never_fetched
-            .iter()
-            .filter(|(f, _)| due(format!("failing:{f}")))
-            .cloned()
-            .collect(),
-        gone: a
-            .gone
-            .iter()
-            .filter(|f| due(format!("gone:{f}")))
-            .cloned()
-            .collect(),
-        moved: a
-            .moved
-            .iter()
-            .filter(|(f, to)| due(format!("moved:{f}:{to}")))
-            .cloned()
-            .collect(),
-        undelivered: a
-            .undelivered
-            .iter()
-            .filter(|(d, at, ..)| due(format!("undelivered:{d}:{}", at.timestamp())))
-            .cloned()
-            .collect(),
-    }
+    p.attention.only(due)
 }
 
 /// What the footer says: this host, the config, when the digest is next due.
@@ -181,7 +131,7 @@ async fn render(
         footer: footer(ctx, digest, now),
         now,
     });
-    Ok((parts, problems(&attention)))
+    Ok((parts, attention.keys()))
 }
 
 /// Builds each part's message; parts after the first are threaded to it.

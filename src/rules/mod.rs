@@ -1,5 +1,5 @@
-//! Rules stage: the watch-rule language (README, "Rule syntax") → an AST with byte spans →
-//! an FTS5 MATCH expression. Pure: no I/O, no SQLite; `store` runs what this
+//! Rules stage: the watch-rule language (README, "Rule syntax") → an AST →
+//! an FTS5 MATCH expression; errors carry the position in the query. Pure: no I/O, no SQLite; `store` runs what this
 //! produces, so a rule gives the same answer live and in `search` (docs/DESIGN.md §3).
 //!
 //! Grammar (operators are upper case; everything else is a search term):
@@ -43,16 +43,33 @@ pub struct RuleError {
     pub message: String,
 }
 
-/// A parsed query. Spans are byte ranges in the query text.
+/// A parsed query.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
-    Term { text: String, prefix: bool },
-    Phrase { text: String },
-    Near { terms: Vec<Node>, distance: u32 },
+    Term {
+        text: String,
+        prefix: bool,
+    },
+    Phrase {
+        text: String,
+    },
+    Near {
+        terms: Vec<Node>,
+        distance: u32,
+    },
     And(Vec<Node>),
     Or(Vec<Node>),
-    Not(Box<Node>, usize),
-    Field(String, Box<Node>),
+    /// `NOT x` or `-x`; `at` is the byte offset of the operator in the
+    /// query, for the error when nothing positive is left beside it.
+    Not {
+        inner: Box<Node>,
+        at: usize,
+    },
+    /// `field:x`: `inner` looked for in one column only.
+    Field {
+        field: String,
+        inner: Box<Node>,
+    },
 }
 
 /// Named term sets (`[terms]`), already parsed, used as `@name`.
@@ -114,7 +131,7 @@ fn compile_in(node: &Node, src: &str, columns: &str) -> Result<String, RuleError
             let mut first_not = None;
             for part in parts {
                 match part {
-                    Node::Not(inner, at) => {
+                    Node::Not { inner, at } => {
                         first_not.get_or_insert(*at);
                         neg.push(compile(inner, src)?);
                     }
@@ -140,8 +157,8 @@ fn compile_in(node: &Node, src: &str, columns: &str) -> Result<String, RuleError
             let compiled: Result<Vec<_>, _> = parts.iter().map(|p| compile(p, src)).collect();
             Ok(format!("({})", compiled?.join(" OR ")))
         }
-        Node::Not(_, at) => Err(no_positive(src, *at)),
-        Node::Field(field, inner) => Ok(format!("{field} : ({})", compile_in(inner, src, "")?)),
+        Node::Not { at, .. } => Err(no_positive(src, *at)),
+        Node::Field { field, inner } => Ok(format!("{field} : ({})", compile_in(inner, src, "")?)),
     }
 }
 
@@ -196,7 +213,10 @@ pub fn from_lists(
         });
     }
     if !none.is_empty() {
-        parts.push(Node::Not(Box::new(Node::Or(none)), 0));
+        parts.push(Node::Not {
+            inner: Box::new(Node::Or(none)),
+            at: 0,
+        });
     }
     Ok(if parts.len() == 1 {
         parts.remove(0)

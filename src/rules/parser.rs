@@ -6,7 +6,11 @@ use super::{DEFAULT_NEAR, FIELDS, Node, RuleError, TermSets, error, suggest};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
-    Word(String, bool),
+    /// A search term; `prefix` when it ends in `*`.
+    Word {
+        text: String,
+        prefix: bool,
+    },
     Phrase(String),
     Field(String),
     Set(String),
@@ -119,7 +123,7 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
             "AND" if !prefix => Tok::And,
             "OR" if !prefix => Tok::Or,
             "NOT" if !prefix => Tok::Not,
-            _ => Tok::Word(word, prefix),
+            _ => Tok::Word { text: word, prefix },
         };
         out.push((tok, start));
     }
@@ -187,11 +191,17 @@ impl Parser<'_> {
         match self.peek() {
             Some(Tok::Not) => {
                 self.bump();
-                Ok(Node::Not(Box::new(self.unary()?), at))
+                Ok(Node::Not {
+                    inner: Box::new(self.unary()?),
+                    at,
+                })
             }
             Some(Tok::Minus) => {
                 self.bump();
-                Ok(Node::Not(Box::new(self.primary()?), at))
+                Ok(Node::Not {
+                    inner: Box::new(self.primary()?),
+                    at,
+                })
             }
             _ => self.primary(),
         }
@@ -217,7 +227,7 @@ impl Parser<'_> {
             ));
         };
         match tok {
-            Tok::Word(text, prefix) => {
+            Tok::Word { text, prefix } => {
                 check_term(self.src, at, &text)?;
                 Ok(Node::Term { text, prefix })
             }
@@ -253,7 +263,10 @@ impl Parser<'_> {
                     ));
                 }
                 let inner = self.primary()?;
-                Ok(Node::Field(name, Box::new(inner)))
+                Ok(Node::Field {
+                    field: name,
+                    inner: Box::new(inner),
+                })
             }
             Tok::LParen => {
                 if self.peek() == Some(&Tok::RParen) {
@@ -286,7 +299,7 @@ impl Parser<'_> {
         loop {
             let o = self.offset();
             match self.bump() {
-                Some((Tok::Word(text, prefix), _)) => {
+                Some((Tok::Word { text, prefix }, _)) => {
                     check_term(self.src, o, &text)?;
                     terms.push(Node::Term { text, prefix });
                 }
@@ -297,7 +310,13 @@ impl Parser<'_> {
                 Some((Tok::Comma, _)) => {
                     let o = self.offset();
                     match self.bump() {
-                        Some((Tok::Word(n, false), _)) => {
+                        Some((
+                            Tok::Word {
+                                text: n,
+                                prefix: false,
+                            },
+                            _,
+                        )) => {
                             distance = n.parse().map_err(|_| {
                                 error(self.src, o, "expected the NEAR distance as a whole number")
                             })?;

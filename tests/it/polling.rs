@@ -470,7 +470,10 @@ async fn permanent_redirects_are_reported_then_followed_and_loops_fail() {
     let attention = setup.store().attention(chrono::Utc::now()).unwrap();
     assert_eq!(
         attention.moved,
-        vec![("old".to_string(), server.url("/new.xml"))]
+        vec![feedwatch::model::MovedFeed {
+            feed: "old".to_string(),
+            to: server.url("/new.xml")
+        }]
     );
 
     // After three confirmations the new URL is fetched directly.
