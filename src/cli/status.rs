@@ -4,6 +4,7 @@
 //! feed column is as wide as the longest name.
 
 use chrono::Utc;
+use chrono_tz::Tz;
 
 use super::output::{Out, outln};
 use super::{CliError, local_time, rfc3339};
@@ -18,15 +19,16 @@ pub fn status(config: &Config, json: bool) -> Result<(), CliError> {
         return Ok(());
     }
     let tz = config.timezone;
+    feeds(&mut out, &status, tz)?;
+    digests(&mut out, &status, tz)?;
+    outbox(&mut out, &status)?;
+    database(&mut out, &status, tz)
+}
+
+fn feeds(out: &mut Out, status: &Status, tz: Tz) -> Result<(), CliError> {
     let time =
         |t: Option<chrono::DateTime<Utc>>| t.map_or_else(|| "never".into(), |t| local_time(t, tz));
-    let width = status
-        .feeds
-        .iter()
-        .map(|f| f.status.name.chars().count())
-        .chain([4])
-        .max()
-        .unwrap_or(4);
+    let width = column_width(status.feeds.iter().map(|f| f.status.name.as_str()), "FEED");
     outln!(
         out,
         "{:<width$}  {:<20}  {:>4}  {:>7}  {:>6}  {:<20}  LAST ERROR",
@@ -63,13 +65,11 @@ pub fn status(config: &Config, json: bool) -> Result<(), CliError> {
             next,
         );
     }
-    let width = status
-        .digests
-        .iter()
-        .map(|d| d.name.chars().count())
-        .chain([6])
-        .max()
-        .unwrap_or(6);
+    Ok(())
+}
+
+fn digests(out: &mut Out, status: &Status, tz: Tz) -> Result<(), CliError> {
+    let width = column_width(status.digests.iter().map(|d| d.name.as_str()), "DIGEST");
     outln!(
         out,
         "\n{:<width$}  {:>13}  NEXT SEND",
@@ -84,6 +84,10 @@ pub fn status(config: &Config, json: bool) -> Result<(), CliError> {
         };
         outln!(out, "{:<width$}  {:>13}  {next}", d.name, d.pending_items);
     }
+    Ok(())
+}
+
+fn outbox(out: &mut Out, status: &Status) -> Result<(), CliError> {
     let o = &status.outbox;
     outln!(
         out,
@@ -99,6 +103,30 @@ pub fn status(config: &Config, json: bool) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// The daemon's last full check of the database file (README, "Bad input").
+fn database(out: &mut Out, status: &Status, tz: Tz) -> Result<(), CliError> {
+    let line = match &status.integrity {
+        None => "not checked in full yet (the daemon checks at start and daily)".to_string(),
+        Some((at, None)) => format!("checked in full {}: no damage", local_time(*at, tz)),
+        Some((at, Some(damage))) => format!(
+            "checked in full {}: DAMAGED ({damage}); stop feedwatch and restore the last backup \
+             (README, \"Operations\")",
+            local_time(*at, tz)
+        ),
+    };
+    outln!(out, "\nDATABASE  {line}");
+    Ok(())
+}
+
+/// As wide as the longest name, and at least as wide as the heading.
+fn column_width<'a>(names: impl Iterator<Item = &'a str>, heading: &str) -> usize {
+    names
+        .map(|n| n.chars().count())
+        .chain([heading.len()])
+        .max()
+        .unwrap_or(heading.len())
 }
 
 fn to_json(status: &Status) -> serde_json::Value {

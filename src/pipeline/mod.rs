@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, FeedConfig};
 use crate::fetch::Fetcher;
 use crate::model::IngestReport;
-use crate::store::{Db, Store, StoreError};
+use crate::store::{Db, PollState, Store, StoreError};
 
 mod check;
 mod compose;
@@ -188,7 +188,7 @@ pub async fn poll_feeds_with_progress(
     progress: &(dyn Fn(&FeedReport) + Sync),
 ) -> Vec<FeedReport> {
     // Every feed's validators, backoff and moves in one query.
-    let mut states = match ctx.db.call(|s| s.poll_states()).await {
+    let states = match ctx.db.call(|s| s.poll_states()).await {
         Ok(states) => states,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the feeds' state; nothing polled");
@@ -202,78 +202,107 @@ pub async fn poll_feeds_with_progress(
         }
     };
     let (writer, written) = Writer::start(ctx.db.clone(), Arc::clone(&ctx.config));
-    let global = Arc::new(Semaphore::new(ctx.config.poll.concurrency));
-    let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut task_feed = HashMap::new();
-    for (i, feed) in feeds.iter().enumerate() {
-        let host = feed.url.host_str().unwrap_or("").to_ascii_lowercase();
-        let per_host = Arc::clone(
-            hosts
-                .entry(host)
-                .or_insert_with(|| Arc::new(Semaphore::new(ctx.config.poll.per_host))),
-        );
-        let (ctx, feed, global, writer) = (
-            ctx.clone(),
-            feed.clone(),
-            Arc::clone(&global),
-            writer.clone(),
-        );
-        let state = states.remove(&feed.name).unwrap_or_default();
-        let name = feed.name.clone();
-        let task = tasks.spawn(async move {
-            let skipped = FeedReport {
-                feed: feed.name.clone(),
-                outcome: FeedOutcome::Skipped,
-            };
-            let run = async {
-                if !ctx.jitter.is_zero() {
-                    tokio::time::sleep(ctx.jitter.mul_f64(fastrand::f64())).await;
-                }
-                let _host = per_host.acquire_owned().await;
-                let _slot = global.acquire_owned().await;
-                feed::poll_feed(&ctx, &writer, &feed, state).await
-            };
-            // Shutdown reaches the feeds in flight too: what they fetched is
-            // not stored, and is fetched again at the next start.
-            tokio::select! {
-                biased;
-                _ = ctx.shutdown.cancelled() => (i, skipped),
-                report = run => (i, report),
-            }
-        });
-        task_feed.insert(task.id(), (i, name));
-    }
-    let mut reports: Vec<(usize, FeedReport)> = Vec::with_capacity(feeds.len());
-    while let Some(joined) = tasks.join_next_with_id().await {
-        let report = match joined {
-            Ok((_, r)) => r,
-            // A panic inside one feed's task costs that feed only (README,
-            // "Fetching"), and is reported as the bug it is.
-            Err(e) => {
-                tracing::error!(error = %e, "a feed task panicked");
-                let (i, feed) = task_feed.remove(&e.id()).unwrap_or_default();
-                let error = FeedError::Panicked(e.to_string());
-                (
-                    i,
-                    FeedReport {
-                        feed,
-                        outcome: FeedOutcome::Failed(error),
-                    },
-                )
-            }
-        };
-        ctx.heartbeat.beat();
-        progress(&report.1);
-        reports.push(report);
-    }
+    let tasks = FeedTasks::spawn(ctx, feeds, states, &writer);
+    let reports = tasks.join(ctx, progress).await;
     // Every feed task has ended; the writer ends with its last handle.
     drop(writer);
     if let Err(e) = written.await {
         tracing::error!(error = %e, "the store writer panicked");
     }
-    reports.sort_by_key(|(i, _)| *i);
-    reports.into_iter().map(|(_, r)| r).collect()
+    reports
+}
+
+/// One task per feed of a poll, and which feed each task is.
+struct FeedTasks {
+    set: tokio::task::JoinSet<(usize, FeedReport)>,
+    feed_of: HashMap<tokio::task::Id, (usize, String)>,
+}
+
+impl FeedTasks {
+    /// Starts every feed, each waiting for a slot of its host and a slot of
+    /// the poll (`poll.per_host`, `poll.concurrency`).
+    fn spawn(
+        ctx: &Context,
+        feeds: &[FeedConfig],
+        mut states: HashMap<String, PollState>,
+        writer: &Writer,
+    ) -> Self {
+        let global = Arc::new(Semaphore::new(ctx.config.poll.concurrency));
+        let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        let mut tasks = FeedTasks {
+            set: tokio::task::JoinSet::new(),
+            feed_of: HashMap::new(),
+        };
+        for (i, feed) in feeds.iter().enumerate() {
+            let host = feed.url.host_str().unwrap_or("").to_ascii_lowercase();
+            let per_host = hosts
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(ctx.config.poll.per_host)));
+            let slots = [Arc::clone(per_host), Arc::clone(&global)];
+            let state = states.remove(&feed.name).unwrap_or_default();
+            let run = poll_in_slot(ctx.clone(), writer.clone(), feed.clone(), state, slots);
+            let task = tasks.set.spawn(async move { (i, run.await) });
+            tasks.feed_of.insert(task.id(), (i, feed.name.clone()));
+        }
+        tasks
+    }
+
+    /// Every report, in config order, as the tasks end.
+    async fn join(
+        mut self,
+        ctx: &Context,
+        progress: &(dyn Fn(&FeedReport) + Sync),
+    ) -> Vec<FeedReport> {
+        let mut reports: Vec<(usize, FeedReport)> = Vec::with_capacity(self.feed_of.len());
+        while let Some(joined) = self.set.join_next_with_id().await {
+            let report = match joined {
+                Ok((_, r)) => r,
+                // A panic inside one feed's task costs that feed only
+                // (README, "Fetching"), and is reported as the bug it is.
+                Err(e) => {
+                    tracing::error!(error = %e, "a feed task panicked");
+                    let (i, feed) = self.feed_of.remove(&e.id()).unwrap_or_default();
+                    let outcome = FeedOutcome::Failed(FeedError::Panicked(e.to_string()));
+                    (i, FeedReport { feed, outcome })
+                }
+            };
+            ctx.heartbeat.beat();
+            progress(&report.1);
+            reports.push(report);
+        }
+        reports.sort_by_key(|(i, _)| *i);
+        reports.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+/// One feed: after its jitter, in its slots, unless shutdown comes first.
+async fn poll_in_slot(
+    ctx: Context,
+    writer: Writer,
+    feed: FeedConfig,
+    state: PollState,
+    slots: [Arc<Semaphore>; 2],
+) -> FeedReport {
+    let name = feed.name.clone();
+    let run = async {
+        if !ctx.jitter.is_zero() {
+            tokio::time::sleep(ctx.jitter.mul_f64(fastrand::f64())).await;
+        }
+        let [per_host, global] = slots;
+        let _host = per_host.acquire_owned().await;
+        let _slot = global.acquire_owned().await;
+        feed::poll_feed(&ctx, &writer, &feed, state).await
+    };
+    // Shutdown reaches the feeds in flight too: what they fetched is not
+    // stored, and is fetched again at the next start.
+    tokio::select! {
+        biased;
+        _ = ctx.shutdown.cancelled() => FeedReport {
+            feed: name,
+            outcome: FeedOutcome::Skipped,
+        },
+        report = run => report,
+    }
 }
 
 /// Polls every configured feed.

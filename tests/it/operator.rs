@@ -198,6 +198,45 @@ fn status_keeps_its_columns_with_long_names_and_gives_times_with_a_zone() {
 }
 
 #[test]
+fn status_shows_the_last_full_check_of_the_database() {
+    let (dir, path) = config_with(&format!(
+        "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n\
+         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n{}",
+        rule_iran_drones_ukraine()
+    ));
+    assert!(feedwatch(&path, &["poll"]).status.success());
+    let out = text(&feedwatch(&path, &["status"]).stdout);
+    assert!(
+        out.trim_end()
+            .ends_with("DATABASE  not checked in full yet (the daemon checks at start and daily)"),
+        "{out}"
+    );
+    // What the daemon records when its check finds damage.
+    let mut store = feedwatch::store::Store::open_dir(&dir.path().join("state")).unwrap();
+    store
+        .record_integrity(
+            chrono::Utc::now(),
+            Some("page 7: btreeInitPage() returns error"),
+        )
+        .unwrap();
+    drop(store);
+    let out = text(&feedwatch(&path, &["status"]).stdout);
+    let line = out.lines().last().unwrap();
+    assert!(
+        line.starts_with("DATABASE  checked in full ")
+            && line.contains("DAMAGED (page 7: btreeInitPage() returns error)")
+            && line.contains("restore the last backup"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&feedwatch(&path, &["status", "--json"]).stdout).unwrap();
+    assert_eq!(
+        json["database"]["damage"],
+        "page 7: btreeInitPage() returns error"
+    );
+}
+
+#[test]
 fn a_closed_pipe_ends_the_command_quietly() {
     use std::os::unix::process::ExitStatusExt;
     let (_dir, path) = config_with(&format!(
