@@ -74,8 +74,7 @@ pub fn parse(text: &str) -> Result<Vec<OpmlFeed>, OpmlError> {
     reader.config_mut().trim_text(true);
     // Folder names of the enclosing outlines (None for outlines that are feeds).
     let mut folders: Vec<Option<String>> = Vec::new();
-    let mut feeds = Vec::new();
-    let mut names = HashSet::new();
+    let mut found = Found::default();
     let mut seen_opml = false;
     loop {
         let event = reader.read_event().map_err(|e| OpmlError {
@@ -100,31 +99,8 @@ pub fn parse(text: &str) -> Result<Vec<OpmlFeed>, OpmlError> {
                 let title = attr(e, "title").or_else(|| attr(e, "text"));
                 match attr(e, "xmlUrl") {
                     Some(url) => {
-                        let mut tags: Vec<String> = Vec::new();
                         let categories = attr(e, "category").unwrap_or_default();
-                        let named = folders.iter().flatten().map(String::as_str);
-                        for t in named.chain(categories.split([',', '/'])).map(slug) {
-                            if !t.is_empty() && !tags.contains(&t) {
-                                tags.push(t);
-                            }
-                        }
-                        // The same feed in another folder: one feed, more tags.
-                        if let Some(known) = feeds.iter_mut().find(|f: &&mut OpmlFeed| f.url == url)
-                        {
-                            for t in tags {
-                                if !known.tags.contains(&t) {
-                                    known.tags.push(t);
-                                }
-                            }
-                        } else {
-                            let name = unique_name(&mut names, title.as_deref(), &url);
-                            feeds.push(OpmlFeed {
-                                name,
-                                title,
-                                url,
-                                tags,
-                            });
-                        }
+                        found.add(url, title, tags_of(&folders, &categories));
                         if !empty {
                             folders.push(None);
                         }
@@ -142,7 +118,49 @@ pub fn parse(text: &str) -> Result<Vec<OpmlFeed>, OpmlError> {
             message: "no <opml> element".into(),
         });
     }
-    Ok(feeds)
+    Ok(found.feeds)
+}
+
+/// The feeds read so far, and the names they took.
+#[derive(Default)]
+struct Found {
+    feeds: Vec<OpmlFeed>,
+    names: HashSet<String>,
+}
+
+impl Found {
+    /// A feed outline: a new feed, or, for the same feed in another folder,
+    /// more tags on the one already read.
+    fn add(&mut self, url: String, title: Option<String>, tags: Vec<String>) {
+        if let Some(known) = self.feeds.iter_mut().find(|f| f.url == url) {
+            for t in tags {
+                if !known.tags.contains(&t) {
+                    known.tags.push(t);
+                }
+            }
+            return;
+        }
+        let name = unique_name(&mut self.names, title.as_deref(), &url);
+        self.feeds.push(OpmlFeed {
+            name,
+            title,
+            url,
+            tags,
+        });
+    }
+}
+
+/// A feed's tags: the folders it is in, then its `category` attribute
+/// (comma- or slash-separated), as slugs, each once.
+fn tags_of(folders: &[Option<String>], categories: &str) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    let named = folders.iter().flatten().map(String::as_str);
+    for t in named.chain(categories.split([',', '/'])).map(slug) {
+        if !t.is_empty() && !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    tags
 }
 
 /// `[[feeds]]` tables for the config file.

@@ -24,8 +24,9 @@ mod service;
 pub use service::limit_malloc_arenas;
 
 pub use jobs::schedules;
-use jobs::{Jobs, feeds_for};
+use jobs::{Fired, Jobs, feeds_for};
 use lane::{Lane, Queued};
+use service::StateLock;
 
 use crate::config::{Config, DigestSchedule};
 use crate::pipeline::{self, ConfigSource, Context};
@@ -101,16 +102,7 @@ pub async fn serve_with_grace(
     mut reload: mpsc::Receiver<()>,
     stop_grace: Option<Duration>,
 ) -> anyhow::Result<()> {
-    let lock = service::lock_state_dir(&config.state_dir)?;
-    let mut ctx = Context::open(config, shutdown.clone())?;
-    if let Some(grace) = stop_grace {
-        ctx.stop_grace = grace;
-    }
-    let (mut jobs, mut rx) = Jobs::start(&ctx.config).await?;
-    tracing::info!(feeds = ctx.config.feeds.len(), rules = ctx.config.rules.len(), lock = %lock.path.display(), "feedwatch started");
-    service::ready(&jobs.status_text());
-    // Poll once at start: a restarted daemon should not wait a whole period.
-    jobs.send_now(Tick::Poll);
+    let (lock, mut ctx, mut jobs, mut rx) = start(config, &shutdown, stop_grace).await?;
     let mut rearm_check = tokio::time::interval(REARM_CHECK);
     let watchdog_every = service::watchdog_interval();
     let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
@@ -124,21 +116,7 @@ pub async fn serve_with_grace(
             biased;
             _ = shutdown.cancelled() => break,
             Some(()) = reload.recv() => {
-                service::reloading();
-                match source.load() {
-                    Ok(new) => {
-                        jobs.stop().await;
-                        ctx = ctx.with_config(new)?;
-                        (jobs, rx) = Jobs::start(&ctx.config).await?;
-                        tracing::info!(feeds = ctx.config.feeds.len(), rules = ctx.config.rules.len(), "config reloaded");
-                    }
-                    Err(errors) => {
-                        for e in &errors.errors {
-                            tracing::error!(line = e.line, column = e.col, error = %e.message, "invalid config; still running on the previous one");
-                        }
-                    }
-                }
-                service::ready(&jobs.status_text());
+                (ctx, jobs, rx) = reload_config(&source, ctx, jobs, rx).await?;
             }
             _ = watchdog.tick(), if watchdog_every.is_some() => {
                 // Only while the database answers, the schedules are armed
@@ -153,12 +131,12 @@ pub async fn serve_with_grace(
             Some(fired) = rx.recv() => {
                 // Arm the next run first: a long run must not make it late.
                 jobs.rearm(&ctx.config, &fired).await;
-                let queued = Queued {
+                let lane = if fired.tick.is_poll() { &mut polls } else { &mut deliveries };
+                lane.push(Queued {
                     jitter: jobs::jitter_for(&ctx.config, &fired),
                     due: fired.occurrence,
                     tick: fired.tick,
-                };
-                if queued.tick.is_poll() { polls.push(queued) } else { deliveries.push(queued) }
+                });
                 service::status(&jobs.status_text());
             }
             (tick, done) = polls.finished() => after_step(&ctx, tick, done, &mut deliveries).await,
@@ -175,6 +153,58 @@ pub async fn serve_with_grace(
     drop(lock);
     tracing::info!("feedwatch stopped");
     Ok(())
+}
+
+/// The state directory locked, the context, and the armed schedules with a
+/// poll due at once: a restarted daemon should not wait a whole period.
+async fn start(
+    config: Config,
+    shutdown: &CancellationToken,
+    stop_grace: Option<Duration>,
+) -> anyhow::Result<(StateLock, Context, Jobs, mpsc::Receiver<Fired>)> {
+    let lock = service::lock_state_dir(&config.state_dir)?;
+    let mut ctx = Context::open(config, shutdown.clone())?;
+    if let Some(grace) = stop_grace {
+        ctx.stop_grace = grace;
+    }
+    let (jobs, rx) = Jobs::start(&ctx.config).await?;
+    tracing::info!(feeds = ctx.config.feeds.len(), rules = ctx.config.rules.len(), lock = %lock.path.display(), "feedwatch started");
+    service::ready(&jobs.status_text());
+    jobs.send_now(Tick::Poll);
+    Ok((lock, ctx, jobs, rx))
+}
+
+/// SIGHUP: the config read again through the same loader as `check`; the
+/// schedules re-armed with it, or, when it is invalid, the errors logged
+/// and the daemon left running on the previous one.
+async fn reload_config(
+    source: &ConfigSource,
+    ctx: Context,
+    mut jobs: Jobs,
+    rx: mpsc::Receiver<Fired>,
+) -> anyhow::Result<(Context, Jobs, mpsc::Receiver<Fired>)> {
+    service::reloading();
+    let reloaded = match source.load() {
+        Ok(new) => {
+            jobs.stop().await;
+            let ctx = ctx.with_config(new)?;
+            let (jobs, rx) = Jobs::start(&ctx.config).await?;
+            tracing::info!(
+                feeds = ctx.config.feeds.len(),
+                rules = ctx.config.rules.len(),
+                "config reloaded"
+            );
+            (ctx, jobs, rx)
+        }
+        Err(errors) => {
+            for e in &errors.errors {
+                tracing::error!(line = e.line, column = e.col, error = %e.message, "invalid config; still running on the previous one");
+            }
+            (ctx, jobs, rx)
+        }
+    };
+    service::ready(&reloaded.1.status_text());
+    Ok(reloaded)
 }
 
 /// How often the daemon checks the whole database for damage.

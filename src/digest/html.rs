@@ -32,6 +32,22 @@ pub(super) fn html(l: &Layout<'_>) -> String {
             escape(&part)
         );
     }
+    sections(&mut out, l);
+    reported(&mut out, l);
+    if let Some(a) = l.attention {
+        out.push_str(&attention::html(a, l.tz));
+    }
+    let footer: Vec<String> = l.footer_lines().iter().map(|f| escape(f)).collect();
+    let _ = writeln!(
+        out,
+        "<p style=\"font-size:12px;{MUTED};margin-top:24px\">{}</p></div></body></html>",
+        footer.join("<br>")
+    );
+    out
+}
+
+/// One section per rule: stories in full, pointers to where a story is.
+fn sections(out: &mut String, l: &Layout<'_>) {
     for section in &l.sections {
         let _ = writeln!(
             out,
@@ -53,6 +69,10 @@ pub(super) fn html(l: &Layout<'_>) -> String {
             }
         }
     }
+}
+
+/// Later copies of stories reported in earlier digests, one line each.
+fn reported(out: &mut String, l: &Layout<'_>) {
     if !l.reported.is_empty() {
         out.push_str(&format!(
             "<h2 style=\"font-size:15px;margin:24px 0 8px 0;{MUTED}\">Already reported (later copies)</h2><ul style=\"font-size:13px;padding-left:20px;{MUTED}\">"
@@ -66,16 +86,6 @@ pub(super) fn html(l: &Layout<'_>) -> String {
         }
         out.push_str("</ul>\n");
     }
-    if let Some(a) = l.attention {
-        out.push_str(&attention::html(a, l.tz));
-    }
-    let footer: Vec<String> = l.footer_lines().iter().map(|f| escape(f)).collect();
-    let _ = writeln!(
-        out,
-        "<p style=\"font-size:12px;{MUTED};margin-top:24px\">{}</p></div></body></html>",
-        footer.join("<br>")
-    );
-    out
 }
 
 /// A story in full: its linked title (matched words marked), where and

@@ -160,53 +160,11 @@ fn write_group(
     work: &[Work],
 ) -> Vec<Result<IngestReport, String>> {
     let now = Utc::now();
-    let retry_at: Vec<Box<dyn Fn(i64) -> DateTime<Utc> + Sync>> = work
-        .iter()
-        .map(|w| -> Box<dyn Fn(i64) -> DateTime<Utc> + Sync> {
-            match w {
-                Work::Failed {
-                    status,
-                    retry_after,
-                    ..
-                } => {
-                    let (status, retry_after) = (*status, *retry_after);
-                    Box::new(move |failures| now + backoff(failures, status, retry_after))
-                }
-                _ => Box::new(move |_| now),
-            }
-        })
-        .collect();
+    let retry_at: Vec<RetryAt> = work.iter().map(|w| retry_at(w, now)).collect();
     let group: Vec<Write<'_>> = work
         .iter()
         .zip(&retry_at)
-        .map(|(w, retry_at)| match w {
-            Work::Stored(p) => Write::Stored(Batch {
-                feed: &p.feed,
-                url: &p.url,
-                status: Some(p.status),
-                validators: &p.validators,
-                items: &p.items,
-                backfill_cutoff: p.backfill_cutoff,
-                moved_to: p.moved_to.as_deref(),
-                not_before: p.not_before,
-                now,
-            }),
-            Work::NotModified { feed, url } => Write::NotModified { feed, url, now },
-            Work::Failed {
-                feed,
-                url,
-                status,
-                error,
-                ..
-            } => Write::Failed(Failure {
-                feed,
-                url,
-                status: *status,
-                error,
-                now,
-                retry_at: retry_at.as_ref(),
-            }),
-        })
+        .map(|(w, retry_at)| to_write(w, retry_at.as_ref(), now))
         .collect();
     let results = s.write_group(&group, &config.rules);
     work.iter()
@@ -218,4 +176,58 @@ fn write_group(
             result.map_err(|e| e.to_string())
         })
         .collect()
+}
+
+/// When a feed may be tried again, given how many times in a row it failed.
+type RetryAt = Box<dyn Fn(i64) -> DateTime<Utc> + Sync>;
+
+/// A failure's backoff (README, "Fetching"), from now.
+fn retry_at(w: &Work, now: DateTime<Utc>) -> RetryAt {
+    match w {
+        Work::Failed {
+            status,
+            retry_after,
+            ..
+        } => {
+            let (status, retry_after) = (*status, *retry_after);
+            Box::new(move |failures| now + backoff(failures, status, retry_after))
+        }
+        _ => Box::new(move |_| now),
+    }
+}
+
+/// A piece of work as the store takes it.
+fn to_write<'a>(
+    w: &'a Work,
+    retry_at: &'a (dyn Fn(i64) -> DateTime<Utc> + Sync),
+    now: DateTime<Utc>,
+) -> Write<'a> {
+    match w {
+        Work::Stored(p) => Write::Stored(Batch {
+            feed: &p.feed,
+            url: &p.url,
+            status: Some(p.status),
+            validators: &p.validators,
+            items: &p.items,
+            backfill_cutoff: p.backfill_cutoff,
+            moved_to: p.moved_to.as_deref(),
+            not_before: p.not_before,
+            now,
+        }),
+        Work::NotModified { feed, url } => Write::NotModified { feed, url, now },
+        Work::Failed {
+            feed,
+            url,
+            status,
+            error,
+            ..
+        } => Write::Failed(Failure {
+            feed,
+            url,
+            status: *status,
+            error,
+            now,
+            retry_at,
+        }),
+    }
 }

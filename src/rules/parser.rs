@@ -28,6 +28,8 @@ fn is_word_char(c: char) -> bool {
     !c.is_whitespace() && !c.is_control() && !matches!(c, '(' | ')' | '"' | ',' | ':' | '*' | '@')
 }
 
+type Chars<'a> = std::iter::Peekable<std::str::CharIndices<'a>>;
+
 fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
     let mut out = Vec::new();
     let mut chars = src.char_indices().peekable();
@@ -38,96 +40,96 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
             chars.next();
             continue;
         }
-        let single = match c {
-            '(' => Some(Tok::LParen),
-            ')' => Some(Tok::RParen),
-            ',' => Some(Tok::Comma),
-            '-' => Some(Tok::Minus),
-            _ => None,
-        };
-        if let Some(tok) = single {
-            chars.next();
-            out.push((tok, start));
-            continue;
-        }
-        if c == '"' {
-            chars.next();
-            let mut text = String::new();
-            let mut closed = false;
-            for (_, ch) in chars.by_ref() {
-                if ch == '"' {
-                    closed = true;
-                    break;
-                }
-                if !ch.is_control() {
-                    text.push(ch);
+        let tok = match c {
+            '(' | ')' | ',' | '-' => {
+                chars.next();
+                match c {
+                    '(' => Tok::LParen,
+                    ')' => Tok::RParen,
+                    ',' => Tok::Comma,
+                    _ => Tok::Minus,
                 }
             }
-            if !closed {
-                return Err(error(src, start, "unclosed quote: expected a closing \""));
+            '"' => phrase(src, &mut chars, start)?,
+            '@' => set_name(src, &mut chars, start)?,
+            '*' | ':' => {
+                return Err(error(
+                    src,
+                    start,
+                    format!("unexpected '{c}': expected a term"),
+                ));
             }
-            out.push((Tok::Phrase(text), start));
-            continue;
-        }
-        if c == '@' {
-            chars.next();
-            let mut name = String::new();
-            while let Some(&(_, ch)) = chars.peek() {
-                if ch.is_alphanumeric() || ch == '_' || ch == '-' {
-                    name.push(ch);
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            if name.is_empty() {
-                return Err(error(src, start, "expected a term set name after @"));
-            }
-            out.push((Tok::Set(name), start));
-            continue;
-        }
-        if c == '*' || c == ':' {
-            return Err(error(
-                src,
-                start,
-                format!("unexpected '{c}': expected a term"),
-            ));
-        }
-        let mut word = String::new();
-        while let Some(&(_, ch)) = chars.peek() {
-            if is_word_char(ch) {
-                word.push(ch);
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let mut prefix = false;
-        match chars.peek() {
-            Some(&(_, '*')) => {
-                chars.next();
-                prefix = true;
-            }
-            Some(&(_, ':')) => {
-                chars.next();
-                out.push((Tok::Field(word), start));
-                continue;
-            }
-            Some(&(_, '(')) if word == "NEAR" => {
-                out.push((Tok::Near, start));
-                continue;
-            }
-            _ => {}
-        }
-        let tok = match word.as_str() {
-            "AND" if !prefix => Tok::And,
-            "OR" if !prefix => Tok::Or,
-            "NOT" if !prefix => Tok::Not,
-            _ => Tok::Word { text: word, prefix },
+            _ => word(&mut chars),
         };
         out.push((tok, start));
     }
     Ok(out)
+}
+
+/// `"…"`: control characters inside are dropped.
+fn phrase(src: &str, chars: &mut Chars<'_>, start: usize) -> Result<Tok, RuleError> {
+    chars.next();
+    let mut text = String::new();
+    for (_, ch) in chars.by_ref() {
+        if ch == '"' {
+            return Ok(Tok::Phrase(text));
+        }
+        if !ch.is_control() {
+            text.push(ch);
+        }
+    }
+    Err(error(src, start, "unclosed quote: expected a closing \""))
+}
+
+/// `@name`, a term set.
+fn set_name(src: &str, chars: &mut Chars<'_>, start: usize) -> Result<Tok, RuleError> {
+    chars.next();
+    let mut name = String::new();
+    while let Some(&(_, ch)) = chars.peek() {
+        if ch.is_alphanumeric() || ch == '_' || ch == '-' {
+            name.push(ch);
+            chars.next();
+        } else {
+            break;
+        }
+    }
+    if name.is_empty() {
+        return Err(error(src, start, "expected a term set name after @"));
+    }
+    Ok(Tok::Set(name))
+}
+
+/// A word: a term (`word*` a prefix), a field (`word:`), an operator, or
+/// `NEAR` directly followed by `(`.
+fn word(chars: &mut Chars<'_>) -> Tok {
+    let mut word = String::new();
+    while let Some(&(_, ch)) = chars.peek() {
+        if is_word_char(ch) {
+            word.push(ch);
+            chars.next();
+        } else {
+            break;
+        }
+    }
+    let mut prefix = false;
+    match chars.peek() {
+        Some(&(_, '*')) => {
+            chars.next();
+            prefix = true;
+        }
+        Some(&(_, ':')) => {
+            chars.next();
+            return Tok::Field(word);
+        }
+        Some(&(_, '(')) if word == "NEAR" => return Tok::Near,
+        _ => {}
+    }
+    match word.as_str() {
+        "AND" if !prefix => Tok::And,
+        "OR" if !prefix => Tok::Or,
+        "NOT" if !prefix => Tok::Not,
+        _ => Tok::Word { text: word, prefix },
+    }
 }
 
 struct Parser<'a> {
@@ -243,51 +245,81 @@ impl Parser<'_> {
                     format!("unknown term set @{name}: define it under [terms]"),
                 )),
             },
-            Tok::Field(name) => {
-                if !FIELDS.contains(&name.as_str()) {
-                    let hint = suggest(&name, &FIELDS);
-                    return Err(error(
-                        self.src,
-                        at,
-                        format!(
-                            "unknown field '{name}'{hint}: fields are {}",
-                            FIELDS.join(", ")
-                        ),
-                    ));
-                }
-                if matches!(self.peek(), Some(Tok::Minus) | Some(Tok::Not)) {
-                    return Err(error(
-                        self.src,
-                        self.offset(),
-                        "put the negation before the field: -title:word",
-                    ));
-                }
-                let inner = self.primary()?;
-                Ok(Node::Field {
-                    field: name,
-                    inner: Box::new(inner),
-                })
-            }
-            Tok::LParen => {
-                if self.peek() == Some(&Tok::RParen) {
-                    return Err(error(
-                        self.src,
-                        at,
-                        "empty group: expected a term inside ( )",
-                    ));
-                }
-                let inner = self.or()?;
-                match self.bump() {
-                    Some((Tok::RParen, _)) => Ok(inner),
-                    Some((_, o)) => Err(error(self.src, o, "expected ')'")),
-                    None => Err(error(self.src, at, "unclosed '(': expected ')'")),
-                }
-            }
+            Tok::Field(name) => self.field(name, at),
+            Tok::LParen => self.group(at),
             Tok::Near => self.near(at),
             Tok::RParen => Err(error(self.src, at, "unexpected ')': expected a term")),
             Tok::Comma => Err(error(self.src, at, "unexpected ',': expected a term")),
             Tok::And | Tok::Or => Err(error(self.src, at, "expected a term before this operator")),
             Tok::Not | Tok::Minus => Err(error(self.src, at, "expected a term after the negation")),
+        }
+    }
+
+    /// `field:` and what it scopes.
+    fn field(&mut self, name: String, at: usize) -> Result<Node, RuleError> {
+        if !FIELDS.contains(&name.as_str()) {
+            let hint = suggest(&name, &FIELDS);
+            return Err(error(
+                self.src,
+                at,
+                format!(
+                    "unknown field '{name}'{hint}: fields are {}",
+                    FIELDS.join(", ")
+                ),
+            ));
+        }
+        if matches!(self.peek(), Some(Tok::Minus) | Some(Tok::Not)) {
+            return Err(error(
+                self.src,
+                self.offset(),
+                "put the negation before the field: -title:word",
+            ));
+        }
+        let inner = self.primary()?;
+        Ok(Node::Field {
+            field: name,
+            inner: Box::new(inner),
+        })
+    }
+
+    /// `( … )`, after its `(`.
+    fn group(&mut self, at: usize) -> Result<Node, RuleError> {
+        if self.peek() == Some(&Tok::RParen) {
+            return Err(error(
+                self.src,
+                at,
+                "empty group: expected a term inside ( )",
+            ));
+        }
+        let inner = self.or()?;
+        match self.bump() {
+            Some((Tok::RParen, _)) => Ok(inner),
+            Some((_, o)) => Err(error(self.src, o, "expected ')'")),
+            None => Err(error(self.src, at, "unclosed '(': expected ')'")),
+        }
+    }
+
+    /// `, n)` at the end of NEAR( … ), after the comma.
+    fn near_distance(&mut self) -> Result<u32, RuleError> {
+        let o = self.offset();
+        let expected = "expected the NEAR distance as a whole number";
+        let distance = match self.bump() {
+            Some((
+                Tok::Word {
+                    text,
+                    prefix: false,
+                },
+                _,
+            )) => text.parse().map_err(|_| error(self.src, o, expected))?,
+            _ => return Err(error(self.src, o, expected)),
+        };
+        match self.bump() {
+            Some((Tok::RParen, _)) => Ok(distance),
+            _ => Err(error(
+                self.src,
+                self.offset().min(o + 1),
+                "expected ')' after the NEAR distance",
+            )),
         }
     }
 
@@ -308,37 +340,8 @@ impl Parser<'_> {
                     terms.push(Node::Phrase { text });
                 }
                 Some((Tok::Comma, _)) => {
-                    let o = self.offset();
-                    match self.bump() {
-                        Some((
-                            Tok::Word {
-                                text: n,
-                                prefix: false,
-                            },
-                            _,
-                        )) => {
-                            distance = n.parse().map_err(|_| {
-                                error(self.src, o, "expected the NEAR distance as a whole number")
-                            })?;
-                        }
-                        _ => {
-                            return Err(error(
-                                self.src,
-                                o,
-                                "expected the NEAR distance as a whole number",
-                            ));
-                        }
-                    }
-                    match self.bump() {
-                        Some((Tok::RParen, _)) => break,
-                        _ => {
-                            return Err(error(
-                                self.src,
-                                self.offset().min(o + 1),
-                                "expected ')' after the NEAR distance",
-                            ));
-                        }
-                    }
+                    distance = self.near_distance()?;
+                    break;
                 }
                 Some((Tok::RParen, _)) => break,
                 Some((_, o)) => {

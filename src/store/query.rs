@@ -157,6 +157,13 @@ impl Store {
                 });
             }
         }
+        a.moved = self.moved_feeds()?;
+        a.undelivered = self.undelivered()?;
+        Ok(a)
+    }
+
+    /// Feeds whose URL redirects permanently, and where to.
+    fn moved_feeds(&self) -> Result<Vec<MovedFeed>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT name, moved_to FROM feeds WHERE moved_to IS NOT NULL ORDER BY name",
         )?;
@@ -166,30 +173,23 @@ impl Store {
                 to: r.get(1)?,
             })
         })?;
-        for row in rows {
-            a.moved.push(row?);
-        }
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Unsent messages that have failed at least once.
+    fn undelivered(&self) -> Result<Vec<Undelivered>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT digest, created_at, attempts, coalesce(last_error, '') FROM outbox
              WHERE sent_at IS NULL AND attempts > 0 ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get(2)?,
-                r.get(3)?,
-            ))
+            Ok(Undelivered {
+                digest: r.get(0)?,
+                written_at: from_ts(Some(r.get(1)?)).unwrap_or_default(),
+                attempts: r.get(2)?,
+                error: r.get(3)?,
+            })
         })?;
-        for row in rows {
-            let (digest, created, attempts, error) = row?;
-            a.undelivered.push(Undelivered {
-                digest,
-                written_at: from_ts(Some(created)).unwrap_or_default(),
-                attempts,
-                error,
-            });
-        }
-        Ok(a)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
