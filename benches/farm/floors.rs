@@ -1,0 +1,191 @@
+//! The floors: what the same work costs without feedwatch, measured in
+//! this process in the same run (reqwest fetching the farm, feed-rs parsing
+//! it, the store's insert and match through the library), and the archive
+//! of a million items the store and search figures are measured on.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::generator::{feed_doc, rules};
+
+/// Fetches every feed at concurrency 16 (conditionally with `etags`);
+/// optionally parses each body with feed-rs.
+pub async fn fetch_all(
+    addr: SocketAddr,
+    feeds: usize,
+    etags: Option<&HashMap<usize, String>>,
+    parse: bool,
+) -> Duration {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    let sem = Arc::new(tokio::sync::Semaphore::new(16));
+    let mut tasks = tokio::task::JoinSet::new();
+    for f in 0..feeds {
+        let (client, sem) = (client.clone(), sem.clone());
+        let etag = etags.and_then(|e| e.get(&f).cloned());
+        tasks.spawn(async move {
+            let _p = sem.acquire_owned().await;
+            let mut req = client.get(format!("http://{addr}/f/{f}.xml"));
+            if let Some(e) = etag {
+                req = req.header("If-None-Match", e);
+            }
+            let body = req
+                .send()
+                .await
+                .expect("fetch")
+                .bytes()
+                .await
+                .expect("body");
+            if parse && !body.is_empty() {
+                let body = body.to_vec();
+                tokio::task::spawn_blocking(move || {
+                    feed_rs::parser::parse(&body[..])
+                        .map(|f| f.entries.len())
+                        .unwrap_or(0)
+                })
+                .await
+                .expect("parse");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    started.elapsed()
+}
+
+/// Feeds stored per `ingest_many` call in the in-process measurements: the
+/// default `poll.concurrency`, which bounds the poll writer's groups.
+const GROUP: usize = 16;
+
+/// Store and matching time over a run of items.
+#[derive(Default)]
+pub struct Window {
+    pub store_and_match: Duration,
+    pub matching: Duration,
+    pub items: usize,
+}
+
+/// Ingests `n` items (50-item feeds of 100 names, GROUP feeds per call, 100
+/// rules) into a new state dir; returns it with the timings on the empty
+/// archive (first 50,000 items) and on the full one (a last 50,000 items),
+/// and the text size.
+pub fn build_archive(n: usize) -> (tempfile::TempDir, Window, Window, usize, usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = feedwatch::store::Store::open_dir(&dir.path().join("state")).expect("store");
+    let config_text = format!(
+        "state_dir = \"state\"\n[email]\nfrom = \"a@example.org\"\nto = [\"b@example.org\"]\ntransport = \"stdout\"\n{}",
+        rules(100)
+    );
+    let config =
+        feedwatch::config::parse(&config_text, &dir.path().join("x.toml"), None).expect("rules");
+    let base = url::Url::parse("https://example.org/").expect("url");
+    let mut text_bytes = 0;
+    let mut done = 0;
+    let window = 50_000.min(n / 2).max(1);
+    let mut empty = Window::default();
+    let mut full = Window::default();
+    let started_all = Instant::now();
+    let mut f = 0;
+    while done < n {
+        let mut parsed = Vec::new();
+        let mut count = 0;
+        while parsed.len() < GROUP && done + count < n {
+            let c = 50.min(n - done - count);
+            let doc = feed_doc(10_000 + f, done + count, c, 1);
+            let p = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
+            text_bytes += p
+                .items
+                .iter()
+                .map(|i| i.title.len() + i.summary.len())
+                .sum::<usize>();
+            parsed.push((format!("a{}", f % 100), p));
+            count += c;
+            f += 1;
+        }
+        let now = chrono::Utc::now();
+        let validators = Default::default();
+        let batches: Vec<_> = parsed
+            .iter()
+            .map(|(name, p)| feedwatch::store::Batch {
+                feed: name,
+                url: "https://example.org/",
+                status: Some(200),
+                validators: &validators,
+                items: &p.items,
+                backfill_cutoff: None,
+                moved_to: None,
+                not_before: None,
+                now,
+            })
+            .collect();
+        let t = Instant::now();
+        let matching_before = store.matching_time();
+        for r in store.ingest_many(&batches, &config.rules) {
+            r.expect("ingest");
+        }
+        let spent = t.elapsed();
+        let matching = store.matching_time() - matching_before;
+        let window = if done < window {
+            Some(&mut empty)
+        } else if done >= n - window {
+            Some(&mut full)
+        } else {
+            None
+        };
+        if let Some(w) = window {
+            w.store_and_match += spent;
+            w.matching += matching;
+            w.items += count;
+        }
+        let before = done;
+        done += count;
+        if done / 100_000 > before / 100_000 {
+            eprintln!(
+                "archive: {done} items ({:.0} s)",
+                started_all.elapsed().as_secs_f64()
+            );
+        }
+    }
+    (dir, empty, full, text_bytes, n)
+}
+
+/// Time to store `n` parsed items, GROUP feeds of 50 per call, no rules.
+pub fn store_floor(n: usize) -> Duration {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = feedwatch::store::Store::open_dir(dir.path()).expect("store");
+    let base = url::Url::parse("https://example.org/").expect("url");
+    let feeds: Vec<(String, Vec<feedwatch::model::Item>)> = (0..n / 50)
+        .map(|f| {
+            let doc = feed_doc(20_000 + f, 0, 50, 1);
+            let parsed = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
+            (format!("s{f}"), parsed.items)
+        })
+        .collect();
+    let validators = Default::default();
+    let now = chrono::Utc::now();
+    let started = Instant::now();
+    for group in feeds.chunks(GROUP) {
+        let batches: Vec<_> = group
+            .iter()
+            .map(|(name, items)| feedwatch::store::Batch {
+                feed: name,
+                url: "https://example.org/",
+                status: Some(200),
+                validators: &validators,
+                items,
+                backfill_cutoff: None,
+                moved_to: None,
+                not_before: None,
+                now,
+            })
+            .collect();
+        for r in store.ingest_many(&batches, &[]) {
+            r.expect("ingest");
+        }
+    }
+    started.elapsed()
+}

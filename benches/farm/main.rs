@@ -1,0 +1,315 @@
+//! The feedwatch benchmark: a deterministic feed farm served on
+//! loopback with ETag/Last-Modified, the real `feedwatch` binary run against
+//! it, and the floors measured in the same run so that ratios compare like
+//! with like. Run: `cargo bench --bench farm` (options after `--`:
+//! `--feeds N --items M --archive K`; `--quick` for a small run;
+//! `--parse-only` to profile the parse stage alone).
+//!
+//! Reports wall time, CPU time (user + system, from wait4) and peak RSS of
+//! each feedwatch process, items/s, and the database size per item.
+//!
+//! - `generator`: the farm's feeds and the rules.
+//! - `server`: the farm's HTTP server.
+//! - `measure`: running the binary and measuring it; the results table.
+//! - `floors`: the same work without feedwatch, and the archive.
+
+mod floors;
+mod generator;
+mod measure;
+mod server;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use generator::{Doc, feed_doc};
+use measure::{Report, Run, feedwatch, floor, row, write_config};
+use server::Farm;
+
+struct Args {
+    feeds: usize,
+    items: usize,
+    archive: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        feeds: 1000,
+        items: 50,
+        archive: 1_000_000,
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < argv.len() {
+        let next = || argv.get(i + 1).and_then(|v| v.parse().ok());
+        match argv[i].as_str() {
+            "--feeds" => a.feeds = next().unwrap_or(a.feeds),
+            "--items" => a.items = next().unwrap_or(a.items),
+            "--archive" => a.archive = next().unwrap_or(a.archive),
+            "--quick" => {
+                a.feeds = 200;
+                a.archive = 100_000;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    a
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--launch") {
+        measure::launch(&argv[2..]);
+    }
+    let a = args();
+    if std::env::args().any(|a| a == "--parse-only") {
+        parse_only(&a);
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    eprintln!("generating {} feeds × {} items…", a.feeds, a.items);
+    let docs: Vec<Doc> = (0..a.feeds).map(|f| feed_doc(f, 0, a.items, 1)).collect();
+    let bytes: usize = docs.iter().map(|d| d.body.len()).sum();
+    let farm: Farm = Arc::new(Mutex::new(docs));
+    let addr = rt.block_on(server::serve(farm.clone()));
+    let mut report = Report::default();
+
+    let network = network_floors(&rt, addr, &farm, &a, &mut report);
+    parse_floors(&farm, &mut report);
+    let config = write_config(dir.path(), Some(addr), a.feeds, "transport = \"stdout\"");
+    let (first, nochange) = polls(&config, &farm, &a, &mut report);
+    let store = feedwatch::store::Store::open_dir(&dir.path().join("state")).expect("store");
+    let first_db = store.size_bytes().expect("size");
+    drop(store);
+    store_and_search(&a, &mut report);
+    digest(&mut report);
+    idle(&config, &mut report);
+    report.notes.push(format!(
+        "farm: {} feeds × {} items, {:.1} MB of RSS/Atom; first-poll database {:.1} MB",
+        a.feeds,
+        a.items,
+        bytes as f64 / 1e6,
+        first_db as f64 / 1e6
+    ));
+    report.print();
+    println!(
+        "- ratios: first poll wall / fetch+parse floor = {:.2}; no-change poll / 304 floor = {:.2}",
+        first.wall.as_secs_f64() / network.fetch_parse.as_secs_f64(),
+        nochange.wall.as_secs_f64() / network.not_modified.as_secs_f64()
+    );
+}
+
+/// `--parse-only`: feedwatch's parse stage over the farm's documents, ten
+/// times, and nothing else: a target for `perf record`.
+fn parse_only(a: &Args) {
+    let docs: Vec<Doc> = (0..a.feeds).map(|f| feed_doc(f, 0, a.items, 1)).collect();
+    let base = url::Url::parse("https://example.org/").expect("url");
+    let started = Instant::now();
+    let mut items = 0;
+    for _ in 0..10 {
+        for d in &docs {
+            items +=
+                feedwatch::parse::parse_feed(&d.body, &base, 1000).map_or(0, |f| f.items.len());
+        }
+    }
+    println!(
+        "parse stage: {items} items, {:.0} items/s",
+        items as f64 / started.elapsed().as_secs_f64()
+    );
+}
+
+/// The network floors the polls are compared with.
+struct NetworkFloors {
+    fetch_parse: Duration,
+    not_modified: Duration,
+}
+
+/// reqwest fetching the farm (all of it, all 304, and with feed-rs parsing).
+fn network_floors(
+    rt: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    farm: &Farm,
+    a: &Args,
+    report: &mut Report,
+) -> NetworkFloors {
+    let fetch = rt.block_on(floors::fetch_all(addr, a.feeds, None, false));
+    let etags: HashMap<usize, String> = farm
+        .lock()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (i, d.etag.clone()))
+        .collect();
+    let not_modified = rt.block_on(floors::fetch_all(addr, a.feeds, Some(&etags), false));
+    let fetch_parse = rt.block_on(floors::fetch_all(addr, a.feeds, None, true));
+    let total_items = a.feeds * a.items;
+    report.rows.push(floor(
+        "floor: fetch all (reqwest, concurrency 16)",
+        fetch,
+        0,
+    ));
+    report.rows.push(floor("floor: all 304", not_modified, 0));
+    report.rows.push(floor(
+        "floor: fetch + feed-rs parse",
+        fetch_parse,
+        total_items,
+    ));
+    NetworkFloors {
+        fetch_parse,
+        not_modified,
+    }
+}
+
+/// Parsing alone, on one core: feed-rs, then feedwatch's parse stage
+/// (feed-rs, HTML to text, identity, links) over the same documents.
+fn parse_floors(farm: &Farm, report: &mut Report) {
+    let docs = farm.lock().unwrap();
+    let base = url::Url::parse("https://example.org/").expect("url");
+    let t = Instant::now();
+    let n: usize = docs
+        .iter()
+        .map(|d| feed_rs::parser::parse(&d.body[..]).map_or(0, |f| f.entries.len()))
+        .sum();
+    report
+        .rows
+        .push(floor("parse, one core: feed-rs alone", t.elapsed(), n));
+    let t = Instant::now();
+    let n: usize = docs
+        .iter()
+        .map(|d| feedwatch::parse::parse_feed(&d.body, &base, 1000).map_or(0, |f| f.items.len()))
+        .sum();
+    report.rows.push(floor(
+        "parse, one core: feedwatch's parse stage",
+        t.elapsed(),
+        n,
+    ));
+}
+
+/// feedwatch against the farm: the first poll, a poll with nothing new,
+/// and one with 10% of the feeds changed.
+fn polls(config: &Path, farm: &Farm, a: &Args, report: &mut Report) -> (Run, Run) {
+    eprintln!("first poll…");
+    let first = feedwatch(config, &["poll"]);
+    let failed = first.stdout.lines().filter(|l| l.contains("FAILED"));
+    assert_eq!(failed.count(), 0, "{}\n{}", first.stdout, first.stderr);
+    report
+        .rows
+        .push(row("feedwatch: first poll", &first, a.feeds * a.items));
+    let nochange = feedwatch(config, &["poll"]);
+    report
+        .rows
+        .push(row("feedwatch: no-change poll (all 304)", &nochange, 0));
+    {
+        let mut docs = farm.lock().unwrap();
+        for f in (0..a.feeds).filter(|f| f % 10 == 0) {
+            docs[f] = feed_doc(f, 5, a.items, 2);
+        }
+    }
+    let changed = feedwatch(config, &["poll"]);
+    report.rows.push(row(
+        "feedwatch: 10% of feeds changed (5 new items each)",
+        &changed,
+        a.feeds / 10 * 5,
+    ));
+    (first, nochange)
+}
+
+/// Storing and matching, in this process, in groups of feeds of 50 items
+/// (as the poll's writer takes them when the store is busy); `search` over
+/// the archive through the binary (median of 5); the database's size.
+fn store_and_search(a: &Args, report: &mut Report) {
+    report.rows.push(floor(
+        "floor: store only (insert-new-only + FTS index, 0 rules)",
+        floors::store_floor(20_000),
+        20_000,
+    ));
+    let (archive_dir, match_empty, match_full, text_bytes, items_stored) =
+        floors::build_archive(a.archive);
+    for (w, stored) in [
+        (&match_empty, "empty archive".to_string()),
+        (&match_full, format!("{} items stored", a.archive)),
+    ] {
+        report.rows.push(floor(
+            &format!("store + match, 100 rules, {stored}"),
+            w.store_and_match,
+            w.items,
+        ));
+        report.rows.push(floor(
+            &format!("matching alone (scratch index + 100 rules), {stored}"),
+            w.matching,
+            w.items,
+        ));
+    }
+    let archive_config = write_config(archive_dir.path(), None, 0, "transport = \"stdout\"");
+    let mut runs: Vec<Run> = (0..5)
+        .map(|_| feedwatch(&archive_config, &["search", "iran drones ukraine"]))
+        .collect();
+    runs.sort_by_key(|r| r.wall);
+    report.rows.push(row(
+        &format!("feedwatch search, 3 terms, {} items", items_stored),
+        &runs[2],
+        0,
+    ));
+    database_notes(archive_dir.path(), text_bytes, items_stored, report);
+}
+
+/// The archive's size per item and against its text, and its largest tables.
+fn database_notes(dir: &Path, text_bytes: usize, items: usize, report: &mut Report) {
+    let store = feedwatch::store::Store::open_dir(&dir.join("state")).expect("store");
+    let db = store.size_bytes().expect("size");
+    drop(store);
+    report.notes.push(format!(
+        "database: {:.0} bytes per item, {:.2}× the stored text ({} items, {:.1} MB of text, {:.1} MB file)",
+        db as f64 / items as f64,
+        db as f64 / text_bytes as f64,
+        items,
+        text_bytes as f64 / 1e6,
+        db as f64 / 1e6
+    ));
+    if let Ok(conn) = rusqlite::Connection::open(dir.join("state/feedwatch.db"))
+        && let Ok(mut st) = conn
+            .prepare("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 6")
+    {
+        let tables: Vec<String> = st
+            .query_map([], |r| {
+                Ok(format!(
+                    "{} {:.1} MB",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)? as f64 / 1e6
+                ))
+            })
+            .map(|rows| rows.flatten().collect())
+            .unwrap_or_default();
+        report
+            .notes
+            .push(format!("largest tables: {}", tables.join(", ")));
+    }
+}
+
+/// A digest of 10,000 matches sent to an SMTP server on loopback.
+fn digest(report: &mut Report) {
+    let (run, messages) = measure::digest_10k();
+    report.rows.push(row(
+        "feedwatch digest: 10,000 matches → loopback SMTP",
+        &run,
+        10_000,
+    ));
+    report.notes.push(format!(
+        "the 10,000-match digest went out as {messages} messages"
+    ));
+}
+
+/// The idle daemon.
+fn idle(config: &Path, report: &mut Report) {
+    let idle = measure::idle_rss(config);
+    report.notes.push(format!(
+        "idle daemon 15 s after its first poll: {:.1} MB RSS ({:.1} MB its own memory, {:.1} MB pages of the binary)",
+        idle.rss as f64 / 1024.0,
+        idle.anon as f64 / 1024.0,
+        idle.file as f64 / 1024.0
+    ));
+}

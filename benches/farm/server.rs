@@ -1,0 +1,81 @@
+//! The farm's HTTP server on loopback: keep-alive, ETag and Last-Modified,
+//! 304 for a matching If-None-Match, as nginx would serve files.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::generator::Doc;
+
+pub type Farm = Arc<Mutex<Vec<Doc>>>;
+
+/// HTTP/1.1 with keep-alive, ETag and Last-Modified, as nginx would serve files.
+pub async fn serve(farm: Farm) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let farm = farm.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::with_capacity(2048);
+                let mut chunk = [0u8; 2048];
+                loop {
+                    let end = loop {
+                        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break p + 4;
+                        }
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    buf.drain(..end);
+                    let path = head.split_whitespace().nth(1).unwrap_or("/");
+                    let idx: Option<usize> = path
+                        .trim_start_matches("/f/")
+                        .trim_end_matches(".xml")
+                        .parse()
+                        .ok();
+                    let doc = idx.and_then(|i| farm.lock().unwrap().get(i).cloned());
+                    let Some(doc) = doc else {
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                            .await;
+                        continue;
+                    };
+                    let inm = head.lines().find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("if-none-match")
+                            .then(|| v.trim().to_string())
+                    });
+                    let resp = if inm.as_deref() == Some(doc.etag.as_str()) {
+                        format!(
+                            "HTTP/1.1 304 Not Modified\r\nETag: {}\r\nLast-Modified: {}\r\n\r\n",
+                            doc.etag, doc.last_modified
+                        )
+                    } else {
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nETag: {}\r\nLast-Modified: {}\r\n\r\n",
+                            doc.body.len(),
+                            doc.etag,
+                            doc.last_modified
+                        )
+                    };
+                    if stream.write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    if !resp.starts_with("HTTP/1.1 304")
+                        && stream.write_all(&doc.body).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
