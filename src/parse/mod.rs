@@ -15,6 +15,7 @@ use crate::model::Item;
 
 mod decode;
 mod discover;
+mod lenient;
 mod links;
 mod repair;
 mod text;
@@ -49,6 +50,11 @@ pub struct ParsedFeed {
     pub items: Vec<Item>,
     /// RSS `<ttl>`: minutes the feed asks to be cached.
     pub ttl_minutes: Option<u32>,
+    /// Entries that could not be read, each with why: the others are kept.
+    pub skipped: Vec<String>,
+    /// Why feed-rs could not read the document, when the lenient reader
+    /// read it instead.
+    pub read_leniently: Option<String>,
 }
 
 /// Parses a whole feed. `base` is the URL the bytes finally came from (after
@@ -72,30 +78,101 @@ pub fn parse_feed_as(
     let text = String::from_utf8_lossy(&utf8);
     let utf8 = repair::repair(&text);
     // Entries past `max_items` are never read: feed-rs would build them all.
-    let kept = truncate::keep_entries(&utf8, max_items);
+    let possible = truncate::possible_entries(&utf8);
+    let kept = (possible > max_items)
+        .then(|| truncate::keep_entries(&utf8, max_items))
+        .flatten();
     let utf8 = kept.as_deref().unwrap_or(&utf8);
+    let strict = strict(utf8, base);
+    let now = Utc::now();
+    match strict {
+        // The common case: feed-rs read every entry the document may have.
+        Ok(feed) if feed.entries.len() >= possible.min(max_items) => {
+            Ok(from_feed_rs(feed, base, now, max_items))
+        }
+        strict => {
+            let found = strict.as_ref().map_or(0, |f| f.entries.len());
+            let lenient = catch_unwind(AssertUnwindSafe(|| lenient::read(utf8, max_items)))
+                .ok()
+                .flatten();
+            match (strict, lenient) {
+                (strict, Some(read)) if read.entries.len() > found => {
+                    Ok(from_lenient(read, strict.err(), base, now))
+                }
+                (Ok(feed), _) => Ok(from_feed_rs(feed, base, now, max_items)),
+                (Err(e), _) => Err(e),
+            }
+        }
+    }
+}
+
+/// feed-rs's reading. feed-rs (through quick-xml) has assertions reachable
+/// from input; a hostile feed must cost us that feed, never the process
+/// (README, "Bad input").
+fn strict(utf8: &str, base: &Url) -> Result<feed_rs::model::Feed, ParseError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
         .build();
-    // feed-rs (through quick-xml) has assertions reachable from input; a
-    // hostile feed must cost us that feed, never the process (README, "Bad input").
-    let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(utf8.as_bytes())))
+    catch_unwind(AssertUnwindSafe(|| parser.parse(utf8.as_bytes())))
         .map_err(|p| ParseError::Crashed(panic_message(&p)))?
-        .map_err(|e| ParseError::Invalid(e.to_string()))?;
-    let now = Utc::now();
-    let items = feed
-        .entries
-        .iter()
-        .take(max_items)
-        .map(|e| to_item(e, base, now))
-        .collect();
-    Ok(ParsedFeed {
+        .map_err(|e| ParseError::Invalid(e.to_string()))
+}
+
+fn from_feed_rs(
+    feed: feed_rs::model::Feed,
+    base: &Url,
+    now: DateTime<Utc>,
+    max_items: usize,
+) -> ParsedFeed {
+    ParsedFeed {
         ttl_minutes: feed.ttl,
         title: feed.title.as_ref().map(|t| clean(&text_of(t), MAX_TITLE)),
+        items: feed
+            .entries
+            .iter()
+            .take(max_items)
+            .map(|e| item_of(parts_of(e, base), now))
+            .collect(),
+        skipped: Vec::new(),
+        read_leniently: None,
+    }
+}
+
+fn from_lenient(
+    read: lenient::Read,
+    strict: Option<ParseError>,
+    base: &Url,
+    now: DateTime<Utc>,
+) -> ParsedFeed {
+    let items = read
+        .entries
+        .into_iter()
+        .map(|e| {
+            item_of(
+                Parts {
+                    id: e.id,
+                    link: e.link.and_then(|l| canonical_link(&l, base)),
+                    title: e.title,
+                    summary: with_content(e.summary, &e.content),
+                    author: e.authors.join(", "),
+                    category: e.categories.join(", "),
+                    published: e.published.or(e.updated),
+                },
+                now,
+            )
+        })
+        .collect();
+    ParsedFeed {
+        title: read.title.map(|t| clean(&t, MAX_TITLE)),
         items,
-    })
+        ttl_minutes: None,
+        skipped: read.skipped,
+        read_leniently: Some(
+            strict.map_or_else(|| "feed-rs left entries out".to_string(), |e| e.to_string()),
+        ),
+    }
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
@@ -105,23 +182,20 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
-fn to_item(e: &Entry, base: &Url, now: DateTime<Utc>) -> Item {
-    let link = entry_link(e, base);
-    let title = e
-        .title
-        .as_ref()
-        .map(|t| clean(&text_of(t), MAX_TITLE))
-        .unwrap_or_default();
-    let mut summary = e.summary.as_ref().map(text_of).unwrap_or_default();
-    if let Some(body) = e.content.as_ref().and_then(|c| c.body.as_ref()) {
-        let body = html_to_text(body);
-        if !summary.contains(body.trim()) {
-            if !summary.is_empty() {
-                summary.push('\n');
-            }
-            summary.push_str(&body);
-        }
-    }
+/// An entry's parts as text, from either reader.
+struct Parts {
+    id: String,
+    /// Canonical.
+    link: Option<String>,
+    title: String,
+    /// Summary and content, HTML reduced to text.
+    summary: String,
+    author: String,
+    category: String,
+    published: Option<DateTime<Utc>>,
+}
+
+fn parts_of(e: &Entry, base: &Url) -> Parts {
     let author = e
         .authors
         .iter()
@@ -137,15 +211,47 @@ fn to_item(e: &Entry, base: &Url, now: DateTime<Utc>) -> Item {
         .filter(|c| !c.is_empty())
         .collect::<Vec<_>>()
         .join(", ");
-    let published = e.published.or(e.updated).filter(|d| plausible(*d, now));
-    let key = item_key(&e.id, link.as_deref(), &title, published);
+    let content = e
+        .content
+        .as_ref()
+        .and_then(|c| c.body.as_deref())
+        .map(html_to_text)
+        .unwrap_or_default();
+    Parts {
+        id: e.id.clone(),
+        link: entry_link(e, base),
+        title: e.title.as_ref().map(text_of).unwrap_or_default(),
+        summary: with_content(
+            e.summary.as_ref().map(text_of).unwrap_or_default(),
+            &content,
+        ),
+        author,
+        category,
+        published: e.published.or(e.updated),
+    }
+}
+
+/// The summary, and the content after it unless the summary already has it.
+fn with_content(mut summary: String, content: &str) -> String {
+    if !summary.contains(content.trim()) {
+        if !summary.is_empty() {
+            summary.push('\n');
+        }
+        summary.push_str(content);
+    }
+    summary
+}
+
+fn item_of(p: Parts, now: DateTime<Utc>) -> Item {
+    let title = clean(&p.title, MAX_TITLE);
+    let published = p.published.filter(|d| plausible(*d, now));
     Item {
-        key,
-        link,
+        key: item_key(&p.id, p.link.as_deref(), &title, published),
+        link: p.link,
         title,
-        summary: clean(&summary, MAX_SUMMARY),
-        author: clean(&author, MAX_SHORT),
-        category: clean(&category, MAX_SHORT),
+        summary: clean(&p.summary, MAX_SUMMARY),
+        author: clean(&p.author, MAX_SHORT),
+        category: clean(&p.category, MAX_SHORT),
         published,
     }
 }

@@ -416,3 +416,109 @@ fn koi8_r_russian_text_by_declaration() {
         "Киев и дроны"
     );
 }
+
+/// A fixture of `tests/fixtures/parse/`, one per kind of document feed-rs
+/// rejects or reads short (README, "Feeds the world throws at us").
+fn fixture(name: &str) -> ParsedFeed {
+    let path = format!("{}/tests/fixtures/parse/{name}", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap();
+    parse_feed(&bytes, &base(), 1000).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn titles(feed: &ParsedFeed) -> Vec<&str> {
+    feed.items.iter().map(|i| i.title.as_str()).collect()
+}
+
+#[test]
+fn every_kind_of_odd_document_keeps_its_entries() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "atom-text-types.xml",
+            &["Drones over Kyiv", "Blank type", "An ordinary entry"],
+        ),
+        ("atom-content-src-with-text.xml", &["Elsewhere", "Fine"]),
+        ("doctype-before-root.xml", &["After the doctype", "Second"]),
+        ("rss-1.1.xml", &["First item", "Second item"]),
+        (
+            "invalid-character-references.xml",
+            &["Upper A", "Not hex &#xZZ; here", "Too far &#99999999; out"],
+        ),
+        ("atom-0.3-base64.xml", &["Iran and drones"]),
+        ("rss-0.90.xml", &["First headline", "Second headline"]),
+        ("upper-case-elements.xml", &["Item A", "Item B"]),
+        ("loose-structure.xml", &["No channel around me", "Nor me"]),
+        ("cut-short.xml", &["Complete", "Also complete"]),
+        ("one-bad-entry.xml", &["Before", "After"]),
+    ];
+    for (name, expected) in cases {
+        let feed = fixture(name);
+        assert_eq!(titles(&feed), *expected, "{name}");
+    }
+}
+
+#[test]
+fn the_lenient_reader_keeps_what_the_entries_say() {
+    let feed = fixture("atom-text-types.xml");
+    assert!(feed.read_leniently.is_some(), "feed-rs refuses this one");
+    assert_eq!(feed.items[0].key, "id:urn:x:1");
+    assert_eq!(feed.items[0].summary, "Air defence & more");
+    assert_eq!(feed.items[1].summary, "Unknown type, read as text");
+    assert_eq!(feed.title.as_deref(), Some("Text types"));
+
+    let feed = fixture("atom-0.3-base64.xml");
+    assert_eq!(feed.items[0].summary, "Example Atom");
+
+    let feed = fixture("invalid-character-references.xml");
+    assert_eq!(
+        feed.items[0].link.as_deref(),
+        Some("https://example.org/?a=1&b=2")
+    );
+
+    let feed = fixture("upper-case-elements.xml");
+    let a = &feed.items[0];
+    assert_eq!(a.link.as_deref(), Some("https://example.org/a"));
+    assert_eq!(a.summary, "The abstract of A");
+    assert_eq!(
+        a.published.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2004-01-01T12:00:00+00:00")
+    );
+    assert_eq!(feed.title.as_deref(), Some("Upper case"));
+
+    // RSS 0.90: the second item has neither id nor link.
+    let feed = fixture("rss-0.90.xml");
+    assert_eq!(feed.title.as_deref(), Some("Old Netscape channel"));
+    assert!(feed.items[1].key.starts_with("hash:"));
+}
+
+#[test]
+fn an_entry_that_cannot_be_read_is_named_and_costs_only_itself() {
+    let feed = fixture("one-bad-entry.xml");
+    assert_eq!(titles(&feed), ["Before", "After"]);
+    assert_eq!(feed.skipped.len(), 1, "{:?}", feed.skipped);
+    assert!(
+        feed.skipped[0].starts_with("entry 2: \"Broken\": "),
+        "{:?}",
+        feed.skipped
+    );
+    // A cut-short download: its last entry is not kept half read.
+    let feed = fixture("cut-short.xml");
+    assert_eq!(feed.items.len(), 2);
+    assert_eq!(feed.skipped.len(), 1, "{:?}", feed.skipped);
+}
+
+#[test]
+fn a_feed_feed_rs_reads_whole_is_not_read_again() {
+    let feed = fixture("doctype-before-root.xml");
+    assert_eq!(feed.read_leniently, None);
+    assert!(feed.skipped.is_empty());
+}
+
+#[test]
+fn a_web_page_is_still_not_a_feed() {
+    let page = b"<!DOCTYPE html><html><head><title>Home</title></head>\
+        <body><div class=\"item\"><item>not a feed</item></div></body></html>";
+    assert!(matches!(
+        parse_feed(page, &base(), 100),
+        Err(ParseError::Invalid(_))
+    ));
+}

@@ -70,7 +70,7 @@ fn is_entry(name: &str) -> bool {
 
 /// How many `<item`/`<entry` (or `:item`, `:entry` after a prefix) the text
 /// has at most: an upper bound on its entries.
-fn possible_entries(text: &str) -> usize {
+pub(super) fn possible_entries(text: &str) -> usize {
     let bytes = text.as_bytes();
     let mut n = 0;
     for (i, _) in text.match_indices(['<', ':']) {

@@ -252,6 +252,14 @@ async fn store(
     if let Some(page) = &page {
         tracing::warn!(feed = %feed.name, page = %page, found = %fetched.final_url, "the URL is a web page; using the feed it advertises (put that URL in the config)");
     }
+    if let Some(why) = &parsed.read_leniently {
+        tracing::debug!(feed = %feed.name, reason = %why, "read with the lenient reader");
+    }
+    // README, "Feeds the world throws at us": an entry that cannot be read
+    // costs that entry only.
+    for entry in &parsed.skipped {
+        tracing::warn!(feed = %feed.name, entry = %entry, "an entry of the feed cannot be read; the others are stored");
+    }
     let moved_to = fetched.moved_to.or(adopted).map(|u| u.to_string());
     let report = writer
         .store(Parsed {
