@@ -1,7 +1,8 @@
 //! The faults that must not lose an item, block the daemon or leak a
 //! secret: a fetch that redirects slowly past its timeout, a web page that
 //! points a public feed inside, a server that would take the SMTP password
-//! in clear text, a store that cannot write, a damaged database.
+//! in clear text, a store that cannot write, a damaged database, a feed
+//! with an entry that cannot be read.
 
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -225,4 +226,34 @@ fn a_damaged_database_is_reported_by_every_command_with_the_way_back() {
             "{args:?}: {err}"
         );
     }
+}
+
+#[test]
+fn an_entry_that_cannot_be_read_is_warned_about_and_the_others_are_stored() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/parse/one-bad-entry.xml");
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"wire\"\nurl = \"file://{}\"\n",
+            fixture.display()
+        ),
+    );
+    let out = feedwatch(&setup.path, &["poll"], &[]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let warning = err
+        .lines()
+        .find(|l| l.contains("an entry of the feed cannot be read"))
+        .unwrap_or_else(|| panic!("a warning: {err}"));
+    assert!(
+        warning.contains("wire") && warning.contains("entry 2: \"Broken\""),
+        "it names the feed and the entry: {warning}"
+    );
+    let status = text(&feedwatch(&setup.path, &["status"], &[]).stdout);
+    let row = status.lines().find(|l| l.starts_with("wire")).unwrap();
+    assert!(
+        row.split_whitespace().any(|w| w == "2"),
+        "the two good entries are stored: {row}"
+    );
 }
