@@ -12,6 +12,7 @@ fn main() {
     // The daemon logs its lifecycle; one-shot commands only warnings, so that
     // their own output stays readable.
     cli::logging::init(matches!(cli.command, Command::Run { once: false }));
+    cli::logging::log_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

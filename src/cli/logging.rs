@@ -36,6 +36,39 @@ pub fn init(daemon: bool) {
     }
 }
 
+/// A panic is a bug. The default hook writes it as several lines (and a
+/// backtrace with `RUST_BACKTRACE`) that the journal shows as unrelated
+/// entries, after the ones of the poll it broke; this one writes one error
+/// line, where and what, through the log. A panic inside one feed's parse or
+/// task costs that feed only and is reported with it too (README, "Bad
+/// input"). `RUST_BACKTRACE=1` still adds the backtrace, to that one entry.
+pub fn log_panics() {
+    log_panics_with(std::backtrace::Backtrace::capture);
+}
+
+/// `log_panics`, with where the backtrace comes from (`capture` reads
+/// `RUST_BACKTRACE`).
+fn log_panics_with(backtrace: fn() -> std::backtrace::Backtrace) {
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let backtrace = backtrace();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            tracing::error!(%at, panic = %what, %backtrace, "a bug: feedwatch panicked");
+        } else {
+            tracing::error!(%at, panic = %what, "a bug: feedwatch panicked");
+        }
+    }));
+}
+
 fn format() -> Format {
     format::format()
 }
@@ -136,6 +169,32 @@ mod tests {
         let prefixes: Vec<&str> = text.lines().map(|l| &l[..3]).collect();
         assert_eq!(prefixes, ["<3>", "<4>", "<6>", "<7>"], "{text}");
         assert!(text.contains("<4> WARN b feed=\"x\""), "{text}");
+    }
+
+    #[test]
+    fn a_panic_is_one_error_line_in_the_log() {
+        let buffer = Buffer::default();
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .event_format(Journald(format().without_time().with_target(false)))
+            .finish();
+        let previous = std::panic::take_hook();
+        log_panics_with(std::backtrace::Backtrace::disabled);
+        tracing::subscriber::with_default(subscriber, || {
+            let caught = std::panic::catch_unwind(|| panic!("feed-rs assertion"));
+            assert!(caught.is_err());
+        });
+        std::panic::set_hook(previous);
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.starts_with("<3>ERROR a bug: feedwatch panicked")
+                && text.contains("panic=feed-rs assertion")
+                && text.contains("src/cli/logging.rs:"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -165,6 +165,26 @@ fn relative_paths_follow_the_config_file() {
 }
 
 #[test]
+fn an_escaped_file_url_names_the_file_it_escapes() {
+    for (written, path) in [
+        (
+            "file:///srv/feeds/local%20feed.xml",
+            "/srv/feeds/local feed.xml",
+        ),
+        ("file://my%20feeds/a.xml", "/etc/fw/my feeds/a.xml"),
+        ("file:///srv/%D0%BA%D0%B8%D1%97%D0%B2.xml", "/srv/київ.xml"),
+    ] {
+        let text = MINIMAL.replace("https://example.org/feed.xml", written);
+        let c = parse(&text, Path::new("/etc/fw/feedwatch.toml"), None).unwrap();
+        assert_eq!(
+            c.feeds[0].url.to_file_path().unwrap(),
+            PathBuf::from(path),
+            "{written}"
+        );
+    }
+}
+
+#[test]
 fn the_state_directory_is_the_flag_the_config_systemd_or_the_services_own() {
     let text = MINIMAL.replace("state_dir = \"/tmp/fw\"", "");
     // Nothing set: the unit's StateDirectory, so that root's commands on the

@@ -387,10 +387,14 @@ fn percent_decode(s: &str) -> String {
 
 /// Feed URLs are http(s) or file. `file://PATH` with a relative PATH is
 /// resolved against the config file's folder, so a config can ship with its
-/// sample feed (`file://sample-feed.xml`).
+/// sample feed (`file://sample-feed.xml`). PATH is URL-escaped, as in any
+/// URL: `local%20feed.xml` is the file `local feed.xml`.
 fn feed_url(text: &str, base: &Path) -> Result<Url, String> {
     if let Some(rest) = text.strip_prefix("file://") {
-        let p = Path::new(rest);
+        let rest = percent_encoding::percent_decode_str(rest)
+            .decode_utf8()
+            .map_err(|_| format!("file URL '{text}' escapes bytes that are not UTF-8"))?;
+        let p = Path::new(rest.as_ref());
         let abs = if p.is_absolute() {
             p.to_path_buf()
         } else {
