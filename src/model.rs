@@ -41,6 +41,8 @@ pub struct CompiledRule {
     pub digest: String,
     /// FTS5 MATCH expression over the columns title, summary, author, category, feed.
     pub fts_query: String,
+    /// What the rule finds after folding, and why (`search --explain`).
+    pub explanation: String,
     /// Feed names the rule applies to; `None` means every feed.
     pub feeds: Option<Vec<String>>,
     /// Line and column of the rule in the config file, for problems found
@@ -297,6 +299,7 @@ mod tests {
             name: "r".into(),
             digest: "d".into(),
             fts_query: "\"x\"".into(),
+            explanation: String::new(),
             feeds: None,
             at: (1, 1),
         };

@@ -89,6 +89,10 @@ pub enum Command {
         /// Print one JSON array of items instead, for scripts.
         #[arg(long)]
         json: bool,
+        /// Print what the query or rule finds after folding (`iran` also
+        /// finds "Iranian", `Іран` "іранські"), and why; search nothing.
+        #[arg(long, conflicts_with = "json")]
+        explain: bool,
     },
     /// Feeds, pending matches and next send time per digest, and the outbox.
     Status {
@@ -202,6 +206,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             since,
             limit,
             json,
+            explain,
         } => {
             let what = search::What {
                 query: query.as_deref(),
@@ -209,7 +214,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 since: since.as_deref(),
                 limit,
             };
-            search::search(&config, &what, json)
+            if explain {
+                search::explain(&config, &what)
+            } else {
+                search::search(&config, &what, json)
+            }
         }
         Command::Status { json } => status::status(&config, json),
         Command::Opml {

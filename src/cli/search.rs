@@ -1,7 +1,8 @@
 //! Command line: `search QUERY` / `search --rule NAME`. Reads the archive
 //! without writing to it, newest first; matched words are bold on a
 //! terminal (unless `NO_COLOR` is set) and `*word*` otherwise. Like grep,
-//! it exits 1 when nothing matched.
+//! it exits 1 when nothing matched. `--explain` says what the query finds
+//! after folding instead (README, "Rule syntax"), and needs no archive.
 
 use chrono::Utc;
 
@@ -20,22 +21,25 @@ pub struct What<'a> {
     pub limit: usize,
 }
 
+fn find_rule<'c>(
+    config: &'c Config,
+    name: &str,
+) -> Result<&'c crate::model::CompiledRule, CliError> {
+    config.rules.iter().find(|r| r.name == name).ok_or_else(|| {
+        let names: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
+        CliError::Usage(format!(
+            "no rule named '{name}'{}",
+            rules::suggest(name, &names)
+        ))
+    })
+}
+
 /// A query's FTS5 text and feed scope: a rule is searched with its scope,
 /// so that the answer is what it would have matched live.
 fn query(config: &Config, what: &What<'_>) -> Result<(String, Option<Vec<String>>), CliError> {
     match (what.query, what.rule) {
         (_, Some(name)) => {
-            let rule = config
-                .rules
-                .iter()
-                .find(|r| r.name == name)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
-                    CliError::Usage(format!(
-                        "no rule named '{name}'{}",
-                        rules::suggest(name, &names)
-                    ))
-                })?;
+            let rule = find_rule(config, name)?;
             Ok((rule.fts_query.clone(), rule.feeds.clone()))
         }
         // Term sets from the config apply to ad-hoc queries too.
@@ -44,6 +48,23 @@ fn query(config: &Config, what: &What<'_>) -> Result<(String, Option<Vec<String>
             .map_err(|e| CliError::Usage(format!("query {e}"))),
         (None, None) => Err(CliError::Usage("give a query or --rule NAME".into())),
     }
+}
+
+/// `search --explain`: the query or rule after folding, and why.
+pub fn explain(config: &Config, what: &What<'_>) -> Result<(), CliError> {
+    let text = match (what.query, what.rule) {
+        (_, Some(name)) => {
+            let rule = find_rule(config, name)?;
+            format!("rule {}\n{}", rule.name, rule.explanation)
+        }
+        (Some(q), None) => rules::parse(q, &config.terms)
+            .and_then(|node| rules::explain(node, q))
+            .map_err(|e| CliError::Usage(format!("query {e}")))?,
+        (None, None) => return Err(CliError::Usage("give a query or --rule NAME".into())),
+    };
+    let mut out = Out::new();
+    outln!(out, "{}", text.trim_end());
+    Ok(())
 }
 
 pub fn search(config: &Config, what: &What<'_>, json: bool) -> Result<(), CliError> {

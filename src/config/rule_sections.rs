@@ -101,7 +101,7 @@ impl Validator<'_> {
                     ),
                 );
             }
-            if let Some(fts_query) = compiled {
+            if let Some((fts_query, explanation)) = compiled {
                 let query_at = r
                     .query
                     .as_ref()
@@ -110,6 +110,7 @@ impl Validator<'_> {
                     name: name.clone(),
                     digest,
                     fts_query,
+                    explanation,
                     feeds: scope,
                     at: line_col(self.text, query_at),
                 });
@@ -118,11 +119,19 @@ impl Validator<'_> {
         out
     }
 
-    fn rule_query(&mut self, r: &raw::RawRule, at: usize, sets: &TermSets) -> Option<String> {
+    /// The rule's FTS5 query and its explanation.
+    fn rule_query(
+        &mut self,
+        r: &raw::RawRule,
+        at: usize,
+        sets: &TermSets,
+    ) -> Option<(String, String)> {
         let name = r.name.get_ref();
         let has_lists = !(r.all.is_empty() && r.any.is_empty() && r.none.is_empty());
         match (&r.query, has_lists) {
-            (Some(q), false) => match rules::compile_query(q.get_ref(), sets) {
+            (Some(q), false) => match rules::parse(q.get_ref(), sets)
+                .and_then(|node| rules::compile_rule(node, q.get_ref()))
+            {
                 Ok(s) => Some(s),
                 Err(e) => {
                     let off = self.query_offset(q, e.offset);
@@ -143,7 +152,7 @@ impl Validator<'_> {
                 let lists =
                     rules::from_lists(&strings(&r.all), &strings(&r.any), &strings(&r.none), sets)
                         .and_then(|node| {
-                            rules::compile(&node, "").map_err(|error| rules::ListError {
+                            rules::compile_rule(node, "").map_err(|error| rules::ListError {
                                 list: "none",
                                 index: 0,
                                 error,

@@ -14,11 +14,13 @@
 //! FTS5 syntax; case, accents and inflections are folded by the index's
 //! `porter unicode61 remove_diacritics 2` tokenizer, not here.
 
+mod fold;
 mod parser;
 
 use std::collections::HashMap;
 use std::fmt;
 
+pub use fold::{Folded, fold};
 pub use parser::parse;
 
 /// The columns of the FTS5 index a rule may scope a term to.
@@ -170,9 +172,68 @@ fn no_positive(src: &str, at: usize) -> RuleError {
     )
 }
 
-/// Parses and compiles in one step.
+/// Parses, folds (`fold`: `iran` also finds "Iranian", `Іран` "іранські")
+/// and compiles in one step: how a rule's query and `search` are compiled.
 pub fn compile_query(src: &str, sets: &TermSets) -> Result<String, RuleError> {
-    compile(&parse(src, sets)?, src)
+    compile_rule(parse(src, sets)?, src).map(|(fts, _)| fts)
+}
+
+/// A parsed rule folded and compiled: its FTS5 query, and what `explain`
+/// says of it.
+pub fn compile_rule(node: Node, src: &str) -> Result<(String, String), RuleError> {
+    let explanation = explain(node.clone(), src)?;
+    Ok((compile(&fold(node).0, src)?, explanation))
+}
+
+/// What a rule finds, for `search --explain`: the rule after folding, in
+/// rule syntax, each folded term with what it now finds and why, and the
+/// FTS5 query it runs as.
+pub fn explain(node: Node, src: &str) -> Result<String, RuleError> {
+    let (folded, log) = fold(node);
+    let fts = compile(&folded, src)?;
+    let mut out = format!("finds:  {}\n", show(&folded, true));
+    if log.is_empty() {
+        out.push_str("folded: nothing (quoted, prefixed or words with no other forms)\n");
+    }
+    for (i, f) in log.iter().enumerate() {
+        let label = if i == 0 { "folded:" } else { "       " };
+        out.push_str(&format!(
+            "{label} {} → {} ({})\n",
+            f.term,
+            f.finds.join(" OR "),
+            f.why
+        ));
+    }
+    out.push_str(&format!("FTS5:   {fts}\n"));
+    Ok(out)
+}
+
+/// A node in rule syntax; `top` leaves its outer parentheses off.
+fn show(node: &Node, top: bool) -> String {
+    let group = |parts: &[Node], op: &str| {
+        let inner: Vec<String> = parts.iter().map(|p| show(p, false)).collect();
+        let joined = inner.join(op);
+        if top || parts.len() == 1 {
+            joined
+        } else {
+            format!("({joined})")
+        }
+    };
+    match node {
+        Node::Term { text, prefix } if text.contains(|c: char| !c.is_alphanumeric()) => {
+            format!("\"{text}\"{}", if *prefix { "*" } else { "" })
+        }
+        Node::Term { text, prefix } => format!("{text}{}", if *prefix { "*" } else { "" }),
+        Node::Phrase { text } => format!("\"{text}\""),
+        Node::Near { terms, distance } => {
+            let terms: Vec<String> = terms.iter().map(|t| show(t, false)).collect();
+            format!("NEAR({}, {distance})", terms.join(" "))
+        }
+        Node::And(parts) => group(parts, " AND "),
+        Node::Or(parts) => group(parts, " OR "),
+        Node::Not { inner, .. } => format!("-{}", show(inner, false)),
+        Node::Field { field, inner } => format!("{field}:{}", show(inner, false)),
+    }
 }
 
 /// The list form of a rule (`all`, `any`, `none`) as one AST: every `all`,

@@ -26,6 +26,7 @@ fn rule(name: &str, q: &str) -> CompiledRule {
         name: name.into(),
         digest: "default".into(),
         fts_query: compile_query(q, &TermSets::new()).unwrap(),
+        explanation: String::new(),
         feeds: None,
         at: (1, 1),
     }

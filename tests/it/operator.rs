@@ -237,6 +237,37 @@ fn status_shows_the_last_full_check_of_the_database() {
 }
 
 #[test]
+fn search_explain_says_what_a_rule_finds_and_needs_no_archive() {
+    let (_dir, path) = config_with(&format!(
+        "state_dir = \"state-never-made\"\n{BASE}transport = \"stdout\"\n\
+         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n\
+         [[rules]]\nname = \"uk\"\nquery = 'Іран AND дрон AND \"Київ\"'\n"
+    ));
+    let out = feedwatch(
+        &path,
+        &["search", "--explain", "iran AND drone AND ukraine"],
+    );
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        said.starts_with("finds:  (iran OR iranian) AND drone AND (ukraine OR ukrainian)\n"),
+        "{said}"
+    );
+    assert!(
+        said.contains("iran → iran OR iranian (a place name"),
+        "{said}"
+    );
+    assert!(said.contains("FTS5:   "), "{said}");
+    let out = feedwatch(&path, &["search", "--explain", "--rule", "uk"]);
+    let said = text(&out.stdout);
+    assert!(
+        said.starts_with("rule uk\nfinds:  іран* AND дрон* AND \"Київ\"\n"),
+        "the quoted word stays exact: {said}"
+    );
+    assert!(!path.parent().unwrap().join("state-never-made").exists());
+}
+
+#[test]
 fn a_closed_pipe_ends_the_command_quietly() {
     use std::os::unix::process::ExitStatusExt;
     let (_dir, path) = config_with(&format!(
