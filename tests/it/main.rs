@@ -9,6 +9,7 @@ mod crash;
 mod daemon;
 mod delivery;
 mod faults;
+mod folding;
 mod operator;
 mod polling;
 mod rules;
