@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::model::Item;
 
+mod article;
 mod decode;
 mod discover;
 mod lenient;
@@ -21,6 +22,7 @@ mod repair;
 mod text;
 mod truncate;
 
+pub use article::{ArticleError, article_text};
 use decode::{http_charset, to_utf8};
 pub use discover::discover;
 use links::entry_link;
@@ -253,6 +255,7 @@ fn item_of(p: Parts, now: DateTime<Utc>) -> Item {
         author: clean(&p.author, MAX_SHORT),
         category: clean(&p.category, MAX_SHORT),
         published,
+        article: None,
     }
 }
 
