@@ -25,6 +25,32 @@ pub struct Item {
     /// Categories joined by ", ".
     pub category: String,
     pub published: Option<DateTime<Utc>>,
+    /// The text of the article the item links to, for a `full_text` feed
+    /// (README, "Full text"); stored and matched after `summary`.
+    pub article: Option<String>,
+}
+
+impl Item {
+    /// What is stored and searched as the item's summary: the feed's text,
+    /// then the article's.
+    pub fn full_summary(&self) -> std::borrow::Cow<'_, str> {
+        match &self.article {
+            Some(article) if !article.is_empty() => {
+                std::borrow::Cow::Owned(format!("{}\n\n{article}", self.summary))
+            }
+            _ => std::borrow::Cow::Borrowed(&self.summary),
+        }
+    }
+}
+
+/// What became of the articles of one fetch's new items (README, "Full
+/// text"), counted on the feed's row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArticleTally {
+    pub fetched: i64,
+    pub failed: i64,
+    /// Why the last one that failed did.
+    pub last_error: Option<String>,
 }
 
 /// HTTP validators for a conditional GET, stored with the items they led to.
@@ -83,6 +109,9 @@ pub struct MatchView {
     pub fetched_at: DateTime<Utc>,
     /// Short text with matched words between `MARK_START` and `MARK_END`.
     pub snippet: String,
+    /// Every rule found it only in the article its link leads to, not in
+    /// what the feed gave (README, "Full text").
+    pub in_article: bool,
     /// The item's text, for finding the same story in other feeds.
     pub summary: String,
     /// The other copies of the same story (filled in by `digest`).
@@ -253,6 +282,9 @@ pub struct FeedStatus {
     pub next_fetch: Option<DateTime<Utc>>,
     /// Where the feed's URL redirects permanently.
     pub moved_to: Option<String>,
+    /// Articles fetched for its items and those that failed, with why the
+    /// last one did (`full_text` feeds).
+    pub articles: ArticleTally,
 }
 
 /// Outbox totals as `status` shows them.

@@ -120,6 +120,7 @@ pub fn build_archive(n: usize) -> (tempfile::TempDir, Window, Window, usize, usi
                 moved_to: None,
                 not_before: None,
                 now,
+                articles: Default::default(),
             })
             .collect();
         let t = Instant::now();
@@ -181,6 +182,7 @@ pub fn store_floor(n: usize) -> Duration {
                 moved_to: None,
                 not_before: None,
                 now,
+                articles: Default::default(),
             })
             .collect();
         for r in store.ingest_many(&batches, &[]) {

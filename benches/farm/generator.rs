@@ -192,6 +192,69 @@ pub fn feed_doc(f: usize, first: usize, count: usize, version: u32) -> Doc {
     }
 }
 
+/// Items in each teaser feed (`/af/N.xml`).
+pub const TEASERS_PER_FEED: usize = 10;
+
+/// Teaser feed `f` (a `full_text` feed): `count` items of a headline and
+/// one sentence, each linking, relatively, to its article on the farm.
+pub fn teaser_doc(f: usize, count: usize) -> Doc {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Teasers {f}</title><link>/</link><description>d</description>"
+    );
+    for n in 0..count {
+        let _ = write!(
+            out,
+            "<item><guid>teaser-{f}-{n}</guid><title>Headline {f} {n}</title><link>/art/{f}/{n}.html</link><description>One sentence about story {n}.</description></item>"
+        );
+    }
+    out.push_str("</channel></rss>");
+    Doc {
+        body: Arc::new(out.into_bytes()),
+        etag: format!("\"af-{f}\""),
+        last_modified: "Fri, 20 Nov 2026 10:00:00 GMT".into(),
+    }
+}
+
+/// The article page of item `n` of teaser feed `f`: a news page of about
+/// 8 KB, its article among navigation, related links and a footer.
+pub fn article_page(f: usize, n: usize) -> Doc {
+    let mut rng = fastrand::Rng::with_seed(((f as u64) << 20) | n as u64 | 1 << 40);
+    let words = |rng: &mut fastrand::Rng, k: usize| -> String {
+        (0..k)
+            .map(|_| VOCAB[rng.usize(..VOCAB.len())])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut page = String::from(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Story</title></head><body>\
+         <header><nav><ul>",
+    );
+    for s in 0..20 {
+        let _ = write!(page, "<li><a href=\"/s/{s}\">Section {s}</a></li>");
+    }
+    let _ = write!(
+        page,
+        "</ul></nav></header><main><article><h1>Headline {f} {n}</h1>"
+    );
+    for _ in 0..rng.usize(5..10) {
+        let _ = write!(page, "<p>{}.</p>", words(&mut rng, 60));
+    }
+    page.push_str("</article><aside><h2>Most read</h2><ol>");
+    for r in 0..10 {
+        let _ = write!(
+            page,
+            "<li><a href=\"/r/{r}\">{}</a></li>",
+            words(&mut rng, 6)
+        );
+    }
+    page.push_str("</ol></aside></main><footer>© Farm News · Privacy · Cookies · Terms</footer></body></html>");
+    Doc {
+        body: Arc::new(page.into_bytes()),
+        etag: format!("\"art-{f}-{n}\""),
+        last_modified: "Fri, 20 Nov 2026 10:00:00 GMT".into(),
+    }
+}
+
 /// The example rule and 99 more, in every form of the rule language, each
 /// matching well under 1% of items (as watch rules do): they look for the
 /// farm's rarer topic words, alone or with common vocabulary.

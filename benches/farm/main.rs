@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use generator::{Doc, feed_doc};
+use generator::{Doc, TEASERS_PER_FEED, feed_doc};
 use measure::{Report, Run, feedwatch, floor, row, write_config};
 use server::Farm;
 
@@ -85,6 +85,7 @@ fn main() {
     let store = feedwatch::store::Store::open_dir(&dir.path().join("state")).expect("store");
     let first_db = store.size_bytes().expect("size");
     drop(store);
+    article_path(addr, &mut report);
     store_and_search(&a, &mut report);
     digest(&mut report);
     idle(&config, &mut report);
@@ -216,6 +217,69 @@ fn polls(config: &Path, farm: &Farm, a: &Args, report: &mut Report) -> (Run, Run
         a.feeds / 10 * 5,
     ));
     (first, nochange)
+}
+
+/// The article path (README, "Full text"): 16 teaser feeds of
+/// `TEASERS_PER_FEED` items polled without and with `full_text` (16
+/// articles in flight: one per feed, no delay between requests); the
+/// difference per article, and the peak memory. Then the article reader
+/// alone over the same pages, in this process.
+fn article_path(addr: SocketAddr, report: &mut Report) {
+    let feeds = 16;
+    let articles = feeds * TEASERS_PER_FEED;
+    let poll = |full_text: bool| -> Run {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut text = String::from(
+            "state_dir = \"state\"\n[poll]\nconcurrency = 16\nper_host = 16\nbackfill = \"all\"\n\
+             article_delay = \"0s\"\n[email]\nfrom = \"fw@example.org\"\nto = [\"a@example.org\"]\n\
+             transport = \"stdout\"\n",
+        );
+        for f in 0..feeds {
+            text.push_str(&format!(
+                "[[feeds]]\nname = \"t{f}\"\nurl = \"http://{addr}/af/{f}.xml\"\nfull_text = {full_text}\n"
+            ));
+        }
+        text.push_str(&generator::rules(100));
+        let config = dir.path().join("feedwatch.toml");
+        std::fs::write(&config, text).expect("config");
+        feedwatch(&config, &["poll"])
+    };
+    let plain = poll(false);
+    let full = poll(true);
+    report.rows.push(row(
+        &format!("feedwatch: {feeds} teaser feeds, {articles} items, feed text only"),
+        &plain,
+        articles,
+    ));
+    report.rows.push(row(
+        &format!("feedwatch: the same with full_text ({articles} articles, 16 in flight)"),
+        &full,
+        articles,
+    ));
+    let per =
+        |a: Duration, b: Duration| a.saturating_sub(b).as_secs_f64() * 1000.0 / articles as f64;
+    report.notes.push(format!(
+        "article path: {:.2} ms wall and {:.2} ms CPU per article (fetch over loopback, read, store, match); peak RSS {:.1} MB with 16 articles in flight, against {:.1} MB without",
+        per(full.wall, plain.wall),
+        per(full.cpu, plain.cpu),
+        full.max_rss_kib as f64 / 1024.0,
+        plain.max_rss_kib as f64 / 1024.0
+    ));
+    let pages: Vec<Doc> = (0..feeds)
+        .flat_map(|f| (0..TEASERS_PER_FEED).map(move |n| generator::article_page(f, n)))
+        .collect();
+    let url = url::Url::parse("https://example.org/art").expect("url");
+    let t = Instant::now();
+    let read = pages
+        .iter()
+        .filter(|p| feedwatch::parse::article_text(&p.body, Some("text/html"), &url).is_ok())
+        .count();
+    assert_eq!(read, pages.len(), "every farm article is read");
+    report.rows.push(floor(
+        "article reader alone (dom_smoothie), one core",
+        t.elapsed(),
+        read,
+    ));
 }
 
 /// Storing and matching, in this process, in groups of feeds of 50 items

@@ -223,6 +223,7 @@ pub fn digest_10k() -> (Run, usize) {
                     moved_to: None,
                     not_before: None,
                     now: chrono::Utc::now(),
+                    articles: Default::default(),
                 },
                 &only_seed,
             )

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::generator::Doc;
+use crate::generator::{Doc, TEASERS_PER_FEED, article_page, teaser_doc};
 
 pub type Farm = Arc<Mutex<Vec<Doc>>>;
 
@@ -35,13 +35,7 @@ pub async fn serve(farm: Farm) -> SocketAddr {
                     let head = String::from_utf8_lossy(&buf[..end]).to_string();
                     buf.drain(..end);
                     let path = head.split_whitespace().nth(1).unwrap_or("/");
-                    let idx: Option<usize> = path
-                        .trim_start_matches("/f/")
-                        .trim_end_matches(".xml")
-                        .parse()
-                        .ok();
-                    let doc = idx.and_then(|i| farm.lock().unwrap().get(i).cloned());
-                    let Some(doc) = doc else {
+                    let Some((doc, content_type)) = lookup(&farm, path) else {
                         let _ = stream
                             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
                             .await;
@@ -59,7 +53,7 @@ pub async fn serve(farm: Farm) -> SocketAddr {
                         )
                     } else {
                         format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nETag: {}\r\nLast-Modified: {}\r\n\r\n",
+                            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nETag: {}\r\nLast-Modified: {}\r\n\r\n",
                             doc.body.len(),
                             doc.etag,
                             doc.last_modified
@@ -78,4 +72,30 @@ pub async fn serve(farm: Farm) -> SocketAddr {
         }
     });
     addr
+}
+
+/// What the farm serves at `path`: `/f/N.xml` the farm's feeds, `/af/N.xml`
+/// teaser feeds (`full_text`), `/art/F/N.html` their articles.
+fn lookup(farm: &Farm, path: &str) -> Option<(Doc, &'static str)> {
+    let number = |s: &str| s.parse::<usize>().ok();
+    if let Some(rest) = path.strip_prefix("/f/") {
+        let doc = farm
+            .lock()
+            .unwrap()
+            .get(number(rest.strip_suffix(".xml")?)?)?
+            .clone();
+        return Some((doc, "application/xml"));
+    }
+    if let Some(rest) = path.strip_prefix("/af/") {
+        let f = number(rest.strip_suffix(".xml")?)?;
+        return Some((teaser_doc(f, TEASERS_PER_FEED), "application/xml"));
+    }
+    let (f, n) = path
+        .strip_prefix("/art/")?
+        .strip_suffix(".html")?
+        .split_once('/')?;
+    Some((
+        article_page(number(f)?, number(n)?),
+        "text/html; charset=utf-8",
+    ))
 }

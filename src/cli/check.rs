@@ -7,7 +7,7 @@
 use super::output::{Out, outln};
 use super::{CliError, plural};
 use crate::config::Config;
-use crate::pipeline::{self, FeedError, Probe};
+use crate::pipeline::{self, ArticleProbe, FeedError, Probe};
 
 pub async fn check(config: &Config, probe: bool) -> Result<(), CliError> {
     let report = pipeline::check(config);
@@ -37,6 +37,29 @@ pub async fn check(config: &Config, probe: bool) -> Result<(), CliError> {
     }
 }
 
+/// What the newest item's article gives, for judging whether `full_text`
+/// helps the site: its length and first words.
+fn article_line(a: &ArticleProbe) -> String {
+    match a {
+        ArticleProbe::Text { link, text } => {
+            let words: Vec<&str> = text.split_whitespace().collect();
+            let first = words.iter().take(25).copied().collect::<Vec<_>>().join(" ");
+            format!(
+                "{link}: {} characters, {} words: \"{first}{}\"",
+                text.chars().count(),
+                words.len(),
+                if words.len() > 25 { " …" } else { "" }
+            )
+        }
+        ArticleProbe::Failed { link, why } => {
+            format!(
+                "{link}: no article text ({why}); its items would be matched on the feed's text"
+            )
+        }
+        ArticleProbe::NoLink => "the feed's items have no links to read".into(),
+    }
+}
+
 /// Fetches every feed once and says what it is. Exit 1 if any fails.
 async fn probe_feeds(config: &Config, out: &mut Out) -> Result<(), CliError> {
     let probes = pipeline::probe(config)
@@ -49,6 +72,7 @@ async fn probe_feeds(config: &Config, out: &mut Out) -> Result<(), CliError> {
                 items,
                 moved_to,
                 advertised,
+                article,
             } => {
                 let mut line = match advertised {
                     Some(feed) => format!(
@@ -61,6 +85,9 @@ async fn probe_feeds(config: &Config, out: &mut Out) -> Result<(), CliError> {
                     line.push_str(&format!(", moved permanently to {to} (update the config)"));
                 }
                 outln!(out, "{line}");
+                if let Some(article) = article {
+                    outln!(out, "  full text: {}", article_line(article));
+                }
             }
             Probe::Failed(e) => {
                 failed += 1;

@@ -20,6 +20,7 @@ pub fn status(config: &Config, json: bool) -> Result<(), CliError> {
     }
     let tz = config.timezone;
     feeds(&mut out, &status, tz)?;
+    full_text(&mut out, &status)?;
     digests(&mut out, &status, tz)?;
     outbox(&mut out, &status)?;
     database(&mut out, &status, tz)
@@ -63,6 +64,32 @@ fn feeds(out: &mut Out, status: &Status, tz: Tz) -> Result<(), CliError> {
             f.items,
             f.consecutive_errors,
             next,
+        );
+    }
+    Ok(())
+}
+
+/// The articles of `full_text` feeds (README, "Full text"): read, and
+/// failed (those items were matched on the feed's text).
+fn full_text(out: &mut Out, status: &Status) -> Result<(), CliError> {
+    let rows: Vec<_> = status.feeds.iter().filter(|r| r.full_text).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    outln!(out, "\nFULL TEXT (articles of new items)");
+    for row in rows {
+        let a = &row.status.articles;
+        let last = a
+            .last_error
+            .as_ref()
+            .map(|e| format!(", last failure: {e}"))
+            .unwrap_or_default();
+        outln!(
+            out,
+            "  {}: {} read, {} failed{last}",
+            row.status.name,
+            a.fetched,
+            a.failed
         );
     }
     Ok(())
@@ -140,6 +167,11 @@ fn to_json(status: &Status) -> serde_json::Value {
                 "items": f.items, "consecutive_errors": f.consecutive_errors,
                 "next_poll": time(row.next_poll), "last_error": f.last_error,
                 "moved_to": f.moved_to,
+                "full_text": row.full_text.then(|| serde_json::json!({
+                    "articles_read": f.articles.fetched,
+                    "articles_failed": f.articles.failed,
+                    "last_failure": f.articles.last_error,
+                })),
             })
         }).collect::<Vec<_>>(),
         "digests": status.digests.iter().map(|d| serde_json::json!({

@@ -84,6 +84,13 @@ pub struct PollConfig {
     /// `None` means every item of the first fetch may alert (`backfill = "all"`).
     pub backfill: Option<Duration>,
     pub max_items: usize,
+    /// The largest article page fetched for a `full_text` feed.
+    pub max_article: u64,
+    /// How long one poll of a feed waits for its articles; the items whose
+    /// article is not in by then are matched on the feed's text.
+    pub article_wait: Duration,
+    /// The least time between two article requests to one host.
+    pub article_delay: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +146,9 @@ pub struct FeedConfig {
     pub url: Url,
     pub tags: Vec<String>,
     pub schedule: Option<Schedule>,
+    /// Fetch each new item's link and match its article text too
+    /// (README, "Full text").
+    pub full_text: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

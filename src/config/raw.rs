@@ -38,6 +38,9 @@ pub struct RawPoll {
     pub max_body: Option<S<String>>,
     pub backfill: Option<S<String>>,
     pub max_items: Option<S<i64>>,
+    pub max_article: Option<S<String>>,
+    pub article_wait: Option<S<String>>,
+    pub article_delay: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +66,7 @@ pub struct RawFeed {
     #[serde(default)]
     pub tags: Vec<S<String>>,
     pub schedule: Option<S<String>>,
+    pub full_text: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

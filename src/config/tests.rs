@@ -300,3 +300,35 @@ fn addresses_with_line_breaks_are_refused() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].2.contains("line break"), "{e:?}");
 }
+
+#[test]
+fn full_text_is_off_unless_asked_for_and_its_limits_have_defaults() {
+    let c = parse(MINIMAL, Path::new("/x.toml"), None).unwrap();
+    assert!(!c.feeds[0].full_text);
+    assert_eq!(c.poll.max_article, 2 << 20);
+    assert_eq!(c.poll.article_wait, Duration::from_secs(30));
+    assert_eq!(c.poll.article_delay, Duration::from_secs(1));
+    let text = MINIMAL
+        .replace("tags = [\"ukraine\"]", "tags = [\"ukraine\"]\nfull_text = true")
+        .replace(
+            "[email]",
+            "[poll]\nmax_article = \"512KiB\"\narticle_wait = \"2m\"\narticle_delay = \"0s\"\n[email]",
+        );
+    let c = parse(&text, Path::new("/x.toml"), None).unwrap();
+    assert!(c.feeds[0].full_text);
+    assert_eq!(c.poll.max_article, 512 << 10);
+    assert_eq!(c.poll.article_wait, Duration::from_secs(120));
+    assert_eq!(c.poll.article_delay, Duration::ZERO);
+    let text = MINIMAL.replace("[email]", "[poll]\narticle_wait = \"2h\"\n[email]");
+    let msgs: Vec<String> = parse(&text, Path::new("/x.toml"), None)
+        .unwrap_err()
+        .errors
+        .iter()
+        .map(|e| format!("{}:{} {}", e.line, e.col, e.message))
+        .collect();
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("4:") && m.contains("out of range")),
+        "{msgs:?}"
+    );
+}

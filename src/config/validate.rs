@@ -164,6 +164,28 @@ impl<'a> Validator<'a> {
             Some(b) => self.check(b, |t| parse_duration(t)).map(Some),
             None => Some(Some(Duration::from_secs(86400))),
         };
+        let max_article = raw
+            .max_article
+            .as_ref()
+            .map_or(Some(2 << 20), |t| self.check(t, |t| parse_size(t)));
+        // Up to the timeout of a whole poll: longer would hold every
+        // digest of that poll for as long.
+        let article_wait = raw
+            .article_wait
+            .as_ref()
+            .map_or(Some(Duration::from_secs(30)), |t| {
+                self.check(t, |t| {
+                    parse_duration_between(t, Duration::from_secs(1), Duration::from_secs(3600))
+                })
+            });
+        let article_delay = raw
+            .article_delay
+            .as_ref()
+            .map_or(Some(Duration::from_secs(1)), |t| {
+                self.check(t, |t| {
+                    parse_duration_between(t, Duration::ZERO, Duration::from_secs(3600))
+                })
+            });
         Some(PollConfig {
             schedule: schedule?,
             concurrency: concurrency?,
@@ -172,6 +194,9 @@ impl<'a> Validator<'a> {
             max_body: max_body?,
             backfill: backfill?,
             max_items: max_items?,
+            max_article: max_article?,
+            article_wait: article_wait?,
+            article_delay: article_delay?,
         })
     }
 
@@ -320,6 +345,7 @@ impl<'a> Validator<'a> {
                     url,
                     tags: f.tags.iter().map(|t| t.get_ref().clone()).collect(),
                     schedule,
+                    full_text: f.full_text.as_ref().is_some_and(|b| *b.get_ref()),
                 });
             }
         }

@@ -19,6 +19,7 @@ fn m(id: i64, title: &str, rules: &[&str], snippet: &str) -> MatchView {
         published: Utc.with_ymd_and_hms(2024, 6, 24, 9, 30, 0).single(),
         fetched_at: Utc.with_ymd_and_hms(2024, 6, 24, 9, 35, 0).unwrap(),
         snippet: snippet.into(),
+        in_article: false,
         summary: format!("story number {id} with its own words"),
         also_in: Vec::new(),
     }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::attention;
-use super::layout::{Entry, Layout, counted, snippet, when};
+use super::layout::{Entry, IN_ARTICLE, Layout, counted, snippet, when};
 use crate::model::{MARK_END, MARK_START, MatchView};
 
 pub(super) fn text(l: &Layout<'_>) -> String {
@@ -60,12 +60,16 @@ fn full(out: &mut String, m: &MatchView, l: &Layout<'_>) {
     if let Some(link) = &m.link {
         let _ = writeln!(out, "  {link}");
     }
-    let meta = format!(
+    let mut meta = format!(
         "{} | {} | rules: {}",
         m.feed,
         when(m, l.tz),
         m.rules.join(", ")
     );
+    if m.in_article {
+        meta.push_str(" | ");
+        meta.push_str(IN_ARTICLE);
+    }
     out.push_str(&wrap(&meta, "  ", "  "));
     if let Some(snippet) = snippet(m) {
         out.push_str(&wrap(&starred(snippet), "  ", "  "));

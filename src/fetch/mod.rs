@@ -174,6 +174,15 @@ impl Fetcher {
         })
     }
 
+    /// The same client with another cap on bodies (`max_article` for the
+    /// articles of `full_text` feeds).
+    pub fn with_max_body(&self, max_body: u64) -> Fetcher {
+        Fetcher {
+            max_body,
+            ..self.clone()
+        }
+    }
+
     /// Takes every server for one on the public internet, as a test on
     /// loopback needs to: loopback then stands in for the operator's own
     /// network, which a public feed must not lead us into.

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::feed::{FeedError, Fetch, fetch_and_parse};
+use super::feed::{FeedError, Fetch, Found, fetch_and_parse};
 use crate::config::{self, Config, ConfigError, ConfigErrors, StateDirFrom, Transport};
 use crate::fetch::Fetcher;
 use crate::mail::{self, PasswordPlaces};
@@ -163,8 +163,52 @@ pub enum Probe {
         items: usize,
         moved_to: Option<url::Url>,
         advertised: Option<url::Url>,
+        /// For a `full_text` feed: what its newest item's article gives.
+        article: Option<ArticleProbe>,
     },
     Failed(FeedError),
+}
+
+/// What the article of a `full_text` feed's newest item gives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArticleProbe {
+    Text {
+        link: String,
+        text: String,
+    },
+    Failed {
+        link: String,
+        why: String,
+    },
+    /// The feed has no item with a link.
+    NoLink,
+}
+
+/// The article of the newest item of `found` (by date; the first without
+/// dates), as a poll would read it.
+async fn probe_article(config: &Config, fetcher: &Fetcher, found: &Found) -> ArticleProbe {
+    let items = &found.parsed.items;
+    let newest = items
+        .iter()
+        .filter(|i| i.link.is_some())
+        .max_by_key(|i| i.published)
+        .filter(|i| i.published.is_some())
+        .or_else(|| items.iter().find(|i| i.link.is_some()));
+    let Some(link) = newest.and_then(|i| i.link.clone()) else {
+        return ArticleProbe::NoLink;
+    };
+    let fetcher = fetcher.with_max_body(config.poll.max_article);
+    let deadline = tokio::time::Instant::now() + config.poll.timeout;
+    let read = match url::Url::parse(&link) {
+        Ok(url) => super::articles::read_article(&fetcher, &found.fetched, &url, deadline)
+            .await
+            .map_err(|f| f.why),
+        Err(e) => Err(e.to_string()),
+    };
+    match read {
+        Ok(text) => ArticleProbe::Text { link, text },
+        Err(why) => ArticleProbe::Failed { link, why },
+    }
 }
 
 /// Fetches each feed of `config` once, as a poll would (the same steps:
@@ -185,16 +229,25 @@ pub async fn probe(config: &Config) -> Result<Vec<(String, Probe)>, crate::fetch
         )
         .await
         {
-            Ok(Fetch::Parsed(found)) => Probe::Feed {
-                items: found.parsed.items.len(),
-                advertised: found.page.map(|_| found.fetched.final_url.clone()),
-                moved_to: found.fetched.moved_to,
-            },
+            Ok(Fetch::Parsed(found)) => {
+                let article = if feed.full_text {
+                    Some(probe_article(config, &fetcher, &found).await)
+                } else {
+                    None
+                };
+                Probe::Feed {
+                    items: found.parsed.items.len(),
+                    advertised: found.page.map(|_| found.fetched.final_url.clone()),
+                    moved_to: found.fetched.moved_to,
+                    article,
+                }
+            }
             // Without validators a server has nothing to answer 304 to.
             Ok(Fetch::NotModified) => Probe::Feed {
                 items: 0,
                 moved_to: None,
                 advertised: None,
+                article: None,
             },
             Err(e) => Probe::Failed(e),
         };

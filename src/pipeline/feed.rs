@@ -260,6 +260,9 @@ async fn store(
     for entry in &parsed.skipped {
         tracing::warn!(feed = %feed.name, entry = %entry, "an entry of the feed cannot be read; the others are stored");
     }
+    let mut items = parsed.items;
+    let cutoff = backfill_cutoff(ctx);
+    let articles = super::articles::fill(ctx, feed, &fetched, &mut items, cutoff).await;
     let moved_to = fetched.moved_to.or(adopted).map(|u| u.to_string());
     let report = writer
         .store(Parsed {
@@ -267,10 +270,11 @@ async fn store(
             url: feed.url.to_string(),
             status: fetched.status,
             validators: fetched.validators,
-            items: parsed.items,
-            backfill_cutoff: backfill_cutoff(ctx),
+            items,
+            backfill_cutoff: cutoff,
             moved_to: moved_to.clone(),
             not_before: not_before(fetched.max_age, parsed.ttl_minutes),
+            articles,
         })
         .await
         .map_err(FeedError::Store)?;

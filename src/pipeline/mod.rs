@@ -18,6 +18,7 @@ use crate::fetch::Fetcher;
 use crate::model::IngestReport;
 use crate::store::{Db, PollState, Store, StoreError};
 
+mod articles;
 mod check;
 mod compose;
 mod deliver;
@@ -26,7 +27,8 @@ mod status;
 mod writer;
 
 pub use check::{
-    CheckReport, ConfigSource, Probe, check, check_database, load_config, password_places, probe,
+    ArticleProbe, CheckReport, ConfigSource, Probe, check, check_database, load_config,
+    password_places, probe,
 };
 pub use compose::{compose, dry_run};
 pub use deliver::{DeliverError, DeliverReport, Retry, deliver, flush_outbox, mailer, prune};
@@ -58,6 +60,8 @@ pub struct Context {
     /// finish after shutdown was asked for: well inside systemd's stop
     /// timeout, and long enough for a server that is answering.
     pub stop_grace: std::time::Duration,
+    /// Politeness towards the hosts of `full_text` feeds' articles.
+    hosts: Arc<articles::Hosts>,
 }
 
 /// The longest a run may go between two heartbeats while working: one
@@ -127,7 +131,6 @@ impl Context {
     ) -> Result<Self, crate::fetch::FetchError> {
         let fetcher = Fetcher::new(config.poll.timeout, config.poll.max_body)?;
         Ok(Context {
-            config,
             db,
             fetcher,
             shutdown,
@@ -135,6 +138,11 @@ impl Context {
             jitter: std::time::Duration::ZERO,
             heartbeat: Heartbeat::default(),
             stop_grace: std::time::Duration::from_secs(3),
+            hosts: Arc::new(articles::Hosts::new(
+                config.poll.per_host,
+                config.poll.article_delay,
+            )),
+            config,
         })
     }
 

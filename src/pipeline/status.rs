@@ -29,6 +29,8 @@ pub struct FeedRow {
     /// Still in the config (a feed removed from it keeps its stored items).
     pub configured: bool,
     pub next_poll: Option<DateTime<Utc>>,
+    /// Configured with `full_text = true`.
+    pub full_text: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +78,7 @@ pub fn status(config: &Config, now: DateTime<Utc>) -> Result<Status, StoreError>
                 status,
                 configured: true,
                 next_poll,
+                full_text: f.full_text,
             }
         })
         .collect();
@@ -86,6 +89,7 @@ pub fn status(config: &Config, now: DateTime<Utc>) -> Result<Status, StoreError>
         status,
         configured: false,
         next_poll: None,
+        full_text: false,
     }));
     let digests = config
         .digests

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::feed::{FeedError, backoff};
 use crate::config::{Config, FeedConfig};
-use crate::model::{IngestReport, Item, Validators};
+use crate::model::{ArticleTally, IngestReport, Item, Validators};
 use crate::store::{Batch, Db, Failure, Write};
 
 /// One feed's fetched and parsed items, to be stored.
@@ -29,6 +29,7 @@ pub(super) struct Parsed {
     pub backfill_cutoff: Option<DateTime<Utc>>,
     pub moved_to: Option<String>,
     pub not_before: Option<DateTime<Utc>>,
+    pub articles: ArticleTally,
 }
 
 enum Work {
@@ -213,6 +214,7 @@ fn to_write<'a>(
             moved_to: p.moved_to.as_deref(),
             not_before: p.not_before,
             now,
+            articles: p.articles.clone(),
         }),
         Work::NotModified { feed, url } => Write::NotModified { feed, url, now },
         Work::Failed {

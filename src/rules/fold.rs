@@ -248,7 +248,11 @@ mod tests {
         assert_eq!(finds("russia"), ["russia", "russian"]);
         assert_eq!(finds("israel"), ["israel", "israeli"]);
         assert_eq!(finds("kyiv"), ["kyiv", "kyivan"]);
-        assert_eq!(finds("Türkiye")[1..], finds("turkiye")[1..], "accents folded");
+        assert_eq!(
+            finds("Türkiye")[1..],
+            finds("turkiye")[1..],
+            "accents folded"
+        );
         assert!(finds("Türkiye").len() > 1);
         assert!(finds("drone").is_empty());
     }

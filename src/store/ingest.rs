@@ -16,7 +16,7 @@ use rusqlite::{Connection, params};
 use super::feeds::{mark_not_modified, record_failure, upsert_feed};
 use super::matching::{Candidate, Found, match_candidates};
 use super::{Result, Store, to_ts};
-use crate::model::{CompiledRule, IngestReport, Item, Validators};
+use crate::model::{ArticleTally, CompiledRule, IngestReport, Item, Validators};
 
 /// What one successful fetch of a feed brought, for `Store::ingest`.
 #[derive(Clone)]
@@ -35,6 +35,9 @@ pub struct Batch<'a> {
     /// Not to be fetched again before this (Cache-Control max-age, `<ttl>`).
     pub not_before: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
+    /// The articles fetched for the new items (`full_text` feeds), counted
+    /// on the feed's row.
+    pub articles: ArticleTally,
 }
 
 /// A failed fetch or parse, recorded on the feed (shown in `status`) with
@@ -193,8 +196,8 @@ fn record_matches(
     reports: &mut [IngestReport],
 ) -> Result<()> {
     let mut insert = conn.prepare_cached(
-        "INSERT INTO matches(item_id, rule, digest, snippet, title_marked, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO matches(item_id, rule, digest, snippet, title_marked, created_at, in_article)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(item_id, rule) DO NOTHING",
     )?;
     let mut counted = HashSet::new();
@@ -209,7 +212,8 @@ fn record_matches(
             m.rule.digest,
             m.snippet,
             m.title,
-            to_ts(now)
+            to_ts(now),
+            m.in_article
         ])?;
         if counted.insert(m.item_id)
             && let Some(report) = reports.get_mut(m.batch)
@@ -241,7 +245,9 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>) -> Result<Stored<'a>> {
          last_fetch_at = ?4, last_status = ?5, last_error = NULL, consecutive_errors = 0, failing_since = NULL,
          next_fetch_at = ?6,
          moved_count = CASE WHEN ?7 IS NULL THEN 0 WHEN moved_to IS ?7 THEN moved_count + 1 ELSE 1 END,
-         moved_to = ?7
+         moved_to = ?7,
+         articles_fetched = articles_fetched + ?8, articles_failed = articles_failed + ?9,
+         last_article_error = coalesce(?10, last_article_error)
          WHERE id = ?1",
         params![
             feed_id,
@@ -250,17 +256,16 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>) -> Result<Stored<'a>> {
             to_ts(b.now),
             b.status,
             b.not_before.map(to_ts),
-            b.moved_to
+            b.moved_to,
+            b.articles.fetched,
+            b.articles.failed,
+            b.articles.last_error
         ],
     )?;
     let new_items = fresh.len();
     let alerting = fresh
         .into_iter()
-        .filter(|(_, item)| {
-            !first_fetch
-                || b.backfill_cutoff
-                    .is_none_or(|cut| item.published.is_some_and(|p| p > cut))
-        })
+        .filter(|(_, item)| may_alert(first_fetch, b.backfill_cutoff, item))
         .collect();
     Ok(Stored {
         new_items,
@@ -276,9 +281,7 @@ fn insert_new_items<'a>(
     b: &Batch<'a>,
 ) -> Result<Vec<(i64, &'a Item)>> {
     let shared = links_shared(b.items);
-    let mut keys_with_link = conn.prepare_cached(
-        "SELECT count(*) FROM (SELECT 1 FROM seen WHERE feed_id = ?1 AND link = ?2 LIMIT 2)",
-    )?;
+    let mut keys_with_link = conn.prepare_cached(KEYS_WITH_LINK)?;
     let mut remember = conn.prepare_cached(
         "INSERT INTO seen(feed_id, key, link) VALUES (?1, ?2, ?3) ON CONFLICT(feed_id, key) DO NOTHING",
     )?;
@@ -288,14 +291,7 @@ fn insert_new_items<'a>(
     )?;
     let mut fresh = Vec::new();
     for item in b.items {
-        // README, "What is new": an item whose id changed but whose
-        // canonical link is known in this feed is the same item — when
-        // the link identifies one item: it is this fetch's only item
-        // with that link, and one known item has it.
-        if let Some(link) = &item.link
-            && !shared.contains(link.as_str())
-            && keys_with_link.query_row(params![feed_id, link], |r| r.get::<_, i64>(0))? == 1
-        {
+        if known_by_link(&mut keys_with_link, feed_id, item, &shared)? {
             continue;
         }
         // Identities are never pruned: seen once, never new again.
@@ -307,7 +303,7 @@ fn insert_new_items<'a>(
             item.key,
             item.link,
             item.title,
-            item.summary,
+            item.full_summary(),
             item.author,
             item.category,
             b.feed,
@@ -317,6 +313,76 @@ fn insert_new_items<'a>(
         fresh.push((conn.last_insert_rowid(), item));
     }
     Ok(fresh)
+}
+
+/// How many known items of a feed have a link (0, 1, or 2 for more).
+const KEYS_WITH_LINK: &str =
+    "SELECT count(*) FROM (SELECT 1 FROM seen WHERE feed_id = ?1 AND link = ?2 LIMIT 2)";
+
+/// README, "What is new": an item whose id changed but whose canonical link
+/// is known in this feed is the same item — when the link identifies one
+/// item: it is this fetch's only item with that link, and one known item
+/// has it.
+fn known_by_link(
+    keys_with_link: &mut rusqlite::CachedStatement<'_>,
+    feed_id: i64,
+    item: &Item,
+    shared: &HashSet<&str>,
+) -> Result<bool> {
+    Ok(match &item.link {
+        Some(link) if !shared.contains(link.as_str()) => {
+            keys_with_link.query_row(params![feed_id, link], |r| r.get::<_, i64>(0))? == 1
+        }
+        _ => false,
+    })
+}
+
+/// On a feed's first fetch, only items published after the cutoff may
+/// alert (README, "What is new": backfill); after it, every new item.
+fn may_alert(first_fetch: bool, cutoff: Option<DateTime<Utc>>, item: &Item) -> bool {
+    !first_fetch || cutoff.is_none_or(|cut| item.published.is_some_and(|p| p > cut))
+}
+
+impl Store {
+    /// Which of `items` storing them now would insert as new and let alert,
+    /// by the same tests as `ingest`, without writing: the items whose
+    /// articles a `full_text` feed fetches (README, "Full text").
+    pub fn would_alert(
+        &self,
+        feed: &str,
+        items: &[Item],
+        backfill_cutoff: Option<DateTime<Utc>>,
+    ) -> Result<Vec<usize>> {
+        use rusqlite::OptionalExtension;
+        let row: Option<(i64, bool)> = self
+            .conn
+            .query_row(
+                "SELECT id, first_fetch_at IS NULL FROM feeds WHERE name = ?1",
+                [feed],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        // A feed never stored: no row id matches, and this is its first fetch.
+        let (feed_id, first_fetch) = row.unwrap_or((-1, true));
+        let shared = links_shared(items);
+        let mut keys_with_link = self.conn.prepare_cached(KEYS_WITH_LINK)?;
+        let mut known_key = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM seen WHERE feed_id = ?1 AND key = ?2")?;
+        let mut keys_of_fetch = HashSet::new();
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if !keys_of_fetch.insert(item.key.as_str())
+                || known_by_link(&mut keys_with_link, feed_id, item, &shared)?
+                || known_key.query_row(params![feed_id, item.key], |r| r.get::<_, i64>(0))? > 0
+                || !may_alert(first_fetch, backfill_cutoff, item)
+            {
+                continue;
+            }
+            out.push(i);
+        }
+        Ok(out)
+    }
 }
 
 /// Links that several of this fetch's items share (a status page, an

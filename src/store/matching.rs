@@ -5,7 +5,7 @@
 //! applies to. Each match carries its snippet (from the summary) and its
 //! title with the matched words marked, for the digest.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
@@ -58,6 +58,8 @@ pub(super) struct Found<'r> {
     pub snippet: String,
     /// The title with the matched words marked.
     pub title: String,
+    /// Found in the item's article only, not in what the feed gave.
+    pub in_article: bool,
 }
 
 /// Runs every rule that applies to one of the group's feeds over the
@@ -80,9 +82,18 @@ pub(super) fn match_candidates<'r>(
         return Ok(Vec::new());
     }
     let batch_of = index_candidates(scratch, candidates, &feed_of)?;
+    let with_article: HashSet<i64> = candidates
+        .iter()
+        .filter(|c| c.item.article.as_deref().is_some_and(|a| !a.is_empty()))
+        .map(|c| c.item_id)
+        .collect();
     let mut found = Vec::new();
     for rule in rules {
-        for (item_id, snippet, title) in query_rule(scratch, rule)? {
+        let rows = query_rule(scratch, rule)?;
+        // The feed's own text of an item with an article is staged under
+        // the negated row id (`index_candidates`).
+        let by_teaser: HashSet<i64> = rows.iter().map(|r| -r.0).filter(|id| *id > 0).collect();
+        for (item_id, snippet, title) in rows {
             let Some(&batch) = batch_of.get(&item_id) else {
                 continue;
             };
@@ -93,6 +104,7 @@ pub(super) fn match_candidates<'r>(
                     rule,
                     snippet,
                     title,
+                    in_article: with_article.contains(&item_id) && !by_teaser.contains(&item_id),
                 });
             }
         }
@@ -121,15 +133,30 @@ fn index_candidates<'f>(
             "INSERT INTO staged(id, title, summary, author, category, feed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for c in candidates {
+            let feed = feed_of(c.batch);
+            let item = c.item;
             stage.execute(params![
                 c.item_id,
-                c.item.title,
-                c.item.summary,
-                c.item.author,
-                c.item.category,
-                feed_of(c.batch)
+                item.title,
+                item.full_summary(),
+                item.author,
+                item.category,
+                feed
             ])?;
             batch_of.insert(c.item_id, c.batch);
+            // An item with its article also as the feed gave it, under the
+            // negated id: a rule that finds the one but not the other found
+            // the item in its article only (README, "Full text").
+            if item.article.as_deref().is_some_and(|a| !a.is_empty()) {
+                stage.execute(params![
+                    -c.item_id,
+                    item.title,
+                    item.summary,
+                    item.author,
+                    item.category,
+                    feed
+                ])?;
+            }
         }
     }
     // One statement, so that the group becomes one FTS5 segment: row by

@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("007_fts_automerge.sql"),
     include_str!("008_integrity.sql"),
     include_str!("009_digest_memory.sql"),
+    include_str!("010_full_text.sql"),
 ];
 
 /// The FTS5 column list and tokenizer, shared by the archive index and the

@@ -37,7 +37,7 @@ impl Store {
     pub fn pending(&self, digest: &str) -> Result<Vec<MatchView>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT m.id, m.item_id, m.rule, m.snippet, i.feed, i.title, i.link, i.published, i.summary,
-                    i.fetched_at, coalesce(m.title_marked, i.title)
+                    i.fetched_at, coalesce(m.title_marked, i.title), m.in_article
              FROM matches m JOIN items i ON i.id = m.item_id
              WHERE m.digest = ?1 AND m.outbox_id IS NULL
              ORDER BY coalesce(i.published, i.fetched_at) DESC, i.id, m.id",
@@ -55,6 +55,7 @@ impl Store {
                 summary: r.get(8)?,
                 fetched_at: from_ts(r.get(9)?).unwrap_or_default(),
                 title_marked: r.get(10)?,
+                in_article: r.get(11)?,
                 also_in: Vec::new(),
             })
         })?;
@@ -65,6 +66,8 @@ impl Store {
                 Some(last) if last.item_id == row.item_id => {
                     last.match_ids.extend(row.match_ids);
                     last.rules.extend(row.rules);
+                    // In the article only if every rule found it only there.
+                    last.in_article &= row.in_article;
                 }
                 _ => out.push(row),
             }

@@ -8,8 +8,8 @@ use rusqlite::params;
 
 use super::{Result, Store, StoreError, from_ts, to_ts};
 use crate::model::{
-    Attention, FailingFeed, FeedStatus, MARK_END, MARK_START, MovedFeed, NeverFetched,
-    OutboxStatus, SearchHit, Undelivered,
+    ArticleTally, Attention, FailingFeed, FeedStatus, MARK_END, MARK_START, MovedFeed,
+    NeverFetched, OutboxStatus, SearchHit, Undelivered,
 };
 
 impl Store {
@@ -79,7 +79,8 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT f.name, f.url, f.last_fetch_at, f.last_status,
                     (SELECT count(*) FROM items i WHERE i.feed_id = f.id),
-                    f.consecutive_errors, f.last_error, f.next_fetch_at, f.moved_to
+                    f.consecutive_errors, f.last_error, f.next_fetch_at, f.moved_to,
+                    f.articles_fetched, f.articles_failed, f.last_article_error
              FROM feeds f ORDER BY f.name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -93,6 +94,11 @@ impl Store {
                 last_error: r.get(6)?,
                 next_fetch: from_ts(r.get(7)?),
                 moved_to: r.get(8)?,
+                articles: ArticleTally {
+                    fetched: r.get(9)?,
+                    failed: r.get(10)?,
+                    last_error: r.get(11)?,
+                },
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -18,6 +18,7 @@ fn item(key: &str, title: &str, summary: &str, days_ago: i64) -> Item {
         author: String::new(),
         category: String::new(),
         published: Some(Utc::now() - Duration::days(days_ago)),
+        article: None,
     }
 }
 
@@ -49,6 +50,7 @@ fn batch<'a>(feed: &'a str, items: &'a [Item]) -> Batch<'a> {
         moved_to: None,
         not_before: None,
         now: Utc::now(),
+        articles: Default::default(),
     }
 }
 
@@ -821,6 +823,7 @@ fn retention_bounds_the_database_over_a_simulated_half_year() {
             s.ingest(
                 &Batch {
                     now,
+                    articles: Default::default(),
                     ..batch("busy", &items)
                 },
                 &[],

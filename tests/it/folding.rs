@@ -63,6 +63,7 @@ fn archive(set: &Labelled) -> (tempfile::TempDir, Store) {
             author: String::new(),
             category: String::new(),
             published: None,
+            article: None,
         })
         .collect();
     let validators = Validators::default();
@@ -78,6 +79,7 @@ fn archive(set: &Labelled) -> (tempfile::TempDir, Store) {
                 moved_to: None,
                 not_before: None,
                 now: chrono::Utc::now(),
+                articles: Default::default(),
             },
             &[],
         )
@@ -170,6 +172,7 @@ fn the_example_sentence_in_three_languages_is_found_live() {
             author: String::new(),
             category: String::new(),
             published: None,
+            article: None,
         };
         let report = store
             .ingest(
@@ -183,6 +186,7 @@ fn the_example_sentence_in_three_languages_is_found_live() {
                     moved_to: None,
                     not_before: None,
                     now: chrono::Utc::now(),
+                    articles: Default::default(),
                 },
                 &[rule],
             )
@@ -213,6 +217,7 @@ fn near_misses_stay_out_and_quoting_keeps_a_term_exact() {
             author: String::new(),
             category: String::new(),
             published: None,
+            article: None,
         })
         .collect();
     store
@@ -227,6 +232,7 @@ fn near_misses_stay_out_and_quoting_keeps_a_term_exact() {
                 moved_to: None,
                 not_before: None,
                 now: chrono::Utc::now(),
+                articles: Default::default(),
             },
             &[],
         )

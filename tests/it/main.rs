@@ -10,6 +10,7 @@ mod daemon;
 mod delivery;
 mod faults;
 mod folding;
+mod fulltext;
 mod operator;
 mod polling;
 mod rules;

@@ -297,24 +297,30 @@ impl Received {
     /// The message with quoted-printable soft breaks and escapes undone, for
     /// assertions on its text.
     pub fn decoded(&self) -> String {
-        let joined = self.data.replace("=\r\n", "").replace("=\n", "");
-        let bytes = joined.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'='
-                && i + 2 < bytes.len()
-                && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-            out.push(bytes[i]);
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
+        decode_quoted_printable(&self.data)
     }
+}
+
+/// A message with quoted-printable soft breaks and escapes undone, for
+/// assertions on its text.
+pub fn decode_quoted_printable(message: &str) -> String {
+    let joined = message.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[derive(Clone, Default)]
@@ -512,8 +518,14 @@ impl Setup {
         } else {
             "timeout = \"10s\"\n"
         };
+        // Every item alerts on a first fetch, unless the test says otherwise.
+        let backfill = if poll.contains("backfill") {
+            ""
+        } else {
+            "backfill = \"all\"\n"
+        };
         let text = format!(
-            "state_dir = \"state\"\ntimezone = \"Europe/Kyiv\"\n[poll]\nbackfill = \"all\"\n{timeout}{poll}\n\
+            "state_dir = \"state\"\ntimezone = \"Europe/Kyiv\"\n[poll]\n{backfill}{timeout}{poll}\n\
              [email]\nfrom = \"feedwatch <fw@example.org>\"\nto = [\"analyst@example.org\"]\n{email}\n{rest}\n"
         );
         std::fs::write(&path, text).expect("write config");

@@ -1,0 +1,252 @@
+//! Pipeline: full text of teaser feeds (README, "Full text"). For a
+//! `full_text` feed, each item of a fetch that can alert — new to the
+//! store, and past the backfill of a feed's first fetch — gets the text of
+//! the article its link leads to, before the items are stored and matched.
+//! Item links are feed data: they are fetched through the guard (a public
+//! feed's item cannot lead feedwatch inside), http(s) only, under
+//! `max_article`, politely (`Hosts`), and all of a feed's articles within
+//! `article_wait`. An article that fails costs only itself: its item is
+//! matched on what the feed gave, and the failure is counted on the feed.
+//! An item is stored once, with or without its article, so an article is
+//! never fetched twice.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use url::Url;
+
+use super::Context;
+use crate::config::FeedConfig;
+use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher};
+use crate::model::{ArticleTally, Item};
+
+/// How long a host that answered 429 or 503 without Retry-After is left
+/// alone.
+const DEFAULT_HOLD_OFF: Duration = Duration::from_secs(60);
+
+/// Politeness towards the hosts articles come from, kept across polls (a
+/// Retry-After outlives the poll that got it): at most `per_host` requests
+/// at once to one host, and `delay` between the starts of two.
+pub struct Hosts {
+    per_host: usize,
+    delay: Duration,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+}
+
+struct Host {
+    slots: Arc<Semaphore>,
+    /// When the next request to the host may start.
+    next: tokio::sync::Mutex<Instant>,
+}
+
+impl Hosts {
+    pub fn new(per_host: usize, delay: Duration) -> Self {
+        Hosts {
+            per_host,
+            delay,
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn host(&self, name: &str) -> Arc<Host> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(hosts.entry(name.to_string()).or_insert_with(|| {
+            Arc::new(Host {
+                slots: Arc::new(Semaphore::new(self.per_host)),
+                next: tokio::sync::Mutex::new(Instant::now()),
+            })
+        }))
+    }
+
+    /// Waits for the host's turn; an error when it would come after
+    /// `deadline`.
+    async fn turn(&self, name: &str, deadline: Instant) -> Result<OwnedSemaphorePermit, String> {
+        let host = self.host(name);
+        let out_of_time = || "the poll's time for articles (article_wait) ran out".to_string();
+        let slot = tokio::time::timeout_at(deadline, Arc::clone(&host.slots).acquire_owned())
+            .await
+            .map_err(|_| out_of_time())?
+            .map_err(|e| e.to_string())?;
+        let mut next = host.next.lock().await;
+        if *next > deadline {
+            return Err(out_of_time());
+        }
+        tokio::time::sleep_until(*next).await;
+        *next = Instant::now() + self.delay;
+        Ok(slot)
+    }
+
+    /// The host asked to be left alone until `until` (429, 503).
+    async fn hold_off(&self, name: &str, until: Instant) {
+        let host = self.host(name);
+        let mut next = host.next.lock().await;
+        *next = (*next).max(until);
+    }
+}
+
+/// Fetches the articles of `items` that would alert, for a `full_text`
+/// feed, into `Item::article`; what became of them, to count on the feed.
+pub(super) async fn fill(
+    ctx: &Context,
+    feed: &FeedConfig,
+    from: &Fetched,
+    items: &mut [Item],
+    backfill_cutoff: Option<chrono::DateTime<chrono::Utc>>,
+) -> ArticleTally {
+    let mut tally = ArticleTally::default();
+    if !feed.full_text {
+        return tally;
+    }
+    let name = feed.name.clone();
+    let candidates = items.to_vec();
+    let alerting = match ctx
+        .db
+        .call(move |s| s.would_alert(&name, &candidates, backfill_cutoff))
+        .await
+    {
+        Ok(alerting) => alerting,
+        Err(e) => {
+            tracing::warn!(feed = %feed.name, error = %e, "cannot tell which items are new; no articles fetched");
+            return tally;
+        }
+    };
+    let fetcher = ctx.fetcher.with_max_body(ctx.config.poll.max_article);
+    let deadline = Instant::now() + ctx.config.poll.article_wait;
+    for i in alerting {
+        let Some(item) = items.get_mut(i) else {
+            continue;
+        };
+        let Some(link) = item.link.clone() else {
+            continue;
+        };
+        match article(ctx, &fetcher, from, &link, deadline).await {
+            Ok(text) => {
+                tally.fetched += 1;
+                item.article = Some(text);
+            }
+            Err(why) => {
+                tally.failed += 1;
+                tracing::info!(feed = %feed.name, link = %link, error = %why, "no article text; the item is matched on the feed's text");
+                tally.last_error = Some(format!("{link}: {why}"));
+            }
+        }
+    }
+    tally
+}
+
+/// One article's text, in the host's turn.
+async fn article(
+    ctx: &Context,
+    fetcher: &Fetcher,
+    from: &Fetched,
+    link: &str,
+    deadline: Instant,
+) -> Result<String, String> {
+    let url = Url::parse(link).map_err(|e| e.to_string())?;
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    let _slot = ctx.hosts.turn(&host, deadline).await?;
+    let fetch_by = deadline.min(Instant::now() + ctx.config.poll.timeout);
+    match read_article(fetcher, from, &url, fetch_by).await {
+        Ok(text) => Ok(text),
+        Err(Failure { why, hold_off }) => {
+            if let Some(wait) = hold_off {
+                ctx.hosts.hold_off(&host, Instant::now() + wait).await;
+            }
+            Err(why)
+        }
+    }
+}
+
+/// Why an article gave no text, and how long its host asked to be left
+/// alone (429, 503).
+pub(super) struct Failure {
+    pub why: String,
+    hold_off: Option<Duration>,
+}
+
+impl From<String> for Failure {
+    fn from(why: String) -> Self {
+        Failure {
+            why,
+            hold_off: None,
+        }
+    }
+}
+
+/// Fetches the article at `url` (found in what `from` brought: through the
+/// guard) by `deadline`, and reads its text. Politeness is the caller's.
+pub(super) async fn read_article(
+    fetcher: &Fetcher,
+    from: &Fetched,
+    url: &Url,
+    deadline: Instant,
+) -> Result<String, Failure> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Failure::from("not an http(s) link".to_string()));
+    }
+    let page = match fetcher.fetch_found(url, from, deadline).await {
+        Ok(FetchOutcome::Fetched(page)) => page,
+        Ok(FetchOutcome::NotModified) => {
+            return Err(Failure::from("HTTP 304 to a plain request".to_string()));
+        }
+        Err(
+            e @ FetchError::Status {
+                status,
+                retry_after,
+            },
+        ) => {
+            return Err(Failure {
+                why: e.to_string(),
+                hold_off: matches!(status, 429 | 503)
+                    .then(|| retry_after.unwrap_or(DEFAULT_HOLD_OFF)),
+            });
+        }
+        Err(FetchError::TooLarge { limit }) => {
+            return Err(Failure::from(format!(
+                "the page is larger than max_article ({limit} bytes)"
+            )));
+        }
+        Err(e) => return Err(Failure::from(e.to_string())),
+    };
+    tokio::task::spawn_blocking(move || {
+        crate::parse::article_text(&page.body, page.content_type.as_deref(), &page.final_url)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("the article reader failed: {e}"))?
+    .map_err(Failure::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_to_one_host_are_spaced_and_a_hold_off_is_kept() {
+        let hosts = Hosts::new(2, Duration::from_secs(1));
+        let start = Instant::now();
+        let far = start + Duration::from_secs(3600);
+        for n in 0..3u64 {
+            let _slot = hosts.turn("news.example", far).await.unwrap();
+            assert_eq!(start.elapsed(), Duration::from_secs(n), "request {n}");
+        }
+        // Another host is not held up by this one.
+        let _slot = hosts.turn("blog.example", far).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        // A Retry-After past the deadline: no wait, an error at once.
+        hosts
+            .hold_off("news.example", Instant::now() + Duration::from_secs(600))
+            .await;
+        let soon = Instant::now() + Duration::from_secs(30);
+        let before = Instant::now();
+        assert!(hosts.turn("news.example", soon).await.is_err());
+        assert_eq!(before.elapsed(), Duration::ZERO);
+        // Within the deadline: waited for.
+        let later = Instant::now() + Duration::from_secs(3600);
+        let _slot = hosts.turn("news.example", later).await.unwrap();
+        assert_eq!(before.elapsed(), Duration::from_secs(600));
+    }
+}

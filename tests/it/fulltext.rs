@@ -1,0 +1,313 @@
+//! Full text of teaser feeds (README, "Full text"), on loopback: a teaser
+//! whose article names the story alerts only with `full_text = true`; an
+//! article that fails (500, a timeout, 20 MiB, not HTML) leaves its item
+//! matched on the teaser; an item link into the operator's network is
+//! refused before connecting; a 304, the backfill of a first fetch and an
+//! item already stored fetch no article; the poll's bound on articles
+//! holds.
+
+use std::time::Duration;
+
+use feedwatch::pipeline::{self, FeedOutcome};
+
+use crate::support::*;
+
+/// An RSS feed of `(guid, title, teaser, link)` items, dated now.
+fn teaser_feed(items: &[(&str, &str, &str, &str)]) -> String {
+    let date = chrono::Utc::now().to_rfc2822();
+    let items: String = items
+        .iter()
+        .map(|(guid, title, teaser, link)| {
+            format!(
+                "<item><guid>{guid}</guid><title>{title}</title><link>{link}</link>\
+                 <description>{teaser}</description><pubDate>{date}</pubDate></item>"
+            )
+        })
+        .collect();
+    format!("<rss version=\"2.0\"><channel><title>Teasers</title>{items}</channel></rss>")
+}
+
+fn article_page() -> Route {
+    let mut page = Route::feed(
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/articles/news.html"
+        ))
+        .unwrap(),
+    );
+    page.content_type = "text/html; charset=utf-8";
+    page
+}
+
+fn setup(server: &FeedServer, full_text: bool, poll: &str) -> Setup {
+    Setup::with_poll(
+        poll,
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = {full_text}\n\
+             [[rules]]\nname = \"iran-drones-ukraine\"\nquery = 'iran AND drone AND ukraine'\n",
+            server.url("/feed.xml")
+        ),
+    )
+}
+
+/// The messages decoded, whitespace folded (the text part is wrapped) and
+/// the text part's `*` marks dropped.
+fn digest_text(messages: &[Vec<u8>]) -> String {
+    let decoded: String = messages
+        .iter()
+        .map(|m| decode_quoted_printable(&String::from_utf8_lossy(m)))
+        .collect();
+    decoded
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('*', "")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teaser_whose_article_names_the_story_alerts_only_with_full_text() {
+    let server = FeedServer::start().await;
+    server.route(
+        "/feed.xml",
+        Route::feed(teaser_feed(&[(
+            "t1",
+            "Overnight attack on the port",
+            "Several warehouses were damaged.",
+            &server.url("/a/1"),
+        )])),
+    );
+    server.route("/a/1", article_page());
+
+    let off = setup(&server, false, "");
+    let reports = pipeline::poll_all(&off.context()).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matched_items == 0),
+        "{reports:?}"
+    );
+    assert!(
+        server.seen("/a/1").is_empty(),
+        "no article without full_text"
+    );
+
+    let on = setup(&server, true, "");
+    let ctx = on.context();
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matched_items == 1),
+        "{reports:?}"
+    );
+    assert_eq!(server.seen("/a/1").len(), 1);
+    let user_agent = server.seen("/a/1")[0]
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(user_agent.starts_with("feedwatch/"), "{user_agent}");
+
+    let digest = &ctx.config.digests[0];
+    let text = digest_text(&pipeline::dry_run(&ctx, digest).await.unwrap());
+    assert!(
+        text.contains("found in the full article, not in the feed's text"),
+        "the entry says where the match is:\n{text}"
+    );
+    assert!(
+        text.contains("Iranian-made Shahed"),
+        "the snippet comes from the article:\n{text}"
+    );
+    // `search` sees the article too.
+    let hits = on.store().search("\"tatarstan\"", None, None, 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    // `status` counts the articles.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(&on.path)
+        .arg("status")
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.contains("FULL TEXT (articles of new items)\n  wire: 1 read, 0 failed\n"),
+        "{status}"
+    );
+    // `check --probe` shows what the newest item's article gives.
+    let probes = pipeline::probe(&on.config()).await.unwrap();
+    let pipeline::Probe::Feed {
+        article: Some(pipeline::ArticleProbe::Text { text, .. }),
+        ..
+    } = &probes[0].1
+    else {
+        panic!("{probes:?}")
+    };
+    assert!(text.starts_with("Ukraine's air force said on Monday"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_article_that_fails_leaves_its_item_matched_on_the_teaser() {
+    let server = FeedServer::start().await;
+    let teaser = "Iranian drones struck Ukraine overnight.";
+    let items = [
+        ("f1", "Server error", teaser, server.url("/a/500")),
+        ("f2", "Too slow", teaser, server.url("/a/slow")),
+        ("f3", "Too large", teaser, server.url("/a/huge")),
+        ("f4", "Not HTML", teaser, server.url("/a/binary")),
+        ("f5", "Read", teaser, server.url("/a/ok")),
+    ];
+    let items: Vec<(&str, &str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, s, l)| (*g, *t, *s, l.as_str()))
+        .collect();
+    server.route("/feed.xml", Route::feed(teaser_feed(&items)));
+    server.route("/a/500", Route::status(500, "oops"));
+    server.route("/a/slow", article_page().after(Duration::from_secs(3)));
+    let mut huge = Route::feed(vec![b'x'; 20 << 20]);
+    huge.content_type = "text/html";
+    server.route("/a/huge", huge);
+    let mut binary = Route::feed(vec![0u8, 1, 2, 3, 255, 254]);
+    binary.content_type = "application/octet-stream";
+    server.route("/a/binary", binary);
+    server.route("/a/ok", article_page());
+
+    let setup = setup(&server, true, "timeout = \"1s\"\narticle_delay = \"0s\"");
+    let ctx = setup.context();
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 5 && r.matched_items == 5),
+        "every item is stored and matched: {reports:?}"
+    );
+    let status = setup.store().feed_status().unwrap();
+    let articles = &status[0].articles;
+    assert_eq!((articles.fetched, articles.failed), (1, 4), "{articles:?}");
+    let text = digest_text(
+        &pipeline::dry_run(&ctx, &ctx.config.digests[0])
+            .await
+            .unwrap(),
+    );
+    for title in ["Server error", "Too slow", "Too large", "Not HTML", "Read"] {
+        assert!(text.contains(title), "{title} is delivered:\n{text}");
+    }
+    assert!(
+        !text.contains("found in the full article"),
+        "the teasers matched by themselves:\n{text}"
+    );
+
+    // Each article is fetched once: the next poll (a changed feed with the
+    // same items) asks for none of them again.
+    server.route(
+        "/feed.xml",
+        Route::feed(teaser_feed(&items)).with_etag("\"v2\""),
+    );
+    pipeline::poll_all(&ctx).await;
+    assert_eq!(server.seen("/a/500").len(), 1);
+    assert_eq!(server.seen("/a/ok").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_link_into_the_operators_network_is_refused_before_connecting() {
+    let server = FeedServer::start().await;
+    // The canary stands in for a service inside the operator's network.
+    let canary = FeedServer::start().await;
+    canary.route("/secret", article_page());
+    let inside = format!("http://localhost:{}/secret", canary.addr.unwrap().port());
+    server.route("/redirect", Route::redirect(302, &inside));
+    let teaser = "Iranian drones struck Ukraine overnight.";
+    let redirect = server.url("/redirect");
+    server.route(
+        "/feed.xml",
+        Route::feed(teaser_feed(&[
+            ("s1", "Named inside", teaser, &inside),
+            ("s2", "Redirected inside", teaser, &redirect),
+        ])),
+    );
+    let setup = setup(&server, true, "article_delay = \"0s\"");
+    let mut ctx = setup.context();
+    ctx.fetcher.assume_public_origins();
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matched_items == 2),
+        "the items are matched on their teasers: {reports:?}"
+    );
+    assert!(canary.seen("/secret").is_empty(), "never asked");
+    let status = setup.store().feed_status().unwrap();
+    assert_eq!(status[0].articles.failed, 2);
+    assert!(
+        status[0]
+            .articles
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("refused")),
+        "{:?}",
+        status[0].articles
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_304_the_backfill_and_the_time_bound_fetch_no_more_articles() {
+    let server = FeedServer::start().await;
+    // Items from 2020: the backfill of a first fetch (one day by default)
+    // does not alert, so their articles are not fetched.
+    let old = "<rss version=\"2.0\"><channel><title>Old</title>\
+        <item><guid>o1</guid><title>Old</title><link>LINK</link>\
+        <pubDate>Mon, 06 Jan 2020 08:00:00 GMT</pubDate></item></channel></rss>"
+        .replace("LINK", &server.url("/a/old"));
+    server.route("/feed.xml", Route::feed(old).with_etag("\"v1\""));
+    server.route("/a/old", article_page());
+    let setup = Setup::with_poll(
+        "backfill = \"1d\"",
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n",
+            server.url("/feed.xml")
+        ),
+    );
+    let ctx = setup.context();
+    pipeline::poll_all(&ctx).await;
+    assert!(server.seen("/a/old").is_empty(), "backfill: no article");
+    // The same feed again: a 304, nothing fetched but the feed.
+    let reports = pipeline::poll_all(&ctx).await;
+    assert_eq!(reports[0].outcome, FeedOutcome::NotModified);
+    assert!(server.seen("/a/old").is_empty(), "304: no article");
+
+    // Two new items on one host with 10 s between requests, and 1 s for
+    // the poll's articles: the first is read, the second is matched on its
+    // teaser at once, without waiting 10 s.
+    let teaser = "Iranian drones struck Ukraine overnight.";
+    let (one, two) = (server.url("/a/1"), server.url("/a/2"));
+    server.route(
+        "/feed2.xml",
+        Route::feed(teaser_feed(&[
+            ("n1", "One", teaser, &one),
+            ("n2", "Two", teaser, &two),
+        ])),
+    );
+    server.route("/a/1", article_page());
+    server.route("/a/2", article_page());
+    let bounded = Setup::with_poll(
+        "article_delay = \"10s\"\narticle_wait = \"1s\"",
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n",
+            server.url("/feed2.xml")
+        ),
+    );
+    let reports = pipeline::poll_all(&bounded.context()).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 2),
+        "{reports:?}"
+    );
+    let status = bounded.store().feed_status().unwrap();
+    assert_eq!(
+        (status[0].articles.fetched, status[0].articles.failed),
+        (1, 1)
+    );
+    assert!(
+        status[0]
+            .articles
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("article_wait")),
+        "{:?}",
+        status[0].articles
+    );
+}
