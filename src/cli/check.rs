@@ -86,7 +86,11 @@ async fn probe_feeds(config: &Config, out: &mut Out) -> Result<(), CliError> {
                 }
                 outln!(out, "{line}");
                 if let Some(article) = article {
-                    outln!(out, "  full text: {}", article_line(article));
+                    outln!(
+                        out,
+                        "  full text of the newest item: {}",
+                        article_line(article)
+                    );
                 }
             }
             Probe::Failed(e) => {

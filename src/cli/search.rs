@@ -125,7 +125,9 @@ fn show_marks(snippet: &str, bold: bool) -> String {
     } else {
         ("*", "*")
     };
-    snippet.replace(MARK_START, on).replace(MARK_END, off)
+    // One line: a full_text item's feed text and article are paragraphs.
+    let one_line = snippet.split_whitespace().collect::<Vec<_>>().join(" ");
+    one_line.replace(MARK_START, on).replace(MARK_END, off)
 }
 
 #[cfg(test)]

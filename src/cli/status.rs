@@ -82,14 +82,18 @@ fn full_text(out: &mut Out, status: &Status) -> Result<(), CliError> {
         let last = a
             .last_error
             .as_ref()
-            .map(|e| format!(", last failure: {e}"))
+            .map(|e| format!("; last failure: {e}"))
             .unwrap_or_default();
+        let failed = if a.failed > 0 {
+            format!("{} failed (matched on the feed's text)", a.failed)
+        } else {
+            "0 failed".to_string()
+        };
         outln!(
             out,
-            "  {}: {} read, {} failed{last}",
+            "  {}: {} read, {failed}{last}",
             row.status.name,
-            a.fetched,
-            a.failed
+            a.fetched
         );
     }
     Ok(())

@@ -105,14 +105,17 @@ pub(super) fn entry_html(m: &MatchView, tz: chrono_tz::Tz) -> String {
         .collect();
     format!(
         "<div style=\"margin:0 0 18px 0\"><div style=\"font-size:16px;font-weight:600;line-height:1.35\">{}</div>\
-         <div style=\"font-size:13px;{MUTED};margin:2px 0 4px 0\">{} &middot; {} &middot; rules: {}{}</div>\
-         {snippet}{copies}</div>\n",
+         <div style=\"font-size:13px;{MUTED};margin:2px 0 4px 0\">{} &middot; {} &middot; rules: {}</div>\
+         {}{snippet}{copies}</div>\n",
         linked_marked(&m.title_marked, m.link.as_deref()),
         escape(&m.feed),
         escape(&when(m, tz)),
         escape(&m.rules.join(", ")),
         if m.in_article {
-            format!(" &middot; {}", escape(IN_ARTICLE))
+            format!(
+                "<div style=\"font-size:13px;font-style:italic;color:#3c4043;margin:0 0 4px 0\">{}</div>",
+                escape(IN_ARTICLE)
+            )
         } else {
             String::new()
         },

@@ -64,7 +64,7 @@ pub(super) fn items(story: &MatchView) -> usize {
 /// description is its title would only repeat it.
 /// What an entry says when its rules found it only in the article its link
 /// leads to (README, "Full text").
-pub(super) const IN_ARTICLE: &str = "found in the full article, not in the feed's text";
+pub(super) const IN_ARTICLE: &str = "Found in the full article, not in the feed's text.";
 
 pub(super) fn snippet(m: &MatchView) -> Option<&str> {
     let plain = |s: &str| -> String {

@@ -60,17 +60,17 @@ fn full(out: &mut String, m: &MatchView, l: &Layout<'_>) {
     if let Some(link) = &m.link {
         let _ = writeln!(out, "  {link}");
     }
-    let mut meta = format!(
+    let meta = format!(
         "{} | {} | rules: {}",
         m.feed,
         when(m, l.tz),
         m.rules.join(", ")
     );
-    if m.in_article {
-        meta.push_str(" | ");
-        meta.push_str(IN_ARTICLE);
-    }
+
     out.push_str(&wrap(&meta, "  ", "  "));
+    if m.in_article {
+        out.push_str(&wrap(IN_ARTICLE, "  ", "  "));
+    }
     if let Some(snippet) = snippet(m) {
         out.push_str(&wrap(&starred(snippet), "  ", "  "));
     }

@@ -188,10 +188,11 @@ pub enum ArticleProbe {
 /// dates), as a poll would read it.
 async fn probe_article(config: &Config, fetcher: &Fetcher, found: &Found) -> ArticleProbe {
     let items = &found.parsed.items;
+    // The first of the latest date: feeds list their newest first.
     let newest = items
         .iter()
         .filter(|i| i.link.is_some())
-        .max_by_key(|i| i.published)
+        .min_by_key(|i| std::cmp::Reverse(i.published))
         .filter(|i| i.published.is_some())
         .or_else(|| items.iter().find(|i| i.link.is_some()));
     let Some(link) = newest.and_then(|i| i.link.clone()) else {

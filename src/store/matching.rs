@@ -110,7 +110,34 @@ pub(super) fn match_candidates<'r>(
         }
     }
     mark_every_rule(scratch, &mut found)?;
+    article_snippets_start_clean(&mut found, candidates);
     Ok(found)
+}
+
+/// FTS5 starts a snippet that does not begin its column with "…"; a
+/// snippet that begins the article of a `full_text` item begins a text of
+/// its own, and the "…" would read as a cut.
+fn article_snippets_start_clean(found: &mut [Found<'_>], candidates: &[Candidate<'_>]) {
+    let articles: HashMap<i64, &str> = candidates
+        .iter()
+        .filter_map(|c| Some((c.item_id, c.item.article.as_deref()?)))
+        .collect();
+    for f in found.iter_mut() {
+        let Some(article) = articles.get(&f.item_id) else {
+            continue;
+        };
+        let Some(rest) = f.snippet.strip_prefix('…') else {
+            continue;
+        };
+        let plain: String = rest
+            .chars()
+            .filter(|c| *c != MARK_START && *c != MARK_END)
+            .take(40)
+            .collect();
+        if !plain.is_empty() && article.starts_with(&plain) {
+            f.snippet = rest.to_string();
+        }
+    }
 }
 
 /// Puts the candidates in a fresh scratch index; returns each one's batch

@@ -109,12 +109,16 @@ async fn a_teaser_whose_article_names_the_story_alerts_only_with_full_text() {
     let digest = &ctx.config.digests[0];
     let text = digest_text(&pipeline::dry_run(&ctx, digest).await.unwrap());
     assert!(
-        text.contains("found in the full article, not in the feed's text"),
+        text.contains("Found in the full article, not in the feed's text."),
         "the entry says where the match is:\n{text}"
     );
     assert!(
         text.contains("Iranian-made Shahed"),
         "the snippet comes from the article:\n{text}"
+    );
+    assert!(
+        text.contains(" Ukraine's air force said") && !text.contains("…Ukraine's air force"),
+        "a snippet that starts the article has no leading ellipsis:\n{text}"
     );
     // `search` sees the article too.
     let hits = on.store().search("\"tatarstan\"", None, None, 10).unwrap();
@@ -140,7 +144,10 @@ async fn a_teaser_whose_article_names_the_story_alerts_only_with_full_text() {
     else {
         panic!("{probes:?}")
     };
-    assert!(text.starts_with("Ukraine's air force said on Monday"), "{text}");
+    assert!(
+        text.starts_with("Ukraine's air force said on Monday"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +195,7 @@ async fn an_article_that_fails_leaves_its_item_matched_on_the_teaser() {
         assert!(text.contains(title), "{title} is delivered:\n{text}");
     }
     assert!(
-        !text.contains("found in the full article"),
+        !text.contains("Found in the full article"),
         "the teasers matched by themselves:\n{text}"
     );
 
