@@ -54,6 +54,9 @@ pub struct Fetched {
     pub large: LargeBody,
 }
 
+/// The longest a fetch waits for the large-body turn.
+const MAX_LARGE_WAIT: Duration = Duration::from_secs(600);
+
 /// A body larger than `SMALL_BODY` is read only while no other is in
 /// memory: `concurrency` small bodies and one large one at a time bound a
 /// poll's memory, whatever the feeds send (16 large feeds at once peaked
@@ -243,10 +246,15 @@ impl Fetcher {
     /// it moves `deadline` back by as long.
     async fn large_turn(&self, deadline: &mut Instant) -> Result<LargeBody, FetchError> {
         let asked = Instant::now();
-        let permit = Arc::clone(&self.large)
-            .acquire_owned()
-            .await
-            .map_err(|e| FetchError::Network(e.to_string()))?;
+        // Bounded all the same: a turn that never comes must not hold a
+        // poll (the wait is given back below only when the turn comes).
+        let permit = tokio::time::timeout_at(
+            asked + MAX_LARGE_WAIT,
+            Arc::clone(&self.large).acquire_owned(),
+        )
+        .await
+        .map_err(|_| FetchError::Timeout)?
+        .map_err(|e| FetchError::Network(e.to_string()))?;
         *deadline += asked.elapsed();
         Ok(LargeBody(Some(Arc::new(permit))))
     }

@@ -184,11 +184,15 @@ fn read_entry(
 
 /// What the reader got of an entry before it failed, to name it by.
 fn named(entry: &RawEntry) -> Option<String> {
+    // Feed text, cleaned (no line breaks or control characters, at most 200
+    // characters) before it reaches the log.
+    let cleaned = |s: &str| super::text::clean(s, 200);
     [&entry.title, &entry.id]
         .into_iter()
-        .find(|s| !s.trim().is_empty())
-        .map(|s| format!("\"{}\"", s.trim()))
-        .or_else(|| entry.link.clone())
+        .map(|s| cleaned(s))
+        .find(|s| !s.is_empty())
+        .map(|s| format!("\"{s}\""))
+        .or_else(|| entry.link.as_deref().map(cleaned))
 }
 
 /// An entry's child, by local name.
@@ -261,7 +265,9 @@ fn text_construct(e: &BytesStart<'_>, inner: &str) -> String {
         }
     }
     if has_markup(inner) {
-        return html_to_text(inner);
+        // CDATA sections inside markup are text: unwrapped, not read as
+        // bogus comments.
+        return html_to_text(&inner.replace("<![CDATA[", "").replace("]]>", ""));
     }
     let text = unescape(inner);
     // A blank type is Atom's default, text; without one (RSS), text with
@@ -306,7 +312,11 @@ fn unescape(inner: &str) -> String {
             rest = cdata.get(end + 3..).unwrap_or("");
             continue;
         }
-        let next = rest[1..].find(['&', '<']).map_or(rest.len(), |k| k + 1);
+        // Past the first character, whatever its length in bytes.
+        let first = rest.chars().next().map_or(1, char::len_utf8);
+        let next = rest[first..]
+            .find(['&', '<'])
+            .map_or(rest.len(), |k| k + first);
         let (piece, after) = rest.split_at(next);
         match piece.strip_prefix('&').and_then(|p| p.split_once(';')) {
             Some((name, tail)) if name.len() <= 10 => match reference(name) {
@@ -371,15 +381,24 @@ fn date(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(d) = DateTime::parse_from_rfc2822(&rfc822.replace("UTC", "+0000")) {
         return Some(d.to_utc());
     }
-    ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .or_else(|| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })
-        .map(|d| d.and_utc())
+    for zoned in ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z"] {
+        if let Ok(d) = DateTime::parse_from_str(s, zoned) {
+            return Some(d.to_utc());
+        }
+    }
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })
+    .map(|d| d.and_utc())
 }
 
 /// The raw text between an element's start tag (just read) and its end.
@@ -401,24 +420,34 @@ fn offset(reader: &Reader<&[u8]>) -> usize {
 }
 
 /// Where the next `<item`/`<entry` (any prefix or case) starts at or after
-/// `from`.
+/// `from`. Each `<` is looked at over a few bytes only: a document of
+/// nothing but `<` costs its length, not its length squared.
 fn next_entry(input: &str, from: usize) -> Option<usize> {
     let bytes = input.as_bytes();
     let mut i = from;
-    while let Some(rel) = input.get(i..)?.find('<') {
+    while let Some(rel) = bytes.get(i..)?.iter().position(|b| *b == b'<') {
         let at = i + rel;
-        let name_end = bytes[at + 1..]
-            .iter()
-            .position(|b| b.is_ascii_whitespace() || matches!(b, b'>' | b'/'))
-            .map_or(bytes.len(), |k| at + 1 + k);
-        if let Some(name) = input.get(at + 1..name_end)
-            && is_entry(&name.rsplit(':').next().unwrap_or(name).to_ascii_lowercase())
-        {
+        if entry_tag_at(&bytes[at + 1..]) {
             return Some(at);
         }
         i = at + 1;
     }
     None
+}
+
+/// Whether `after` (what follows a `<`) starts an `item` or `entry` tag,
+/// with a prefix of at most about 40 bytes.
+fn entry_tag_at(after: &[u8]) -> bool {
+    let window = &after[..after.len().min(48)];
+    let Some(name_end) = window
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || matches!(b, b'>' | b'/' | b'<'))
+    else {
+        return false;
+    };
+    let name = &window[..name_end];
+    let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
+    local.eq_ignore_ascii_case(b"item") || local.eq_ignore_ascii_case(b"entry")
 }
 
 /// A feed-level element: the root's or the channel's child.
@@ -464,6 +493,26 @@ mod tests {
     }
 
     #[test]
+    fn text_that_starts_with_a_letter_of_more_than_one_byte() {
+        assert_eq!(unescape("Київ &amp; «Іран»"), "Київ & «Іран»");
+        assert_eq!(unescape("É"), "É");
+        let doc = "<rss version=\"9\"><channel><title>Стрічка</title>\
+            <item><title>Іранські дрони</title><category>Війна</category></item></channel></rss>";
+        let read = read(doc, 10).unwrap();
+        assert_eq!(read.entries[0].title, "Іранські дрони");
+        assert_eq!(read.entries[0].categories, ["Війна"]);
+        assert_eq!(read.title.as_deref(), Some("Стрічка"));
+    }
+
+    #[test]
+    fn a_document_of_nothing_but_angle_brackets_is_read_in_linear_time() {
+        // Quadratic, this took hours; linear, milliseconds.
+        let doc = format!("<rss><item>{}", "<".repeat(2_000_000));
+        let read = read(&doc, 10).unwrap();
+        assert!(read.entries.is_empty());
+    }
+
+    #[test]
     fn dates_in_the_forms_feeds_use() {
         let at = |s| date(s).map(|d| d.to_rfc3339());
         let noon = Some("2004-01-01T12:00:00+00:00".to_string());
@@ -471,6 +520,11 @@ mod tests {
         assert_eq!(at("Thursday, 01 Jan 2004 12:00:00 UTC"), noon);
         assert_eq!(at("2004-01-01T14:00:00+02:00"), noon);
         assert_eq!(at("2004-01-01T12:00:00"), noon);
+        assert_eq!(at("2004-01-01T08:00:00-0400"), noon);
+        assert_eq!(
+            at("2004-01-01T12:00:00.125").map(|d| d[..19].to_string()),
+            Some("2004-01-01T12:00:00".to_string())
+        );
         assert_eq!(
             at("2004-01-01"),
             Some("2004-01-01T00:00:00+00:00".to_string())

@@ -99,7 +99,10 @@ pub fn parse_feed_as(
                 .flatten();
             match (strict, lenient) {
                 (strict, Some(read)) if read.entries.len() > found => {
-                    Ok(from_lenient(read, strict.err(), base, now))
+                    let ttl = strict.as_ref().ok().and_then(|f| f.ttl);
+                    let mut feed = from_lenient(read, strict.err(), base, now);
+                    feed.ttl_minutes = ttl;
+                    Ok(feed)
                 }
                 (Ok(feed), _) => Ok(from_feed_rs(feed, base, now, max_items)),
                 (Err(e), _) => Err(e),

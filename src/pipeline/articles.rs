@@ -27,6 +27,10 @@ use crate::model::{ArticleTally, Item};
 /// alone.
 const DEFAULT_HOLD_OFF: Duration = Duration::from_secs(60);
 
+/// The longest a Retry-After holds a host off: a site cannot stop its
+/// articles for longer than a day (or overflow the clock with a huge one).
+const MAX_HOLD_OFF: Duration = Duration::from_secs(86_400);
+
 /// Politeness towards the hosts articles come from, kept across polls (a
 /// Retry-After outlives the poll that got it): at most `per_host` requests
 /// at once to one host, and `delay` between the starts of two.
@@ -70,7 +74,9 @@ impl Hosts {
             .await
             .map_err(|_| out_of_time())?
             .map_err(|e| e.to_string())?;
-        let mut next = host.next.lock().await;
+        let mut next = tokio::time::timeout_at(deadline, host.next.lock())
+            .await
+            .map_err(|_| out_of_time())?;
         if *next > deadline {
             return Err(out_of_time());
         }
@@ -79,8 +85,9 @@ impl Hosts {
         Ok(slot)
     }
 
-    /// The host asked to be left alone until `until` (429, 503).
-    async fn hold_off(&self, name: &str, until: Instant) {
+    /// The host asked to be left alone for `wait` (429, 503).
+    async fn hold_off(&self, name: &str, wait: Duration) {
+        let until = Instant::now() + wait.min(MAX_HOLD_OFF);
         let host = self.host(name);
         let mut next = host.next.lock().await;
         *next = (*next).max(until);
@@ -97,7 +104,8 @@ pub(super) async fn fill(
     backfill_cutoff: Option<chrono::DateTime<chrono::Utc>>,
 ) -> ArticleTally {
     let mut tally = ArticleTally::default();
-    if !feed.full_text {
+    // An article no rule will read is not fetched.
+    if !feed.full_text || !ctx.config.rules.iter().any(|r| r.applies_to(&feed.name)) {
         return tally;
     }
     let name = feed.name.clone();
@@ -115,23 +123,31 @@ pub(super) async fn fill(
     };
     let fetcher = ctx.fetcher.with_max_body(ctx.config.poll.max_article);
     let deadline = Instant::now() + ctx.config.poll.article_wait;
+    // Items of one fetch that share a link share its page: read once.
+    let mut read: HashMap<String, Option<String>> = HashMap::new();
     for i in alerting {
-        let Some(item) = items.get_mut(i) else {
+        let Some(link) = items.get(i).and_then(|item| item.link.clone()) else {
             continue;
         };
-        let Some(link) = item.link.clone() else {
-            continue;
-        };
-        match article(ctx, &fetcher, from, &link, deadline).await {
-            Ok(text) => {
-                tally.fetched += 1;
-                item.article = Some(text);
-            }
-            Err(why) => {
-                tally.failed += 1;
-                tracing::info!(feed = %feed.name, link = %link, error = %why, "no article text; the item is matched on the feed's text");
-                tally.last_error = Some(format!("{link}: {why}"));
-            }
+        if !read.contains_key(&link) {
+            let text = match article(ctx, &fetcher, from, &link, deadline).await {
+                Ok(text) => {
+                    tally.fetched += 1;
+                    Some(text)
+                }
+                Err(why) => {
+                    tally.failed += 1;
+                    tracing::info!(feed = %feed.name, link = %link, error = %why, "no article text; the item is matched on the feed's text");
+                    tally.last_error = Some(format!("{link}: {why}"));
+                    None
+                }
+            };
+            // Progress: the daemon's stall check counts articles too.
+            ctx.heartbeat.beat();
+            read.insert(link.clone(), text);
+        }
+        if let Some(item) = items.get_mut(i) {
+            item.article = read.get(&link).cloned().flatten();
         }
     }
     tally
@@ -153,7 +169,7 @@ async fn article(
         Ok(text) => Ok(text),
         Err(Failure { why, hold_off }) => {
             if let Some(wait) = hold_off {
-                ctx.hosts.hold_off(&host, Instant::now() + wait).await;
+                ctx.hosts.hold_off(&host, wait).await;
             }
             Err(why)
         }
@@ -238,7 +254,7 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(2));
         // A Retry-After past the deadline: no wait, an error at once.
         hosts
-            .hold_off("news.example", Instant::now() + Duration::from_secs(600))
+            .hold_off("news.example", Duration::from_secs(600))
             .await;
         let soon = Instant::now() + Duration::from_secs(30);
         let before = Instant::now();
@@ -248,5 +264,13 @@ mod tests {
         let later = Instant::now() + Duration::from_secs(3600);
         let _slot = hosts.turn("news.example", later).await.unwrap();
         assert_eq!(before.elapsed(), Duration::from_secs(600));
+        // A Retry-After past any clock is a day.
+        hosts.hold_off("huge.example", Duration::MAX).await;
+        let start = Instant::now();
+        let _slot = hosts
+            .turn("huge.example", start + Duration::from_secs(2 * 86_400))
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(86_400));
     }
 }

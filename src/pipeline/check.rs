@@ -230,7 +230,9 @@ pub async fn probe(config: &Config) -> Result<Vec<(String, Probe)>, crate::fetch
         )
         .await
         {
-            Ok(Fetch::Parsed(found)) => {
+            Ok(Fetch::Parsed(mut found)) => {
+                // Parsed: the large-body turn may go to the article.
+                found.fetched.large.release();
                 let article = if feed.full_text {
                     Some(probe_article(config, &fetcher, &found).await)
                 } else {

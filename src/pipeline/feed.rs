@@ -246,7 +246,7 @@ async fn store(
 ) -> Result<IngestReport, FeedError> {
     let Found {
         parsed,
-        fetched,
+        mut fetched,
         page,
     } = found;
     if let Some(page) = &page {
@@ -260,6 +260,9 @@ async fn store(
     for entry in &parsed.skipped {
         tracing::warn!(feed = %feed.name, entry = %entry, "an entry of the feed cannot be read; the others are stored");
     }
+    // The feed's body is parsed: its large-body turn goes to the next one,
+    // which may be this feed's own article (README, "Fetching").
+    fetched.large.release();
     let mut items = parsed.items;
     let cutoff = backfill_cutoff(ctx);
     let articles = super::articles::fill(ctx, feed, &fetched, &mut items, cutoff).await;

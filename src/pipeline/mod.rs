@@ -65,10 +65,16 @@ pub struct Context {
 }
 
 /// The longest a run may go between two heartbeats while working: one
-/// fetch (bounded by `poll.timeout`) or one delivery (bounded by the mail
-/// stage's deadline).
+/// fetch (bounded by `poll.timeout`), one wait for an article's host within
+/// `poll.article_wait` (when a feed has `full_text`), or one delivery
+/// (bounded by the mail stage's deadline).
 pub fn longest_step(config: &Config) -> std::time::Duration {
-    config.poll.timeout.max(crate::mail::DELIVERY_DEADLINE)
+    let articles = if config.feeds.iter().any(|f| f.full_text) {
+        config.poll.article_wait
+    } else {
+        std::time::Duration::ZERO
+    };
+    (config.poll.timeout + articles).max(crate::mail::DELIVERY_DEADLINE)
 }
 
 /// When a pipeline run last made progress.

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 
 use super::Node;
 
-/// Cyrillic stems shorter than this stay exact: `ес*` would find too much.
+/// Cyrillic words shorter than this, and stems, are not folded.
 const MIN_STEM: usize = 3;
 
 /// What folding did to one term, for `--explain`.
@@ -64,14 +64,10 @@ fn fold_in(node: Node, log: &mut Vec<Folded>) -> Node {
                     Node::Term {
                         text,
                         prefix: false,
-                    } => match cyrillic_stems(&text) {
-                        Some(stems) if stems.len() == 1 => {
-                            note(
-                                log,
-                                &text,
-                                &stems,
-                                "a Cyrillic word: its inflected forms, by its stem",
-                            );
+                    } => match cyrillic_forms(&text) {
+                        Some(Forms::Prefixes(stems)) if stems.len() == 1 => {
+                            let finds = Forms::Prefixes(stems.clone()).shown();
+                            note(log, &text, finds, CYRILLIC);
                             Node::Term {
                                 text: stems.into_iter().next().unwrap_or(text),
                                 prefix: true,
@@ -109,17 +105,21 @@ fn fold_term(text: String, log: &mut Vec<Folded>) -> Node {
         }));
         return Node::Or(alternatives);
     }
-    if let Some(stems) = cyrillic_stems(&text) {
-        note(
-            log,
-            &text,
-            &stems,
-            "a Cyrillic word: its inflected forms, by its stem",
-        );
-        let mut alternatives: Vec<Node> = stems
-            .into_iter()
-            .map(|text| Node::Term { text, prefix: true })
-            .collect();
+    if let Some(forms) = cyrillic_forms(&text) {
+        note(log, &text, forms.shown(), CYRILLIC);
+        let mut alternatives: Vec<Node> = match forms {
+            Forms::Prefixes(stems) => stems
+                .into_iter()
+                .map(|text| Node::Term { text, prefix: true })
+                .collect(),
+            Forms::Words(words) => words
+                .into_iter()
+                .map(|text| Node::Term {
+                    text,
+                    prefix: false,
+                })
+                .collect(),
+        };
         return if alternatives.len() == 1 {
             alternatives.remove(0)
         } else {
@@ -132,10 +132,12 @@ fn fold_term(text: String, log: &mut Vec<Folded>) -> Node {
     }
 }
 
-fn note(log: &mut Vec<Folded>, term: &str, stems: &[String], why: &'static str) {
+const CYRILLIC: &str = "a Cyrillic word: its inflected forms, by its stem";
+
+fn note(log: &mut Vec<Folded>, term: &str, finds: Vec<String>, why: &'static str) {
     log.push(Folded {
         term: term.to_string(),
-        finds: stems.iter().map(|s| format!("{s}*")).collect(),
+        finds,
         why,
     });
 }
@@ -180,31 +182,72 @@ fn latin_key(term: &str) -> String {
         .collect()
 }
 
-/// The stems of a Cyrillic word, each to be searched as a prefix; `None`
-/// when the term is not one Cyrillic word, or its stem would be too short.
-fn cyrillic_stems(term: &str) -> Option<Vec<String>> {
+/// How a Cyrillic word is searched.
+#[derive(Debug, Clone, PartialEq)]
+enum Forms {
+    /// Every word starting with one of these stems (`іран*`).
+    Prefixes(Vec<String>),
+    /// These words: a stem too short to be a prefix (`газ*` would find
+    /// газета), with the case endings spelled out (газа, газу, газі…).
+    Words(Vec<String>),
+}
+
+impl Forms {
+    /// In rule syntax, for `--explain`.
+    fn shown(&self) -> Vec<String> {
+        match self {
+            Forms::Prefixes(stems) => stems.iter().map(|s| format!("{s}*")).collect(),
+            Forms::Words(words) => words.clone(),
+        }
+    }
+}
+
+/// Stems shorter than this are not searched as prefixes.
+const MIN_PREFIX: usize = 4;
+
+/// The case endings a short stem is spelled out with.
+const SHORT_STEM_ENDINGS: &[&str] = &[
+    "а", "у", "і", "и", "ы", "е", "ю", "я", "ою", "ой", "ом", "ам", "ах", "ами", "ові", "ей",
+];
+
+/// How a Cyrillic word is searched; `None` when the term is not one
+/// Cyrillic word, is shorter than `MIN_STEM`, or is an acronym in capitals
+/// (НАТО, ЗСУ, ППО: not inflected, and short stems of them find words).
+fn cyrillic_forms(term: &str) -> Option<Forms> {
     let cyrillic = |c: char| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё' | 'і' | 'І' | 'ї' | 'Ї' | 'є' | 'Є' | 'ґ' | 'Ґ');
-    if term.chars().count() < MIN_STEM || !term.chars().all(cyrillic) {
+    if term.chars().count() < MIN_STEM
+        || !term.chars().all(cyrillic)
+        || term.chars().all(char::is_uppercase)
+    {
         return None;
     }
-    let stems: Vec<String> = stems(&term.to_lowercase())
-        .into_iter()
-        .filter(|s| s.chars().count() >= MIN_STEM)
-        .collect();
-    (!stems.is_empty()).then_some(stems)
+    let word = term.to_lowercase();
+    let stems = stems(&word);
+    if stems.iter().all(|s| s.chars().count() >= MIN_PREFIX) {
+        return Some(Forms::Prefixes(stems));
+    }
+    let stem = stems.into_iter().next().unwrap_or_else(|| word.clone());
+    let mut words = vec![word];
+    for ending in SHORT_STEM_ENDINGS {
+        let form = format!("{stem}{ending}");
+        if !words.contains(&form) {
+            words.push(form);
+        }
+    }
+    Some(Forms::Words(words))
 }
 
 /// The case and number endings of Ukrainian and Russian nouns and
 /// adjectives. Only endings: a derivational suffix stays, so that a place
 /// name keeps its whole root (`Иран` → иран, not Snowball's `ира`, which
 /// finds Ирак and Ирина; measured on the labelled set, README "Rule
-/// syntax").
+/// syntax"). Not -ов/-ев: a word a rule names so is a nominative (Лавров,
+/// Харьков), not a genitive plural.
 const ENDINGS: &[&str] = &[
     // Three letters.
     "ами", "ями", "ого", "его", "ому", "ему", "ими", "ыми", "ові", "еві", "єві", // Two.
     "ая", "яя", "ое", "ее", "ые", "ие", "ый", "ий", "ій", "ой", "их", "ых", "им", "ым", "ої", "ою",
-    "ею", "єю", "ом", "ем", "єм", "ах", "ях", "ам", "ям", "ов", "ев", "ей", "ую", "юю",
-    // One.
+    "ею", "єю", "ом", "ем", "єм", "ах", "ях", "ам", "ям", "ей", "ую", "юю", // One.
     "а", "я", "о", "е", "є", "ы", "и", "і", "ї", "у", "ю", "ь", "й",
 ];
 
@@ -268,9 +311,19 @@ mod tests {
         assert_eq!(finds("Иран"), ["иран*"]);
         assert_eq!(finds("беспилотник"), ["беспилотник*"]);
         assert_eq!(finds("Россия"), ["росси*"], "России, российский");
-        assert_eq!(finds("Харьков"), ["харьк*"]);
-        // Too short to stem: exact.
+        assert_eq!(finds("Харьков"), ["харьков*"], "a nominative, not a plural");
+        assert_eq!(finds("Лавров"), ["лавров*"]);
+        // Too short to fold, or an acronym: exact.
         assert!(finds("ЄС").is_empty());
+        assert!(finds("НАТО").is_empty());
+        assert!(finds("ЗСУ").is_empty());
+        // A short stem is spelled out, never a prefix: Газа finds Газі,
+        // not газета (nor газ, the gas).
+        let gaza = finds("Газа");
+        assert!(gaza.contains(&"газі".to_string()) && gaza.contains(&"газою".to_string()));
+        assert!(gaza.iter().all(|f| !f.ends_with('*')) && !gaza.contains(&"газ".to_string()));
+        let rak = finds("рак");
+        assert!(rak.contains(&"рака".to_string()) && rak.iter().all(|f| !f.ends_with('*')));
     }
 
     #[test]

@@ -27,6 +27,9 @@ fn teaser_feed(items: &[(&str, &str, &str, &str)]) -> String {
     format!("<rss version=\"2.0\"><channel><title>Teasers</title>{items}</channel></rss>")
 }
 
+const RULE: &str =
+    "[[rules]]\nname = \"iran-drones-ukraine\"\nquery = 'iran AND drone AND ukraine'\n";
+
 fn article_page() -> Route {
     let mut page = Route::feed(
         std::fs::read(concat!(
@@ -264,7 +267,7 @@ async fn a_304_the_backfill_and_the_time_bound_fetch_no_more_articles() {
         "backfill = \"1d\"",
         "transport = \"stdout\"",
         &format!(
-            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n",
+            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n{RULE}",
             server.url("/feed.xml")
         ),
     );
@@ -294,7 +297,7 @@ async fn a_304_the_backfill_and_the_time_bound_fetch_no_more_articles() {
         "article_delay = \"10s\"\narticle_wait = \"1s\"",
         "transport = \"stdout\"",
         &format!(
-            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n",
+            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n{RULE}",
             server.url("/feed2.xml")
         ),
     );
@@ -317,4 +320,34 @@ async fn a_304_the_backfill_and_the_time_bound_fetch_no_more_articles() {
         "{:?}",
         status[0].articles
     );
+}
+
+/// A large feed (over the 1 MiB that takes the large-body turn) whose
+/// article is large too: the feed gives its turn up once parsed, so its own
+/// article can have it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_feed_with_a_large_article_does_not_wait_for_itself() {
+    let server = FeedServer::start().await;
+    let padding = format!("<!-- {} -->", "x".repeat(1_200_000));
+    let teaser = "Iranian drones struck Ukraine overnight.";
+    let feed = teaser_feed(&[("big", "Big", teaser, &server.url("/a/big"))])
+        .replace("<channel>", &format!("<channel>{padding}"));
+    server.route("/feed.xml", Route::feed(feed));
+    let page = String::from_utf8(article_page().body)
+        .unwrap()
+        .replace("<body", &format!("{padding}<body"));
+    let mut big = Route::feed(page);
+    big.content_type = "text/html";
+    server.route("/a/big", big);
+    let setup = setup(&server, true, "");
+    let ctx = setup.context();
+    let reports = tokio::time::timeout(Duration::from_secs(60), pipeline::poll_all(&ctx))
+        .await
+        .expect("the poll ends");
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 1),
+        "{reports:?}"
+    );
+    let status = setup.store().feed_status().unwrap();
+    assert_eq!(status[0].articles.fetched, 1, "{:?}", status[0].articles);
 }
