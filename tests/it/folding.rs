@@ -47,6 +47,31 @@ fn labelled() -> Labelled {
     Labelled { rules, items }
 }
 
+/// Stores `items` as one fetch of the feed "f", matching them with `rules`.
+fn store_items(
+    store: &mut Store,
+    items: &[Item],
+    rules: &[CompiledRule],
+) -> feedwatch::model::IngestReport {
+    store
+        .ingest(
+            &Batch {
+                feed: "f",
+                url: "https://news.example/feed",
+                status: Some(200),
+                validators: &Validators::default(),
+                items,
+                backfill_cutoff: None,
+                moved_to: None,
+                not_before: None,
+                now: chrono::Utc::now(),
+                articles: Default::default(),
+            },
+            rules,
+        )
+        .unwrap()
+}
+
 /// The set stored as one feed's items; item `n` has the link `…/n`.
 fn archive(set: &Labelled) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -66,24 +91,7 @@ fn archive(set: &Labelled) -> (tempfile::TempDir, Store) {
             article: None,
         })
         .collect();
-    let validators = Validators::default();
-    store
-        .ingest(
-            &Batch {
-                feed: "set",
-                url: "https://news.example/feed",
-                status: Some(200),
-                validators: &validators,
-                items: &items,
-                backfill_cutoff: None,
-                moved_to: None,
-                not_before: None,
-                now: chrono::Utc::now(),
-                articles: Default::default(),
-            },
-            &[],
-        )
-        .unwrap();
+    store_items(&mut store, &items, &[]);
     (dir, store)
 }
 
@@ -174,23 +182,7 @@ fn the_example_sentence_in_three_languages_is_found_live() {
             published: None,
             article: None,
         };
-        let report = store
-            .ingest(
-                &Batch {
-                    feed: "f",
-                    url: "https://news.example/feed",
-                    status: Some(200),
-                    validators: &Validators::default(),
-                    items: std::slice::from_ref(&item),
-                    backfill_cutoff: None,
-                    moved_to: None,
-                    not_before: None,
-                    now: chrono::Utc::now(),
-                    articles: Default::default(),
-                },
-                &[rule],
-            )
-            .unwrap();
+        let report = store_items(&mut store, std::slice::from_ref(&item), &[rule]);
         assert_eq!(report.matched_items, 1, "`{query}` finds: {text}");
     }
 }
@@ -220,23 +212,7 @@ fn near_misses_stay_out_and_quoting_keeps_a_term_exact() {
             article: None,
         })
         .collect();
-    store
-        .ingest(
-            &Batch {
-                feed: "f",
-                url: "https://news.example/feed",
-                status: Some(200),
-                validators: &Validators::default(),
-                items: &items,
-                backfill_cutoff: None,
-                moved_to: None,
-                not_before: None,
-                now: chrono::Utc::now(),
-                articles: Default::default(),
-            },
-            &[],
-        )
-        .unwrap();
+    store_items(&mut store, &items, &[]);
     let titles = |q: &str| -> Vec<String> {
         let fts = rules::compile_query(q, &TermSets::new()).unwrap();
         store

@@ -54,6 +54,21 @@ fn setup(server: &FeedServer, full_text: bool, poll: &str) -> Setup {
     )
 }
 
+/// What the one feed's row says of its articles.
+fn articles_of(setup: &Setup) -> feedwatch::model::ArticleTally {
+    setup.store().feed_status().unwrap()[0].articles.clone()
+}
+
+fn assert_last_failure(articles: &feedwatch::model::ArticleTally, says: &str) {
+    assert!(
+        articles
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains(says)),
+        "the last failure says {says:?}: {articles:?}"
+    );
+}
+
 /// The messages decoded, whitespace folded (the text part is wrapped) and
 /// the text part's `*` marks dropped.
 fn digest_text(messages: &[Vec<u8>]) -> String {
@@ -239,17 +254,9 @@ async fn an_item_link_into_the_operators_network_is_refused_before_connecting() 
         "the items are matched on their teasers: {reports:?}"
     );
     assert!(canary.seen("/secret").is_empty(), "never asked");
-    let status = setup.store().feed_status().unwrap();
-    assert_eq!(status[0].articles.failed, 2);
-    assert!(
-        status[0]
-            .articles
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("refused")),
-        "{:?}",
-        status[0].articles
-    );
+    let articles = articles_of(&setup);
+    assert_eq!(articles.failed, 2);
+    assert_last_failure(&articles, "refused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -306,20 +313,9 @@ async fn a_304_the_backfill_and_the_time_bound_fetch_no_more_articles() {
         matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 2),
         "{reports:?}"
     );
-    let status = bounded.store().feed_status().unwrap();
-    assert_eq!(
-        (status[0].articles.fetched, status[0].articles.failed),
-        (1, 1)
-    );
-    assert!(
-        status[0]
-            .articles
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("article_wait")),
-        "{:?}",
-        status[0].articles
-    );
+    let articles = articles_of(&bounded);
+    assert_eq!((articles.fetched, articles.failed), (1, 1));
+    assert_last_failure(&articles, "article_wait");
 }
 
 /// A large feed (over the 1 MiB that takes the large-body turn) whose
