@@ -61,6 +61,31 @@ pub async fn fetch_all(
 /// default `poll.concurrency`, which bounds the poll writer's groups.
 const GROUP: usize = 16;
 
+/// A fetch of feed `name` bringing `items`, as the poll's writer stores it
+/// (no validators, no backfill, no redirect).
+fn fetch_of<'a>(
+    name: &'a str,
+    items: &'a [feedwatch::model::Item],
+    now: chrono::DateTime<chrono::Utc>,
+) -> feedwatch::store::Batch<'a> {
+    static NO_VALIDATORS: feedwatch::model::Validators = feedwatch::model::Validators {
+        etag: None,
+        last_modified: None,
+    };
+    feedwatch::store::Batch {
+        feed: name,
+        url: "https://example.org/",
+        status: Some(200),
+        validators: &NO_VALIDATORS,
+        items,
+        backfill_cutoff: None,
+        moved_to: None,
+        not_before: None,
+        now,
+        articles: Default::default(),
+    }
+}
+
 /// Store and matching time over a run of items.
 #[derive(Default)]
 pub struct Window {
@@ -107,21 +132,9 @@ pub fn build_archive(n: usize) -> (tempfile::TempDir, Window, Window, usize, usi
             f += 1;
         }
         let now = chrono::Utc::now();
-        let validators = Default::default();
         let batches: Vec<_> = parsed
             .iter()
-            .map(|(name, p)| feedwatch::store::Batch {
-                feed: name,
-                url: "https://example.org/",
-                status: Some(200),
-                validators: &validators,
-                items: &p.items,
-                backfill_cutoff: None,
-                moved_to: None,
-                not_before: None,
-                now,
-                articles: Default::default(),
-            })
+            .map(|(name, p)| fetch_of(name, &p.items, now))
             .collect();
         let t = Instant::now();
         let matching_before = store.matching_time();
@@ -166,24 +179,12 @@ pub fn store_floor(n: usize) -> Duration {
             (format!("s{f}"), parsed.items)
         })
         .collect();
-    let validators = Default::default();
     let now = chrono::Utc::now();
     let started = Instant::now();
     for group in feeds.chunks(GROUP) {
         let batches: Vec<_> = group
             .iter()
-            .map(|(name, items)| feedwatch::store::Batch {
-                feed: name,
-                url: "https://example.org/",
-                status: Some(200),
-                validators: &validators,
-                items,
-                backfill_cutoff: None,
-                moved_to: None,
-                not_before: None,
-                now,
-                articles: Default::default(),
-            })
+            .map(|(name, items)| fetch_of(name, items, now))
             .collect();
         for r in store.ingest_many(&batches, &[]) {
             r.expect("ingest");

@@ -147,14 +147,7 @@ impl<'a> Validator<'a> {
             .map_or(Some(1000), |c| self.check(c, positive));
         // Every fetch fails in less than a second; more than an hour
         // holds a poll for as long.
-        let timeout = raw
-            .timeout
-            .as_ref()
-            .map_or(Some(Duration::from_secs(30)), |t| {
-                self.check(t, |t| {
-                    parse_duration_between(t, Duration::from_secs(1), Duration::from_secs(3600))
-                })
-            });
+        let timeout = self.duration(&raw.timeout, 30, 1, 3600);
         let max_body = raw
             .max_body
             .as_ref()
@@ -168,24 +161,10 @@ impl<'a> Validator<'a> {
             .max_article
             .as_ref()
             .map_or(Some(2 << 20), |t| self.check(t, |t| parse_size(t)));
-        // Up to the timeout of a whole poll: longer would hold every
-        // digest of that poll for as long.
-        let article_wait = raw
-            .article_wait
-            .as_ref()
-            .map_or(Some(Duration::from_secs(30)), |t| {
-                self.check(t, |t| {
-                    parse_duration_between(t, Duration::from_secs(1), Duration::from_secs(3600))
-                })
-            });
-        let article_delay = raw
-            .article_delay
-            .as_ref()
-            .map_or(Some(Duration::from_secs(1)), |t| {
-                self.check(t, |t| {
-                    parse_duration_between(t, Duration::ZERO, Duration::from_secs(3600))
-                })
-            });
+        // Longer than an hour would hold every digest of that poll for as
+        // long.
+        let article_wait = self.duration(&raw.article_wait, 30, 1, 3600);
+        let article_delay = self.duration(&raw.article_delay, 1, 0, 3600);
         Some(PollConfig {
             schedule: schedule?,
             concurrency: concurrency?,
@@ -198,6 +177,23 @@ impl<'a> Validator<'a> {
             article_wait: article_wait?,
             article_delay: article_delay?,
         })
+    }
+
+    /// A duration setting between `min` and `max` seconds, `default` when
+    /// absent.
+    fn duration(
+        &mut self,
+        raw: &Option<S<String>>,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Option<Duration> {
+        raw.as_ref()
+            .map_or(Some(Duration::from_secs(default)), |t| {
+                self.check(t, |t| {
+                    parse_duration_between(t, Duration::from_secs(min), Duration::from_secs(max))
+                })
+            })
     }
 
     fn address(&mut self, a: &S<String>) -> Option<String> {

@@ -8,18 +8,7 @@ use std::process::{Command, Output};
 use crate::support::*;
 
 fn feedwatch(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("FEEDWATCH_CONFIG")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run feedwatch")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    feedwatch_with(config, args, &[])
 }
 
 /// The example config, copied with its sample feed so that its state dir is

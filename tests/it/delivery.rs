@@ -401,17 +401,7 @@ async fn the_digest_ends_with_failing_feeds_and_undelivered_digests() {
         ),
     );
     // A feed that has been failing for two days.
-    let two_days_ago = chrono::Utc::now() - chrono::Duration::days(2);
-    setup
-        .store()
-        .record_failure(
-            "ghost",
-            "https://ghost.invalid/",
-            Some(503),
-            "HTTP 503",
-            two_days_ago,
-        )
-        .unwrap();
+    failing_for_two_days(&setup);
     let ctx = setup.context();
     pipeline::poll_all(&ctx).await;
     let morning = ctx.config.digest("morning").unwrap();
@@ -469,17 +459,7 @@ async fn an_immediate_digest_shows_a_feed_problem_once_a_day() {
             feeds.url("/feed.xml")
         ),
     );
-    let two_days_ago = chrono::Utc::now() - chrono::Duration::days(2);
-    setup
-        .store()
-        .record_failure(
-            "ghost",
-            "https://ghost.invalid/",
-            Some(503),
-            "HTTP 503",
-            two_days_ago,
-        )
-        .unwrap();
+    failing_for_two_days(&setup);
     let ctx = setup.context();
     let immediate = ctx.config.digest("now").unwrap().clone();
     let scheduled = ctx.config.digest("later").unwrap().clone();
@@ -563,4 +543,19 @@ async fn the_parts_of_a_digest_are_threaded_and_listed() {
         assert_eq!(header(m, "In-Reply-To").as_deref(), Some(first.as_str()));
         assert_eq!(header(m, "References").as_deref(), Some(first.as_str()));
     }
+}
+
+/// A feed "ghost" that has been failing for two days.
+fn failing_for_two_days(setup: &Setup) {
+    let two_days_ago = chrono::Utc::now() - chrono::Duration::days(2);
+    setup
+        .store()
+        .record_failure(
+            "ghost",
+            "https://ghost.invalid/",
+            Some(503),
+            "HTTP 503",
+            two_days_ago,
+        )
+        .unwrap();
 }

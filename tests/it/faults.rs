@@ -4,7 +4,7 @@
 //! in clear text, a store that cannot write, a damaged database, a feed
 //! with an entry that cannot be read.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use feedwatch::pipeline::{self, FeedOutcome};
@@ -12,19 +12,7 @@ use feedwatch::pipeline::{self, FeedOutcome};
 use crate::support::*;
 
 fn feedwatch(config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_feedwatch"));
-    c.arg("--config").arg(config).args(args);
-    c.env_remove("RUST_LOG")
-        .env_remove("FEEDWATCH_SMTP_PASSWORD")
-        .env_remove("CREDENTIALS_DIRECTORY");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run feedwatch")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    feedwatch_with(config, args, env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,6 +47,20 @@ fn labelled() -> Labelled {
     Labelled { rules, items }
 }
 
+/// Item `n`, linking to `…/n` (how `measure` finds it again).
+fn news_item(n: usize, title: &str, summary: &str) -> Item {
+    Item {
+        key: format!("id:{n}"),
+        link: Some(format!("https://news.example/{n}")),
+        title: title.to_string(),
+        summary: summary.to_string(),
+        author: String::new(),
+        category: String::new(),
+        published: None,
+        article: None,
+    }
+}
+
 /// Stores `items` as one fetch of the feed "f", matching them with `rules`.
 fn store_items(
     store: &mut Store,
@@ -80,16 +94,7 @@ fn archive(set: &Labelled) -> (tempfile::TempDir, Store) {
         .items
         .iter()
         .enumerate()
-        .map(|(n, (title, summary, _))| Item {
-            key: format!("id:{n}"),
-            link: Some(format!("https://news.example/{n}")),
-            title: title.clone(),
-            summary: summary.clone(),
-            author: String::new(),
-            category: String::new(),
-            published: None,
-            article: None,
-        })
+        .map(|(n, (title, summary, _))| news_item(n, title, summary))
         .collect();
     store_items(&mut store, &items, &[]);
     (dir, store)
@@ -172,16 +177,7 @@ fn the_example_sentence_in_three_languages_is_found_live() {
             feeds: None,
             at: (1, 1),
         };
-        let item = Item {
-            key: format!("id:{n}"),
-            link: None,
-            title: text.to_string(),
-            summary: String::new(),
-            author: String::new(),
-            category: String::new(),
-            published: None,
-            article: None,
-        };
+        let item = news_item(n, text, "");
         let report = store_items(&mut store, std::slice::from_ref(&item), &[rule]);
         assert_eq!(report.matched_items, 1, "`{query}` finds: {text}");
     }
@@ -201,16 +197,7 @@ fn near_misses_stay_out_and_quoting_keeps_a_term_exact() {
     let items: Vec<Item> = texts
         .iter()
         .enumerate()
-        .map(|(n, t)| Item {
-            key: format!("id:{n}"),
-            link: Some(format!("https://news.example/{n}")),
-            title: t.to_string(),
-            summary: String::new(),
-            author: String::new(),
-            category: String::new(),
-            published: None,
-            article: None,
-        })
+        .map(|(n, t)| news_item(n, t, ""))
         .collect();
     store_items(&mut store, &items, &[]);
     let titles = |q: &str| -> Vec<String> {

@@ -10,22 +10,7 @@ use std::process::{Command, Output, Stdio};
 use crate::support::*;
 
 fn feedwatch(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("FEEDWATCH_CONFIG")
-        .env_remove("RUST_LOG")
-        .env_remove("STATE_DIRECTORY")
-        .env_remove("FEEDWATCH_SMTP_PASSWORD")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run feedwatch")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    feedwatch_with(config, args, &[])
 }
 
 /// A config file in a fresh folder (with the sample feed beside it).

@@ -556,6 +556,34 @@ impl Setup {
     }
 }
 
+/// Runs the feedwatch binary with `config`, with none of the environment
+/// that would make its answer depend on the machine (its config and state
+/// variables, a password, systemd's credentials, `RUST_LOG`, `NO_COLOR`),
+/// and then `env`.
+pub fn feedwatch_with(config: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+    c.arg("--config").arg(config).args(args);
+    for var in [
+        "FEEDWATCH_CONFIG",
+        "RUST_LOG",
+        "STATE_DIRECTORY",
+        "FEEDWATCH_SMTP_PASSWORD",
+        "CREDENTIALS_DIRECTORY",
+        "NO_COLOR",
+    ] {
+        c.env_remove(var);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run feedwatch")
+}
+
+/// A process's output as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 pub const SEED_TITLE: &str = "Ukraine confirms talks with Tehran on Russia's use of Iranian drones";
 
 pub fn rule_iran_drones_ukraine() -> &'static str {
