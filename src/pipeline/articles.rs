@@ -95,30 +95,37 @@ impl Hosts {
 }
 
 /// Fetches the articles of `items` that would alert, for a `full_text`
-/// feed, into `Item::article`; what became of them, to count on the feed.
+/// feed, into `Item::article`; the items back, and what became of their
+/// articles, to count on the feed. An error only when the store's thread
+/// failed (the items went with it): the poll of the feed fails, nothing of
+/// it is stored, and the next poll fetches it again.
 pub(super) async fn fill(
     ctx: &Context,
     feed: &FeedConfig,
     from: &Fetched,
-    items: &mut [Item],
+    items: Vec<Item>,
     backfill_cutoff: Option<chrono::DateTime<chrono::Utc>>,
-) -> ArticleTally {
+) -> Result<(Vec<Item>, ArticleTally), crate::store::StoreError> {
     let mut tally = ArticleTally::default();
     // An article no rule will read is not fetched.
     if !feed.full_text || !ctx.config.rules.iter().any(|r| r.applies_to(&feed.name)) {
-        return tally;
+        return Ok((items, tally));
     }
     let name = feed.name.clone();
-    let candidates = items.to_vec();
-    let alerting = match ctx
+    // The items go to the store's thread and come back: no copy of a
+    // feed's text just to ask which items are new.
+    let (mut items, alerting) = match ctx
         .db
-        .call(move |s| s.would_alert(&name, &candidates, backfill_cutoff))
-        .await
+        .call(move |s| {
+            let alerting = s.would_alert(&name, &items, backfill_cutoff);
+            Ok((items, alerting))
+        })
+        .await?
     {
-        Ok(alerting) => alerting,
-        Err(e) => {
+        (items, Ok(alerting)) => (items, alerting),
+        (items, Err(e)) => {
             tracing::warn!(feed = %feed.name, error = %e, "cannot tell which items are new; no articles fetched");
-            return tally;
+            return Ok((items, tally));
         }
     };
     let fetcher = ctx.fetcher.with_max_body(ctx.config.poll.max_article);
@@ -150,7 +157,7 @@ pub(super) async fn fill(
             item.article = read.get(&link).cloned().flatten();
         }
     }
-    tally
+    Ok((items, tally))
 }
 
 /// One article's text, in the host's turn.

@@ -263,9 +263,10 @@ async fn store(
     // The feed's body is parsed: its large-body turn goes to the next one,
     // which may be this feed's own article (README, "Fetching").
     fetched.large.release();
-    let mut items = parsed.items;
     let cutoff = backfill_cutoff(ctx);
-    let articles = super::articles::fill(ctx, feed, &fetched, &mut items, cutoff).await;
+    let (items, articles) = super::articles::fill(ctx, feed, &fetched, parsed.items, cutoff)
+        .await
+        .map_err(|e| FeedError::Store(e.to_string()))?;
     let moved_to = fetched.moved_to.or(adopted).map(|u| u.to_string());
     let report = writer
         .store(Parsed {
