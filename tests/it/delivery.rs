@@ -214,14 +214,7 @@ async fn the_same_story_in_two_feeds_is_sent_once_with_also_in() {
         );
     feeds.route("/wire.xml", Route::feed(wire));
     let smtp = SmtpServer::start();
-    let setup = Setup::new(
-        &format!("smtp = \"smtp://127.0.0.1:{}\"", smtp.port),
-        &format!(
-            "{}[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n",
-            feed_and_rule(&feeds),
-            feeds.url("/wire.xml")
-        ),
-    );
+    let setup = world_and_wire(&feeds, &smtp);
     let ctx = setup.context();
     assert_eq!(poll_and_send(&ctx).await, (1, 0));
     let text = smtp.received()[0].decoded();
@@ -261,14 +254,7 @@ async fn a_story_is_news_once_across_digests() {
         Route::feed("<rss version=\"2.0\"><channel><title>w</title></channel></rss>"),
     );
     let smtp = SmtpServer::start();
-    let setup = Setup::new(
-        &format!("smtp = \"smtp://127.0.0.1:{}\"", smtp.port),
-        &format!(
-            "{}[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n",
-            feed_and_rule(&feeds),
-            feeds.url("/wire.xml")
-        ),
-    );
+    let setup = world_and_wire(&feeds, &smtp);
     let ctx = setup.context();
     assert_eq!(poll_and_send(&ctx).await, (1, 0));
     // A day later the wire runs the same copy, beside a story of its own.
@@ -558,4 +544,17 @@ fn failing_for_two_days(setup: &Setup) {
             two_days_ago,
         )
         .unwrap();
+}
+
+/// The sample feed ("world", with the example rule) and "/wire.xml" as
+/// "wire", sending to `smtp`.
+fn world_and_wire(feeds: &FeedServer, smtp: &SmtpServer) -> Setup {
+    Setup::new(
+        &format!("smtp = \"smtp://127.0.0.1:{}\"", smtp.port),
+        &format!(
+            "{}[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n",
+            feed_and_rule(feeds),
+            feeds.url("/wire.xml")
+        ),
+    )
 }

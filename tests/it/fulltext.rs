@@ -347,3 +347,88 @@ async fn a_large_feed_with_a_large_article_does_not_wait_for_itself() {
     let status = setup.store().feed_status().unwrap();
     assert_eq!(status[0].articles.fetched, 1, "{:?}", status[0].articles);
 }
+
+/// Politeness and economy: a host that answers 429 with Retry-After is
+/// left alone for the rest of the poll; items sharing a link share one
+/// request; a feed no rule reads fetches no article.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_holds_the_host_off_and_a_page_is_asked_for_once() {
+    let server = FeedServer::start().await;
+    let teaser = "Iranian drones struck Ukraine overnight.";
+    let (busy, next, shared) = (
+        server.url("/a/busy"),
+        server.url("/a/next"),
+        server.url("/a/shared"),
+    );
+    server.route(
+        "/feed.xml",
+        Route::feed(teaser_feed(&[
+            ("b1", "Busy", teaser, &busy),
+            ("b2", "Next on the same host", teaser, &next),
+        ])),
+    );
+    server.route(
+        "/a/busy",
+        Route::status(429, "slow down").with_header("Retry-After", "600"),
+    );
+    server.route("/a/next", article_page());
+    let setup = setup(&server, true, "article_delay = \"0s\"");
+    let reports = pipeline::poll_all(&setup.context()).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matched_items == 2),
+        "{reports:?}"
+    );
+    assert!(server.seen("/a/next").is_empty(), "the host was left alone");
+    let articles = articles_of(&setup);
+    assert_eq!((articles.fetched, articles.failed), (0, 2));
+    assert_last_failure(&articles, "article_wait");
+
+    // Two items with one link: one request, and both read it.
+    server.route(
+        "/shared.xml",
+        Route::feed(teaser_feed(&[
+            ("s1", "One", "A teaser.", &shared),
+            ("s2", "Two", "Another teaser.", &shared),
+        ])),
+    );
+    server.route("/a/shared", article_page());
+    let shared_setup = Setup::with_poll(
+        "article_delay = \"0s\"",
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n{RULE}",
+            server.url("/shared.xml")
+        ),
+    );
+    let reports = pipeline::poll_all(&shared_setup.context()).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matched_items == 2),
+        "both found in the one article: {reports:?}"
+    );
+    assert_eq!(server.seen("/a/shared").len(), 1);
+
+    // A full_text feed that no rule applies to: no article is fetched.
+    server.route(
+        "/unread.xml",
+        Route::feed(teaser_feed(&[(
+            "u1",
+            "Unread",
+            teaser,
+            &server.url("/a/unread"),
+        )])),
+    );
+    server.route("/a/unread", article_page());
+    let unread = Setup::with_poll(
+        "article_delay = \"0s\"",
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"unread\"\nurl = \"{}\"\nfull_text = true\n\
+             [[feeds]]\nname = \"other\"\nurl = \"{}\"\n\
+             [[rules]]\nname = \"r\"\nquery = 'iran'\nfeeds = [\"other\"]\n",
+            server.url("/unread.xml"),
+            server.url("/feed.xml")
+        ),
+    );
+    pipeline::poll_all(&unread.context()).await;
+    assert!(server.seen("/a/unread").is_empty(), "no rule reads it");
+}
