@@ -123,6 +123,7 @@ impl Fetcher {
     ) -> Result<(Vec<u8>, LargeBody), FetchError> {
         let too_large = || FetchError::TooLarge {
             limit: self.max_body,
+            setting: self.max_body_setting,
         };
         if resp.content_length().is_some_and(|n| n > self.max_body) {
             return Err(too_large());

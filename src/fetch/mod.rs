@@ -97,8 +97,9 @@ pub enum FetchError {
         status: u16,
         retry_after: Option<Duration>,
     },
-    #[error("the body is larger than max_body ({limit} bytes)")]
-    TooLarge { limit: u64 },
+    /// `setting` names the limit in the config (`max_body`, `max_article`).
+    #[error("the body is larger than {setting} ({limit} bytes)")]
+    TooLarge { limit: u64, setting: &'static str },
     #[error("timed out")]
     Timeout,
     #[error("too many redirects (more than {MAX_REDIRECTS}, or a loop)")]
@@ -126,6 +127,8 @@ pub struct Fetcher {
     /// of a feed on a public address (`guard`).
     guarded: reqwest::Client,
     max_body: u64,
+    /// The config setting `max_body` comes from, for the error.
+    max_body_setting: &'static str,
     /// One large body at a time (`LargeBody`).
     large: Arc<tokio::sync::Semaphore>,
     /// Whether the server a fetch starts at is on the public internet (a
@@ -172,16 +175,18 @@ impl Fetcher {
             client,
             guarded,
             max_body,
+            max_body_setting: "max_body",
             large: Arc::new(tokio::sync::Semaphore::new(1)),
             origin_is_public: |a| !is_internal(a.ip()),
         })
     }
 
-    /// The same client with another cap on bodies (`max_article` for the
-    /// articles of `full_text` feeds).
-    pub fn with_max_body(&self, max_body: u64) -> Fetcher {
+    /// The same client with another cap on bodies, named by its config
+    /// setting (`max_article` for the articles of `full_text` feeds).
+    pub fn with_max_body(&self, max_body: u64, setting: &'static str) -> Fetcher {
         Fetcher {
             max_body,
+            max_body_setting: setting,
             ..self.clone()
         }
     }
@@ -272,6 +277,7 @@ impl Fetcher {
         if meta.len() > self.max_body {
             return Err(FetchError::TooLarge {
                 limit: self.max_body,
+                setting: self.max_body_setting,
             });
         }
         let large = if meta.len() > SMALL_BODY {

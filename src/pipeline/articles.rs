@@ -128,7 +128,9 @@ pub(super) async fn fill(
             return Ok((items, tally));
         }
     };
-    let fetcher = ctx.fetcher.with_max_body(ctx.config.poll.max_article);
+    let fetcher = ctx
+        .fetcher
+        .with_max_body(ctx.config.poll.max_article, "max_article");
     let deadline = Instant::now() + ctx.config.poll.article_wait;
     // Items of one fetch that share a link share its page: read once.
     let mut read: HashMap<String, Option<String>> = HashMap::new();
@@ -226,11 +228,6 @@ pub(super) async fn read_article(
                 hold_off: matches!(status, 429 | 503)
                     .then(|| retry_after.unwrap_or(DEFAULT_HOLD_OFF)),
             });
-        }
-        Err(FetchError::TooLarge { limit }) => {
-            return Err(Failure::from(format!(
-                "the page is larger than max_article ({limit} bytes)"
-            )));
         }
         Err(e) => return Err(Failure::from(e.to_string())),
     };

@@ -198,7 +198,7 @@ async fn probe_article(config: &Config, fetcher: &Fetcher, found: &Found) -> Art
     let Some(link) = newest.and_then(|i| i.link.clone()) else {
         return ArticleProbe::NoLink;
     };
-    let fetcher = fetcher.with_max_body(config.poll.max_article);
+    let fetcher = fetcher.with_max_body(config.poll.max_article, "max_article");
     let deadline = tokio::time::Instant::now() + config.poll.timeout;
     let read = match url::Url::parse(&link) {
         Ok(url) => super::articles::read_article(&fetcher, &found.fetched, &url, deadline)

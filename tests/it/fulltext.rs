@@ -175,8 +175,8 @@ async fn an_article_that_fails_leaves_its_item_matched_on_the_teaser() {
     let items = [
         ("f1", "Server error", teaser, server.url("/a/500")),
         ("f2", "Too slow", teaser, server.url("/a/slow")),
-        ("f3", "Too large", teaser, server.url("/a/huge")),
         ("f4", "Not HTML", teaser, server.url("/a/binary")),
+        ("f3", "Too large", teaser, server.url("/a/huge")),
         ("f5", "Read", teaser, server.url("/a/ok")),
     ];
     let items: Vec<(&str, &str, &str, &str)> = items
@@ -201,9 +201,9 @@ async fn an_article_that_fails_leaves_its_item_matched_on_the_teaser() {
         matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 5 && r.matched_items == 5),
         "every item is stored and matched: {reports:?}"
     );
-    let status = setup.store().feed_status().unwrap();
-    let articles = &status[0].articles;
+    let articles = articles_of(&setup);
     assert_eq!((articles.fetched, articles.failed), (1, 4), "{articles:?}");
+    assert_last_failure(&articles, "larger than max_article");
     let text = digest_text(
         &pipeline::dry_run(&ctx, &ctx.config.digests[0])
             .await
