@@ -67,6 +67,9 @@ pub struct CompiledRule {
     pub digest: String,
     /// FTS5 MATCH expression over the columns title, summary, author, category, feed.
     pub fts_query: String,
+    /// The same query as a tree, for the live matcher (`store::matcher`),
+    /// which evaluates it on each new item's tokens.
+    pub query: Query,
     /// What the rule finds after folding, and why (`search --explain`).
     pub explanation: String,
     /// Feed names the rule applies to; `None` means every feed.
@@ -82,6 +85,66 @@ impl CompiledRule {
             .as_ref()
             .is_none_or(|names| names.iter().any(|n| n == feed))
     }
+}
+
+/// A set of the FTS5 index's columns, one bit per column in the order of
+/// `Columns::NAMES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns(pub u8);
+
+impl Columns {
+    /// The index's columns, in order.
+    pub const NAMES: [&'static str; 5] = ["title", "summary", "author", "category", "feed"];
+    pub const ALL: Columns = Columns(0b1_1111);
+
+    /// The column called `name`, if the index has one.
+    pub fn named(name: &str) -> Option<Columns> {
+        Self::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| Columns(1 << i))
+    }
+
+    pub fn and(self, other: Columns) -> Columns {
+        Columns(self.0 & other.0)
+    }
+
+    pub fn has(self, column: usize) -> bool {
+        column < 8 && self.0 & (1 << column) != 0
+    }
+}
+
+/// One phrase of a query: its text, tokenised by the matcher as FTS5
+/// tokenises query text; `prefix` when its last token is a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phrase {
+    pub text: String,
+    pub prefix: bool,
+}
+
+/// A compiled rule as a tree: exactly what its FTS5 query (`fts_query`)
+/// asks, with every column filter pushed down to the phrases.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    /// The phrase in one of `columns`.
+    Phrase {
+        phrase: Phrase,
+        columns: Columns,
+    },
+    /// Every phrase in one column of `columns`, at most `distance` tokens
+    /// between the end of one and the start of the last (FTS5's NEAR).
+    Near {
+        phrases: Vec<Phrase>,
+        distance: u32,
+        columns: Columns,
+    },
+    And(Vec<Query>),
+    Or(Vec<Query>),
+    /// `positive` and not `negative` (FTS5's binary NOT).
+    Not {
+        positive: Box<Query>,
+        negative: Box<Query>,
+    },
 }
 
 /// What storing one feed's fetched items changed.
@@ -331,6 +394,7 @@ mod tests {
             name: "r".into(),
             digest: "d".into(),
             fts_query: "\"x\"".into(),
+            query: Query::Or(Vec::new()),
             explanation: String::new(),
             feeds: None,
             at: (1, 1),

@@ -101,7 +101,12 @@ impl Validator<'_> {
                     ),
                 );
             }
-            if let Some((fts_query, explanation)) = compiled {
+            if let Some(rules::Compiled {
+                fts_query,
+                query,
+                explanation,
+            }) = compiled
+            {
                 let query_at = r
                     .query
                     .as_ref()
@@ -110,6 +115,7 @@ impl Validator<'_> {
                     name: name.clone(),
                     digest,
                     fts_query,
+                    query,
                     explanation,
                     feeds: scope,
                     at: line_col(self.text, query_at),
@@ -125,7 +131,7 @@ impl Validator<'_> {
         r: &raw::RawRule,
         at: usize,
         sets: &TermSets,
-    ) -> Option<(String, String)> {
+    ) -> Option<rules::Compiled> {
         let name = r.name.get_ref();
         let has_lists = !(r.all.is_empty() && r.any.is_empty() && r.none.is_empty());
         match (&r.query, has_lists) {

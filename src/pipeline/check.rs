@@ -40,7 +40,7 @@ pub fn load_config(path: &Path, state_dir: Option<&Path>) -> Result<Config, Conf
         Some(dir) => config.with_state_dir(dir.to_path_buf()),
         None => config,
     };
-    let scratch = Store::open_in_memory().map_err(|e| ConfigErrors {
+    let mut scratch = Store::open_in_memory().map_err(|e| ConfigErrors {
         path: path.to_path_buf(),
         errors: vec![ConfigError {
             line: 0,

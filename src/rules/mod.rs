@@ -20,6 +20,8 @@ mod parser;
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::model::{Columns, CompiledRule, Phrase, Query};
+
 pub use fold::{Folded, fold};
 pub use parser::parse;
 
@@ -175,14 +177,119 @@ fn no_positive(src: &str, at: usize) -> RuleError {
 /// Parses, folds (`fold`: `iran` also finds "Iranian", `Іран` "іранські")
 /// and compiles in one step: how a rule's query and `search` are compiled.
 pub fn compile_query(src: &str, sets: &TermSets) -> Result<String, RuleError> {
-    compile_rule(parse(src, sets)?, src).map(|(fts, _)| fts)
+    compile_rule(parse(src, sets)?, src).map(|c| c.fts_query)
 }
 
-/// A parsed rule folded and compiled: its FTS5 query, and what `explain`
-/// says of it.
-pub fn compile_rule(node: Node, src: &str) -> Result<(String, String), RuleError> {
+/// A rule folded and compiled: the FTS5 query `search` runs, the same
+/// query as a tree for the live matcher, and what `explain` says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    pub fts_query: String,
+    pub query: Query,
+    pub explanation: String,
+}
+
+/// A parsed rule folded and compiled (`Compiled`).
+pub fn compile_rule(node: Node, src: &str) -> Result<Compiled, RuleError> {
     let explanation = explain(node.clone(), src)?;
-    Ok((compile(&fold(node).0, src)?, explanation))
+    let folded = fold(node).0;
+    Ok(Compiled {
+        fts_query: compile(&folded, src)?,
+        query: tree(&folded, None),
+        explanation,
+    })
+}
+
+/// A rule of the default digest over every feed, from its query: for
+/// tests and tools that have a query and no config file.
+pub fn rule_from_query(name: &str, src: &str, sets: &TermSets) -> Result<CompiledRule, RuleError> {
+    let c = compile_rule(parse(src, sets)?, src)?;
+    Ok(CompiledRule {
+        name: name.to_string(),
+        digest: "default".to_string(),
+        fts_query: c.fts_query,
+        query: c.query,
+        explanation: c.explanation,
+        feeds: None,
+        at: (1, 1),
+    })
+}
+
+/// The columns a term without a field is looked for in (`UNQUALIFIED`).
+const UNQUALIFIED_COLUMNS: Columns = Columns(0b0_1111);
+
+/// What `compile` makes of a node, as a tree, for a query `compile`
+/// accepted. `scope` is the column filter of the fields around the node
+/// (None at the top, where `UNQUALIFIED` applies): FTS5 intersects nested
+/// column filters, and `compile` gives each term its filter.
+fn tree(node: &Node, scope: Option<Columns>) -> Query {
+    let columns = scope.unwrap_or(UNQUALIFIED_COLUMNS);
+    match node {
+        Node::Term { text, prefix } => Query::Phrase {
+            phrase: Phrase {
+                text: text.clone(),
+                prefix: *prefix,
+            },
+            columns,
+        },
+        Node::Phrase { text } => Query::Phrase {
+            phrase: Phrase {
+                text: text.clone(),
+                prefix: false,
+            },
+            columns,
+        },
+        Node::Near { terms, distance } => Query::Near {
+            phrases: terms
+                .iter()
+                .filter_map(|t| match t {
+                    Node::Term { text, prefix } => Some(Phrase {
+                        text: text.clone(),
+                        prefix: *prefix,
+                    }),
+                    Node::Phrase { text } => Some(Phrase {
+                        text: text.clone(),
+                        prefix: false,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            distance: *distance,
+            columns,
+        },
+        Node::And(parts) => {
+            let (neg, pos): (Vec<&Node>, Vec<&Node>) =
+                parts.iter().partition(|p| matches!(p, Node::Not { .. }));
+            let mut pos: Vec<Query> = pos.into_iter().map(|p| tree(p, scope)).collect();
+            let positive = if pos.len() == 1 {
+                pos.remove(0)
+            } else {
+                Query::And(pos)
+            };
+            let neg: Vec<Query> = neg
+                .into_iter()
+                .filter_map(|n| match n {
+                    Node::Not { inner, .. } => Some(tree(inner, scope)),
+                    _ => None,
+                })
+                .collect();
+            if neg.is_empty() {
+                positive
+            } else {
+                Query::Not {
+                    positive: Box::new(positive),
+                    negative: Box::new(Query::Or(neg)),
+                }
+            }
+        }
+        Node::Or(parts) => Query::Or(parts.iter().map(|p| tree(p, scope)).collect()),
+        // `compile` refuses a negation with nothing positive beside it.
+        Node::Not { .. } => Query::Or(Vec::new()),
+        Node::Field { field, inner } => {
+            let own = Columns::named(field).unwrap_or(Columns(0));
+            tree(inner, Some(scope.map_or(own, |outer| outer.and(own))))
+        }
+    }
 }
 
 /// What a rule finds, for `search --explain`: the rule after folding, in

@@ -147,7 +147,8 @@ impl Store {
         .execute([last_before])?;
         let feeds: Vec<&str> = group.iter().map(Write::feed).collect();
         let started = std::time::Instant::now();
-        let found = match_candidates(&self.scratch, &feeds, &candidates, rules)?;
+        let matcher = super::live_matcher(&mut self.matcher)?;
+        let found = match_candidates(matcher, &tx, &feeds, &candidates, rules)?;
         self.matching += started.elapsed();
         record_matches(&tx, group, &found, &mut reports)?;
         tx.commit()?;

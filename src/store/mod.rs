@@ -5,7 +5,8 @@
 //! `PRAGMA user_version`, append-only (docs/DESIGN.md §3). Uses `model` only.
 //!
 //! - `ingest`: insert-new-only for a group of feeds in one transaction.
-//! - `matching`: the rules over just the group's new rows (FTS5 scratch).
+//! - `matching`: the rules over just the group's new items, snippets.
+//! - `matcher`, `tokenizer`: the live matcher, on the archive's tokenizer.
 //! - `feeds`: the feeds' rows: poll state, 304s, failures and backoff.
 //! - `outbox`: pending matches → outbox rows → sent.
 //! - `query`: `search` over the archive and `status`.
@@ -14,10 +15,12 @@
 mod feeds;
 mod ingest;
 mod links;
+mod matcher;
 mod matching;
 mod outbox;
 mod query;
 mod retention;
+mod tokenizer;
 
 pub use feeds::PollState;
 pub use ingest::{Batch, Failure, Write};
@@ -44,8 +47,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("010_full_text.sql"),
 ];
 
-/// The FTS5 column list and tokenizer, shared by the archive index and the
-/// scratch table of new items so that live matching and `search` agree.
+/// The FTS5 column list and tokenizer of the archive index; the live
+/// matcher tokenises with the same tokenizer (`tokenizer`), so that live
+/// matching and `search` agree.
 const FTS_DEFINITION: &str = "title, summary, author, category, feed, \
      tokenize = 'porter unicode61 remove_diacritics 2'";
 
@@ -110,10 +114,11 @@ const CHECKED_AT_OPEN: &[&str] = &["feeds", "matches", "outbox"];
 
 pub struct Store {
     conn: Connection,
-    /// In-memory database for matching one group's new items (docs/DESIGN.md §3).
-    scratch: Connection,
-    /// Time spent matching so far (indexing new items in the scratch table
-    /// and running the rules), read by the benchmark.
+    /// The live matcher (docs/DESIGN.md §3), made when first needed: a
+    /// store that only reads (`status`, `search`) never holds one.
+    matcher: Option<matcher::Matcher>,
+    /// Time spent matching so far (tokenising new items, running the
+    /// rules, asking the archive for snippets), read by the benchmark.
     matching: std::time::Duration,
 }
 
@@ -168,7 +173,7 @@ impl Store {
         if found < known {
             return Err(StoreError::TooOld { found, known });
         }
-        let store = Self::with_scratch(conn)?;
+        let store = Self::with_conn(conn);
         store.check_integrity(false)?;
         Ok(store)
     }
@@ -197,7 +202,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
-        let store = Self::with_scratch(conn)?;
+        let store = Self::with_conn(conn);
         store.check_integrity(false)?;
         Ok(store)
     }
@@ -254,12 +259,12 @@ impl Store {
             .optional()?)
     }
 
-    fn with_scratch(conn: Connection) -> Result<Self> {
-        Ok(Store {
+    fn with_conn(conn: Connection) -> Self {
+        Store {
             conn,
-            scratch: matching::open_scratch()?,
+            matcher: None,
             matching: std::time::Duration::ZERO,
-        })
+        }
     }
 
     /// The schema version of the open database.
@@ -270,10 +275,10 @@ impl Store {
     }
 
     /// Gives back the memory SQLite holds for the archive's page cache and
-    /// the last group's scratch tables: the daemon calls it when a run is
-    /// over, so that it idles small.
+    /// the matcher: the daemon calls it when a run is over, so that it
+    /// idles small.
     pub fn release_memory(&mut self) -> Result<()> {
-        matching::release_scratch(&self.scratch)?;
+        self.matcher = None;
         self.conn.execute_batch("PRAGMA shrink_memory;")?;
         Ok(())
     }
@@ -284,15 +289,25 @@ impl Store {
     }
 
     /// Checks that SQLite's FTS5 accepts a compiled query.
-    pub fn check_query(&self, rule: &str, fts_query: &str) -> Result<()> {
-        let mut stmt = self
-            .scratch
-            .prepare_cached("SELECT rowid FROM batch WHERE batch MATCH ?1")?;
-        let mut rows = stmt.query([fts_query])?;
-        rows.next().map(|_| ()).map_err(|e| StoreError::BadQuery {
-            rule: rule.to_string(),
-            message: e.to_string(),
-        })
+    pub fn check_query(&mut self, rule: &str, fts_query: &str) -> Result<()> {
+        live_matcher(&mut self.matcher)?
+            .tokenizer()
+            .check(fts_query)
+            .map_err(|e| StoreError::BadQuery {
+                rule: rule.to_string(),
+                message: e.to_string(),
+            })
+    }
+}
+
+/// The live matcher in `slot`, made on first use.
+fn live_matcher(slot: &mut Option<matcher::Matcher>) -> Result<&mut matcher::Matcher> {
+    match slot {
+        Some(m) => Ok(m),
+        None => {
+            let tokenizer = tokenizer::Tokenizer::new(FTS_DEFINITION)?;
+            Ok(slot.insert(matcher::Matcher::new(tokenizer)))
+        }
     }
 }
 

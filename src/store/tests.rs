@@ -23,14 +23,7 @@ fn item(key: &str, title: &str, summary: &str, days_ago: i64) -> Item {
 }
 
 fn rule(name: &str, q: &str) -> CompiledRule {
-    CompiledRule {
-        name: name.into(),
-        digest: "default".into(),
-        fts_query: compile_query(q, &TermSets::new()).unwrap(),
-        explanation: String::new(),
-        feeds: None,
-        at: (1, 1),
-    }
+    crate::rules::rule_from_query(name, q, &TermSets::new()).unwrap()
 }
 
 /// A successful fetch of `feed` bringing `items`: no validators, no
@@ -648,7 +641,7 @@ fn failures_and_304_show_in_status() {
 
 #[test]
 fn a_query_fts5_rejects_is_a_clear_error() {
-    let s = Store::open_in_memory().unwrap();
+    let mut s = Store::open_in_memory().unwrap();
     assert!(s.check_query("r", "\"iran\" AND").is_err());
     assert!(s.check_query("r", "title : ((\"a\" OR \"b\"))").is_ok());
 }

@@ -169,14 +169,7 @@ fn the_example_sentence_in_three_languages_is_found_live() {
     for (n, (query, text)) in rows.iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open_dir(dir.path()).unwrap();
-        let rule = CompiledRule {
-            name: "r".into(),
-            digest: "default".into(),
-            fts_query: rules::compile_query(query, &TermSets::new()).unwrap(),
-            explanation: String::new(),
-            feeds: None,
-            at: (1, 1),
-        };
+        let rule = rules::rule_from_query("r", query, &TermSets::new()).unwrap();
         let item = news_item(n, text, "");
         let report = store_items(&mut store, std::slice::from_ref(&item), &[rule]);
         assert_eq!(report.matched_items, 1, "`{query}` finds: {text}");

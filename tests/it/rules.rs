@@ -62,7 +62,7 @@ fn sets() -> TermSets {
     sets
 }
 
-fn check(q: &str, sets: &TermSets, scratch: &Store, accepted: &mut usize) {
+fn check(q: &str, sets: &TermSets, scratch: &mut Store, accepted: &mut usize) {
     match rules::compile_query(q, sets) {
         Ok(fts) => {
             *accepted += 1;
@@ -83,7 +83,7 @@ fn check(q: &str, sets: &TermSets, scratch: &Store, accepted: &mut usize) {
 
 #[test]
 fn no_query_panics_the_parser_and_every_accepted_one_is_valid_fts5() {
-    let scratch = Store::open_in_memory().unwrap();
+    let mut scratch = Store::open_in_memory().unwrap();
     let sets = sets();
     let mut rng = fastrand::Rng::with_seed(0x5eed_f33d);
     let mut accepted = 0;
@@ -95,11 +95,11 @@ fn no_query_panics_the_parser_and_every_accepted_one_is_valid_fts5() {
                 format!("{}{sep}", PIECES[rng.usize(..PIECES.len())])
             })
             .collect();
-        check(&q, &sets, &scratch, &mut accepted);
+        check(&q, &sets, &mut scratch, &mut accepted);
     }
     for _ in 0..5_000 {
         let q: String = (0..rng.usize(0..20)).map(|_| rng.char(..)).collect();
-        check(&q, &sets, &scratch, &mut accepted);
+        check(&q, &sets, &mut scratch, &mut accepted);
     }
     // The generator must reach the accepting paths, or the test proves little.
     assert!(

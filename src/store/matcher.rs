@@ -1,0 +1,340 @@
+//! Store, the live matcher (docs/DESIGN.md §3): every rule's query tree
+//! (`model::Query`) evaluated in Rust on one new item's tokens, which come
+//! from the archive index's own tokenizer (`tokenizer`). Each item is
+//! tokenised once here and once into the archive index; no second index is
+//! built (it was 85% of matching's time). FTS5 stays the answer for
+//! `search`, and tests/it/matcher.rs checks, item by item, that both answer
+//! alike.
+//!
+//! The rules' phrases become token ids: exact tokens and prefixes in two
+//! hash maps. Scanning an item records, per id, the columns it was seen in
+//! (enough for one-token phrases) and its positions (for longer phrases
+//! and NEAR).
+
+use rustc_hash::FxHashMap;
+
+use super::tokenizer::{Purpose, Tokenizer};
+use crate::model::{Columns, CompiledRule, Phrase, Query};
+
+/// A query tree with its phrases as token ids.
+#[derive(Debug)]
+enum Expr {
+    /// Token ids in order (the last may be a prefix's); none is a phrase
+    /// that no text has (FTS5 matches it nowhere).
+    Phrase {
+        ids: Vec<u32>,
+        columns: Columns,
+    },
+    Near {
+        /// Empty phrases left out (FTS5 ignores them in NEAR).
+        phrases: Vec<Vec<u32>>,
+        distance: u32,
+        columns: Columns,
+    },
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>, Box<Expr>),
+}
+
+/// The rules compiled against one dictionary of token ids.
+struct Compiled {
+    /// The queries they were compiled from: new rules (a reload) compile anew.
+    source: Vec<String>,
+    exact: FxHashMap<Box<[u8]>, u32>,
+    prefixes: FxHashMap<Box<[u8]>, u32>,
+    /// The distinct lengths of the prefixes, in bytes, ascending.
+    prefix_lengths: Vec<usize>,
+    ids: usize,
+    rules: Vec<Expr>,
+}
+
+/// What one item's scan found of the rules' tokens.
+#[derive(Default)]
+struct Hits {
+    /// Per token id: the columns it is in (bit i: column i).
+    columns: Vec<u8>,
+    /// (id, column, position) of every occurrence, sorted before use.
+    at: Vec<(u32, u8, u32)>,
+}
+
+impl Hits {
+    fn columns_of(&self, id: u32) -> u8 {
+        self.columns.get(id as usize).copied().unwrap_or(0)
+    }
+
+    /// The positions of token `id` in `column`, ascending.
+    fn positions(&self, id: u32, column: u8) -> impl Iterator<Item = u32> + '_ {
+        let from = self.at.partition_point(|&(i, c, _)| (i, c) < (id, column));
+        self.at[from..]
+            .iter()
+            .take_while(move |&&(i, c, _)| (i, c) == (id, column))
+            .map(|&(_, _, p)| p)
+    }
+}
+
+/// The matcher: the archive's tokenizer and the rules compiled for it.
+pub(super) struct Matcher {
+    tokenizer: Tokenizer,
+    compiled: Option<Compiled>,
+    hits: Hits,
+}
+
+impl Matcher {
+    pub fn new(tokenizer: Tokenizer) -> Self {
+        Matcher {
+            tokenizer,
+            compiled: None,
+            hits: Hits::default(),
+        }
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Compiles `rules` unless they are the ones compiled last.
+    fn prepare(&mut self, rules: &[CompiledRule]) {
+        let same = self.compiled.as_ref().is_some_and(|c| {
+            c.source.len() == rules.len()
+                && c.source.iter().zip(rules).all(|(s, r)| *s == r.fts_query)
+        });
+        if !same {
+            let mut compiled = Compiled {
+                source: rules.iter().map(|r| r.fts_query.clone()).collect(),
+                exact: FxHashMap::default(),
+                prefixes: FxHashMap::default(),
+                prefix_lengths: Vec::new(),
+                ids: 0,
+                rules: Vec::new(),
+            };
+            for r in rules {
+                let expr = compiled.expr(&mut self.tokenizer, &r.query);
+                compiled.rules.push(expr);
+            }
+            compiled.prefix_lengths.sort_unstable();
+            compiled.prefix_lengths.dedup();
+            self.compiled = Some(compiled);
+        }
+    }
+
+    /// Which of `rules` (by index; only those `wanted` lets through) match
+    /// an item whose columns hold `texts` (title, summary, author,
+    /// category, feed).
+    pub fn matching(
+        &mut self,
+        rules: &[CompiledRule],
+        texts: [&str; 5],
+        wanted: &dyn Fn(usize) -> bool,
+    ) -> Vec<usize> {
+        self.prepare(rules);
+        let Some(compiled) = &self.compiled else {
+            return Vec::new();
+        };
+        scan(&mut self.tokenizer, compiled, texts, &mut self.hits);
+        (0..compiled.rules.len())
+            .filter(|&i| wanted(i) && eval(&compiled.rules[i], &self.hits))
+            .collect()
+    }
+}
+
+impl Compiled {
+    fn expr(&mut self, tokenizer: &mut Tokenizer, query: &Query) -> Expr {
+        match query {
+            Query::Phrase { phrase, columns } => Expr::Phrase {
+                ids: self.phrase(tokenizer, phrase),
+                columns: *columns,
+            },
+            Query::Near {
+                phrases,
+                distance,
+                columns,
+            } => Expr::Near {
+                phrases: phrases
+                    .iter()
+                    .map(|p| self.phrase(tokenizer, p))
+                    .filter(|ids| !ids.is_empty())
+                    .collect(),
+                distance: *distance,
+                columns: *columns,
+            },
+            Query::And(parts) => Expr::And(parts.iter().map(|p| self.expr(tokenizer, p)).collect()),
+            Query::Or(parts) => Expr::Or(parts.iter().map(|p| self.expr(tokenizer, p)).collect()),
+            Query::Not { positive, negative } => Expr::Not(
+                Box::new(self.expr(tokenizer, positive)),
+                Box::new(self.expr(tokenizer, negative)),
+            ),
+        }
+    }
+
+    /// A phrase's tokens as ids, tokenised as FTS5 tokenises query text.
+    fn phrase(&mut self, tokenizer: &mut Tokenizer, phrase: &Phrase) -> Vec<u32> {
+        let purpose = if phrase.prefix {
+            Purpose::PrefixQuery
+        } else {
+            Purpose::Query
+        };
+        let mut tokens: Vec<Box<[u8]>> = Vec::new();
+        tokenizer.tokens(&phrase.text, purpose, &mut |t| tokens.push(t.into()));
+        let last = tokens.len().saturating_sub(1);
+        let mut ids = Vec::with_capacity(tokens.len());
+        for (i, token) in tokens.into_iter().enumerate() {
+            let prefix = phrase.prefix && i == last;
+            if prefix {
+                self.prefix_lengths.push(token.len());
+            }
+            let next = self.ids as u32;
+            let map = if prefix {
+                &mut self.prefixes
+            } else {
+                &mut self.exact
+            };
+            let id = *map.entry(token).or_insert(next);
+            if id == next {
+                self.ids += 1;
+            }
+            ids.push(id);
+        }
+        ids
+    }
+}
+
+/// Records where the rules' tokens are in the item.
+fn scan(tokenizer: &mut Tokenizer, compiled: &Compiled, texts: [&str; 5], hits: &mut Hits) {
+    hits.columns.clear();
+    hits.columns.resize(compiled.ids, 0);
+    hits.at.clear();
+    for (column, text) in texts.iter().enumerate() {
+        let mut position = 0u32;
+        let mut found = |id: u32, position: u32| {
+            if let Some(c) = hits.columns.get_mut(id as usize) {
+                *c |= 1 << column;
+            }
+            hits.at.push((id, column as u8, position));
+        };
+        tokenizer.tokens(text, Purpose::Document, &mut |token| {
+            if let Some(&id) = compiled.exact.get(token) {
+                found(id, position);
+            }
+            for &len in &compiled.prefix_lengths {
+                let Some(head) = token.get(..len) else {
+                    break;
+                };
+                if let Some(&id) = compiled.prefixes.get(head) {
+                    found(id, position);
+                }
+            }
+            position += 1;
+        });
+    }
+    hits.at.sort_unstable();
+}
+
+fn eval(expr: &Expr, hits: &Hits) -> bool {
+    match expr {
+        Expr::Phrase { ids, columns } => phrase_columns(ids, *columns, hits) != 0,
+        Expr::Near {
+            phrases,
+            distance,
+            columns,
+        } => near(phrases, *distance, *columns, hits),
+        Expr::And(parts) => parts.iter().all(|p| eval(p, hits)),
+        Expr::Or(parts) => parts.iter().any(|p| eval(p, hits)),
+        Expr::Not(positive, negative) => eval(positive, hits) && !eval(negative, hits),
+    }
+}
+
+/// The columns (of `columns`) the phrase may be in, by its tokens' columns:
+/// exact for a phrase of one token.
+fn phrase_columns(ids: &[u32], columns: Columns, hits: &Hits) -> u8 {
+    let Some(&first) = ids.first() else {
+        return 0;
+    };
+    let mut mask = columns.0 & hits.columns_of(first);
+    for &id in &ids[1..] {
+        mask &= hits.columns_of(id);
+    }
+    if ids.len() == 1 || mask == 0 {
+        return mask;
+    }
+    (0..5u8)
+        .filter(|&c| mask & (1 << c) != 0 && !phrase_starts(ids, c, hits).is_empty())
+        .fold(0, |m, c| m | (1 << c))
+}
+
+/// Where in `column` the phrase starts.
+fn phrase_starts(ids: &[u32], column: u8, hits: &Hits) -> Vec<u32> {
+    let Some(&first) = ids.first() else {
+        return Vec::new();
+    };
+    hits.positions(first, column)
+        .filter(|&start| {
+            ids.iter().enumerate().skip(1).all(|(k, &id)| {
+                hits.positions(id, column)
+                    .any(|p| p == start.saturating_add(k as u32))
+            })
+        })
+        .collect()
+}
+
+/// FTS5's NEAR: in one column, a start of each phrase such that, with S
+/// the last of them, each phrase starts at or after S − its length −
+/// `distance` (fts5ExprNearIsMatch).
+fn near(phrases: &[Vec<u32>], distance: u32, columns: Columns, hits: &Hits) -> bool {
+    if phrases.is_empty() {
+        return false;
+    }
+    let mask = phrases.iter().fold(columns.0, |m, ids| {
+        m & phrase_columns(ids, Columns::ALL, hits)
+    });
+    (0..5u8).filter(|&c| mask & (1 << c) != 0).any(|column| {
+        let starts: Vec<Vec<u32>> = phrases
+            .iter()
+            .map(|ids| phrase_starts(ids, column, hits))
+            .collect();
+        starts.iter().flatten().any(|&last| {
+            phrases.iter().zip(&starts).all(|(ids, s)| {
+                let earliest = i64::from(last) - ids.len() as i64 - i64::from(distance);
+                s.iter().any(|&p| i64::from(p) >= earliest && p <= last)
+            })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(q: &str) -> CompiledRule {
+        crate::rules::rule_from_query(q, q, &Default::default()).unwrap()
+    }
+
+    fn matches(q: &str, title: &str, summary: &str) -> bool {
+        let tokenizer = Tokenizer::new(super::super::FTS_DEFINITION).unwrap();
+        let mut m = Matcher::new(tokenizer);
+        let rules = [rule(q)];
+        !m.matching(&rules, [title, summary, "", "", "feed"], &|_| true)
+            .is_empty()
+    }
+
+    #[test]
+    fn phrases_prefixes_near_and_negation() {
+        assert!(matches("iran AND drones", "Iranian drones", ""));
+        assert!(!matches("iran AND drones", "Iran", "tanks"));
+        assert!(matches("\"drone strike\"", "", "a Drone strike"));
+        assert!(!matches("\"drone strike\"", "", "strike drone"));
+        assert!(matches("ukr*", "", "Ukrainian"));
+        assert!(matches("NEAR(iran drones, 2)", "", "iran sent new drones"));
+        assert!(!matches(
+            "NEAR(iran drones, 1)",
+            "",
+            "iran sent new old drones"
+        ));
+        assert!(!matches("NEAR(iran drones, 5)", "iran", "drones"));
+        assert!(matches("iran -israel", "iran", ""));
+        assert!(!matches("iran -israel", "iran", "israel"));
+        assert!(matches("title:iran", "iran", ""));
+        assert!(!matches("title:iran", "", "iran"));
+        assert!(matches("feed:feed", "", ""));
+        assert!(!matches("feed", "", ""));
+    }
+}
