@@ -240,7 +240,8 @@ fn context(config: Config) -> Result<Context, CliError> {
             stop.cancel();
         }
     });
-    Context::open(config, shutdown).map_err(|e| CliError::Runtime(e.into()))
+    Context::open(config, shutdown, &mut crate::store::log_progress)
+        .map_err(|e| CliError::Runtime(e.into()))
 }
 
 /// "1 item", "2 items"; "1 match", "2 matches".

@@ -163,7 +163,7 @@ async fn start(
     stop_grace: Option<Duration>,
 ) -> anyhow::Result<(StateLock, Context, Jobs, mpsc::Receiver<Fired>)> {
     let lock = service::lock_state_dir(&config.state_dir)?;
-    let mut ctx = Context::open(config, shutdown.clone())?;
+    let mut ctx = Context::open(config, shutdown.clone(), &mut service::migrating)?;
     if let Some(grace) = stop_grace {
         ctx.stop_grace = grace;
     }

@@ -35,6 +35,20 @@ pub fn status(text: &str) {
     notify(&[NotifyState::Status(text)]);
 }
 
+/// A step of a long migration at start (packing an archive from before
+/// schema 11): logged, shown in `systemctl status`, and systemd's start
+/// timeout pushed a minute on, since a step takes well under a second.
+pub fn migrating(p: crate::pipeline::Progress) {
+    crate::pipeline::log_progress(p);
+    notify(&[
+        NotifyState::ExtendTimeoutUsec(60_000_000),
+        NotifyState::Status(&format!(
+            "packing the archive: {} of {} items",
+            p.done, p.total
+        )),
+    ]);
+}
+
 pub fn stopping() {
     notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
 }

@@ -100,11 +100,20 @@ pub enum SetupError {
     Fetch(#[from] crate::fetch::FetchError),
 }
 
+/// What a long migration at start reports (for the daemon, which does not
+/// reach the store itself).
+pub use crate::store::{Progress, log_progress};
+
 impl Context {
     /// Opens the database in the config's state dir (its stored links made
     /// again first when the link rules changed since they were stored).
-    pub fn open(config: Config, shutdown: CancellationToken) -> Result<Self, SetupError> {
-        let mut store = Store::open_dir(&config.state_dir)?;
+    /// A long migration reports its progress to `report`.
+    pub fn open(
+        config: Config,
+        shutdown: CancellationToken,
+        report: &mut dyn FnMut(crate::store::Progress),
+    ) -> Result<Self, SetupError> {
+        let mut store = Store::open_dir_reporting(&config.state_dir, report)?;
         let relinked = store.relink(
             crate::parse::LINK_RULES_VERSION,
             &crate::parse::recanonicalize,

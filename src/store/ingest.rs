@@ -287,8 +287,8 @@ fn insert_new_items<'a>(
         "INSERT INTO seen(feed_id, key, link) VALUES (?1, ?2, ?3) ON CONFLICT(feed_id, key) DO NOTHING",
     )?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO items(feed_id, key, link, title, summary, author, category, feed, published, fetched_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO items(feed_id, link, title, packed, author, category, feed, published, fetched_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let mut fresh = Vec::new();
     for item in b.items {
@@ -301,10 +301,9 @@ fn insert_new_items<'a>(
         }
         insert.execute(params![
             feed_id,
-            item.key,
             item.link,
             item.title,
-            item.full_summary(),
+            super::codec::pack(&item.full_summary()),
             item.author,
             item.category,
             b.feed,

@@ -62,12 +62,20 @@ impl Store {
                     params![feed_id, key],
                 )?;
             }
-            tx.execute(
-                "UPDATE OR IGNORE items SET key = ?3, link = ?4 WHERE feed_id = ?1 AND key = ?2",
-                params![feed_id, key, new_key, new],
-            )?;
             changed += 1;
         }
+        // The archive's copies of the links, by row id (items keep no key).
+        let items: Vec<(i64, String)> = tx
+            .prepare("SELECT id, link FROM items WHERE link IS NOT NULL")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut relink = tx.prepare("UPDATE items SET link = ?2 WHERE id = ?1")?;
+        for (id, link) in items {
+            if let Some(new) = canonical(&link).filter(|n| *n != link) {
+                relink.execute(params![id, new])?;
+            }
+        }
+        drop(relink);
         tx.execute(
             "INSERT INTO meta(key, value) VALUES ('link_rules', ?1)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",

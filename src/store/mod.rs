@@ -12,6 +12,8 @@
 //! - `query`: `search` over the archive and `status`.
 //! - `retention`: pruning old text while keeping item identities.
 
+mod codec;
+mod compact;
 mod feeds;
 mod ingest;
 mod links;
@@ -22,6 +24,7 @@ mod query;
 mod retention;
 mod tokenizer;
 
+pub use compact::Progress;
 pub use feeds::PollState;
 pub use ingest::{Batch, Failure, Write};
 pub use outbox::NewOutbox;
@@ -45,6 +48,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("008_integrity.sql"),
     include_str!("009_digest_memory.sql"),
     include_str!("010_full_text.sql"),
+    include_str!("011_packed_items.sql"),
+    include_str!("012_packed_items_done.sql"),
 ];
 
 /// The FTS5 column list and tokenizer of the archive index; the live
@@ -128,11 +133,17 @@ const DB_FILE: &str = "feedwatch.db";
 impl Store {
     /// Opens (creating if needed) the database in `state_dir`.
     pub fn open_dir(state_dir: &Path) -> Result<Self> {
+        Self::open_dir_reporting(state_dir, &mut log_progress)
+    }
+
+    /// `open_dir`, with the progress of a long migration (packing an
+    /// archive from before schema 11) passed to `report`.
+    pub fn open_dir_reporting(state_dir: &Path, report: &mut dyn FnMut(Progress)) -> Result<Self> {
         std::fs::create_dir_all(state_dir).map_err(|source| StoreError::StateDir {
             path: state_dir.display().to_string(),
             source,
         })?;
-        Self::open(&state_dir.join(DB_FILE))
+        Self::init(Connection::open(state_dir.join(DB_FILE))?, report)
     }
 
     /// Opens the database in `state_dir` to read only: it creates and
@@ -154,6 +165,7 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        codec::register(&conn)?;
         let conn = match conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)) {
             Ok(_) => conn,
             Err(_) => {
@@ -162,7 +174,9 @@ impl Store {
                         dir: state_dir.display().to_string(),
                     })?;
                 uri.set_query(Some("immutable=1"));
-                Connection::open_with_flags(uri.as_str(), flags)?
+                let conn = Connection::open_with_flags(uri.as_str(), flags)?;
+                codec::register(&conn)?;
+                conn
             }
         };
         let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -179,14 +193,16 @@ impl Store {
     }
 
     pub fn open(path: &Path) -> Result<Self> {
-        Self::init(Connection::open(path)?)
+        Self::init(Connection::open(path)?, &mut log_progress)
     }
 
     pub fn open_in_memory() -> Result<Self> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, &mut log_progress)
     }
 
-    fn init(mut conn: Connection) -> Result<Self> {
+    fn init(mut conn: Connection, report: &mut dyn FnMut(Progress)) -> Result<Self> {
+        codec::register(&conn)?;
+        codec::register_pack(&conn)?;
         // First, so that even switching to WAL waits for another process
         // (the daemon and `status` may open the database at the same time).
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -201,7 +217,7 @@ impl Store {
         enable_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&mut conn)?;
+        migrate(&mut conn, report)?;
         let store = Self::with_conn(conn);
         store.check_integrity(false)?;
         Ok(store)
@@ -330,7 +346,7 @@ fn enable_wal(conn: &Connection) -> Result<()> {
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
+fn migrate(conn: &mut Connection, report: &mut dyn FnMut(Progress)) -> Result<()> {
     let known = MIGRATIONS.len() as i64;
     loop {
         // The version is read inside the write transaction: two processes
@@ -343,10 +359,47 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         let Some(sql) = MIGRATIONS.get(found as usize) else {
             return Ok(());
         };
+        if found as usize + 1 == compact::SWAP_VERSION {
+            drop(tx);
+            compact::fill(conn, report)?;
+            swap_packed(conn, sql, found)?;
+            continue;
+        }
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", found + 1)?;
         tx.commit()?;
     }
+}
+
+/// Schema 12: the packed table swapped in, with foreign keys off (they
+/// cannot change inside a transaction), the last rows copied in the same
+/// transaction, so that none is left behind.
+fn swap_packed(conn: &mut Connection, sql: &str, from: i64) -> Result<()> {
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let swapped = (|| -> Result<()> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found != from {
+            return Ok(()); // another process did it
+        }
+        compact::copy_after_last(&tx, None)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", found + 1)?;
+        Ok(tx.commit()?)
+    })();
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    swapped
+}
+
+/// The default report of a long migration: a log line per step.
+pub fn log_progress(p: Progress) {
+    tracing::info!(
+        done = p.done,
+        total = p.total,
+        "packing the archive (schema 11): {} of {} items",
+        p.done,
+        p.total
+    );
 }
 
 pub(crate) fn to_ts(t: DateTime<Utc>) -> i64 {

@@ -673,7 +673,12 @@ async fn new_link_rules_do_not_make_stored_items_new() {
     ))
     .unwrap();
     drop(db);
-    let ctx = pipeline::Context::open(setup.config(), Default::default()).unwrap();
+    let ctx = pipeline::Context::open(
+        setup.config(),
+        Default::default(),
+        &mut feedwatch::store::log_progress,
+    )
+    .unwrap();
     let reports = pipeline::poll_all(&ctx).await;
     assert!(
         matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 0),

@@ -205,7 +205,12 @@ async fn search_returns_exactly_what_live_matching_matched() {
     let path = dir.path().join("feedwatch.toml");
     std::fs::write(&path, config).unwrap();
     let config = feedwatch::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let ctx = pipeline::Context::open(config, Default::default()).unwrap();
+    let ctx = pipeline::Context::open(
+        config,
+        Default::default(),
+        &mut feedwatch::store::log_progress,
+    )
+    .unwrap();
     pipeline::poll_all(&ctx).await;
 
     let store = feedwatch::store::Store::open_dir(&dir.path().join("state")).unwrap();
@@ -251,8 +256,12 @@ async fn a_rule_added_later_does_not_alert_on_items_already_stored() {
         format!("{base}[[rules]]\nname = \"eu\"\nquery = 'sanctions'\n"),
     )
     .unwrap();
-    let ctx = pipeline::Context::open(feedwatch::config::load(&path).unwrap(), Default::default())
-        .unwrap();
+    let ctx = pipeline::Context::open(
+        feedwatch::config::load(&path).unwrap(),
+        Default::default(),
+        &mut feedwatch::store::log_progress,
+    )
+    .unwrap();
     pipeline::poll_all(&ctx).await;
 
     // The user adds a rule (as on reload) that matches stored items.
