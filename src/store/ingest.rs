@@ -148,7 +148,7 @@ impl Store {
         let feeds: Vec<&str> = group.iter().map(Write::feed).collect();
         let started = std::time::Instant::now();
         let matcher = super::live_matcher(&mut self.matcher)?;
-        let found = match_candidates(matcher, &tx, &feeds, &candidates, rules)?;
+        let found = match_candidates(matcher, &feeds, &candidates, rules)?;
         self.matching += started.elapsed();
         record_matches(&tx, group, &found, &mut reports)?;
         tx.commit()?;

@@ -17,10 +17,25 @@ use rusqlite::{Connection, ffi};
 
 use super::{Result, StoreError};
 
-/// The tokenizer and its arguments, as in the archive's `tokenize =` option
-/// (`FTS_DEFINITION`).
-const TOKENIZER: &str = "porter";
-const ARGUMENTS: [&str; 3] = ["unicode61", "remove_diacritics", "2"];
+/// The tokenizers and their arguments, as in the archive's `tokenize =`
+/// option (`FTS_DEFINITION`): porter over unicode61, and unicode61 alone
+/// (`Stage::Split`), which the matcher stems token by token through a memo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// unicode61: split and folded, not stemmed.
+    Split,
+    /// porter over unicode61: what the index holds.
+    Stemmed,
+}
+
+impl Stage {
+    fn name_and_arguments(self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            Stage::Split => ("unicode61", &["remove_diacritics", "2"]),
+            Stage::Stemmed => ("porter", &["unicode61", "remove_diacritics", "2"]),
+        }
+    }
+}
 
 /// What the text is tokenised as: FTS5 passes query text with
 /// `FTS5_TOKENIZE_QUERY`, and a prefix term's with `FTS5_TOKENIZE_PREFIX`
@@ -58,14 +73,15 @@ pub(super) struct Tokenizer {
 unsafe impl Send for Tokenizer {}
 
 impl Tokenizer {
-    pub fn new(fts_definition: &str) -> Result<Self> {
+    pub fn new(fts_definition: &str, stage: Stage) -> Result<Self> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(&format!(
             "CREATE VIRTUAL TABLE probe USING fts5({fts_definition});"
         ))?;
         let api = fts5_api(&conn)?;
-        let name = CString::new(TOKENIZER).map_err(|e| unavailable(e.to_string()))?;
-        let args: Vec<CString> = ARGUMENTS
+        let (tokenizer, arguments) = stage.name_and_arguments();
+        let name = CString::new(tokenizer).map_err(|e| unavailable(e.to_string()))?;
+        let args: Vec<CString> = arguments
             .iter()
             .map(|a| CString::new(*a))
             .collect::<std::result::Result<_, _>>()
@@ -78,7 +94,7 @@ impl Tokenizer {
         let find = unsafe { (*api).xFindTokenizer }.ok_or_else(|| unavailable("xFindTokenizer"))?;
         let rc = unsafe { find(api, name.as_ptr(), &mut user_data, &mut methods) };
         if rc != ffi::SQLITE_OK {
-            return Err(unavailable(format!("no tokenizer '{TOKENIZER}' ({rc})")));
+            return Err(unavailable(format!("no tokenizer '{tokenizer}' ({rc})")));
         }
         let create = methods.xCreate.ok_or_else(|| unavailable("xCreate"))?;
         let mut instance: *mut ffi::Fts5Tokenizer = std::ptr::null_mut();
@@ -123,6 +139,12 @@ impl Tokenizer {
                 Some(on_token),
             );
         }
+    }
+
+    /// The tokenizer's in-memory database, for the matcher's small index of
+    /// matched items (`matching`).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// Whether FTS5 accepts `fts_query` (on an empty table of the archive's
@@ -218,7 +240,7 @@ mod tests {
 
     #[test]
     fn folds_as_the_archive_index_does() {
-        let mut t = Tokenizer::new(super::super::FTS_DEFINITION).unwrap();
+        let mut t = Tokenizer::new(super::super::FTS_DEFINITION, Stage::Stemmed).unwrap();
         assert_eq!(
             tokens(
                 &mut t,
