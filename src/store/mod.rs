@@ -320,10 +320,7 @@ impl Store {
 fn live_matcher(slot: &mut Option<matcher::Matcher>) -> Result<&mut matcher::Matcher> {
     match slot {
         Some(m) => Ok(m),
-        None => {
-            let tokenizer = tokenizer::Tokenizer::new(FTS_DEFINITION)?;
-            Ok(slot.insert(matcher::Matcher::new(tokenizer)))
-        }
+        None => Ok(slot.insert(matcher::Matcher::new(FTS_DEFINITION)?)),
     }
 }
 
