@@ -8,6 +8,8 @@
 //! zstd was chosen for its ratio on short texts and its speed both ways
 //! (measured on the benchmark's archive: see the README, "Performance").
 
+use std::cell::RefCell;
+
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value, ValueRef};
@@ -20,6 +22,13 @@ const MIN_PACKED: usize = 64;
 /// a few percent of 9, at a third of the time.
 const LEVEL: i32 = 3;
 
+thread_local! {
+    /// zstd's contexts, made once per thread: making one per call was 4% of
+    /// a first poll (`perf` on the benchmark).
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
 /// The name of the SQL function that reads a stored summary.
 pub(super) const UNPACK: &str = "unpack_text";
 
@@ -28,7 +37,14 @@ pub(super) fn pack(text: &str) -> Value {
     if text.len() < MIN_PACKED {
         return Value::Text(text.to_string());
     }
-    match zstd::bulk::compress(text.as_bytes(), LEVEL) {
+    let packed = COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = zstd::bulk::Compressor::new(LEVEL).ok();
+        }
+        c.as_mut().map(|c| c.compress(text.as_bytes()))
+    });
+    match packed.unwrap_or_else(|| zstd::bulk::compress(text.as_bytes(), LEVEL)) {
         Ok(frame) if frame.len() < text.len() => Value::Blob(frame),
         _ => Value::Text(text.to_string()),
     }
@@ -48,7 +64,16 @@ pub(super) fn unpack(stored: ValueRef<'_>) -> Result<String, String> {
             if size > 64 << 20 {
                 return Err(format!("a zstd frame claims {size} bytes"));
             }
-            let bytes = zstd::bulk::decompress(frame, size as usize).map_err(|e| e.to_string())?;
+            let bytes = DECOMPRESSOR
+                .with(|d| {
+                    let mut d = d.borrow_mut();
+                    if d.is_none() {
+                        *d = zstd::bulk::Decompressor::new().ok();
+                    }
+                    d.as_mut().map(|d| d.decompress(frame, size as usize))
+                })
+                .unwrap_or_else(|| zstd::bulk::decompress(frame, size as usize))
+                .map_err(|e| e.to_string())?;
             String::from_utf8(bytes).map_err(|e| e.to_string())
         }
         ValueRef::Integer(i) => Ok(i.to_string()),
