@@ -3,7 +3,8 @@
 //! it, and the floors measured in the same run so that ratios compare like
 //! with like. Run: `cargo bench --bench farm` (options after `--`:
 //! `--feeds N --items M --archive K`; `--quick` for a small run;
-//! `--parse-only` to profile the parse stage alone).
+//! `--parse-only` and `--match-only` to profile one stage alone; `--scale`
+//! for how cost grows from 200 to 10,000 feeds).
 //!
 //! Reports wall time, CPU time (user + system, from wait4) and peak RSS of
 //! each feedwatch process, items/s, and the database size per item.
@@ -12,10 +13,12 @@
 //! - `server`: the farm's HTTP server.
 //! - `measure`: running the binary and measuring it; the results table.
 //! - `floors`: the same work without feedwatch, and the archive.
+//! - `scale`: the farm at three sizes.
 
 mod floors;
 mod generator;
 mod measure;
+mod scale;
 mod server;
 
 use std::collections::HashMap;
@@ -69,7 +72,17 @@ fn main() {
         parse_only(&a);
         return;
     }
+    if std::env::args().any(|a| a == "--match-only") {
+        let mut report = Report::default();
+        match_rows(&a, &mut report);
+        report.print();
+        return;
+    }
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    if std::env::args().any(|a| a == "--scale") {
+        scale::run(&rt);
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     eprintln!("generating {} feeds × {} items…", a.feeds, a.items);
     let docs: Vec<Doc> = (0..a.feeds).map(|f| feed_doc(f, 0, a.items, 1)).collect();
@@ -81,7 +94,7 @@ fn main() {
     let network = network_floors(&rt, addr, &farm, &a, &mut report);
     parse_floors(&farm, &mut report);
     let config = write_config(dir.path(), Some(addr), a.feeds, "transport = \"stdout\"");
-    let (first, nochange) = polls(&config, &farm, &a, &mut report);
+    let (first, nochange, _) = polls(&config, &farm, &a, &mut report);
     let store = feedwatch::store::Store::open_dir(&dir.path().join("state")).expect("store");
     let first_db = store.size_bytes().expect("size");
     drop(store);
@@ -192,7 +205,7 @@ fn parse_floors(farm: &Farm, report: &mut Report) {
 
 /// feedwatch against the farm: the first poll, a poll with nothing new,
 /// and one with 10% of the feeds changed.
-fn polls(config: &Path, farm: &Farm, a: &Args, report: &mut Report) -> (Run, Run) {
+fn polls(config: &Path, farm: &Farm, a: &Args, report: &mut Report) -> (Run, Run, Run) {
     eprintln!("first poll…");
     let first = feedwatch(config, &["poll"]);
     let failed = first.stdout.lines().filter(|l| l.contains("FAILED"));
@@ -216,7 +229,7 @@ fn polls(config: &Path, farm: &Farm, a: &Args, report: &mut Report) -> (Run, Run
         &changed,
         a.feeds / 10 * 5,
     ));
-    (first, nochange)
+    (first, nochange, changed)
 }
 
 /// The article path (README, "Full text"): 16 teaser feeds of
@@ -291,6 +304,23 @@ fn store_and_search(a: &Args, report: &mut Report) {
         floors::store_floor(20_000),
         20_000,
     ));
+    let (archive_dir, text_bytes, items_stored) = match_rows(a, report);
+    let archive_config = write_config(archive_dir.path(), None, 0, "transport = \"stdout\"");
+    let mut runs: Vec<Run> = (0..5)
+        .map(|_| feedwatch(&archive_config, &["search", "iran drones ukraine"]))
+        .collect();
+    runs.sort_by_key(|r| r.wall);
+    report.rows.push(row(
+        &format!("feedwatch search, 3 terms, {} items", items_stored),
+        &runs[2],
+        0,
+    ));
+    database_notes(archive_dir.path(), text_bytes, items_stored, report);
+}
+
+/// Storing and matching into an archive of `a.archive` items: on the empty
+/// archive and on the full one. Returns the archive, its text and items.
+fn match_rows(a: &Args, report: &mut Report) -> (tempfile::TempDir, usize, usize) {
     let (archive_dir, match_empty, match_full, text_bytes, items_stored) =
         floors::build_archive(a.archive);
     for (w, stored) in [
@@ -303,22 +333,12 @@ fn store_and_search(a: &Args, report: &mut Report) {
             w.items,
         ));
         report.rows.push(floor(
-            &format!("matching alone (scratch index + 100 rules), {stored}"),
+            &format!("matching alone (tokenise, 100 rules, snippets), {stored}"),
             w.matching,
             w.items,
         ));
     }
-    let archive_config = write_config(archive_dir.path(), None, 0, "transport = \"stdout\"");
-    let mut runs: Vec<Run> = (0..5)
-        .map(|_| feedwatch(&archive_config, &["search", "iran drones ukraine"]))
-        .collect();
-    runs.sort_by_key(|r| r.wall);
-    report.rows.push(row(
-        &format!("feedwatch search, 3 terms, {} items", items_stored),
-        &runs[2],
-        0,
-    ));
-    database_notes(archive_dir.path(), text_bytes, items_stored, report);
+    (archive_dir, text_bytes, items_stored)
 }
 
 /// The archive's size per item and against its text, and its largest tables.
