@@ -133,18 +133,17 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // Row ids only grow (INTEGER PRIMARY KEY, one writer): the group's
-        // rows are those above the largest id before it.
-        let last_before: i64 =
-            tx.query_row("SELECT coalesce(max(id), 0) FROM items", [], |r| r.get(0))?;
+        tx.execute_batch(FTS_STAGE)?;
         let (mut reports, candidates) = write_pieces(&tx, group)?;
         // One statement for the whole group, so that it becomes one FTS5
-        // segment (see 006_fts_by_group.sql).
-        tx.prepare_cached(
+        // segment (see 006_fts_by_group.sql); from the plain text staged
+        // beside the packed rows, not from `items`, which would unpack
+        // what was just packed.
+        tx.execute_batch(
             "INSERT INTO items_fts(rowid, title, summary, author, category, feed)
-             SELECT id, title, summary, author, category, feed FROM items WHERE id > ?1",
-        )?
-        .execute([last_before])?;
+             SELECT id, title, summary, author, category, feed FROM temp.fts_new;
+             DELETE FROM temp.fts_new;",
+        )?;
         let feeds: Vec<&str> = group.iter().map(Write::feed).collect();
         let started = std::time::Instant::now();
         let matcher = super::live_matcher(&mut self.matcher)?;
@@ -290,6 +289,10 @@ fn insert_new_items<'a>(
         "INSERT INTO items(feed_id, link, title, packed, author, category, feed, published, fetched_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
+    let mut stage = conn.prepare_cached(
+        "INSERT INTO temp.fts_new(id, title, summary, author, category, feed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
     let mut fresh = Vec::new();
     for item in b.items {
         if known_by_link(&mut keys_with_link, feed_id, item, &shared)? {
@@ -299,21 +302,36 @@ fn insert_new_items<'a>(
         if remember.execute(params![feed_id, item.key, item.link])? == 0 {
             continue;
         }
+        let summary = item.full_summary();
         insert.execute(params![
             feed_id,
             item.link,
             item.title,
-            super::codec::pack(&item.full_summary()),
+            super::codec::pack(&summary),
             item.author,
             item.category,
             b.feed,
             item.published.map(to_ts),
             to_ts(b.now),
         ])?;
-        fresh.push((conn.last_insert_rowid(), item));
+        let id = conn.last_insert_rowid();
+        stage.execute(params![
+            id,
+            item.title,
+            summary,
+            item.author,
+            item.category,
+            b.feed
+        ])?;
+        fresh.push((id, item));
     }
     Ok(fresh)
 }
+
+/// The group's new items in plain text, waiting for the archive's FTS5
+/// index (in memory: `temp_store` is set when the store opens).
+const FTS_STAGE: &str = "CREATE TEMP TABLE IF NOT EXISTS fts_new(id INTEGER PRIMARY KEY, \
+     title TEXT, summary TEXT, author TEXT, category TEXT, feed TEXT);";
 
 /// How many known items of a feed have a link (0, 1, or 2 for more).
 const KEYS_WITH_LINK: &str =

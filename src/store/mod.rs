@@ -217,6 +217,8 @@ impl Store {
         enable_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // The group's text staged for the FTS5 index (`ingest`) stays in memory.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         migrate(&mut conn, report)?;
         let store = Self::with_conn(conn);
         store.check_integrity(false)?;
