@@ -74,7 +74,8 @@ fn main() {
     }
     if std::env::args().any(|a| a == "--match-only") {
         let mut report = Report::default();
-        match_rows(&a, &mut report);
+        let (archive, text_bytes, items) = match_rows(&a, &mut report);
+        database_notes(archive.path(), text_bytes, items, &mut report);
         report.print();
         return;
     }

@@ -3,7 +3,8 @@
 //! (fetch + feed-rs parse, all 304) measured in the same run: the first
 //! poll, a poll with nothing new, one with 10% of the feeds changed, and
 //! `status`, with CPU per item and per feed, so that a cost growing faster
-//! than the farm shows as a rising per-item figure.
+//! than the farm shows as a rising per-item figure. With `FARM_KEEP` set,
+//! each farm's state directory is kept (to profile `status` on it, say).
 
 use std::sync::{Arc, Mutex};
 
@@ -37,6 +38,9 @@ pub fn run(rt: &tokio::runtime::Runtime) {
         let (first, nochange, changed) = polls(&config, &farm, &a, &mut report);
         let status = feedwatch(&config, &["status"]);
         report.rows.push(row("feedwatch status", &status, 0));
+        if std::env::var_os("FARM_KEEP").is_some() {
+            eprintln!("kept: {}", dir.keep().display());
+        }
         println!("\n### {feeds} feeds × {items} items");
         report.print();
         let total = (feeds * items) as f64;

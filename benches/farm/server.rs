@@ -18,6 +18,10 @@ pub async fn serve(farm: Farm) -> SocketAddr {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
+            // Without it, a small response waited for the client's delayed
+            // ACK (40 ms): the 10,000-feed farm of 27 KB feeds took 27 s to
+            // fetch instead of about one.
+            let _ = stream.set_nodelay(true);
             let farm = farm.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::with_capacity(2048);
@@ -59,12 +63,12 @@ pub async fn serve(farm: Farm) -> SocketAddr {
                             doc.last_modified
                         )
                     };
-                    if stream.write_all(resp.as_bytes()).await.is_err() {
-                        return;
+                    // Head and body in one write: one segment where they fit.
+                    let mut out = resp.into_bytes();
+                    if !out.starts_with(b"HTTP/1.1 304") {
+                        out.extend_from_slice(&doc.body);
                     }
-                    if !resp.starts_with("HTTP/1.1 304")
-                        && stream.write_all(&doc.body).await.is_err()
-                    {
+                    if stream.write_all(&out).await.is_err() {
                         return;
                     }
                 }
