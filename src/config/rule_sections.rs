@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use super::raw::{self, S};
 use super::validate::Validator;
-use super::values::line_col;
 use super::{DEFAULT_DIGEST, DigestConfig, FeedConfig};
 use crate::model::CompiledRule;
 use crate::rules::{self, TermSets};
@@ -118,7 +117,7 @@ impl Validator<'_> {
                     query,
                     explanation,
                     feeds: scope,
-                    at: line_col(self.text, query_at),
+                    at: self.lines.line_col(query_at),
                 });
             }
         }

@@ -12,7 +12,7 @@ use url::Url;
 
 use super::raw::{self, RawConfig, RawEmail, RawPoll, S};
 use super::values::{
-    MAX_DURATION, line_col, parse_duration, parse_duration_between, parse_schedule, parse_size,
+    Lines, MAX_DURATION, parse_duration, parse_duration_between, parse_schedule, parse_size,
 };
 use super::{
     Config, ConfigError, DEFAULT_DIGEST, DEFAULT_STATE_DIR, DEFAULT_SUBJECT, DigestConfig,
@@ -24,6 +24,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 
 pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
+    pub(super) lines: Lines<'a>,
     path: PathBuf,
     base: PathBuf,
     pub(super) errors: Vec<ConfigError>,
@@ -33,6 +34,7 @@ impl<'a> Validator<'a> {
     pub(super) fn new(text: &'a str, path: &Path) -> Self {
         Validator {
             text,
+            lines: Lines::new(text),
             path: path.to_path_buf(),
             base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             errors: Vec::new(),
@@ -40,7 +42,7 @@ impl<'a> Validator<'a> {
     }
 
     pub(super) fn push(&mut self, offset: usize, message: impl Into<String>) {
-        let (line, col) = line_col(self.text, offset);
+        let (line, col) = self.lines.line_col(offset);
         self.errors.push(ConfigError {
             line,
             col,
