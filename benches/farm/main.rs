@@ -75,7 +75,11 @@ fn main() {
     if std::env::args().any(|a| a == "--match-only") {
         let mut report = Report::default();
         let (archive, text_bytes, items) = match_rows(&a, &mut report);
+        search_row(archive.path(), items, &mut report);
         database_notes(archive.path(), text_bytes, items, &mut report);
+        if std::env::var_os("FARM_KEEP").is_some() {
+            eprintln!("kept: {}", archive.keep().display());
+        }
         report.print();
         return;
     }
@@ -306,17 +310,22 @@ fn store_and_search(a: &Args, report: &mut Report) {
         20_000,
     ));
     let (archive_dir, text_bytes, items_stored) = match_rows(a, report);
-    let archive_config = write_config(archive_dir.path(), None, 0, "transport = \"stdout\"");
+    search_row(archive_dir.path(), items_stored, report);
+    database_notes(archive_dir.path(), text_bytes, items_stored, report);
+}
+
+/// `search` of 3 terms over the archive through the binary, median of 5.
+fn search_row(dir: &Path, items: usize, report: &mut Report) {
+    let archive_config = write_config(dir, None, 0, "transport = \"stdout\"");
     let mut runs: Vec<Run> = (0..5)
         .map(|_| feedwatch(&archive_config, &["search", "iran drones ukraine"]))
         .collect();
     runs.sort_by_key(|r| r.wall);
     report.rows.push(row(
-        &format!("feedwatch search, 3 terms, {} items", items_stored),
+        &format!("feedwatch search, 3 terms, {items} items"),
         &runs[2],
         0,
     ));
-    database_notes(archive_dir.path(), text_bytes, items_stored, report);
 }
 
 /// Storing and matching into an archive of `a.archive` items: on the empty

@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
+use super::codec::Packer;
 use super::feeds::{mark_not_modified, record_failure, upsert_feed};
 use super::matching::{Candidate, Found, match_candidates};
 use super::{Result, Store, to_ts};
@@ -134,7 +135,7 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(FTS_STAGE)?;
-        let (mut reports, candidates) = write_pieces(&tx, group)?;
+        let (mut reports, candidates) = write_pieces(&tx, group, &mut self.packer)?;
         // One statement for the whole group, so that it becomes one FTS5
         // segment (see 006_fts_by_group.sql); from the plain text staged
         // beside the packed rows, not from `items`, which would unpack
@@ -160,6 +161,7 @@ impl Store {
 fn write_pieces<'a>(
     conn: &Connection,
     group: &[Write<'a>],
+    packer: &mut Packer,
 ) -> Result<(Vec<IngestReport>, Vec<Candidate<'a>>)> {
     let mut reports = Vec::with_capacity(group.len());
     let mut candidates = Vec::new();
@@ -167,7 +169,7 @@ fn write_pieces<'a>(
         let mut report = IngestReport::default();
         match w {
             Write::Stored(b) => {
-                let stored = store_batch(conn, b)?;
+                let stored = store_batch(conn, b, packer)?;
                 report.new_items = stored.new_items;
                 candidates.extend(
                     stored
@@ -232,14 +234,14 @@ struct Stored<'a> {
 }
 
 /// One fetch's items and validators on the feed's row.
-fn store_batch<'a>(conn: &Connection, b: &Batch<'a>) -> Result<Stored<'a>> {
+fn store_batch<'a>(conn: &Connection, b: &Batch<'a>, packer: &mut Packer) -> Result<Stored<'a>> {
     let feed_id = upsert_feed(conn, b.feed, b.url)?;
     let first_fetch: bool = conn.query_row(
         "SELECT first_fetch_at IS NULL FROM feeds WHERE id = ?1",
         [feed_id],
         |r| r.get(0),
     )?;
-    let fresh = insert_new_items(conn, feed_id, b)?;
+    let fresh = insert_new_items(conn, feed_id, b, packer)?;
     conn.execute(
         "UPDATE feeds SET etag = ?2, last_modified = ?3, first_fetch_at = coalesce(first_fetch_at, ?4),
          last_fetch_at = ?4, last_status = ?5, last_error = NULL, consecutive_errors = 0, failing_since = NULL,
@@ -279,6 +281,7 @@ fn insert_new_items<'a>(
     conn: &Connection,
     feed_id: i64,
     b: &Batch<'a>,
+    packer: &mut Packer,
 ) -> Result<Vec<(i64, &'a Item)>> {
     let shared = links_shared(b.items);
     let mut keys_with_link = conn.prepare_cached(KEYS_WITH_LINK)?;
@@ -307,7 +310,7 @@ fn insert_new_items<'a>(
             feed_id,
             item.link,
             item.title,
-            super::codec::pack(&summary),
+            packer.pack(&summary),
             item.author,
             item.category,
             b.feed,

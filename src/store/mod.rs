@@ -122,6 +122,8 @@ pub struct Store {
     /// The live matcher (docs/DESIGN.md §3), made when first needed: a
     /// store that only reads (`status`, `search`) never holds one.
     matcher: Option<matcher::Matcher>,
+    /// Packs new items' text (`codec`); emptied with the matcher.
+    packer: codec::Packer,
     /// Time spent matching so far (tokenising new items, running the
     /// rules, asking the archive for snippets), read by the benchmark.
     matching: std::time::Duration,
@@ -281,6 +283,7 @@ impl Store {
         Store {
             conn,
             matcher: None,
+            packer: codec::Packer::default(),
             matching: std::time::Duration::ZERO,
         }
     }
@@ -297,6 +300,7 @@ impl Store {
     /// idles small.
     pub fn release_memory(&mut self) -> Result<()> {
         self.matcher = None;
+        self.packer = codec::Packer::default();
         self.conn.execute_batch("PRAGMA shrink_memory;")?;
         Ok(())
     }
