@@ -68,8 +68,8 @@ impl Work {
 /// failure), and the writer logs a failure to write it itself.
 type Reply = Option<oneshot::Sender<Result<IngestReport, String>>>;
 
-/// A group stops growing at this many items: the scratch table holds a
-/// group's text, and a feed waits for its whole group.
+/// A group stops growing at this many items: the store stages a group's
+/// text in memory for the index, and a feed waits for its whole group.
 const MAX_GROUP_ITEMS: usize = 5_000;
 
 /// The handle the feed tasks of one poll send their results to.
