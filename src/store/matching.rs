@@ -60,7 +60,7 @@ pub(super) fn match_candidates<'r>(
                 feed,
             ]
         };
-        let by_full = matcher.matching(rules, texts(&full), &applies);
+        let by_full = matcher.matching(rules, texts(&full), &applies)?;
         if by_full.is_empty() {
             continue;
         }
@@ -69,7 +69,7 @@ pub(super) fn match_candidates<'r>(
         // article only (README, "Full text").
         let by_teaser = match item.article.as_deref() {
             Some(a) if !a.is_empty() => {
-                matcher.matching(rules, texts(&item.summary), &|i| by_full.contains(&i))
+                matcher.matching(rules, texts(&item.summary), &|i| by_full.contains(&i))?
             }
             _ => by_full.clone(),
         };
@@ -220,10 +220,15 @@ fn mark_every_rule(conn: &Connection, found: &mut [Found<'_>]) -> Result<()> {
             .iter()
             .map(|&i| format!("({})", found[i].rule.fts_query))
             .collect();
-        let snippet: String =
-            stmt.query_row(params![either.join(" OR "), item_id], |r| r.get(0))?;
+        // None only if FTS5 disagreed with the matcher (see `marked`): each
+        // rule then keeps its own snippet.
+        let snippet: Option<String> = stmt
+            .query_row(params![either.join(" OR "), item_id], |r| r.get(0))
+            .optional()?;
         for i in at {
-            found[i].snippet.clone_from(&snippet);
+            if let Some(s) = &snippet {
+                found[i].snippet.clone_from(s);
+            }
         }
     }
     Ok(())
