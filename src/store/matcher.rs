@@ -107,7 +107,7 @@ impl Matcher {
     }
 
     /// Compiles `rules` unless they are the ones compiled last.
-    fn prepare(&mut self, rules: &[CompiledRule]) {
+    fn prepare(&mut self, rules: &[CompiledRule]) -> Result<()> {
         let same = self.compiled.as_ref().is_some_and(|c| {
             c.source.len() == rules.len()
                 && c.source.iter().zip(rules).all(|(s, r)| *s == r.fts_query)
@@ -122,7 +122,7 @@ impl Matcher {
                 rules: Vec::new(),
             };
             for r in rules {
-                let expr = compiled.expr(&mut self.tokenizer, &r.query);
+                let expr = compiled.expr(&mut self.tokenizer, &r.query)?;
                 compiled.rules.push(expr);
             }
             compiled.prefix_lengths.sort_unstable();
@@ -130,6 +130,7 @@ impl Matcher {
             self.compiled = Some(compiled);
             self.memo.clear();
         }
+        Ok(())
     }
 
     /// Which of `rules` (by index; only those `wanted` lets through) match
@@ -140,10 +141,10 @@ impl Matcher {
         rules: &[CompiledRule],
         texts: [&str; 5],
         wanted: &dyn Fn(usize) -> bool,
-    ) -> Vec<usize> {
-        self.prepare(rules);
+    ) -> Result<Vec<usize>> {
+        self.prepare(rules)?;
         let Some(compiled) = &self.compiled else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         if self.memo.len() > MEMO_WORDS {
             self.memo.clear();
@@ -152,52 +153,62 @@ impl Matcher {
             stemmer: &mut self.tokenizer,
             memo: &mut self.memo,
             compiled,
+            failed: None,
         };
-        scan(&mut self.split, &mut words, texts, &mut self.hits);
-        (0..compiled.rules.len())
+        scan(&mut self.split, &mut words, texts, &mut self.hits)?;
+        Ok((0..compiled.rules.len())
             .filter(|&i| wanted(i) && eval(&compiled.rules[i], &self.hits))
-            .collect()
+            .collect())
     }
 }
 
 impl Compiled {
-    fn expr(&mut self, tokenizer: &mut Tokenizer, query: &Query) -> Expr {
-        match query {
+    fn expr(&mut self, tokenizer: &mut Tokenizer, query: &Query) -> Result<Expr> {
+        Ok(match query {
             Query::Phrase { phrase, columns } => Expr::Phrase {
-                ids: self.phrase(tokenizer, phrase),
+                ids: self.phrase(tokenizer, phrase)?,
                 columns: *columns,
             },
             Query::Near {
                 phrases,
                 distance,
                 columns,
-            } => Expr::Near {
-                phrases: phrases
-                    .iter()
-                    .map(|p| self.phrase(tokenizer, p))
-                    .filter(|ids| !ids.is_empty())
-                    .collect(),
-                distance: *distance,
-                columns: *columns,
-            },
-            Query::And(parts) => Expr::And(parts.iter().map(|p| self.expr(tokenizer, p)).collect()),
-            Query::Or(parts) => Expr::Or(parts.iter().map(|p| self.expr(tokenizer, p)).collect()),
+            } => {
+                let mut kept = Vec::with_capacity(phrases.len());
+                for p in phrases {
+                    let ids = self.phrase(tokenizer, p)?;
+                    if !ids.is_empty() {
+                        kept.push(ids);
+                    }
+                }
+                Expr::Near {
+                    phrases: kept,
+                    distance: *distance,
+                    columns: *columns,
+                }
+            }
+            Query::And(parts) => Expr::And(self.exprs(tokenizer, parts)?),
+            Query::Or(parts) => Expr::Or(self.exprs(tokenizer, parts)?),
             Query::Not { positive, negative } => Expr::Not(
-                Box::new(self.expr(tokenizer, positive)),
-                Box::new(self.expr(tokenizer, negative)),
+                Box::new(self.expr(tokenizer, positive)?),
+                Box::new(self.expr(tokenizer, negative)?),
             ),
-        }
+        })
+    }
+
+    fn exprs(&mut self, tokenizer: &mut Tokenizer, parts: &[Query]) -> Result<Vec<Expr>> {
+        parts.iter().map(|p| self.expr(tokenizer, p)).collect()
     }
 
     /// A phrase's tokens as ids, tokenised as FTS5 tokenises query text.
-    fn phrase(&mut self, tokenizer: &mut Tokenizer, phrase: &Phrase) -> Vec<u32> {
+    fn phrase(&mut self, tokenizer: &mut Tokenizer, phrase: &Phrase) -> Result<Vec<u32>> {
         let purpose = if phrase.prefix {
             Purpose::PrefixQuery
         } else {
             Purpose::Query
         };
         let mut tokens: Vec<Box<[u8]>> = Vec::new();
-        tokenizer.tokens(&phrase.text, purpose, &mut |t| tokens.push(t.into()));
+        tokenizer.tokens(&phrase.text, purpose, &mut |t| tokens.push(t.into()))?;
         let last = tokens.len().saturating_sub(1);
         let mut ids = Vec::with_capacity(tokens.len());
         for (i, token) in tokens.into_iter().enumerate() {
@@ -217,7 +228,7 @@ impl Compiled {
             }
             ids.push(id);
         }
-        ids
+        Ok(ids)
     }
 }
 
@@ -226,6 +237,8 @@ struct Words<'a> {
     stemmer: &'a mut Tokenizer,
     memo: &'a mut FxHashMap<Box<[u8]>, Box<[u32]>>,
     compiled: &'a Compiled,
+    /// The stemmer's failure, if it failed (reported after the scan).
+    failed: Option<super::StoreError>,
 }
 
 impl Words<'_> {
@@ -235,7 +248,7 @@ impl Words<'_> {
             let compiled = self.compiled;
             // A word unicode61 made is one token again: porter gives its stem.
             let text = String::from_utf8_lossy(word);
-            self.stemmer.tokens(&text, Purpose::Document, &mut |stem| {
+            let stemmed = self.stemmer.tokens(&text, Purpose::Document, &mut |stem| {
                 ids.extend(compiled.exact.get(stem).copied());
                 for &len in &compiled.prefix_lengths {
                     let Some(head) = stem.get(..len) else {
@@ -244,6 +257,10 @@ impl Words<'_> {
                     ids.extend(compiled.prefixes.get(head).copied());
                 }
             });
+            if let Err(e) = stemmed {
+                self.failed.get_or_insert(e);
+                return &[];
+            }
             self.memo.insert(word.into(), ids.into_boxed_slice());
         }
         self.memo.get(word).map_or(&[], |ids| ids)
@@ -251,7 +268,12 @@ impl Words<'_> {
 }
 
 /// Records where the rules' tokens are in the item.
-fn scan(split: &mut Tokenizer, words: &mut Words<'_>, texts: [&str; 5], hits: &mut Hits) {
+fn scan(
+    split: &mut Tokenizer,
+    words: &mut Words<'_>,
+    texts: [&str; 5],
+    hits: &mut Hits,
+) -> Result<()> {
     hits.columns.clear();
     hits.columns.resize(words.compiled.ids, 0);
     hits.at.clear();
@@ -265,9 +287,10 @@ fn scan(split: &mut Tokenizer, words: &mut Words<'_>, texts: [&str; 5], hits: &m
                 hits.at.push((id, column as u8, position));
             }
             position += 1;
-        });
+        })?;
     }
     hits.at.sort_unstable();
+    words.failed.take().map_or(Ok(()), Err)
 }
 
 fn eval(expr: &Expr, hits: &Hits) -> bool {
@@ -353,6 +376,7 @@ mod tests {
         let mut m = Matcher::new(super::super::FTS_DEFINITION).unwrap();
         let rules = [rule(q)];
         !m.matching(&rules, [title, summary, "", "", "feed"], &|_| true)
+            .unwrap()
             .is_empty()
     }
 

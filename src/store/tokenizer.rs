@@ -108,6 +108,10 @@ impl Tokenizer {
             )
         };
         if rc != ffi::SQLITE_OK || instance.is_null() || methods.xTokenize.is_none() {
+            if let (false, Some(delete)) = (instance.is_null(), methods.xDelete) {
+                // SAFETY: made by xCreate above, deleted once, not kept.
+                unsafe { delete(instance) };
+            }
             return Err(unavailable(format!("cannot create the tokenizer ({rc})")));
         }
         Ok(Tokenizer {
@@ -119,17 +123,25 @@ impl Tokenizer {
 
     /// Calls `each` with every token of `text`, in order, as FTS5 indexes
     /// (or, for a query, looks up) them.
-    pub fn tokens(&mut self, text: &str, purpose: Purpose, each: &mut dyn FnMut(&[u8])) {
+    /// A tokenizer that stops part-way (out of memory, a panic in `each`)
+    /// is an error: a cut token stream would let rules miss the item
+    /// silently.
+    pub fn tokens(
+        &mut self,
+        text: &str,
+        purpose: Purpose,
+        each: &mut dyn FnMut(&[u8]),
+    ) -> Result<()> {
         // Longer texts than an int can count are cut (FTS5 itself takes no
         // longer text; items are far shorter, `MAX_SUMMARY`).
         let len = text.len().min(c_int::MAX as usize);
         let Some(tokenize) = self.methods.xTokenize else {
-            return;
+            return Err(unavailable("xTokenize"));
         };
         let mut sink: &mut dyn FnMut(&[u8]) = each;
         // SAFETY: `instance` is live (deleted only in Drop); `text` outlives
         // the call; the context is `sink`, read back as the same type.
-        unsafe {
+        let rc = unsafe {
             tokenize(
                 self.instance,
                 (&mut sink as *mut &mut dyn FnMut(&[u8])).cast::<c_void>(),
@@ -137,7 +149,14 @@ impl Tokenizer {
                 text.as_ptr().cast::<c_char>(),
                 len as c_int,
                 Some(on_token),
-            );
+            )
+        };
+        if rc == ffi::SQLITE_OK {
+            Ok(())
+        } else {
+            Err(StoreError::Task(format!(
+                "the FTS5 tokenizer failed ({rc})"
+            )))
         }
     }
 
@@ -234,7 +253,8 @@ mod tests {
         let mut out = Vec::new();
         t.tokens(text, purpose, &mut |b| {
             out.push(String::from_utf8_lossy(b).into_owned())
-        });
+        })
+        .unwrap();
         out
     }
 
