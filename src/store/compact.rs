@@ -37,6 +37,12 @@ pub(super) fn fill(conn: &mut Connection, report: &mut dyn FnMut(Progress)) -> R
     let mut done = count("items_packed")?;
     while done < total {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process (a `poll` or `digest` started beside this one)
+        // may have finished the packing and swapped the tables meanwhile.
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version as usize + 1 != SWAP_VERSION {
+            break;
+        }
         let copied = copy_after_last(&tx, Some(STEP))?;
         tx.commit()?;
         if copied == 0 {
