@@ -8,9 +8,9 @@
 
 use std::collections::HashSet;
 
-use feedwatch::model::{CompiledRule, Item, Validators};
+use feedwatch::model::{CompiledRule, Item};
 use feedwatch::rules::{self, TermSets};
-use feedwatch::store::{Batch, Store};
+use feedwatch::store::Store;
 
 struct Labelled {
     rules: Vec<(String, String)>,
@@ -67,23 +67,7 @@ fn store_items(
     items: &[Item],
     rules: &[CompiledRule],
 ) -> feedwatch::model::IngestReport {
-    store
-        .ingest(
-            &Batch {
-                feed: "f",
-                url: "https://news.example/feed",
-                status: Some(200),
-                validators: &Validators::default(),
-                items,
-                backfill_cutoff: None,
-                moved_to: None,
-                not_before: None,
-                now: chrono::Utc::now(),
-                articles: Default::default(),
-            },
-            rules,
-        )
-        .unwrap()
+    crate::support::store_fetch(store, "f", items, rules)
 }
 
 /// The set stored as one feed's items; item `n` has the link `…/n`.

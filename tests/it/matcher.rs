@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use feedwatch::model::{CompiledRule, Item, Validators};
+use feedwatch::model::Item;
 use feedwatch::rules::{self, TermSets};
-use feedwatch::store::{Batch, Store};
+use feedwatch::store::Store;
 
 /// Words of the corpus: inflections porter folds, Cyrillic (folded by the
 /// rules' stemmer, not by FTS5), diacritics FTS5 removes, tokens that split
@@ -229,26 +229,6 @@ fn rule(rng: &mut fastrand::Rng, depth: usize) -> String {
     }
 }
 
-fn ingest(store: &mut Store, feed: &str, items: &[Item], rules: &[CompiledRule]) {
-    store
-        .ingest(
-            &Batch {
-                feed,
-                url: "https://news.example/feed",
-                status: Some(200),
-                validators: &Validators::default(),
-                items,
-                backfill_cutoff: None,
-                moved_to: None,
-                not_before: None,
-                now: chrono::Utc::now(),
-                articles: Default::default(),
-            },
-            rules,
-        )
-        .unwrap();
-}
-
 #[test]
 fn live_matches_equal_search_item_by_item() {
     for seed in [1_u64, 2, 3] {
@@ -269,7 +249,7 @@ fn live_matches_equal_search_item_by_item() {
         let items: Vec<Item> = (0..600).map(|n| item(&mut rng, n)).collect();
         for (i, chunk) in items.chunks(50).enumerate() {
             let feed = if i % 2 == 0 { "alpha" } else { "beta-news" };
-            ingest(&mut store, feed, chunk, &compiled);
+            crate::support::store_fetch(&mut store, feed, chunk, &compiled);
         }
         let pending = store.pending("default").unwrap();
         let mut live: HashMap<&str, BTreeSet<i64>> = HashMap::new();

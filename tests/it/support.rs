@@ -753,3 +753,30 @@ fn base64_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// Stores `items` as one fetch of `feed` (200, no validators, no backfill
+/// limit), matching them with `rules`.
+pub fn store_fetch(
+    store: &mut feedwatch::store::Store,
+    feed: &str,
+    items: &[feedwatch::model::Item],
+    rules: &[feedwatch::model::CompiledRule],
+) -> feedwatch::model::IngestReport {
+    store
+        .ingest(
+            &feedwatch::store::Batch {
+                feed,
+                url: "https://news.example/feed",
+                status: Some(200),
+                validators: &feedwatch::model::Validators::default(),
+                items,
+                backfill_cutoff: None,
+                moved_to: None,
+                not_before: None,
+                now: chrono::Utc::now(),
+                articles: Default::default(),
+            },
+            rules,
+        )
+        .unwrap()
+}
