@@ -68,22 +68,7 @@ fn fetch_of<'a>(
     items: &'a [feedwatch::model::Item],
     now: chrono::DateTime<chrono::Utc>,
 ) -> feedwatch::store::Batch<'a> {
-    static NO_VALIDATORS: feedwatch::model::Validators = feedwatch::model::Validators {
-        etag: None,
-        last_modified: None,
-    };
-    feedwatch::store::Batch {
-        feed: name,
-        url: "https://example.org/",
-        status: Some(200),
-        validators: &NO_VALIDATORS,
-        items,
-        backfill_cutoff: None,
-        moved_to: None,
-        not_before: None,
-        now,
-        articles: Default::default(),
-    }
+    feedwatch::store::Batch::new(name, "https://example.org/", items, now)
 }
 
 /// Store and matching time over a run of items.

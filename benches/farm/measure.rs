@@ -211,23 +211,14 @@ pub fn digest_10k() -> (Run, usize) {
         }
         doc.push_str("</channel></rss>");
         let parsed = feedwatch::parse::parse_feed(doc.as_bytes(), &base, 1000).expect("parse");
-        let r = store
-            .ingest(
-                &feedwatch::store::Batch {
-                    feed: &format!("d{}", f % 20),
-                    url: "https://example.org/",
-                    status: Some(200),
-                    validators: &Default::default(),
-                    items: &parsed.items,
-                    backfill_cutoff: None,
-                    moved_to: None,
-                    not_before: None,
-                    now: chrono::Utc::now(),
-                    articles: Default::default(),
-                },
-                &only_seed,
-            )
-            .expect("ingest");
+        let feed = format!("d{}", f % 20);
+        let batch = feedwatch::store::Batch::new(
+            &feed,
+            "https://example.org/",
+            &parsed.items,
+            chrono::Utc::now(),
+        );
+        let r = store.ingest(&batch, &only_seed).expect("ingest");
         matched += r.matched_items;
         f += 1;
     }

@@ -41,6 +41,30 @@ pub struct Batch<'a> {
     pub articles: ArticleTally,
 }
 
+impl<'a> Batch<'a> {
+    /// A plain 200 fetch of `feed` from `url` at `now`: no validators, no
+    /// backfill limit, no redirect, no articles; callers change the fields
+    /// they are about.
+    pub fn new(feed: &'a str, url: &'a str, items: &'a [Item], now: DateTime<Utc>) -> Self {
+        static NO_VALIDATORS: Validators = Validators {
+            etag: None,
+            last_modified: None,
+        };
+        Batch {
+            feed,
+            url,
+            status: Some(200),
+            validators: &NO_VALIDATORS,
+            items,
+            backfill_cutoff: None,
+            moved_to: None,
+            not_before: None,
+            now,
+            articles: ArticleTally::default(),
+        }
+    }
+}
+
 /// A failed fetch or parse, recorded on the feed (shown in `status`) with
 /// when it may be tried again.
 pub struct Failure<'a> {

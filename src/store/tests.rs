@@ -29,22 +29,7 @@ fn rule(name: &str, q: &str) -> CompiledRule {
 /// A successful fetch of `feed` bringing `items`: no validators, no
 /// backfill, no redirect; tests change the fields they are about.
 fn batch<'a>(feed: &'a str, items: &'a [Item]) -> Batch<'a> {
-    static NO_VALIDATORS: Validators = Validators {
-        etag: None,
-        last_modified: None,
-    };
-    Batch {
-        feed,
-        url: "https://e.org/feed",
-        status: Some(200),
-        validators: &NO_VALIDATORS,
-        items,
-        backfill_cutoff: None,
-        moved_to: None,
-        not_before: None,
-        now: Utc::now(),
-        articles: Default::default(),
-    }
+    Batch::new(feed, "https://e.org/feed", items, Utc::now())
 }
 
 fn ingest(

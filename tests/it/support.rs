@@ -762,21 +762,7 @@ pub fn store_fetch(
     items: &[feedwatch::model::Item],
     rules: &[feedwatch::model::CompiledRule],
 ) -> feedwatch::model::IngestReport {
-    store
-        .ingest(
-            &feedwatch::store::Batch {
-                feed,
-                url: "https://news.example/feed",
-                status: Some(200),
-                validators: &feedwatch::model::Validators::default(),
-                items,
-                backfill_cutoff: None,
-                moved_to: None,
-                not_before: None,
-                now: chrono::Utc::now(),
-                articles: Default::default(),
-            },
-            rules,
-        )
-        .unwrap()
+    let batch =
+        feedwatch::store::Batch::new(feed, "https://news.example/feed", items, chrono::Utc::now());
+    store.ingest(&batch, rules).unwrap()
 }
