@@ -11,7 +11,8 @@
 //! (enough for one-token phrases) and its positions (for longer phrases
 //! and NEAR). Text is split and folded by unicode61, and each distinct
 //! folded word is stemmed by porter once and remembered with its ids
-//! (`memo`): news repeats its words, and porter was a third of the scan.
+//! (`Memo`): news repeats its words, and porter was the largest part of
+//! the scan under perf before.
 
 use rustc_hash::FxHashMap;
 
@@ -78,6 +79,21 @@ impl Hits {
 /// The memo is emptied when it holds this many words (a few MB at most).
 const MEMO_WORDS: usize = 100_000;
 
+/// Each folded word seen, with the ids its stem has: the word's index in
+/// `ids`, so that a word seen before costs one hash lookup.
+#[derive(Default)]
+struct Memo {
+    index: FxHashMap<Box<[u8]>, u32>,
+    ids: Vec<Box<[u32]>>,
+}
+
+impl Memo {
+    fn clear(&mut self) {
+        self.index.clear();
+        self.ids.clear();
+    }
+}
+
 /// The matcher: the archive's tokenizer and the rules compiled for it.
 pub(super) struct Matcher {
     /// porter over unicode61, as the index: for the rules' phrases, and
@@ -85,8 +101,7 @@ pub(super) struct Matcher {
     tokenizer: Tokenizer,
     /// unicode61 alone, for the items' text.
     split: Tokenizer,
-    /// Each folded word seen, with the ids its stem has.
-    memo: FxHashMap<Box<[u8]>, Box<[u32]>>,
+    memo: Memo,
     compiled: Option<Compiled>,
     hits: Hits,
 }
@@ -96,7 +111,7 @@ impl Matcher {
         Ok(Matcher {
             tokenizer: Tokenizer::new(fts_definition, Stage::Stemmed)?,
             split: Tokenizer::new(fts_definition, Stage::Split)?,
-            memo: FxHashMap::default(),
+            memo: Memo::default(),
             compiled: None,
             hits: Hits::default(),
         })
@@ -106,8 +121,9 @@ impl Matcher {
         &self.tokenizer
     }
 
-    /// Compiles `rules` unless they are the ones compiled last.
-    fn prepare(&mut self, rules: &[CompiledRule]) -> Result<()> {
+    /// Compiles `rules` unless they are the ones compiled last; once per
+    /// group, before `matching`.
+    pub fn prepare(&mut self, rules: &[CompiledRule]) -> Result<()> {
         let same = self.compiled.as_ref().is_some_and(|c| {
             c.source.len() == rules.len()
                 && c.source.iter().zip(rules).all(|(s, r)| *s == r.fts_query)
@@ -133,20 +149,18 @@ impl Matcher {
         Ok(())
     }
 
-    /// Which of `rules` (by index; only those `wanted` lets through) match
-    /// an item whose columns hold `texts` (title, summary, author,
-    /// category, feed).
+    /// Which of the rules last `prepare`d (by index; only those `wanted`
+    /// lets through) match an item whose columns hold `texts` (title,
+    /// summary, author, category, feed).
     pub fn matching(
         &mut self,
-        rules: &[CompiledRule],
         texts: [&str; 5],
         wanted: &dyn Fn(usize) -> bool,
     ) -> Result<Vec<usize>> {
-        self.prepare(rules)?;
         let Some(compiled) = &self.compiled else {
             return Ok(Vec::new());
         };
-        if self.memo.len() > MEMO_WORDS {
+        if self.memo.ids.len() > MEMO_WORDS {
             self.memo.clear();
         }
         let mut words = Words {
@@ -235,35 +249,42 @@ impl Compiled {
 /// A folded word's ids, through the memo.
 struct Words<'a> {
     stemmer: &'a mut Tokenizer,
-    memo: &'a mut FxHashMap<Box<[u8]>, Box<[u32]>>,
+    memo: &'a mut Memo,
     compiled: &'a Compiled,
     /// The stemmer's failure, if it failed (reported after the scan).
     failed: Option<super::StoreError>,
 }
 
 impl Words<'_> {
-    fn ids(&mut self, word: &[u8]) -> &[u32] {
-        if !self.memo.contains_key(word) {
-            let mut ids = Vec::new();
-            let compiled = self.compiled;
-            // A word unicode61 made is one token again: porter gives its stem.
-            let text = String::from_utf8_lossy(word);
-            let stemmed = self.stemmer.tokens(&text, Purpose::Document, &mut |stem| {
-                ids.extend(compiled.exact.get(stem).copied());
-                for &len in &compiled.prefix_lengths {
-                    let Some(head) = stem.get(..len) else {
-                        break;
-                    };
-                    ids.extend(compiled.prefixes.get(head).copied());
-                }
-            });
-            if let Err(e) = stemmed {
-                self.failed.get_or_insert(e);
-                return &[];
-            }
-            self.memo.insert(word.into(), ids.into_boxed_slice());
+    /// The word's entry in `memo.ids`, made on first sight.
+    fn entry(&mut self, word: &[u8]) -> usize {
+        if let Some(&at) = self.memo.index.get(word) {
+            return at as usize;
         }
-        self.memo.get(word).map_or(&[], |ids| ids)
+        let mut ids = Vec::new();
+        let compiled = self.compiled;
+        // A word unicode61 made is one token again: porter gives its stem.
+        let text = String::from_utf8_lossy(word);
+        let stemmed = self.stemmer.tokens(&text, Purpose::Document, &mut |stem| {
+            ids.extend(compiled.exact.get(stem).copied());
+            for &len in &compiled.prefix_lengths {
+                let Some(head) = stem.get(..len) else {
+                    break;
+                };
+                ids.extend(compiled.prefixes.get(head).copied());
+            }
+        });
+        if let Err(e) = stemmed {
+            // Not remembered: reported after the scan.
+            self.failed.get_or_insert(e);
+            ids.clear();
+        }
+        let at = self.memo.ids.len();
+        self.memo.ids.push(ids.into_boxed_slice());
+        if self.failed.is_none() {
+            self.memo.index.insert(word.into(), at as u32);
+        }
+        at
     }
 }
 
@@ -280,7 +301,8 @@ fn scan(
     for (column, text) in texts.iter().enumerate() {
         let mut position = 0u32;
         split.tokens(text, Purpose::Document, &mut |word| {
-            for &id in words.ids(word) {
+            let at = words.entry(word);
+            for &id in words.memo.ids[at].iter() {
                 if let Some(c) = hits.columns.get_mut(id as usize) {
                     *c |= 1 << column;
                 }
@@ -374,8 +396,8 @@ mod tests {
 
     fn matches(q: &str, title: &str, summary: &str) -> bool {
         let mut m = Matcher::new(super::super::FTS_DEFINITION).unwrap();
-        let rules = [rule(q)];
-        !m.matching(&rules, [title, summary, "", "", "feed"], &|_| true)
+        m.prepare(&[rule(q)]).unwrap();
+        !m.matching([title, summary, "", "", "feed"], &|_| true)
             .unwrap()
             .is_empty()
     }

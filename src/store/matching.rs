@@ -44,6 +44,7 @@ pub(super) fn match_candidates<'r>(
     rules: &'r [CompiledRule],
 ) -> Result<Vec<Found<'r>>> {
     let feed_of = |batch: usize| feeds_of_group.get(batch).copied().unwrap_or("");
+    matcher.prepare(rules)?;
     // (candidate, rule, found in the article only)
     let mut hits: Vec<(usize, usize, bool)> = Vec::new();
     for (n, c) in candidates.iter().enumerate() {
@@ -60,7 +61,7 @@ pub(super) fn match_candidates<'r>(
                 feed,
             ]
         };
-        let by_full = matcher.matching(rules, texts(&full), &applies)?;
+        let by_full = matcher.matching(texts(&full), &applies)?;
         if by_full.is_empty() {
             continue;
         }
@@ -69,7 +70,7 @@ pub(super) fn match_candidates<'r>(
         // article only (README, "Full text").
         let by_teaser = match item.article.as_deref() {
             Some(a) if !a.is_empty() => {
-                matcher.matching(rules, texts(&item.summary), &|i| by_full.contains(&i))?
+                matcher.matching(texts(&item.summary), &|i| by_full.contains(&i))?
             }
             _ => by_full.clone(),
         };
