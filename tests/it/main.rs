@@ -16,3 +16,4 @@ mod operator;
 mod polling;
 mod rules;
 mod support;
+mod upgrade;
