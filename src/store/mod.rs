@@ -397,8 +397,6 @@ fn swap_packed(conn: &mut Connection, sql: &str, from: i64) -> Result<()> {
 /// The default report of a long migration: a log line per step.
 pub fn log_progress(p: Progress) {
     tracing::info!(
-        done = p.done,
-        total = p.total,
         "packing the archive (schema 11): {} of {} items",
         p.done,
         p.total
