@@ -75,9 +75,13 @@ unsafe impl Send for Tokenizer {}
 impl Tokenizer {
     pub fn new(fts_definition: &str, stage: Stage) -> Result<Self> {
         let conn = Connection::open_in_memory()?;
-        conn.execute_batch(&format!(
-            "CREATE VIRTUAL TABLE probe USING fts5({fts_definition});"
-        ))?;
+        // The stemming instance's database also answers `check` (and holds
+        // the matcher's index of matched items).
+        if stage == Stage::Stemmed {
+            conn.execute_batch(&format!(
+                "CREATE VIRTUAL TABLE probe USING fts5({fts_definition});"
+            ))?;
+        }
         let api = fts5_api(&conn)?;
         let (tokenizer, arguments) = stage.name_and_arguments();
         let name = CString::new(tokenizer).map_err(|e| unavailable(e.to_string()))?;
