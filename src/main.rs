@@ -24,7 +24,10 @@ fn main() {
         }
     };
     let result = runtime.block_on(cli::run(cli));
-    drop(runtime);
+    // Not a plain drop, which waits for every blocking task: an article
+    // page still parsing (bounded by `article_parse_time`) must not hold
+    // up a stop that systemd asked for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => {}
         Err(CliError::BrokenPipe) => cli::die_of_broken_pipe(),

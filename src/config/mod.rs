@@ -91,6 +91,10 @@ pub struct PollConfig {
     pub article_wait: Duration,
     /// The least time between two article requests to one host.
     pub article_delay: Duration,
+    /// The most an article page may hold before it is parsed.
+    pub article_limits: crate::model::PageLimits,
+    /// The longest one article page may take to parse.
+    pub article_parse_time: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]

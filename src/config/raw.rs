@@ -41,6 +41,9 @@ pub struct RawPoll {
     pub max_article: Option<S<String>>,
     pub article_wait: Option<S<String>>,
     pub article_delay: Option<S<String>>,
+    pub max_article_depth: Option<S<i64>>,
+    pub max_article_elements: Option<S<i64>>,
+    pub article_parse_time: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

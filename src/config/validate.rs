@@ -167,6 +167,18 @@ impl<'a> Validator<'a> {
         // long.
         let article_wait = self.duration(&raw.article_wait, 30, 1, 3600);
         let article_delay = self.duration(&raw.article_delay, 1, 0, 3600);
+        let default = crate::model::PageLimits::DEFAULT;
+        let depth = raw
+            .max_article_depth
+            .as_ref()
+            .map_or(Some(default.depth), |c| self.check(c, positive));
+        let elements = raw
+            .max_article_elements
+            .as_ref()
+            .map_or(Some(default.elements), |c| self.check(c, positive));
+        // A parse is CPU on one thread; a minute is far past any real page
+        // (a few milliseconds) and within what the watchdog allows.
+        let article_parse_time = self.duration(&raw.article_parse_time, 10, 1, 60);
         Some(PollConfig {
             schedule: schedule?,
             concurrency: concurrency?,
@@ -178,6 +190,11 @@ impl<'a> Validator<'a> {
             max_article: max_article?,
             article_wait: article_wait?,
             article_delay: article_delay?,
+            article_limits: crate::model::PageLimits {
+                depth: depth?,
+                elements: elements?,
+            },
+            article_parse_time: article_parse_time?,
         })
     }
 

@@ -131,6 +131,9 @@ pub struct Fetcher {
     max_body_setting: &'static str,
     /// One large body at a time (`LargeBody`).
     large: Arc<tokio::sync::Semaphore>,
+    /// Whether the deadline holds the wait for the large-body turn too
+    /// (`firm_deadline`).
+    firm_deadline: bool,
     /// Whether the server a fetch starts at is on the public internet (a
     /// field so that a test on loopback can pretend it is).
     origin_is_public: fn(SocketAddr) -> bool,
@@ -177,6 +180,7 @@ impl Fetcher {
             max_body,
             max_body_setting: "max_body",
             large: Arc::new(tokio::sync::Semaphore::new(1)),
+            firm_deadline: false,
             origin_is_public: |a| !is_internal(a.ip()),
         })
     }
@@ -187,6 +191,17 @@ impl Fetcher {
         Fetcher {
             max_body,
             max_body_setting: setting,
+            ..self.clone()
+        }
+    }
+
+    /// The same client whose deadline also bounds the wait for the
+    /// large-body turn: an article must be read within its poll's
+    /// `article_wait`, and a feed's large body waited up to 10 minutes for
+    /// its turn, each minute of it added to its deadline.
+    pub fn with_firm_deadline(&self) -> Fetcher {
+        Fetcher {
+            firm_deadline: true,
             ..self.clone()
         }
     }
@@ -248,19 +263,23 @@ impl Fetcher {
     }
 
     /// Waits for the large-body turn. The wait is ours, not the server's:
-    /// it moves `deadline` back by as long.
+    /// it moves `deadline` back by as long, unless the deadline is firm.
     async fn large_turn(&self, deadline: &mut Instant) -> Result<LargeBody, FetchError> {
         let asked = Instant::now();
         // Bounded all the same: a turn that never comes must not hold a
         // poll (the wait is given back below only when the turn comes).
-        let permit = tokio::time::timeout_at(
-            asked + MAX_LARGE_WAIT,
-            Arc::clone(&self.large).acquire_owned(),
-        )
-        .await
-        .map_err(|_| FetchError::Timeout)?
-        .map_err(|e| FetchError::Network(e.to_string()))?;
-        *deadline += asked.elapsed();
+        let wait_until = if self.firm_deadline {
+            *deadline
+        } else {
+            asked + MAX_LARGE_WAIT
+        };
+        let permit = tokio::time::timeout_at(wait_until, Arc::clone(&self.large).acquire_owned())
+            .await
+            .map_err(|_| FetchError::Timeout)?
+            .map_err(|e| FetchError::Network(e.to_string()))?;
+        if !self.firm_deadline {
+            *deadline += asked.elapsed();
+        }
         Ok(LargeBody(Some(Arc::new(permit))))
     }
 

@@ -11,6 +11,7 @@
 use dom_smoothie::{Config, Readability, TextMode};
 use url::Url;
 
+use super::bounds::{BoundsError, PageLimits, check_page};
 use super::decode::{http_charset, to_utf8};
 use super::text::clean;
 
@@ -31,15 +32,19 @@ pub enum ArticleError {
     NoText,
     #[error("only {0} characters of text on the page (a paywall?)")]
     TooShort(usize),
+    #[error("not read: {0}")]
+    OutOfBounds(#[from] BoundsError),
 }
 
 /// The main text of the page `html`, fetched from `url` with the HTTP
 /// `Content-Type` `content_type`: paragraphs as lines, whitespace folded,
-/// at most `MAX_ARTICLE_TEXT` characters.
+/// at most `MAX_ARTICLE_TEXT` characters. A page beyond `limits` is refused
+/// before it is parsed (`bounds`).
 pub fn article_text(
     html: &[u8],
     content_type: Option<&str>,
     url: &Url,
+    limits: PageLimits,
 ) -> Result<String, ArticleError> {
     if let Some(ct) = content_type {
         let mime = ct
@@ -55,6 +60,7 @@ pub fn article_text(
     if html.contains(&0) {
         return Err(ArticleError::NotHtml("binary data".into()));
     }
+    check_page(html, limits)?;
     let charset = content_type
         .and_then(http_charset)
         .or_else(|| meta_charset(html));
@@ -129,6 +135,12 @@ mod tests {
 
     fn url() -> Url {
         Url::parse("https://news.example/a/1").unwrap()
+    }
+
+    const LIMITS: PageLimits = PageLimits::DEFAULT;
+
+    fn article_text(html: &[u8], ct: Option<&str>, url: &Url) -> Result<String, ArticleError> {
+        super::article_text(html, ct, url, LIMITS)
     }
 
     /// Each page's paragraphs are kept, each on its own line; its menus,
@@ -226,5 +238,19 @@ mod tests {
             article_text(paywall, Some("text/html"), &url()),
             Err(ArticleError::TooShort(_) | ArticleError::NoText)
         ));
+    }
+
+    /// An attacker's page nested 30,000 `<div>`s deep overflowed the
+    /// reader's stack and aborted the daemon; it is refused unparsed now.
+    #[test]
+    fn a_page_nested_too_deep_is_refused_before_it_is_parsed() {
+        let story = "<p>Iran sent more drones to Russia, officials in Kyiv said.</p>".repeat(10);
+        let page = format!("<html><body>{}{story}", "<div>".repeat(30_000));
+        let e = article_text(page.as_bytes(), Some("text/html"), &url()).unwrap_err();
+        assert_eq!(e, ArticleError::OutOfBounds(BoundsError::TooDeep(512)));
+        assert_eq!(
+            e.to_string(),
+            "not read: the page nests elements more than 512 deep (max_article_depth)"
+        );
     }
 }

@@ -14,6 +14,7 @@ use url::Url;
 use crate::model::Item;
 
 mod article;
+mod bounds;
 mod decode;
 mod discover;
 mod lenient;
@@ -23,6 +24,7 @@ mod text;
 mod truncate;
 
 pub use article::{ArticleError, article_text};
+pub use bounds::{BoundsError, PageLimits};
 use decode::{http_charset, to_utf8};
 pub use discover::discover;
 use links::entry_link;

@@ -21,7 +21,7 @@ use url::Url;
 use super::Context;
 use crate::config::FeedConfig;
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher};
-use crate::model::{ArticleTally, Item};
+use crate::model::{ArticleTally, Item, PageLimits};
 
 /// How long a host that answered 429 or 503 without Retry-After is left
 /// alone.
@@ -130,7 +130,8 @@ pub(super) async fn fill(
     };
     let fetcher = ctx
         .fetcher
-        .with_max_body(ctx.config.poll.max_article, "max_article");
+        .with_max_body(ctx.config.poll.max_article, "max_article")
+        .with_firm_deadline();
     let deadline = Instant::now() + ctx.config.poll.article_wait;
     // Items of one fetch that share a link share its page: read once.
     let mut read: HashMap<String, Option<String>> = HashMap::new();
@@ -173,8 +174,7 @@ async fn article(
     let url = Url::parse(link).map_err(|e| e.to_string())?;
     let host = url.host_str().unwrap_or("").to_ascii_lowercase();
     let _slot = ctx.hosts.turn(&host, deadline).await?;
-    let fetch_by = deadline.min(Instant::now() + ctx.config.poll.timeout);
-    match read_article(fetcher, from, &url, fetch_by).await {
+    match read_article(fetcher, Reader::of(&ctx.config), from, &url, deadline).await {
         Ok(text) => Ok(text),
         Err(Failure { why, hold_off }) => {
             if let Some(wait) = hold_off {
@@ -202,9 +202,11 @@ impl From<String> for Failure {
 }
 
 /// Fetches the article at `url` (found in what `from` brought: through the
-/// guard) by `deadline`, and reads its text. Politeness is the caller's.
+/// guard) within the reader's timeout, and reads its text; all of it by
+/// `deadline`. Politeness is the caller's.
 pub(super) async fn read_article(
     fetcher: &Fetcher,
+    reader: Reader,
     from: &Fetched,
     url: &Url,
     deadline: Instant,
@@ -212,7 +214,8 @@ pub(super) async fn read_article(
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Failure::from("not an http(s) link".to_string()));
     }
-    let page = match fetcher.fetch_found(url, from, deadline).await {
+    let fetch_by = deadline.min(Instant::now() + reader.timeout);
+    let page = match fetcher.fetch_found(url, from, fetch_by).await {
         Ok(FetchOutcome::Fetched(page)) => page,
         Ok(FetchOutcome::NotModified) => {
             return Err(Failure::from("HTTP 304 to a plain request".to_string()));
@@ -231,13 +234,84 @@ pub(super) async fn read_article(
         }
         Err(e) => return Err(Failure::from(e.to_string())),
     };
-    tokio::task::spawn_blocking(move || {
-        crate::parse::article_text(&page.body, page.content_type.as_deref(), &page.final_url)
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| format!("the article reader failed: {e}"))?
-    .map_err(Failure::from)
+    parse_article(page, reader, deadline).await
+}
+
+/// How an article page is read: the bounds it must keep, and how long its
+/// parse may take (README, "Full text").
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reader {
+    pub limits: PageLimits,
+    pub parse_time: Duration,
+    /// The longest the request may take (`[poll] timeout`).
+    pub timeout: Duration,
+}
+
+impl Reader {
+    pub fn of(config: &crate::config::Config) -> Self {
+        Reader {
+            limits: config.poll.article_limits,
+            parse_time: config.poll.article_parse_time,
+            timeout: config.poll.timeout,
+        }
+    }
+}
+
+/// One article page is parsed at a time in the whole process: a page's tree
+/// takes many times its size (about 70× for a page of tiny elements), and
+/// eight parsed at once took 268 MB. Parsing takes a few milliseconds, so
+/// the queue is short.
+static PARSING: Semaphore = Semaphore::const_new(1);
+
+/// The parse's own stack. The bounds keep the tree shallow, but the tree
+/// builder adds elements the pre-scan does not count (a table's `tbody`)
+/// and the reader walks the tree recursively: a thread of its own with
+/// room to spare, so no page can overflow the stack of a worker of the
+/// runtime. Only the pages touched are memory.
+const PARSE_STACK: usize = 64 << 20;
+
+/// Parses `page` on a thread of its own, within the reader's time and the
+/// article's `deadline`. A parse that runs out of time is left to finish
+/// on its thread (the bounds make that short) and its result dropped: the
+/// poll goes on, and the next article waits for it only within its own
+/// deadline.
+async fn parse_article(page: Box<Fetched>, reader: Reader, deadline: Instant) -> Result<String, Failure> {
+    let by = deadline.min(Instant::now() + reader.parse_time);
+    let slow = || {
+        Failure::from(format!(
+            "the page took longer than {} to read (article_parse_time); left unread",
+            humantime::format_duration(reader.parse_time)
+        ))
+    };
+    let permit = tokio::time::timeout_at(by, PARSING.acquire())
+        .await
+        .map_err(|_| slow())?
+        .map_err(|e| Failure::from(e.to_string()))?;
+    // A blocking task (it keeps paused time from jumping ahead in tests)
+    // that waits for the thread with the big stack.
+    let parse = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        std::thread::Builder::new()
+            .name("article-reader".into())
+            .stack_size(PARSE_STACK)
+            .spawn(move || {
+                crate::parse::article_text(
+                    &page.body,
+                    page.content_type.as_deref(),
+                    &page.final_url,
+                    reader.limits,
+                )
+                .map_err(|e| e.to_string())
+            })
+            .map_err(|e| format!("cannot start the article reader: {e}"))?
+            .join()
+            .map_err(|_| "the article reader crashed on this page".to_string())?
+    });
+    match tokio::time::timeout_at(by, parse).await {
+        Err(_) => Err(slow()),
+        Ok(Err(e)) => Err(Failure::from(format!("the article reader failed: {e}"))),
+        Ok(Ok(text)) => text.map_err(Failure::from),
+    }
 }
 
 #[cfg(test)]

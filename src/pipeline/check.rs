@@ -198,10 +198,12 @@ async fn probe_article(config: &Config, fetcher: &Fetcher, found: &Found) -> Art
     let Some(link) = newest.and_then(|i| i.link.clone()) else {
         return ArticleProbe::NoLink;
     };
-    let fetcher = fetcher.with_max_body(config.poll.max_article, "max_article");
-    let deadline = tokio::time::Instant::now() + config.poll.timeout;
+    let fetcher = fetcher
+        .with_max_body(config.poll.max_article, "max_article")
+        .with_firm_deadline();
+    let deadline = tokio::time::Instant::now() + config.poll.timeout + config.poll.article_parse_time;
     let read = match url::Url::parse(&link) {
-        Ok(url) => super::articles::read_article(&fetcher, &found.fetched, &url, deadline)
+        Ok(url) => super::articles::read_article(&fetcher, super::articles::Reader::of(config), &found.fetched, &url, deadline)
             .await
             .map_err(|f| f.why),
         Err(e) => Err(e.to_string()),

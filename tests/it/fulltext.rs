@@ -432,3 +432,62 @@ async fn a_429_holds_the_host_off_and_a_page_is_asked_for_once() {
     pipeline::poll_all(&unread.context()).await;
     assert!(server.seen("/a/unread").is_empty(), "no rule reads it");
 }
+
+/// A page nested 30,000 `<div>`s deep overflowed the article reader's stack
+/// and aborted the process; nested tables did the same. Each costs its own
+/// article now: refused before it is parsed, its item matched on the
+/// teaser, the feed's other articles read, another feed of the poll stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_nested_too_deep_costs_only_its_article() {
+    let server = FeedServer::start().await;
+    let teaser = "Iranian drones struck Ukraine overnight.";
+    let story = "<p>Officials in Kyiv said Iranian drones hit the port of Odesa.</p>".repeat(20);
+    let mut deep = Route::feed(format!("<html><body>{}{story}", "<div>".repeat(30_000)));
+    deep.content_type = "text/html";
+    server.route("/a/deep", deep);
+    let tables = "<table><tr><td>".repeat(100_000);
+    let mut tables = Route::feed(format!("<html><body>{tables}{story}"));
+    tables.content_type = "text/html";
+    server.route("/a/tables", tables);
+    server.route("/a/ok", article_page());
+    let (deep, tables, ok) = (
+        server.url("/a/deep"),
+        server.url("/a/tables"),
+        server.url("/a/ok"),
+    );
+    server.route(
+        "/feed.xml",
+        Route::feed(teaser_feed(&[
+            ("d1", "Deep", teaser, &deep),
+            ("d2", "Tables", teaser, &tables),
+            ("d3", "Read", "A quiet night.", &ok),
+        ])),
+    );
+    server.route(
+        "/other.xml",
+        Route::feed(teaser_feed(&[("o1", "Other", teaser, "")])),
+    );
+    let setup = Setup::with_poll(
+        "article_delay = \"0s\"\nmax_article = \"4MiB\"",
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n\
+             [[feeds]]\nname = \"other\"\nurl = \"{}\"\n{RULE}",
+            server.url("/feed.xml"),
+            server.url("/other.xml"),
+        ),
+    );
+    let ctx = setup.context();
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 3 && r.matched_items == 3),
+        "every item is stored and matched: {reports:?}"
+    );
+    assert!(
+        matches!(&reports[1].outcome, FeedOutcome::Stored(r) if r.new_items == 1),
+        "the other feed is stored: {reports:?}"
+    );
+    let articles = setup.store().feed_status().unwrap()[1].articles.clone();
+    assert_eq!((articles.fetched, articles.failed), (1, 2), "{articles:?}");
+    assert_last_failure(&articles, "more than 512 deep (max_article_depth)");
+}
