@@ -15,6 +15,7 @@ use rusqlite::{Connection, params};
 
 use super::codec::Packer;
 use super::feeds::{mark_not_modified, record_failure, upsert_feed};
+use super::held::{Articles, finish, hold};
 use super::matching::{Candidate, Found, match_candidates};
 use super::{Result, Store, to_ts};
 use crate::model::{ArticleTally, CompiledRule, IngestReport, Item, Validators};
@@ -39,6 +40,9 @@ pub struct Batch<'a> {
     /// The articles fetched for the new items (`full_text` feeds), counted
     /// on the feed's row.
     pub articles: ArticleTally,
+    /// A `full_text` feed: its new items that may alert and link to a page
+    /// are held for their articles (`held`), not matched yet.
+    pub hold_for_articles: bool,
 }
 
 impl<'a> Batch<'a> {
@@ -61,6 +65,7 @@ impl<'a> Batch<'a> {
             not_before: None,
             now,
             articles: ArticleTally::default(),
+            hold_for_articles: false,
         }
     }
 }
@@ -89,6 +94,9 @@ pub enum Write<'a> {
     },
     /// A failure, with its backoff.
     Failed(Failure<'a>),
+    /// Held items with their articles read (or failed): store the articles,
+    /// match the items.
+    Articles(Articles<'a>),
 }
 
 impl Write<'_> {
@@ -97,6 +105,7 @@ impl Write<'_> {
             Write::Stored(b) => b.feed,
             Write::NotModified { feed, .. } => feed,
             Write::Failed(f) => f.feed,
+            Write::Articles(a) => a.feed,
         }
     }
 }
@@ -195,16 +204,26 @@ fn write_pieces<'a>(
             Write::Stored(b) => {
                 let stored = store_batch(conn, b, packer)?;
                 report.new_items = stored.new_items;
-                candidates.extend(
-                    stored
-                        .alerting
-                        .into_iter()
-                        .map(|(item_id, item)| Candidate {
+                for (item_id, item) in stored.alerting {
+                    if b.hold_for_articles && has_page(item) {
+                        hold(conn, item_id, b.now)?;
+                        report.held.push((item.key.clone(), item_id));
+                    } else {
+                        candidates.push(Candidate {
                             item_id,
                             item,
                             batch: i,
-                        }),
-                );
+                        });
+                    }
+                }
+            }
+            Write::Articles(a) => {
+                finish(conn, a, packer)?;
+                candidates.extend(a.items.iter().map(|(item_id, item)| Candidate {
+                    item_id: *item_id,
+                    item,
+                    batch: i,
+                }));
             }
             Write::NotModified { feed, url, now } => mark_not_modified(conn, feed, url, *now)?,
             Write::Failed(f) => record_failure(conn, f)?,
@@ -230,6 +249,7 @@ fn record_matches(
     for m in found {
         let now = match group.get(m.batch) {
             Some(Write::Stored(b)) => b.now,
+            Some(Write::Articles(a)) => a.now,
             _ => Utc::now(),
         };
         insert.execute(params![
@@ -382,52 +402,17 @@ fn known_by_link(
     })
 }
 
+/// Whether an item links to a page whose article can be read.
+fn has_page(item: &Item) -> bool {
+    item.link
+        .as_deref()
+        .is_some_and(|l| l.starts_with("http://") || l.starts_with("https://"))
+}
+
 /// On a feed's first fetch, only items published after the cutoff may
 /// alert (README, "What is new": backfill); after it, every new item.
 fn may_alert(first_fetch: bool, cutoff: Option<DateTime<Utc>>, item: &Item) -> bool {
     !first_fetch || cutoff.is_none_or(|cut| item.published.is_some_and(|p| p > cut))
-}
-
-impl Store {
-    /// Which of `items` storing them now would insert as new and let alert,
-    /// by the same tests as `ingest`, without writing: the items whose
-    /// articles a `full_text` feed fetches (README, "Full text").
-    pub fn would_alert(
-        &self,
-        feed: &str,
-        items: &[Item],
-        backfill_cutoff: Option<DateTime<Utc>>,
-    ) -> Result<Vec<usize>> {
-        use rusqlite::OptionalExtension;
-        let row: Option<(i64, bool)> = self
-            .conn
-            .query_row(
-                "SELECT id, first_fetch_at IS NULL FROM feeds WHERE name = ?1",
-                [feed],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        // A feed never stored: no row id matches, and this is its first fetch.
-        let (feed_id, first_fetch) = row.unwrap_or((-1, true));
-        let shared = links_shared(items);
-        let mut keys_with_link = self.conn.prepare_cached(KEYS_WITH_LINK)?;
-        let mut known_key = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM seen WHERE feed_id = ?1 AND key = ?2")?;
-        let mut keys_of_fetch = HashSet::new();
-        let mut out = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            if !keys_of_fetch.insert(item.key.as_str())
-                || known_by_link(&mut keys_with_link, feed_id, item, &shared)?
-                || known_key.query_row(params![feed_id, item.key], |r| r.get::<_, i64>(0))? > 0
-                || !may_alert(first_fetch, backfill_cutoff, item)
-            {
-                continue;
-            }
-            out.push(i);
-        }
-        Ok(out)
-    }
 }
 
 /// Links that several of this fetch's items share (a status page, an

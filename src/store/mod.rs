@@ -15,6 +15,7 @@
 mod codec;
 mod compact;
 mod feeds;
+mod held;
 mod ingest;
 mod links;
 mod matcher;
@@ -26,6 +27,7 @@ mod tokenizer;
 
 pub use compact::Progress;
 pub use feeds::PollState;
+pub use held::{Articles, Orphan};
 pub use ingest::{Batch, Failure, Write};
 pub use outbox::NewOutbox;
 pub use retention::Pruned;
@@ -50,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("010_full_text.sql"),
     include_str!("011_packed_items.sql"),
     include_str!("012_packed_items_done.sql"),
+    include_str!("013_held_articles.sql"),
 ];
 
 /// The FTS5 column list and tokenizer of the archive index; the live

@@ -372,7 +372,8 @@ fn a_group_of_feeds_is_stored_indexed_and_matched_as_each_feed_alone() {
             IngestReport::default(),
             IngestReport {
                 new_items: 1,
-                matched_items: 1
+                matched_items: 1,
+                held: Vec::new()
             }
         ]
     );
@@ -464,7 +465,8 @@ fn a_feed_that_cannot_be_written_fails_alone_and_its_group_is_stored() {
         reports[0].as_ref().unwrap(),
         &IngestReport {
             new_items: 1,
-            matched_items: 1
+            matched_items: 1,
+            held: Vec::new()
         }
     );
     assert!(
@@ -486,7 +488,8 @@ fn a_feed_that_cannot_be_written_fails_alone_and_its_group_is_stored() {
         s.ingest(&batch("bad", &good), &rules).unwrap(),
         IngestReport {
             new_items: 1,
-            matched_items: 1
+            matched_items: 1,
+            held: Vec::new()
         }
     );
 }
