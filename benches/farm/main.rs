@@ -290,7 +290,15 @@ fn article_path(addr: SocketAddr, report: &mut Report) {
     let t = Instant::now();
     let read = pages
         .iter()
-        .filter(|p| feedwatch::parse::article_text(&p.body, Some("text/html"), &url, feedwatch::parse::PageLimits::DEFAULT).is_ok())
+        .filter(|p| {
+            feedwatch::parse::article_text(
+                &p.body,
+                Some("text/html"),
+                &url,
+                feedwatch::parse::PageLimits::DEFAULT,
+            )
+            .is_ok()
+        })
         .count();
     assert_eq!(read, pages.len(), "every farm article is read");
     report.rows.push(floor(

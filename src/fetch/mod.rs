@@ -21,6 +21,17 @@ use http::classify;
 
 pub use guard::is_internal;
 
+/// Whether `url` names an internal address as written (a literal IP, or
+/// `localhost`), for a fetch that is not made now (`file://` too).
+pub fn names_internal(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(a)) => is_internal(std::net::IpAddr::V4(a)),
+        Some(url::Host::Ipv6(a)) => is_internal(std::net::IpAddr::V6(a)),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => true,
+    }
+}
+
 /// Redirects followed before a fetch fails (README, "Fetching").
 const MAX_REDIRECTS: usize = 5;
 /// Connecting is never allowed more than this, whatever the total timeout.

@@ -25,23 +25,75 @@ pub enum BoundsError {
 
 /// Elements that never have content: no end tag, no depth.
 const VOID: &[&[u8]] = &[
-    b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta",
-    b"param", b"source", b"track", b"wbr", b"keygen", b"frame", b"basefont", b"bgsound",
+    b"area",
+    b"base",
+    b"br",
+    b"col",
+    b"embed",
+    b"hr",
+    b"img",
+    b"input",
+    b"link",
+    b"meta",
+    b"param",
+    b"source",
+    b"track",
+    b"wbr",
+    b"keygen",
+    b"frame",
+    b"basefont",
+    b"bgsound",
     b"image",
 ];
 
 /// Elements whose text is not markup: skipped to their end tag.
 const RAW_TEXT: &[&[u8]] = &[
-    b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes",
+    b"script",
+    b"style",
+    b"textarea",
+    b"title",
+    b"xmp",
+    b"iframe",
+    b"noembed",
+    b"noframes",
     b"plaintext",
 ];
 
 /// Start tags that close an open `<p>` first (the HTML tree builder's rule).
 const CLOSES_P: &[&[u8]] = &[
-    b"address", b"article", b"aside", b"blockquote", b"details", b"div", b"dl", b"fieldset",
-    b"figcaption", b"figure", b"footer", b"form", b"h1", b"h2", b"h3", b"h4", b"h5", b"h6",
-    b"header", b"hgroup", b"hr", b"main", b"menu", b"nav", b"ol", b"p", b"pre", b"section",
-    b"table", b"ul", b"li", b"dd", b"dt",
+    b"address",
+    b"article",
+    b"aside",
+    b"blockquote",
+    b"details",
+    b"div",
+    b"dl",
+    b"fieldset",
+    b"figcaption",
+    b"figure",
+    b"footer",
+    b"form",
+    b"h1",
+    b"h2",
+    b"h3",
+    b"h4",
+    b"h5",
+    b"h6",
+    b"header",
+    b"hgroup",
+    b"hr",
+    b"main",
+    b"menu",
+    b"nav",
+    b"ol",
+    b"p",
+    b"pre",
+    b"section",
+    b"table",
+    b"ul",
+    b"li",
+    b"dd",
+    b"dt",
 ];
 
 /// How far below the top an end tag looks for the element it closes: a
@@ -195,7 +247,13 @@ mod tests {
             "<tr><td>a<td>b".repeat(100)
         );
         assert_eq!(
-            check_page(page.as_bytes(), PageLimits { depth: 10, elements: 10_000 }),
+            check_page(
+                page.as_bytes(),
+                PageLimits {
+                    depth: 10,
+                    elements: 10_000
+                }
+            ),
             Ok(())
         );
         // Void elements, self-closing tags, comments and scripts hold no depth.

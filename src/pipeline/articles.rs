@@ -32,12 +32,16 @@ const DEFAULT_HOLD_OFF: Duration = Duration::from_secs(60);
 const MAX_HOLD_OFF: Duration = Duration::from_secs(86_400);
 
 /// Politeness towards the hosts articles come from, kept across polls (a
-/// Retry-After outlives the poll that got it): at most `per_host` requests
-/// at once to one host, and `delay` between the starts of two.
+/// Retry-After outlives the poll that got it, and the process: it is
+/// stored): at most `per_host` requests at once to one host, and `delay`
+/// between the starts of two. A host nobody waits for and whose time has
+/// come is forgotten, so the table holds only the hosts of the moment.
 pub struct Hosts {
     per_host: usize,
     delay: Duration,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
+    /// The stored hold-offs, read once (`load`).
+    loaded: tokio::sync::OnceCell<()>,
 }
 
 struct Host {
@@ -52,17 +56,50 @@ impl Hosts {
             per_host,
             delay,
             hosts: Mutex::new(HashMap::new()),
+            loaded: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Takes in the hold-offs stored by this or another process (a `poll`
+    /// run by cron), once.
+    pub async fn load(&self, db: &crate::store::Db) {
+        self.loaded
+            .get_or_init(|| async {
+                let now = chrono::Utc::now();
+                match db.call(move |s| s.article_holds(now)).await {
+                    Ok(holds) => {
+                        for (host, until) in holds {
+                            let wait = (until - now).to_std().unwrap_or_default();
+                            self.hold_here(&host, wait).await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the article hosts' hold-offs")
+                    }
+                }
+            })
+            .await;
     }
 
     fn host(&self, name: &str) -> Arc<Host> {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        if !hosts.contains_key(name) {
+            let now = Instant::now();
+            let per_host = self.per_host;
+            hosts.retain(|_, h| !h.idle(per_host, now));
+        }
         Arc::clone(hosts.entry(name.to_string()).or_insert_with(|| {
             Arc::new(Host {
                 slots: Arc::new(Semaphore::new(self.per_host)),
                 next: tokio::sync::Mutex::new(Instant::now()),
             })
         }))
+    }
+
+    /// How many hosts are remembered (for the test of forgetting).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.hosts.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Waits for the host's turn; an error when it would come after
@@ -85,8 +122,23 @@ impl Hosts {
         Ok(slot)
     }
 
-    /// The host asked to be left alone for `wait` (429, 503).
-    async fn hold_off(&self, name: &str, wait: Duration) {
+    /// The host asked to be left alone for `wait` (429, 503): here, and in
+    /// the store for the next process.
+    async fn hold_off(&self, db: &crate::store::Db, name: &str, wait: Duration) {
+        let wait = wait.min(MAX_HOLD_OFF);
+        self.hold_here(name, wait).await;
+        let now = chrono::Utc::now();
+        let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
+        let host = name.to_string();
+        if let Err(e) = db
+            .call(move |s| s.hold_article_host(&host, until, now))
+            .await
+        {
+            tracing::warn!(host = %name, error = %e, "cannot store the host's hold-off");
+        }
+    }
+
+    async fn hold_here(&self, name: &str, wait: Duration) {
         let until = Instant::now() + wait.min(MAX_HOLD_OFF);
         let host = self.host(name);
         let mut next = host.next.lock().await;
@@ -94,94 +146,205 @@ impl Hosts {
     }
 }
 
-/// Fetches the articles of `items` that would alert, for a `full_text`
-/// feed, into `Item::article`; the items back, and what became of their
-/// articles, to count on the feed. An error only when the store's thread
-/// failed (the items went with it): the poll of the feed fails, nothing of
-/// it is stored, and the next poll fetches it again.
-pub(super) async fn fill(
-    ctx: &Context,
-    feed: &FeedConfig,
-    from: &Fetched,
-    items: Vec<Item>,
-    backfill_cutoff: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<(Vec<Item>, ArticleTally), crate::store::StoreError> {
-    let mut tally = ArticleTally::default();
-    // An article no rule will read is not fetched.
-    if !feed.full_text || !ctx.config.rules.iter().any(|r| r.applies_to(&feed.name)) {
-        return Ok((items, tally));
+impl Host {
+    /// Nobody holds or waits for a slot, and its next turn has come.
+    fn idle(self: &Arc<Self>, per_host: usize, now: Instant) -> bool {
+        Arc::strong_count(self) == 1
+            && self.slots.available_permits() == per_host
+            && self.next.try_lock().is_ok_and(|next| *next <= now)
     }
-    let name = feed.name.clone();
-    // The items go to the store's thread and come back: no copy of a
-    // feed's text just to ask which items are new.
-    let (mut items, alerting) = match ctx
-        .db
-        .call(move |s| {
-            let alerting = s.would_alert(&name, &items, backfill_cutoff);
-            Ok((items, alerting))
-        })
-        .await?
-    {
-        (items, Ok(alerting)) => (items, alerting),
-        (items, Err(e)) => {
-            tracing::warn!(feed = %feed.name, error = %e, "cannot tell which items are new; no articles fetched");
-            return Ok((items, tally));
-        }
-    };
+}
+
+/// Whether the articles of `feed`'s items are read: a `full_text` feed
+/// that some rule reads (an article no rule will read is not fetched).
+pub(super) fn wanted(ctx: &Context, feed: &FeedConfig) -> bool {
+    feed.full_text && ctx.config.rules.iter().any(|r| r.applies_to(&feed.name))
+}
+
+/// Reads the articles of the held `items` of `feed` (each with its row
+/// id) into `Item::article`, all within `article_wait`; the items back,
+/// and what became of their articles, to count on the feed. Items of one
+/// fetch that share a link share its page: read once. An article that
+/// fails costs only itself: its item is matched on the feed's text.
+pub(super) async fn read_held(
+    ctx: &Context,
+    feed: &str,
+    from: &Fetched,
+    mut items: Vec<(i64, Item)>,
+) -> (Vec<(i64, Item)>, ArticleTally) {
+    let mut tally = ArticleTally::default();
+    ctx.hosts.load(&ctx.db).await;
     let fetcher = ctx
         .fetcher
         .with_max_body(ctx.config.poll.max_article, "max_article")
         .with_firm_deadline();
     let deadline = Instant::now() + ctx.config.poll.article_wait;
-    // Items of one fetch that share a link share its page: read once.
-    let mut read: HashMap<String, Option<String>> = HashMap::new();
-    for i in alerting {
-        let Some(link) = items.get(i).and_then(|item| item.link.clone()) else {
-            continue;
-        };
-        if !read.contains_key(&link) {
-            let text = match article(ctx, &fetcher, from, &link, deadline).await {
-                Ok(text) => {
-                    tally.fetched += 1;
-                    Some(text)
-                }
-                Err(why) => {
-                    tally.failed += 1;
-                    tracing::info!(feed = %feed.name, link = %link, error = %why, "no article text; the item is matched on the feed's text");
-                    tally.last_error = Some(format!("{link}: {why}"));
-                    None
-                }
-            };
-            // Progress: the daemon's stall check counts articles too.
-            ctx.heartbeat.beat();
-            read.insert(link.clone(), text);
-        }
-        if let Some(item) = items.get_mut(i) {
-            item.article = read.get(&link).cloned().flatten();
+    let mut links: Vec<String> = Vec::new();
+    for (_, item) in &items {
+        if let Some(link) = &item.link
+            && !links.contains(link)
+        {
+            links.push(link.clone());
         }
     }
-    Ok((items, tally))
+    for link in links {
+        let ids: Vec<i64> = items
+            .iter()
+            .filter(|(_, i)| i.link.as_deref() == Some(link.as_str()))
+            .map(|(id, _)| *id)
+            .collect();
+        let text = match article(ctx, &fetcher, from, &link, ids, deadline).await {
+            Ok(text) => {
+                tally.fetched += 1;
+                Some(text)
+            }
+            Err(why) => {
+                tally.failed += 1;
+                tracing::info!(feed = %feed, link = %link, error = %why, "no article text; the item is matched on the feed's text");
+                tally.last_error = Some(format!("{link}: {why}"));
+                None
+            }
+        };
+        // Progress: the daemon's stall check counts articles too.
+        ctx.heartbeat.beat();
+        for (_, item) in items.iter_mut() {
+            if item.link.as_deref() == Some(link.as_str()) {
+                item.article.clone_from(&text);
+            }
+        }
+    }
+    (items, tally)
 }
 
-/// One article's text, in the host's turn.
+/// Held items are orphans when they were held longer ago than any poll
+/// reads articles: `article_wait`, and this margin for the last parse and
+/// the store.
+const ORPHAN_MARGIN: Duration = Duration::from_secs(60);
+
+/// Finishes the items of `feeds` that an earlier poll held for their
+/// articles and left (a crash, a stop): a page whose parse had begun is
+/// not read again (it may be what crashed), the others are read now, and
+/// each item is matched.
+pub(super) async fn finish_orphans(
+    ctx: &Context,
+    writer: &super::writer::Writer,
+    feeds: &[FeedConfig],
+) {
+    let age = ctx.config.poll.article_wait + ORPHAN_MARGIN;
+    let before = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
+    let orphans = match ctx.db.call(move |s| s.held_orphans(before)).await {
+        Ok(orphans) => orphans,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the items held for their articles");
+            return;
+        }
+    };
+    for feed in feeds {
+        let mine: Vec<&crate::store::Orphan> =
+            orphans.iter().filter(|o| o.feed == feed.name).collect();
+        if mine.is_empty() || ctx.shutting_down() {
+            continue;
+        }
+        let mut tally = ArticleTally::default();
+        let mut items = Vec::new();
+        let mut to_read = Vec::new();
+        for o in mine {
+            if o.attempted || !wanted(ctx, feed) {
+                if o.attempted {
+                    tally.failed += 1;
+                    tally.last_error = Some(format!(
+                        "{}: not read again: the reader did not finish this page last time (feedwatch stopped or crashed while reading it)",
+                        o.item.link.as_deref().unwrap_or("")
+                    ));
+                }
+                items.push((o.item_id, o.item.clone()));
+            } else {
+                to_read.push((o.item_id, o.item.clone()));
+            }
+        }
+        if !to_read.is_empty() {
+            // As the feed's own fetch would say of its origin.
+            let from = Fetched {
+                body: Vec::new(),
+                final_url: feed.url.clone(),
+                status: 200,
+                validators: Default::default(),
+                content_type: None,
+                max_age: None,
+                moved_to: None,
+                origin_public: !crate::fetch::names_internal(&feed.url),
+                large: Default::default(),
+            };
+            let (read, read_tally) = read_held(ctx, &feed.name, &from, to_read).await;
+            items.extend(read);
+            tally.fetched += read_tally.fetched;
+            tally.failed += read_tally.failed;
+            tally.last_error = read_tally.last_error.or(tally.last_error);
+        }
+        let n = items.len();
+        match writer.articles(feed.name.clone(), items, tally).await {
+            Ok(r) => {
+                tracing::info!(feed = %feed.name, items = n, matched_items = r.matched_items, "items an earlier poll left unfinished are matched")
+            }
+            Err(e) => {
+                tracing::error!(feed = %feed.name, error = %e, "cannot finish the items an earlier poll left")
+            }
+        }
+    }
+}
+
+/// One article's text, in the host's turn. The attempt is recorded on the
+/// held items `ids` before the page is parsed.
 async fn article(
     ctx: &Context,
     fetcher: &Fetcher,
     from: &Fetched,
     link: &str,
+    ids: Vec<i64>,
     deadline: Instant,
 ) -> Result<String, String> {
     let url = Url::parse(link).map_err(|e| e.to_string())?;
     let host = url.host_str().unwrap_or("").to_ascii_lowercase();
     let _slot = ctx.hosts.turn(&host, deadline).await?;
-    match read_article(fetcher, Reader::of(&ctx.config), from, &url, deadline).await {
+    let attempt = Attempt {
+        db: &ctx.db,
+        item_ids: ids,
+    };
+    match read_article(
+        fetcher,
+        Reader::of(&ctx.config),
+        from,
+        &url,
+        Some(attempt),
+        deadline,
+    )
+    .await
+    {
         Ok(text) => Ok(text),
         Err(Failure { why, hold_off }) => {
             if let Some(wait) = hold_off {
-                ctx.hosts.hold_off(&host, wait).await;
+                ctx.hosts.hold_off(&ctx.db, &host, wait).await;
             }
             Err(why)
         }
+    }
+}
+
+/// The held items whose page is about to be parsed: the attempt is
+/// recorded first, so that a page that crashes the reader is not parsed
+/// again after a restart (`store::held`).
+pub(super) struct Attempt<'a> {
+    db: &'a crate::store::Db,
+    item_ids: Vec<i64>,
+}
+
+impl Attempt<'_> {
+    async fn record(self) -> Result<(), Failure> {
+        let ids = self.item_ids;
+        self.db
+            .call(move |s| s.article_attempted(&ids, chrono::Utc::now()))
+            .await
+            .map_err(|e| Failure::from(format!("not read: cannot record the attempt ({e})")))
     }
 }
 
@@ -209,6 +372,7 @@ pub(super) async fn read_article(
     reader: Reader,
     from: &Fetched,
     url: &Url,
+    attempt: Option<Attempt<'_>>,
     deadline: Instant,
 ) -> Result<String, Failure> {
     if !matches!(url.scheme(), "http" | "https") {
@@ -234,6 +398,9 @@ pub(super) async fn read_article(
         }
         Err(e) => return Err(Failure::from(e.to_string())),
     };
+    if let Some(attempt) = attempt {
+        attempt.record().await?;
+    }
     parse_article(page, reader, deadline).await
 }
 
@@ -275,7 +442,11 @@ const PARSE_STACK: usize = 64 << 20;
 /// on its thread (the bounds make that short) and its result dropped: the
 /// poll goes on, and the next article waits for it only within its own
 /// deadline.
-async fn parse_article(page: Box<Fetched>, reader: Reader, deadline: Instant) -> Result<String, Failure> {
+async fn parse_article(
+    page: Box<Fetched>,
+    reader: Reader,
+    deadline: Instant,
+) -> Result<String, Failure> {
     let by = deadline.min(Instant::now() + reader.parse_time);
     let slow = || {
         Failure::from(format!(
@@ -332,7 +503,7 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(2));
         // A Retry-After past the deadline: no wait, an error at once.
         hosts
-            .hold_off("news.example", Duration::from_secs(600))
+            .hold_here("news.example", Duration::from_secs(600))
             .await;
         let soon = Instant::now() + Duration::from_secs(30);
         let before = Instant::now();
@@ -343,12 +514,31 @@ mod tests {
         let _slot = hosts.turn("news.example", later).await.unwrap();
         assert_eq!(before.elapsed(), Duration::from_secs(600));
         // A Retry-After past any clock is a day.
-        hosts.hold_off("huge.example", Duration::MAX).await;
+        hosts.hold_here("huge.example", Duration::MAX).await;
         let start = Instant::now();
         let _slot = hosts
             .turn("huge.example", start + Duration::from_secs(2 * 86_400))
             .await
             .unwrap();
         assert_eq!(start.elapsed(), Duration::from_secs(86_400));
+    }
+
+    /// The table of hosts held every host articles ever came from; a host
+    /// nobody waits for and whose turn has come is forgotten when another
+    /// is added, and one still held off is kept.
+    #[tokio::test(start_paused = true)]
+    async fn hosts_whose_turn_has_come_are_forgotten() {
+        let hosts = Hosts::new(2, Duration::from_secs(1));
+        let far = Instant::now() + Duration::from_secs(3600);
+        for n in 0..100 {
+            drop(hosts.turn(&format!("site{n}.example"), far).await.unwrap());
+        }
+        hosts
+            .hold_here("busy.example", Duration::from_secs(600))
+            .await;
+        assert_eq!(hosts.len(), 101);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        drop(hosts.turn("new.example", far).await.unwrap());
+        assert_eq!(hosts.len(), 2, "busy.example and new.example");
     }
 }

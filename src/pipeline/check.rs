@@ -201,11 +201,19 @@ async fn probe_article(config: &Config, fetcher: &Fetcher, found: &Found) -> Art
     let fetcher = fetcher
         .with_max_body(config.poll.max_article, "max_article")
         .with_firm_deadline();
-    let deadline = tokio::time::Instant::now() + config.poll.timeout + config.poll.article_parse_time;
+    let deadline =
+        tokio::time::Instant::now() + config.poll.timeout + config.poll.article_parse_time;
     let read = match url::Url::parse(&link) {
-        Ok(url) => super::articles::read_article(&fetcher, super::articles::Reader::of(config), &found.fetched, &url, deadline)
-            .await
-            .map_err(|f| f.why),
+        Ok(url) => super::articles::read_article(
+            &fetcher,
+            super::articles::Reader::of(config),
+            &found.fetched,
+            &url,
+            None,
+            deadline,
+        )
+        .await
+        .map_err(|f| f.why),
         Err(e) => Err(e.to_string()),
     };
     match read {

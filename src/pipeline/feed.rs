@@ -69,8 +69,9 @@ pub(super) async fn poll_feed(
     writer: &Writer,
     feed: &FeedConfig,
     state: PollState,
+    slots: Slots,
 ) -> FeedReport {
-    let outcome = match poll(ctx, writer, feed, state).await {
+    let outcome = match poll(ctx, writer, feed, state, slots).await {
         Ok(o) => o,
         Err(error) => {
             if error.is_the_feeds() {
@@ -93,6 +94,7 @@ async fn poll(
     writer: &Writer,
     feed: &FeedConfig,
     state: PollState,
+    slots: Slots,
 ) -> Result<FeedOutcome, FeedError> {
     if let Some(until) = backing_off(ctx, &state) {
         return Ok(FeedOutcome::Deferred(until));
@@ -106,7 +108,7 @@ async fn poll(
             writer.not_modified(feed.name.clone(), feed.url.to_string());
             Ok(FeedOutcome::NotModified)
         }
-        Fetch::Parsed(found) => store(ctx, writer, feed, *found, adopted)
+        Fetch::Parsed(found) => store(ctx, writer, feed, *found, adopted, slots)
             .await
             .map(FeedOutcome::Stored),
     }
@@ -236,13 +238,17 @@ async fn advertised_feed(
     })
 }
 
-/// Hands the parsed items to the poll's writer and waits for their report.
+/// Hands the parsed items to the poll's writer and waits for their report;
+/// then, for a `full_text` feed, reads the articles of the items held for
+/// them, outside the poll's slots (README, "Full text": the items are
+/// stored first, an article costs only itself).
 async fn store(
     ctx: &Context,
     writer: &Writer,
     feed: &FeedConfig,
     found: Found,
     adopted: Option<Url>,
+    slots: Slots,
 ) -> Result<IngestReport, FeedError> {
     let Found {
         parsed,
@@ -263,30 +269,46 @@ async fn store(
     // The feed's body is parsed: its large-body turn goes to the next one,
     // which may be this feed's own article (README, "Fetching").
     fetched.large.release();
-    let cutoff = backfill_cutoff(ctx);
-    let (items, articles) = super::articles::fill(ctx, feed, &fetched, parsed.items, cutoff)
-        .await
-        .map_err(|e| FeedError::Store(e.to_string()))?;
-    let moved_to = fetched.moved_to.or(adopted).map(|u| u.to_string());
-    let report = writer
+    let moved_to = fetched.moved_to.clone().or(adopted).map(|u| u.to_string());
+    let written = writer
         .store(Parsed {
             feed: feed.name.clone(),
             url: feed.url.to_string(),
             status: fetched.status,
-            validators: fetched.validators,
-            items,
-            backfill_cutoff: cutoff,
+            validators: std::mem::take(&mut fetched.validators),
+            items: parsed.items,
+            backfill_cutoff: backfill_cutoff(ctx),
             moved_to: moved_to.clone(),
             not_before: not_before(fetched.max_age, parsed.ttl_minutes),
-            articles,
+            hold_for_articles: super::articles::wanted(ctx, feed),
         })
         .await
         .map_err(FeedError::Store)?;
+    // The feed is stored: its slots go to the next feed while its articles
+    // are read.
+    drop(slots);
+    let mut report = written.report;
+    if !written.held.is_empty() {
+        let (items, tally) =
+            super::articles::read_held(ctx, &feed.name, &fetched, written.held).await;
+        let matched = writer
+            .articles(feed.name.clone(), items, tally)
+            .await
+            .map_err(FeedError::Store)?;
+        report.matched_items += matched.matched_items;
+    }
+    report.held.clear();
     tracing::info!(feed = %feed.name, new_items = report.new_items, matched_items = report.matched_items, "feed polled");
     if let Some(to) = &moved_to {
         tracing::warn!(feed = %feed.name, moved_to = %to, "the feed has moved permanently; update the config");
     }
     Ok(report)
+}
+
+/// The poll's slots a feed holds while it is fetched, parsed and stored
+/// (its host's and the poll's), given back before its articles are read.
+pub(super) struct Slots {
+    pub _held: Vec<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// On a feed's first fetch, only items newer than this may alert.

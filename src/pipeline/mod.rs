@@ -226,7 +226,12 @@ pub async fn poll_feeds_with_progress(
     };
     let (writer, written) = Writer::start(ctx.db.clone(), Arc::clone(&ctx.config));
     let tasks = FeedTasks::spawn(ctx, feeds, states, &writer);
-    let reports = tasks.join(ctx, progress).await;
+    // Items an earlier poll held for their articles and did not finish (a
+    // crash, a stop) are finished beside this poll's feeds.
+    let (reports, ()) = tokio::join!(
+        tasks.join(ctx, progress),
+        articles::finish_orphans(ctx, &writer, feeds)
+    );
     // Every feed task has ended; the writer ends with its last handle.
     drop(writer);
     if let Err(e) = written.await {
@@ -312,13 +317,16 @@ async fn poll_in_slot(
             tokio::time::sleep(ctx.jitter.mul_f64(fastrand::f64())).await;
         }
         let [per_host, global] = slots;
-        let _host = per_host.acquire_owned().await;
-        let _slot = global.acquire_owned().await;
+        // The semaphores are never closed.
+        let held = [per_host.acquire_owned().await, global.acquire_owned().await];
+        let slots = feed::Slots {
+            _held: held.into_iter().flatten().collect(),
+        };
         // Boxed, so that a feed waiting for its slots is a small future:
         // every feed's task is spawned at the start of a poll, and with
         // the whole fetch-parse-store state machine inline, 10,000 waiting
         // feeds took 140 MB (the benchmark's --scale).
-        Box::pin(feed::poll_feed(&ctx, &writer, &feed, state)).await
+        Box::pin(feed::poll_feed(&ctx, &writer, &feed, state, slots)).await
     };
     // Shutdown reaches the feeds in flight too: what they fetched is not
     // stored, and is fetched again at the next start.

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::feed::{FeedError, backoff};
 use crate::config::{Config, FeedConfig};
 use crate::model::{ArticleTally, IngestReport, Item, Validators};
-use crate::store::{Batch, Db, Failure, Write};
+use crate::store::{Articles, Batch, Db, Failure, Write};
 
 /// One feed's fetched and parsed items, to be stored.
 pub(super) struct Parsed {
@@ -29,11 +29,27 @@ pub(super) struct Parsed {
     pub backfill_cutoff: Option<DateTime<Utc>>,
     pub moved_to: Option<String>,
     pub not_before: Option<DateTime<Utc>>,
-    pub articles: ArticleTally,
+    /// A `full_text` feed: hold the new items that may alert for their
+    /// articles (README, "Full text").
+    pub hold_for_articles: bool,
+}
+
+/// What storing a feed's items came to: the report, and the items held
+/// for their articles (each with its row id), to be finished by
+/// `Writer::articles`.
+pub(super) struct Written {
+    pub report: IngestReport,
+    pub held: Vec<(i64, Item)>,
 }
 
 enum Work {
     Stored(Parsed),
+    /// Held items with their articles (or none, when it failed).
+    Articles {
+        feed: String,
+        items: Vec<(i64, Item)>,
+        tally: ArticleTally,
+    },
     NotModified {
         feed: String,
         url: String,
@@ -52,6 +68,7 @@ impl Work {
     fn weight(&self) -> usize {
         match self {
             Work::Stored(p) => p.items.len().max(1),
+            Work::Articles { items, .. } => items.len().max(1),
             _ => 1,
         }
     }
@@ -59,14 +76,16 @@ impl Work {
     fn feed(&self) -> &str {
         match self {
             Work::Stored(p) => &p.feed,
-            Work::NotModified { feed, .. } | Work::Failed { feed, .. } => feed,
+            Work::Articles { feed, .. }
+            | Work::NotModified { feed, .. }
+            | Work::Failed { feed, .. } => feed,
         }
     }
 }
 
 /// Where the outcome goes; `None` when nobody waits for it (a 304, a
 /// failure), and the writer logs a failure to write it itself.
-type Reply = Option<oneshot::Sender<Result<IngestReport, String>>>;
+type Reply = Option<oneshot::Sender<Result<Written, String>>>;
 
 /// A group stops growing at this many items: the store stages a group's
 /// text in memory for the index, and a feed waits for its whole group.
@@ -89,12 +108,28 @@ impl Writer {
         (Writer { queue }, tokio::spawn(run(db, config, rx)))
     }
 
-    /// Stores one feed's items (with the others waiting) and matches them.
-    pub async fn store(&self, parsed: Parsed) -> Result<IngestReport, String> {
+    /// Stores one feed's items (with the others waiting) and matches them,
+    /// but for those held for their articles.
+    pub async fn store(&self, parsed: Parsed) -> Result<Written, String> {
+        self.ask(Work::Stored(parsed)).await
+    }
+
+    /// Stores the articles of held items and matches the items.
+    pub async fn articles(
+        &self,
+        feed: String,
+        items: Vec<(i64, Item)>,
+        tally: ArticleTally,
+    ) -> Result<IngestReport, String> {
+        let work = Work::Articles { feed, items, tally };
+        self.ask(work).await.map(|w| w.report)
+    }
+
+    async fn ask(&self, work: Work) -> Result<Written, String> {
         let stopped = || "the store writer has stopped".to_string();
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send((Work::Stored(parsed), Some(reply)))
+            .send((work, Some(reply)))
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -159,7 +194,7 @@ fn write_group(
     s: &mut crate::store::Store,
     config: &Config,
     work: &[Work],
-) -> Vec<Result<IngestReport, String>> {
+) -> Vec<Result<Written, String>> {
     let now = Utc::now();
     let retry_at: Vec<RetryAt> = work.iter().map(|w| retry_at(w, now)).collect();
     let group: Vec<Write<'_>> = work
@@ -174,8 +209,32 @@ fn write_group(
             if let (Err(e), Work::NotModified { .. } | Work::Failed { .. }) = (&result, w) {
                 tracing::error!(feed = %w.feed(), error = %e, "cannot record the feed's state");
             }
-            result.map_err(|e| e.to_string())
+            let report = result.map_err(|e| e.to_string())?;
+            Ok(Written {
+                held: held_items(w, &report),
+                report,
+            })
         })
+        .collect()
+}
+
+/// The items of `w` the store held for their articles, by key.
+fn held_items(w: &Work, report: &IngestReport) -> Vec<(i64, Item)> {
+    let Work::Stored(p) = w else {
+        return Vec::new();
+    };
+    if report.held.is_empty() {
+        return Vec::new();
+    }
+    let mut ids: std::collections::HashMap<&str, i64> = report
+        .held
+        .iter()
+        .map(|(k, id)| (k.as_str(), *id))
+        .collect();
+    // By `remove`: an item repeated in a feed is held once.
+    p.items
+        .iter()
+        .filter_map(|i| Some((ids.remove(i.key.as_str())?, i.clone())))
         .collect()
 }
 
@@ -214,7 +273,14 @@ fn to_write<'a>(
             moved_to: p.moved_to.as_deref(),
             not_before: p.not_before,
             now,
-            articles: p.articles.clone(),
+            articles: ArticleTally::default(),
+            hold_for_articles: p.hold_for_articles,
+        }),
+        Work::Articles { feed, items, tally } => Write::Articles(Articles {
+            feed,
+            items,
+            tally: tally.clone(),
+            now,
         }),
         Work::NotModified { feed, url } => Write::NotModified { feed, url, now },
         Work::Failed {

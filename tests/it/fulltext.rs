@@ -491,3 +491,179 @@ async fn a_page_nested_too_deep_costs_only_its_article() {
     assert_eq!((articles.fetched, articles.failed), (1, 2), "{articles:?}");
     assert_last_failure(&articles, "more than 512 deep (max_article_depth)");
 }
+
+/// A full-text feed held its poll slots while its articles were read: 16
+/// slow full-text feeds held every slot. The items are stored first now,
+/// and the slot goes to the next feed while the articles are read: with
+/// one slot, a plain feed is done before a slow article is in, and the
+/// full-text feed's items are in the archive before their articles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_are_stored_before_their_articles_and_free_their_slot() {
+    let server = FeedServer::start().await;
+    let teaser = "Iranian drones struck Ukraine overnight.";
+    server.route(
+        "/feed.xml",
+        Route::feed(teaser_feed(&[(
+            "w1",
+            "Slow",
+            teaser,
+            &server.url("/a/slow"),
+        )])),
+    );
+    server.route("/a/slow", article_page().after(Duration::from_millis(1500)));
+    server.route(
+        "/other.xml",
+        Route::feed(teaser_feed(&[("o1", "Other", teaser, "")])),
+    );
+    let setup = Setup::with_poll(
+        "article_delay = \"0s\"\nconcurrency = 1",
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n\
+             [[feeds]]\nname = \"other\"\nurl = \"{}\"\n{RULE}",
+            server.url("/feed.xml"),
+            server.url("/other.xml"),
+        ),
+    );
+    let ctx = setup.context();
+    let order = std::sync::Mutex::new(Vec::new());
+    let progress = |r: &pipeline::FeedReport| order.lock().unwrap().push(r.feed.clone());
+    let poll = pipeline::poll_feeds_with_progress(&ctx, &ctx.config.feeds, &progress);
+    let watch = async {
+        // While the article is on its way, the item is searchable.
+        while server.seen("/a/slow").is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let found = setup.store().search("title:slow", None, None, 10).unwrap();
+        assert_eq!(found.len(), 1, "stored before its article is read");
+    };
+    let (reports, ()) = tokio::join!(poll, watch);
+    assert_eq!(*order.lock().unwrap(), ["other", "wire"], "{reports:?}");
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 1 && r.matched_items == 1),
+        "{reports:?}"
+    );
+    // The article's text is stored and searchable, and indexed once.
+    let found = setup
+        .store()
+        .search("grain terminal", None, None, 10)
+        .unwrap();
+    assert_eq!(found.len(), 1, "the article is in the archive");
+    assert_eq!(
+        setup
+            .store()
+            .search("title:slow", None, None, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// A page that crashed the reader was fetched and parsed again at every
+/// restart, and crashed it again, and the feed's items were never stored.
+/// Now the items are stored before their articles, and the attempt at a
+/// page before it is parsed: what a crash leaves is finished by the next
+/// poll, whose page was being parsed is not read again (its item matched
+/// on the feed's text), and one never tried is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_was_being_read_at_a_crash_is_not_read_again() {
+    let server = FeedServer::start().await;
+    let teaser = "Iranian drones struck Ukraine overnight.";
+    let (crash, ok) = (server.url("/a/crash"), server.url("/a/ok"));
+    let feed = teaser_feed(&[
+        ("c1", "Crashed the reader", teaser, &crash),
+        ("c2", "Never tried", "A quiet night.", &ok),
+    ]);
+    server.route("/feed.xml", Route::feed(feed.clone()));
+    server.route("/a/crash", article_page());
+    server.route("/a/ok", article_page());
+    let setup = setup(&server, true, "article_delay = \"0s\"");
+    // What a crash leaves: both items stored and held an hour ago, the
+    // first page's parse begun.
+    {
+        let mut store = setup.store();
+        let parsed = feedwatch::parse::parse_feed(
+            feed.as_bytes(),
+            &url::Url::parse(&server.url("/feed.xml")).unwrap(),
+            1000,
+        )
+        .unwrap();
+        let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+        let url = server.url("/feed.xml");
+        let mut batch = feedwatch::store::Batch::new("wire", &url, &parsed.items, an_hour_ago);
+        batch.hold_for_articles = true;
+        let report = store.ingest(&batch, &setup.config().rules).unwrap();
+        assert_eq!(
+            (report.new_items, report.matched_items, report.held.len()),
+            (2, 0, 2)
+        );
+        let key = &parsed.items[0].key;
+        let crashed = report.held.iter().find(|(k, _)| k == key).unwrap().1;
+        store.article_attempted(&[crashed], an_hour_ago).unwrap();
+    }
+    let ctx = setup.context();
+    pipeline::poll_all(&ctx).await;
+    assert!(server.seen("/a/crash").is_empty(), "not read again");
+    assert_eq!(
+        server.seen("/a/ok").len(),
+        1,
+        "the page never tried is read"
+    );
+    let articles = articles_of(&setup);
+    assert_eq!((articles.fetched, articles.failed), (1, 1), "{articles:?}");
+    assert_last_failure(&articles, "did not finish this page last time");
+    let text = digest_text(
+        &pipeline::dry_run(&ctx, &ctx.config.digests[0])
+            .await
+            .unwrap(),
+    );
+    assert!(
+        text.contains("Crashed the reader"),
+        "matched on its teaser:\n{text}"
+    );
+    assert!(
+        text.contains("Never tried"),
+        "matched on its article:\n{text}"
+    );
+    assert!(text.contains("Found in the full article"), "{text}");
+    // Finished: the next poll has nothing left to finish.
+    pipeline::poll_all(&ctx).await;
+    assert_eq!(server.seen("/a/ok").len(), 1);
+}
+
+/// The article 429/503 hold-off was lost between separate `poll` runs:
+/// each new process asked the host again at once. It is stored now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_off_outlives_the_process() {
+    let server = FeedServer::start().await;
+    let teaser = "Iranian drones struck Ukraine overnight.";
+    server.route(
+        "/feed.xml",
+        Route::feed(teaser_feed(&[(
+            "h1",
+            "Busy",
+            teaser,
+            &server.url("/a/busy"),
+        )])),
+    );
+    server.route(
+        "/a/busy",
+        Route::status(429, "slow down").with_header("Retry-After", "600"),
+    );
+    let setup = setup(&server, true, "article_delay = \"0s\"");
+    pipeline::poll_all(&setup.context()).await;
+    assert_eq!(server.seen("/a/busy").len(), 1);
+    // The next `poll`: a new process, a new item on the same host.
+    server.route(
+        "/feed.xml",
+        Route::feed(teaser_feed(&[
+            ("h1", "Busy", teaser, &server.url("/a/busy")),
+            ("h2", "Later", teaser, &server.url("/a/later")),
+        ])),
+    );
+    server.route("/a/later", article_page());
+    pipeline::poll_all(&setup.context()).await;
+    assert!(server.seen("/a/later").is_empty(), "the host is left alone");
+    assert_eq!(server.seen("/a/busy").len(), 1);
+    assert_eq!(articles_of(&setup).failed, 2);
+}

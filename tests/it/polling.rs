@@ -107,7 +107,8 @@ async fn a_poll_of_many_feeds_records_every_feed_changed_or_not() {
                 r.outcome,
                 FeedOutcome::Stored(feedwatch::model::IngestReport {
                     new_items: 1,
-                    matched_items: 1
+                    matched_items: 1,
+                    held: Vec::new(),
                 }),
                 "{}",
                 r.feed
