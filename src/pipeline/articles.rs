@@ -1,14 +1,15 @@
 //! Pipeline: full text of teaser feeds (README, "Full text"). For a
-//! `full_text` feed, each item of a fetch that can alert — new to the
-//! store, and past the backfill of a feed's first fetch — gets the text of
-//! the article its link leads to, before the items are stored and matched.
-//! Item links are feed data: they are fetched through the guard (a public
-//! feed's item cannot lead feedwatch inside), http(s) only, under
+//! `full_text` feed, the items of a fetch that the store held for their
+//! articles — new, past the backfill of a feed's first fetch, with a link —
+//! get the text of the article their link leads to, after they are stored
+//! and outside the poll's slots; then they are matched. Item links are feed
+//! data: they are fetched through the guard, http(s) only, under
 //! `max_article`, politely (`Hosts`), and all of a feed's articles within
-//! `article_wait`. An article that fails costs only itself: its item is
-//! matched on what the feed gave, and the failure is counted on the feed.
-//! An item is stored once, with or without its article, so an article is
-//! never fetched twice.
+//! `article_wait`. A page is bounded before it is parsed, and parsed on a
+//! thread of its own within `article_parse_time`; the attempt is recorded
+//! first, so a page that crashed the process is never parsed again. An
+//! article that fails costs only itself: its item is matched on what the
+//! feed gave, and the failure is counted on the feed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
