@@ -19,6 +19,10 @@
 #     its source file for root, reaching a real SMTP server on loopback;
 #   - `systemctl stop` ends it within seconds with a slow feed in flight,
 #     cleanly (Result=success), and `status` then reads what it left;
+#   - a full_text feed whose articles are pages nested 30,000 and 100,000
+#     deep (and 2 MB of nested tables) costs those articles only: the
+#     daemon polls the other feeds, is neither restarted nor killed by the
+#     watchdog, `status` says why, and it stops within seconds;
 #   - the example installed as it is in the repository (with its state_dir)
 #     gets a warning from `check`, and the service's error says what to do.
 # Needs root and systemd-nspawn (package systemd-container, installed here
@@ -76,6 +80,35 @@ class Smtp(socketserver.StreamRequestHandler):
             else: self.reply("250 ok")
 class Silent(socketserver.StreamRequestHandler):
     def handle(self): time.sleep(300)
+import http.server, email.utils
+STORY = "<p>Officials in Kyiv said Iranian drones hit the port of Odesa overnight.</p>" * 20
+PAGES = {"/deep30k": "<div>" * 30000, "/deep100k": "<div>" * 100000,
+         "/tables": "<table><tr><td>" * 130000}
+def feed(items):
+    now = email.utils.formatdate(usegmt=True)
+    body = "".join(f"<item><guid>{g}</guid><title>{t}</title><link>{l}</link>"
+                   f"<description>Drones over Ukraine, officials say.</description><pubDate>{now}</pubDate></item>"
+                   for g, t, l in items)
+    return f'<rss version="2.0"><channel><title>t</title>{body}</channel></rss>'
+class Hostile(http.server.BaseHTTPRequestHandler):
+    # A feed whose items link to pages built to crash or wedge an HTML
+    # parser, and a calm feed beside it.
+    def do_GET(self):
+        base = "http://127.0.0.1:8089"
+        if self.path == "/hostile.xml":
+            body, ctype = feed([(p, "Hostile " + p, base + p) for p in PAGES]), "application/rss+xml"
+        elif self.path == "/calm.xml":
+            body, ctype = feed([("calm1", "Calm", "")]), "application/rss+xml"
+        elif self.path in PAGES:
+            body, ctype = "<html><body>" + PAGES[self.path] + STORY, "text/html"
+        else:
+            self.send_response(404); self.end_headers(); return
+        data = body.encode()
+        self.send_response(200); self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+    def log_message(self, *a): pass
+hostile = http.server.ThreadingHTTPServer(("127.0.0.1", 8089), Hostile)
+threading.Thread(target=hostile.serve_forever, daemon=True).start()
 for handler, port in ((Smtp, 2525), (Silent, 8088)):
     server = socketserver.ThreadingTCPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
@@ -185,6 +218,37 @@ echo "$took" > /fwresult/stop-ms.txt
 feedwatch status > /fwresult/status.txt 2>&1 || finish "FAIL: status after stop failed"
 grep -q "^silent " /fwresult/status.txt || finish "FAIL: status does not show the silent feed"
 
+# Hostile article pages (30,000 and 100,000 nested divs, 2 MB of nested
+# tables) behind a full_text feed: each costs its own article; the daemon
+# keeps polling the other feeds, is never restarted or killed by the
+# watchdog, and stops within seconds.
+cat >> $config <<'TOML'
+[[feeds]]
+name = "hostile"
+url = "http://127.0.0.1:8089/hostile.xml"
+full_text = true
+[[feeds]]
+name = "calm"
+url = "http://127.0.0.1:8089/calm.xml"
+TOML
+systemctl start feedwatch
+pid=$(systemctl show -p MainPID --value feedwatch)
+wait_for "feed polled feed=hostile" || finish "FAIL: the hostile feed was not polled"
+wait_for "feed polled feed=calm" || finish "FAIL: the calm feed was not polled beside the hostile one"
+log | grep "no article text" > /fwresult/hostile.txt
+[ "$(grep -c "more than 512 deep" /fwresult/hostile.txt)" -eq 3 ] || finish "FAIL: the hostile pages were not refused as too deep (see hostile.txt)"
+systemctl reload feedwatch && wait_for "config reloaded" 2 || finish "FAIL: no reload after the hostile poll"
+[ "$(systemctl show -p MainPID --value feedwatch)" = "$pid" ] || finish "FAIL: the daemon restarted (a crash?)"
+[ "$(systemctl show -p NRestarts --value feedwatch)" = 0 ] || finish "FAIL: the daemon was restarted"
+[ "$(systemctl show -p ActiveState --value feedwatch)" = active ] || finish "FAIL: not active after the hostile pages"
+feedwatch status > /fwresult/status-hostile.txt 2>&1 || finish "FAIL: status after the hostile pages failed"
+grep -q "more than 512 deep" /fwresult/status-hostile.txt || finish "FAIL: status does not say why the articles failed"
+start=$(date +%s%N)
+systemctl stop feedwatch
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$(systemctl show -p Result --value feedwatch)" = success ] || finish "FAIL: did not stop cleanly after the hostile pages"
+[ "$took" -lt 5000 ] || finish "FAIL: stopping after the hostile pages took $took ms"
+
 # The example exactly as in the repository (state_dir and all): check warns,
 # and the service's error says why and what to do, once.
 cp "$repo/config/feedwatch.toml" $config
@@ -239,4 +303,4 @@ if [ "$result" != PASS ]; then
 fi
 echo "--- status after stop"; cat "$work/result/status.txt"
 echo "--- stop took $(cat "$work/result/stop-ms.txt") ms"
-echo "PASS: the README's install block works as written; the service started without a password file, polled, logged with priorities, showed its next poll, reloaded and refused a bad config visibly, used its credential (and root its source), let root's check/status/digest work with no prefix, and stopped within seconds with a feed in flight"
+echo "PASS: the README's install block works as written; the service started without a password file, polled, logged with priorities, showed its next poll, reloaded and refused a bad config visibly, used its credential (and root its source), let root's check/status/digest work with no prefix, stopped within seconds with a feed in flight, and kept polling past hostile article pages"
