@@ -120,6 +120,11 @@ impl From<rusqlite::Error> for StoreError {
 /// opened (the archive's big tables are checked by the daemon's full check).
 const CHECKED_AT_OPEN: &[&str] = &["feeds", "matches", "outbox"];
 
+/// The oldest schema a reader (`status`, `search`) can read as it is: the
+/// one before the archive is packed. Older ones need the daemon or `poll`
+/// to upgrade them first.
+const OLDEST_READABLE: i64 = 10;
+
 pub struct Store {
     conn: Connection,
     /// The live matcher (docs/DESIGN.md §3), made when first needed: a
@@ -189,8 +194,17 @@ impl Store {
         if found > known {
             return Err(StoreError::TooNew { found, known });
         }
-        if found < known {
+        // An archive being packed (schema 11, by the daemon at its start,
+        // in steps) or about to be is read as it is: its tables answer
+        // every query of `status` and `search` until the swap.
+        if found < OLDEST_READABLE {
             return Err(StoreError::TooOld { found, known });
+        }
+        if found < known {
+            tracing::warn!(
+                schema = found,
+                "the database is being upgraded (schema {found} of {known}); shown as it was before the upgrade"
+            );
         }
         let store = Self::with_conn(conn);
         store.check_integrity(false)?;

@@ -120,3 +120,25 @@ fn the_daemon_packs_an_old_archive_extending_its_start_timeout_at_each_step() {
     assert_eq!(hits.len(), 1, "the last item is packed and found");
     assert!(hits[0].snippet.contains("drones"), "{}", hits[0].snippet);
 }
+
+/// During packing, `status` and `search` refused ("older than this
+/// feedwatch … start the daemon"), while the daemon was doing just that.
+/// They read the archive as it is now, between two steps of the packing.
+#[test]
+fn status_and_search_read_an_archive_while_it_is_packed() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    old_archive(&state, 12_000);
+    let q = feedwatch::rules::compile_query("\"Report 11999\"", &Default::default()).unwrap();
+    let mut reads = 0;
+    let mut between_steps = |_: feedwatch::store::Progress| {
+        let store = feedwatch::store::Store::open_read_only(&state).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 11, "mid-packing");
+        let items: i64 = store.feed_status().unwrap().iter().map(|f| f.items).sum();
+        assert_eq!(items, 12_000);
+        assert_eq!(store.search(&q, None, None, 10).unwrap().len(), 1);
+        reads += 1;
+    };
+    feedwatch::store::Store::open_dir_reporting(&state, &mut between_steps).unwrap();
+    assert_eq!(reads, 3, "read between each step");
+}
