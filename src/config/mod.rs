@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use url::Url;
 
-use crate::model::CompiledRule;
+use crate::model::{CompiledRule, InternalHost};
 use crate::rules::{self, TermSets};
 use raw::RawConfig;
 use validate::Validator;
@@ -91,6 +91,9 @@ pub struct PollConfig {
     pub article_wait: Duration,
     /// The least time between two article requests to one host.
     pub article_delay: Duration,
+    /// Hosts inside the network that URLs found in feed data (article
+    /// links, advertised feeds, redirects) may lead to (README, "Fetching").
+    pub allow_internal: Vec<InternalHost>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

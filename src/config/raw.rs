@@ -41,6 +41,8 @@ pub struct RawPoll {
     pub max_article: Option<S<String>>,
     pub article_wait: Option<S<String>>,
     pub article_delay: Option<S<String>>,
+    #[serde(default)]
+    pub allow_internal: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

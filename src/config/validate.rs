@@ -12,7 +12,8 @@ use url::Url;
 
 use super::raw::{self, RawConfig, RawEmail, RawPoll, S};
 use super::values::{
-    Lines, MAX_DURATION, parse_duration, parse_duration_between, parse_schedule, parse_size,
+    Lines, MAX_DURATION, parse_duration, parse_duration_between, parse_internal_host,
+    parse_schedule, parse_size,
 };
 use super::{
     Config, ConfigError, DEFAULT_DIGEST, DEFAULT_STATE_DIR, DEFAULT_SUBJECT, DigestConfig,
@@ -167,6 +168,11 @@ impl<'a> Validator<'a> {
         // long.
         let article_wait = self.duration(&raw.article_wait, 30, 1, 3600);
         let article_delay = self.duration(&raw.article_delay, 1, 0, 3600);
+        let allow_internal = raw
+            .allow_internal
+            .iter()
+            .filter_map(|h| self.check(h, |t| parse_internal_host(t)))
+            .collect();
         Some(PollConfig {
             schedule: schedule?,
             concurrency: concurrency?,
@@ -178,6 +184,7 @@ impl<'a> Validator<'a> {
             max_article: max_article?,
             article_wait: article_wait?,
             article_delay: article_delay?,
+            allow_internal,
         })
     }
 
