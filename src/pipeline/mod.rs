@@ -144,7 +144,8 @@ impl Context {
         db: Db,
         shutdown: CancellationToken,
     ) -> Result<Self, crate::fetch::FetchError> {
-        let fetcher = Fetcher::new(config.poll.timeout, config.poll.max_body)?;
+        let fetcher = Fetcher::new(config.poll.timeout, config.poll.max_body)?
+            .allowing(&config.poll.allow_internal);
         Ok(Context {
             db,
             fetcher,

@@ -535,7 +535,10 @@ async fn a_web_page_url_is_followed_to_the_feed_it_advertises() {
     page.content_type = "text/html; charset=utf-8";
     server.route("/", page);
     server.route("/feed.xml", Route::feed(sample_feed()));
-    let setup = Setup::new(
+    // The advertised feed is data, judged by where it leads: the server
+    // stands in for a public one (README, "Fetching").
+    let setup = Setup::with_poll(
+        &server.allowed(),
         "transport = \"stdout\"",
         &format!(
             "[[feeds]]\nname = \"site\"\nurl = \"{}\"\n{}",
@@ -605,7 +608,8 @@ async fn check_probe_says_what_each_feed_is() {
     page.content_type = "text/html";
     server.route("/page.xml", page);
     server.route("/broken.xml", Route::status(500, "oops"));
-    let setup = Setup::new(
+    let setup = Setup::with_poll(
+        &server.allowed(),
         "transport = \"stdout\"",
         &(server.feeds_toml(&["good", "page", "broken"]) + rule_iran_drones_ukraine()),
     );
