@@ -1,8 +1,10 @@
 //! Config stage: the small value grammars of the config (durations `15m`, sizes
-//! `10MiB`, cron schedules with 5 or 6 fields, hosts with an optional port)
+//! `10MiB`, cron schedules with 5 or 6 fields, feed URLs, hosts with an
+//! optional port)
 //! and byte offset → line:column. Pure functions; each returns a message fit
 //! to show after the position.
 
+use std::path::Path;
 use std::time::Duration;
 
 use url::Url;
@@ -160,6 +162,41 @@ pub fn parse_internal_host(text: &str) -> Result<InternalHost, String> {
         host: host.to_string(),
         port,
     })
+}
+
+/// Feed URLs are http(s) or file. `file://PATH` with a relative PATH is
+/// resolved against the config file's folder, so a config can ship with its
+/// sample feed (`file://sample-feed.xml`). PATH is URL-escaped, as in any
+/// URL: `local%20feed.xml` is the file `local feed.xml`.
+pub fn feed_url(text: &str, base: &Path) -> Result<Url, String> {
+    if let Some(rest) = text.strip_prefix("file://") {
+        let rest = percent_encoding::percent_decode_str(rest)
+            .decode_utf8()
+            .map_err(|_| format!("file URL '{text}' escapes bytes that are not UTF-8"))?;
+        let p = Path::new(rest.as_ref());
+        let abs = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        };
+        let abs = if abs.is_absolute() {
+            abs
+        } else {
+            std::env::current_dir()
+                .map_err(|e| e.to_string())?
+                .join(abs)
+        };
+        return Url::from_file_path(&abs)
+            .map_err(|_| format!("invalid file path '{}'", abs.display()));
+    }
+    let u = Url::parse(text).map_err(|e| format!("invalid feed URL '{text}': {e}"))?;
+    match u.scheme() {
+        "http" | "https" if u.host_str().is_some() => Ok(u),
+        "http" | "https" => Err(format!("feed URL '{text}' has no host")),
+        s => Err(format!(
+            "feed URL scheme must be http, https or file, found '{s}'"
+        )),
+    }
 }
 
 /// The line starts of a text, for many `line_col` lookups in it: a config
