@@ -114,10 +114,10 @@ fn embedded_v4(a: Ipv6Addr) -> Option<Ipv4Addr> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error(
-        "refused: {ip} is an internal address, and URLs found in feeds and redirects \
-         may lead to public addresses only ([poll] allow_internal lists exceptions)"
+        "refused: {url} is at the internal address {ip}, and URLs found in feeds and \
+         redirects may lead to public addresses only ([poll] allow_internal lists exceptions)"
     )]
-    Internal { ip: IpAddr },
+    Internal { url: String, ip: IpAddr },
     #[error(
         "refused: {host} resolves only to internal addresses, and URLs found in feeds \
          and redirects may lead to public addresses only ([poll] allow_internal lists exceptions)"
@@ -169,7 +169,10 @@ pub fn decide(
     if is_public(ip) {
         Ok(Hop::Guarded)
     } else {
-        Err(Refusal::Internal { ip })
+        Err(Refusal::Internal {
+            url: url.to_string(),
+            ip,
+        })
     }
 }
 
