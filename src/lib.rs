@@ -9,7 +9,7 @@
 //! - `model`: plain data exchanged between the stages.
 //! - `config`: TOML → validated `Config`, errors with line and column.
 //! - `rules`: rule syntax → AST (errors with positions) → FTS5 query.
-//! - `fetch`: HTTP(S)/file fetching with limits and conditional GET.
+//! - `fetch`: HTTP(S)/file fetching with limits, conditional GET and the SSRF guard.
 //! - `parse`: feed bytes → items with our own identity and plain text.
 //! - `store`: SQLite: migrations, dedup (`store/ingest.rs`), the match
 //!   step (`store/matching.rs`: FTS5 over each group's new rows), outbox,

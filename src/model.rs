@@ -84,6 +84,17 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// A host inside the operator's network that URLs found in feed data may
+/// lead to all the same (`[poll] allow_internal`; README, "Fetching").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalHost {
+    /// As a URL parser writes it: lower case, punycode, an IPv6 address
+    /// in brackets (`[::1]`).
+    pub host: String,
+    /// Only this port, when given; any port otherwise.
+    pub port: Option<u16>,
+}
+
 /// A rule compiled for the store: an FTS5 query plus where it applies.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompiledRule {

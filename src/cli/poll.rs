@@ -1,14 +1,16 @@
 //! Command line: `poll` and `run --once`. One line per feed (stdout for
 //! `poll`; stderr for `run --once`, whose stdout carries the digests of the
 //! stdout transport), a progress bar while the user watches, and exit 1
-//! when the poll itself failed (the store, a bug) rather than a feed.
+//! when the poll itself failed (the store, a bug, pruning by `retention`)
+//! rather than a feed.
 
 use super::output::{Out, Progress, outln};
 use super::{CliError, plural};
 use crate::config::FeedConfig;
-use crate::pipeline::{self, Context, FeedOutcome, FeedReport, Retry};
+use crate::pipeline::{self, Context, FeedOutcome, FeedReport, Polled, Retry};
 
-async fn poll_with_progress(ctx: &Context, feeds: &[FeedConfig]) -> Vec<FeedReport> {
+/// The poll, pruning included (the pipeline prunes after every poll).
+async fn poll_with_progress(ctx: &Context, feeds: &[FeedConfig]) -> Polled {
     let bar = Progress::start(feeds.len(), "feeds");
     pipeline::poll_feeds_with_progress(ctx, feeds, &|r| bar.step(&r.feed)).await
 }
@@ -60,22 +62,24 @@ pub async fn poll(ctx: &Context, feed: Option<&str>) -> Result<(), CliError> {
         ],
         None => ctx.config.feeds.clone(),
     };
-    let reports = poll_with_progress(ctx, &feeds).await;
+    let Polled { reports, pruned } = poll_with_progress(ctx, &feeds).await;
     let mut out = Out::new();
     for r in &reports {
         outln!(out, "{}", report_line(r));
     }
-    poll_failed(&reports)
+    poll_failed(&reports)?;
+    pruned?;
+    Ok(())
 }
 
 pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
-    let reports = poll_with_progress(ctx, &ctx.config.feeds).await;
+    let Polled { reports, pruned } = poll_with_progress(ctx, &ctx.config.feeds).await;
     for r in &reports {
         eprintln!("{}", report_line(r));
     }
     let delivered = pipeline::deliver(ctx, &ctx.config.digests, Retry::All).await;
-    pipeline::prune(ctx).await?;
     poll_failed(&reports)?;
+    pruned?;
     let failed = delivered.map_err(|e| CliError::Runtime(e.into()))?.failed;
     if failed > 0 {
         // Exit 1 so that a timer or cron job shows the failure; nothing is lost.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use url::Url;
 
-use crate::model::CompiledRule;
+use crate::model::{CompiledRule, InternalHost};
 use crate::rules::{self, TermSets};
 use raw::RawConfig;
 use validate::Validator;
@@ -95,6 +95,9 @@ pub struct PollConfig {
     pub article_limits: crate::model::PageLimits,
     /// The longest one article page may take to parse.
     pub article_parse_time: Duration,
+    /// Hosts inside the network that URLs found in feed data (article
+    /// links, advertised feeds, redirects) may lead to (README, "Fetching").
+    pub allow_internal: Vec<InternalHost>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

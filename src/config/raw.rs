@@ -44,6 +44,8 @@ pub struct RawPoll {
     pub max_article_depth: Option<S<i64>>,
     pub max_article_elements: Option<S<i64>>,
     pub article_parse_time: Option<S<String>>,
+    #[serde(default)]
+    pub allow_internal: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -290,6 +290,32 @@ fn transports() {
     assert!(e[0].2.contains("unknown transport 'pigeon'"), "{e:?}");
 }
 
+/// `starttls` was accepted and ignored with a transport that speaks no
+/// SMTP: a user who set it believed mail went out over TLS.
+#[test]
+fn starttls_without_smtp_is_an_error_at_its_line() {
+    for transport in [
+        "stdout",
+        "sendmail",
+        "sendmail:/usr/sbin/sendmail",
+        "maildir:/srv/mail",
+    ] {
+        let text = MINIMAL.replace(
+            "smtp = \"smtp://user%40x@127.0.0.1:2525\"",
+            &format!("transport = \"{transport}\"\nstarttls = \"required\""),
+        );
+        let e = errors(&text);
+        assert_eq!(e.len(), 1, "{transport}: {e:?}");
+        let (line, col, message) = &e[0];
+        assert_eq!((*line, *col), (7, 12), "{transport}: the starttls line");
+        assert!(
+            message.contains("starttls applies to SMTP only")
+                && message.contains(&format!("\"{transport}\"")),
+            "{message}"
+        );
+    }
+}
+
 #[test]
 fn addresses_with_line_breaks_are_refused() {
     let text = MINIMAL.replace(

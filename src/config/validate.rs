@@ -12,7 +12,8 @@ use url::Url;
 
 use super::raw::{self, RawConfig, RawEmail, RawPoll, S};
 use super::values::{
-    Lines, MAX_DURATION, parse_duration, parse_duration_between, parse_schedule, parse_size,
+    Lines, MAX_DURATION, feed_url, parse_duration, parse_duration_between, parse_internal_host,
+    parse_schedule, parse_size,
 };
 use super::{
     Config, ConfigError, DEFAULT_DIGEST, DEFAULT_STATE_DIR, DEFAULT_SUBJECT, DigestConfig,
@@ -179,6 +180,11 @@ impl<'a> Validator<'a> {
         // A parse is CPU on one thread; a minute is far past any real page
         // (a few milliseconds) and within what the watchdog allows.
         let article_parse_time = self.duration(&raw.article_parse_time, 10, 1, 60);
+        let allow_internal = raw
+            .allow_internal
+            .iter()
+            .filter_map(|h| self.check(h, |t| parse_internal_host(t)))
+            .collect();
         Some(PollConfig {
             schedule: schedule?,
             concurrency: concurrency?,
@@ -195,6 +201,7 @@ impl<'a> Validator<'a> {
                 elements: elements?,
             },
             article_parse_time: article_parse_time?,
+            allow_internal,
         })
     }
 
@@ -248,7 +255,20 @@ impl<'a> Validator<'a> {
             self.push(at, "[email] needs to = [\"you@example.org\"]");
         }
         let transport = match (&e.transport, &e.smtp) {
-            (Some(t), _) if t.get_ref() != "smtp" => self.transport(t),
+            (Some(t), _) if t.get_ref() != "smtp" => {
+                if let Some(s) = &e.starttls {
+                    // Accepted and ignored, it let a user believe mail
+                    // went out over TLS.
+                    self.push(
+                        s.span().start,
+                        format!(
+                            "starttls applies to SMTP only; transport = \"{}\" sends no mail over SMTP: remove starttls",
+                            t.get_ref()
+                        ),
+                    );
+                }
+                self.transport(t)
+            }
             (_, Some(url)) => self.smtp(url, e),
             (_, None) => {
                 self.push(
@@ -424,39 +444,4 @@ fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
-}
-
-/// Feed URLs are http(s) or file. `file://PATH` with a relative PATH is
-/// resolved against the config file's folder, so a config can ship with its
-/// sample feed (`file://sample-feed.xml`). PATH is URL-escaped, as in any
-/// URL: `local%20feed.xml` is the file `local feed.xml`.
-fn feed_url(text: &str, base: &Path) -> Result<Url, String> {
-    if let Some(rest) = text.strip_prefix("file://") {
-        let rest = percent_encoding::percent_decode_str(rest)
-            .decode_utf8()
-            .map_err(|_| format!("file URL '{text}' escapes bytes that are not UTF-8"))?;
-        let p = Path::new(rest.as_ref());
-        let abs = if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            base.join(p)
-        };
-        let abs = if abs.is_absolute() {
-            abs
-        } else {
-            std::env::current_dir()
-                .map_err(|e| e.to_string())?
-                .join(abs)
-        };
-        return Url::from_file_path(&abs)
-            .map_err(|_| format!("invalid file path '{}'", abs.display()));
-    }
-    let u = Url::parse(text).map_err(|e| format!("invalid feed URL '{text}': {e}"))?;
-    match u.scheme() {
-        "http" | "https" if u.host_str().is_some() => Ok(u),
-        "http" | "https" => Err(format!("feed URL '{text}' has no host")),
-        s => Err(format!(
-            "feed URL scheme must be http, https or file, found '{s}'"
-        )),
-    }
 }

@@ -1,8 +1,15 @@
 //! Config stage: the small value grammars of the config (durations `15m`, sizes
-//! `10MiB`, cron schedules with 5 or 6 fields) and byte offset → line:column.
-//! Pure functions; each returns a message fit to show after the position.
+//! `10MiB`, cron schedules with 5 or 6 fields, feed URLs, hosts with an
+//! optional port)
+//! and byte offset → line:column. Pure functions; each returns a message fit
+//! to show after the position.
 
+use std::path::Path;
 use std::time::Duration;
+
+use url::Url;
+
+use crate::model::InternalHost;
 
 /// A cron schedule, normalised to the 6-field form (seconds first) that
 /// tokio-cron-scheduler and croner expect (docs/DESIGN.md §3).
@@ -123,6 +130,75 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(bad)
 }
 
+/// An entry of `[poll] allow_internal`: `host` or `host:port`, the host
+/// as a URL has it (a name, an IPv4 address, an IPv6 address in
+/// brackets), stored as the URL parser writes it so that the guard can
+/// compare it with a URL's host.
+pub fn parse_internal_host(text: &str) -> Result<InternalHost, String> {
+    let bad = |why: &str| {
+        format!(
+            "allow_internal: '{text}' {why}: write a host or host:port, such as \"wiki.lan\", \"10.0.0.5:8080\" or \"[fd00::1]:8080\""
+        )
+    };
+    if text.contains("://") {
+        return Err(bad("has a scheme"));
+    }
+    let url =
+        Url::parse(&format!("http://{text}/")).map_err(|e| bad(&format!("is not a host ({e})")))?;
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(bad("is more than a host and port"));
+    }
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| bad("has no host"))?;
+    // The parser forgets a port that is the scheme's default (80).
+    let port = url.port().or_else(|| text.ends_with(":80").then_some(80));
+    Ok(InternalHost {
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// Feed URLs are http(s) or file. `file://PATH` with a relative PATH is
+/// resolved against the config file's folder, so a config can ship with its
+/// sample feed (`file://sample-feed.xml`). PATH is URL-escaped, as in any
+/// URL: `local%20feed.xml` is the file `local feed.xml`.
+pub fn feed_url(text: &str, base: &Path) -> Result<Url, String> {
+    if let Some(rest) = text.strip_prefix("file://") {
+        let rest = percent_encoding::percent_decode_str(rest)
+            .decode_utf8()
+            .map_err(|_| format!("file URL '{text}' escapes bytes that are not UTF-8"))?;
+        let p = Path::new(rest.as_ref());
+        let abs = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        };
+        let abs = if abs.is_absolute() {
+            abs
+        } else {
+            std::env::current_dir()
+                .map_err(|e| e.to_string())?
+                .join(abs)
+        };
+        return Url::from_file_path(&abs)
+            .map_err(|_| format!("invalid file path '{}'", abs.display()));
+    }
+    let u = Url::parse(text).map_err(|e| format!("invalid feed URL '{text}': {e}"))?;
+    match u.scheme() {
+        "http" | "https" if u.host_str().is_some() => Ok(u),
+        "http" | "https" => Err(format!("feed URL '{text}' has no host")),
+        s => Err(format!(
+            "feed URL scheme must be http, https or file, found '{s}'"
+        )),
+    }
+}
+
 /// The line starts of a text, for many `line_col` lookups in it: a config
 /// of 10,000 feeds has its rules after them, and scanning from the start
 /// for each rule was a fifth of `status` (perf).
@@ -201,6 +277,38 @@ mod tests {
             parse_schedule("0 0 29 2 *").is_ok(),
             "a leap day comes within four years"
         );
+    }
+
+    #[test]
+    fn allow_internal_entries_are_hosts_with_an_optional_port() {
+        let host = |h: &str, port| InternalHost {
+            host: h.to_string(),
+            port,
+        };
+        assert_eq!(parse_internal_host("Wiki.LAN"), Ok(host("wiki.lan", None)));
+        assert_eq!(
+            parse_internal_host("10.0.0.5:8080"),
+            Ok(host("10.0.0.5", Some(8080)))
+        );
+        assert_eq!(
+            parse_internal_host("127.0.0.1:80"),
+            Ok(host("127.0.0.1", Some(80)))
+        );
+        assert_eq!(
+            parse_internal_host("[FD00::1]:8443"),
+            Ok(host("[fd00::1]", Some(8443)))
+        );
+        for bad in [
+            "",
+            "http://wiki.lan",
+            "wiki.lan/path",
+            "fd00::1",
+            "user@wiki.lan",
+            "wiki.lan:99999",
+        ] {
+            let err = parse_internal_host(bad).expect_err(bad);
+            assert!(err.starts_with("allow_internal: "), "{err}");
+        }
     }
 
     #[test]

@@ -293,9 +293,6 @@ pub async fn step(ctx: &Context, tick: Tick) -> Vec<Tick> {
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "poll finished"
             );
-            if let Err(e) = pipeline::prune(ctx).await {
-                tracing::error!(error = %e, "cannot prune old items");
-            }
             vec![Tick::AfterPoll]
         }
         Tick::AfterPoll => {

@@ -1,12 +1,12 @@
 //! Fetch stage, HTTP: redirects followed by hand (at most 5, a loop fails
-//! at once, a public origin never led inside: `guard`), conditional GET,
+//! at once, every hop decided by the SSRF guard: `guard`), conditional GET,
 //! the body read under its cap and deadline, and what the response headers
 //! say (validators, Cache-Control max-age, Retry-After).
 
 use reqwest::header::{self, HeaderMap};
 use std::time::Duration;
 use tokio::time::Instant;
-use url::Url;
+use url::{Origin, Url};
 
 use super::{
     FetchError, FetchOutcome, Fetched, Fetcher, LargeBody, MAX_REDIRECTS, SMALL_BODY, guard,
@@ -14,14 +14,16 @@ use super::{
 use crate::model::Validators;
 
 impl Fetcher {
+    /// `configured`: the origin of the configured feed URL, when `url` is
+    /// that URL (or where it moved); `None` for a URL found in data.
     pub(super) async fn fetch_http(
         &self,
         url: &Url,
         validators: &Validators,
-        origin_public: Option<bool>,
+        configured: Option<Origin>,
         deadline: Instant,
     ) -> Result<FetchOutcome, FetchError> {
-        let hops = tokio::time::timeout_at(deadline, self.follow(url, validators, origin_public))
+        let hops = tokio::time::timeout_at(deadline, self.follow(url, validators, configured))
             .await
             .unwrap_or(Err(FetchError::Timeout))?;
         let resp = hops.response;
@@ -55,38 +57,36 @@ impl Fetcher {
             content_type: text(header::CONTENT_TYPE),
             max_age: text(header::CACHE_CONTROL).as_deref().and_then(max_age),
             moved_to: hops.moved_to,
-            origin_public: hops.origin_public,
             large,
         })))
     }
 
     /// Requests `url`, following redirects by hand (at most 5; a loop
     /// fails at once) so that we know whether every hop was permanent
-    /// (reported in `status`), and so that a chain that starts at a public
-    /// address is never led to an internal one (`guard`). `origin_public`
-    /// is known when the URL was found in fetched data.
+    /// (reported in `status`), and so that the guard decides every hop
+    /// before it is requested. The configured origin is trusted only until
+    /// the chain leaves it: a server elsewhere cannot send us back inside.
     async fn follow(
         &self,
         url: &Url,
         validators: &Validators,
-        origin_public: Option<bool>,
+        mut configured: Option<Origin>,
     ) -> Result<Hops, FetchError> {
         let mut current = url.clone();
         let mut permanent = true;
         let mut visited = vec![url.clone()];
-        let mut origin_public = origin_public;
         loop {
-            let client = if origin_public == Some(true) {
-                &self.guarded
-            } else {
-                &self.client
+            if configured.as_ref().is_some_and(|o| *o != current.origin()) {
+                configured = None;
+            }
+            let client = match guard::decide(&current, configured.as_ref(), &self.allowed)? {
+                guard::Hop::Trusted => &self.client,
+                guard::Hop::Guarded => &self.guarded,
             };
             let resp = conditional(client.get(current.as_str()), validators)
                 .send()
                 .await
                 .map_err(classify)?;
-            let public = *origin_public
-                .get_or_insert_with(|| resp.remote_addr().is_some_and(self.origin_is_public));
             let status = resp.status().as_u16();
             let location = resp
                 .headers()
@@ -99,10 +99,9 @@ impl Fetcher {
                 return Ok(Hops {
                     response: resp,
                     moved_to,
-                    origin_public: public,
                 });
             };
-            let next = redirect_target(&current, location, public)?;
+            let next = redirect_target(&current, location)?;
             if visited.contains(&next) || visited.len() > MAX_REDIRECTS {
                 return Err(FetchError::TooManyRedirects);
             }
@@ -156,7 +155,6 @@ impl Fetcher {
 struct Hops {
     response: reqwest::Response,
     moved_to: Option<Url>,
-    origin_public: bool,
 }
 
 fn conditional(
@@ -172,9 +170,9 @@ fn conditional(
     req
 }
 
-/// Where a redirect leads: http(s) only, and never from a public address
-/// to a literal internal one (names are checked by the guarded resolver).
-fn redirect_target(current: &Url, location: &str, origin_public: bool) -> Result<Url, FetchError> {
+/// Where a redirect leads: http(s) only (the guard judges the hop itself
+/// before it is requested).
+fn redirect_target(current: &Url, location: &str) -> Result<Url, FetchError> {
     let next = current
         .join(location)
         .map_err(|e| FetchError::Network(format!("bad redirect to '{location}': {e}")))?;
@@ -183,7 +181,6 @@ fn redirect_target(current: &Url, location: &str, origin_public: bool) -> Result
             "redirect to a non-HTTP URL: {next}"
         )));
     }
-    guard::check_literal(origin_public, &next).map_err(FetchError::Network)?;
     Ok(next)
 }
 
@@ -192,6 +189,9 @@ pub(super) fn classify(e: reqwest::Error) -> FetchError {
         FetchError::Timeout
     } else if e.is_redirect() {
         FetchError::TooManyRedirects
+    } else if let Some(refusal) = refusal_in(&e) {
+        // The guarded resolver's refusal, under hyper's connect error.
+        FetchError::Refused(refusal)
     } else {
         // The chain holds the useful part ("connection refused", DNS, TLS).
         let mut msg = e.to_string();
@@ -203,6 +203,18 @@ pub(super) fn classify(e: reqwest::Error) -> FetchError {
         }
         FetchError::Network(msg)
     }
+}
+
+/// The guard's refusal somewhere in an error's chain of sources.
+fn refusal_in(e: &reqwest::Error) -> Option<guard::Refusal> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<guard::Refusal>() {
+            return Some(r.clone());
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// `max-age=N` of a Cache-Control header (not when the server also says

@@ -1,10 +1,10 @@
 //! Fetch stage: one reqwest client with the limits of README, "Fetching" (connect and
 //! total timeouts, at most 5 redirects, a body cap that holds after
 //! decompression because it counts the decoded stream, no proxy from the
-//! environment), conditional GET, and `file://` feeds. Returns typed outcomes;
-//! it never parses. Uses `model`.
+//! environment), the SSRF guard at every hop (`guard`), conditional GET,
+//! and `file://` feeds. Returns typed outcomes; it never parses. Uses
+//! `model`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,25 +12,14 @@ use tokio::time::Instant;
 
 use url::Url;
 
-use crate::model::Validators;
+use crate::model::{InternalHost, Validators};
 
 mod guard;
 mod http;
 
 use http::classify;
 
-pub use guard::is_internal;
-
-/// Whether `url` names an internal address as written (a literal IP, or
-/// `localhost`), for a fetch that is not made now (`file://` too).
-pub fn names_internal(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(a)) => is_internal(std::net::IpAddr::V4(a)),
-        Some(url::Host::Ipv6(a)) => is_internal(std::net::IpAddr::V6(a)),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => true,
-    }
-}
+pub use guard::{Refusal, is_public};
 
 /// Redirects followed before a fetch fails (README, "Fetching").
 const MAX_REDIRECTS: usize = 5;
@@ -56,10 +45,6 @@ pub struct Fetched {
     pub max_age: Option<Duration>,
     /// Where every redirect on the way was permanent (301/308), the new URL.
     pub moved_to: Option<Url>,
-    /// Whether the fetch started at a public address: then every URL found
-    /// in what it brought (an advertised feed, an article link) is fetched
-    /// through the guard, like its redirects.
-    pub origin_public: bool,
     /// Held while a large body is in memory: dropping it (with the body,
     /// and what was parsed from it) lets the next large body in.
     pub large: LargeBody,
@@ -115,6 +100,9 @@ pub enum FetchError {
     Timeout,
     #[error("too many redirects (more than {MAX_REDIRECTS}, or a loop)")]
     TooManyRedirects,
+    /// The SSRF guard would not let a hop lead where it pointed.
+    #[error("{0}")]
+    Refused(#[from] Refusal),
     #[error("{0}")]
     Network(String),
     #[error("cannot read {path}: {message}")]
@@ -133,10 +121,15 @@ impl FetchError {
 
 #[derive(Clone)]
 pub struct Fetcher {
+    /// For the operator's choices: the configured URL's origin, the hosts
+    /// of `allow_internal` (`guard::Hop::Trusted`).
     client: reqwest::Client,
-    /// The same, resolving names to public addresses only: for the redirects
-    /// of a feed on a public address (`guard`).
+    /// The same, resolving names to public addresses only: for every other
+    /// hop (`guard::Hop::Guarded`).
     guarded: reqwest::Client,
+    /// `[poll] allow_internal`: hosts inside the network that URLs found
+    /// in feed data may lead to.
+    allowed: Arc<[InternalHost]>,
     max_body: u64,
     /// The config setting `max_body` comes from, for the error.
     max_body_setting: &'static str,
@@ -145,9 +138,6 @@ pub struct Fetcher {
     /// Whether the deadline holds the wait for the large-body turn too
     /// (`firm_deadline`).
     firm_deadline: bool,
-    /// Whether the server a fetch starts at is on the public internet (a
-    /// field so that a test on loopback can pretend it is).
-    origin_is_public: fn(SocketAddr) -> bool,
 }
 
 /// How long an unused connection is kept for the next feed on its host.
@@ -188,12 +178,21 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             guarded,
+            allowed: Arc::from([]),
             max_body,
             max_body_setting: "max_body",
             large: Arc::new(tokio::sync::Semaphore::new(1)),
             firm_deadline: false,
-            origin_is_public: |a| !is_internal(a.ip()),
         })
+    }
+
+    /// The same client, letting URLs found in feed data lead to these hosts
+    /// inside the network (`[poll] allow_internal`).
+    pub fn allowing(&self, hosts: &[InternalHost]) -> Fetcher {
+        Fetcher {
+            allowed: Arc::from(hosts),
+            ..self.clone()
+        }
     }
 
     /// The same client with another cap on bodies, named by its config
@@ -217,60 +216,52 @@ impl Fetcher {
         }
     }
 
-    /// Takes every server for one on the public internet, as a test on
-    /// loopback needs to: loopback then stands in for the operator's own
-    /// network, which a public feed must not lead us into.
-    pub fn assume_public_origins(&mut self) {
-        self.origin_is_public = |_| true;
-    }
-
-    /// Fetches `url`, conditionally when `validators` has any. The whole
-    /// fetch — every redirect and the body — ends by `deadline`: reqwest's
-    /// own timeout starts again at each hop (docs/DESIGN.md §6).
+    /// Fetches the configured feed URL `url`, conditionally when
+    /// `validators` has any. `url` is the operator's choice, and so are its
+    /// redirects while they stay on its origin; any other hop is judged by
+    /// where it leads (`guard`). The whole fetch — every redirect and the
+    /// body — ends by `deadline`: reqwest's own timeout starts again at each
+    /// hop (docs/DESIGN.md §6).
     pub async fn fetch(
         &self,
         url: &Url,
         validators: &Validators,
         deadline: Instant,
     ) -> Result<FetchOutcome, FetchError> {
-        self.fetch_by(url, validators, None, deadline).await
-    }
-
-    /// Fetches a URL found in what `found_in` brought (the feed a page
-    /// advertises): when that came from a public address, the URL may not
-    /// lead into the operator's network, whatever it names.
-    pub async fn fetch_found(
-        &self,
-        url: &Url,
-        found_in: &Fetched,
-        deadline: Instant,
-    ) -> Result<FetchOutcome, FetchError> {
-        if found_in.origin_public && url.scheme() == "file" {
-            return Err(FetchError::Network(format!(
-                "refused: a document from a public address points to a local file ({url})"
-            )));
-        }
-        // A literal IP never reaches the guarded resolver: check it here.
-        guard::check_literal(found_in.origin_public, url).map_err(FetchError::Network)?;
-        let origin = Some(found_in.origin_public);
-        self.fetch_by(url, &Validators::default(), origin, deadline)
-            .await
-    }
-
-    async fn fetch_by(
-        &self,
-        url: &Url,
-        validators: &Validators,
-        origin_public: Option<bool>,
-        deadline: Instant,
-    ) -> Result<FetchOutcome, FetchError> {
         match url.scheme() {
             "file" => self.fetch_file(url).await,
             _ => {
-                self.fetch_http(url, validators, origin_public, deadline)
+                self.fetch_http(url, validators, Some(url.origin()), deadline)
                     .await
             }
         }
+    }
+
+    /// Fetches `moved`, where the configured feed URL `configured` moved
+    /// permanently (an adopted redirect): trusted only if it is on the
+    /// configured URL's origin, like the redirect it came from.
+    pub async fn fetch_moved(
+        &self,
+        configured: &Url,
+        moved: &Url,
+        validators: &Validators,
+        deadline: Instant,
+    ) -> Result<FetchOutcome, FetchError> {
+        self.fetch_http(moved, validators, Some(configured.origin()), deadline)
+            .await
+    }
+
+    /// Fetches a URL found in fetched data (an article link, the feed a page
+    /// advertises), judged at every hop by where it leads, whatever it was
+    /// found in: a feed on an internal address is the operator's choice,
+    /// the links in it are not. Never a `file://` URL.
+    pub async fn fetch_link(
+        &self,
+        url: &Url,
+        deadline: Instant,
+    ) -> Result<FetchOutcome, FetchError> {
+        self.fetch_http(url, &Validators::default(), None, deadline)
+            .await
     }
 
     /// Waits for the large-body turn. The wait is ours, not the server's:
@@ -324,7 +315,6 @@ impl Fetcher {
             content_type: None,
             max_age: None,
             moved_to: None,
-            origin_public: false,
             large,
         })))
     }

@@ -87,9 +87,16 @@ pub fn parse_feed_as(
         .then(|| truncate::keep_entries(&utf8, max_items))
         .flatten();
     let utf8 = kept.as_deref().unwrap_or(&utf8);
-    let strict = strict(utf8, base);
+    let mut read = strict(utf8, base);
+    // JSON Feed ids written as numbers: mended only once feed-rs has
+    // refused the document, so that good feeds never pay for it.
+    if read.is_err()
+        && let Some(json) = repair::json_feed_ids(utf8)
+    {
+        read = strict(&json, base);
+    }
     let now = Utc::now();
-    match strict {
+    match read {
         // The common case: feed-rs read every entry the document may have.
         Ok(feed) if feed.entries.len() >= possible.min(max_items) => {
             Ok(from_feed_rs(feed, base, now, max_items))

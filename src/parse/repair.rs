@@ -2,8 +2,9 @@
 //! feed-rs reject a whole feed (measured on the corpus in tests/corpus):
 //! an `<rss>` root without `version` ("no root element"), HTML named
 //! entities such as `&eacute;` that XML does not define, and control
-//! characters XML forbids. Pure text in, text out; valid feeds pass through
-//! unchanged (borrowed, not copied).
+//! characters XML forbids; and, only once feed-rs has refused a JSON
+//! document, JSON Feed ids written as numbers. Pure text in, text out;
+//! valid feeds pass through unchanged (borrowed, not copied).
 
 use std::borrow::Cow;
 
@@ -42,6 +43,28 @@ fn has_control(text: &str) -> bool {
             || x == 0x7f
             || (x == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..0xa0).contains(n)))
     })
+}
+
+/// A JSON Feed whose items have numeric ids (`"id": 12345`), with those
+/// ids as strings: JSON Feed 1.1 says readers coerce them, feed-rs refuses
+/// the whole document instead. `None` when there is nothing to mend (not
+/// JSON, not a JSON Feed, no numeric id). Called only after feed-rs has
+/// refused the document, so a good feed never pays for a second parse.
+pub fn json_feed_ids(text: &str) -> Option<String> {
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let mut doc: serde_json::Value = serde_json::from_str(text).ok()?;
+    let mut mended = false;
+    for item in doc.get_mut("items")?.as_array_mut()? {
+        if let Some(id) = item.get_mut("id")
+            && let Some(n) = id.as_number()
+        {
+            *id = serde_json::Value::String(n.to_string());
+            mended = true;
+        }
+    }
+    mended.then(|| doc.to_string())
 }
 
 const ATOM_0_3: &str = "http://purl.org/atom/ns#";

@@ -187,6 +187,22 @@ fn atom_and_json_feeds() {
     assert_eq!(f.items[0].summary, "World");
 }
 
+/// JSON Feed 1.1: "if an id is presented as a number or other type, a
+/// JSON Feed reader must coerce it to a string". feed-rs refused the whole
+/// feed for one numeric id.
+#[test]
+fn a_json_feed_with_a_numeric_id_is_read_whole() {
+    let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
+        {"id":12345,"url":"https://e.org/1","title":"Numbered","content_text":"One"},
+        {"id":"abc","url":"https://e.org/2","title":"Named","content_text":"Two"}]}"#;
+    let f = parse_feed(json, &base(), 10).unwrap();
+    let keys: Vec<&str> = f.items.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["id:12345", "id:abc"]);
+    assert_eq!(f.items[0].summary, "One");
+    // Not JSON Feed's problem: still refused, as before.
+    assert!(parse_feed(br#"{"version":"x","items":[{"id":1}"#, &base(), 10).is_err());
+}
+
 #[test]
 fn max_items_caps_what_is_kept() {
     let mut rss = String::from("<rss version=\"2.0\"><channel><title>t</title>");

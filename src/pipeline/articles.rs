@@ -170,7 +170,6 @@ pub(super) fn wanted(ctx: &Context, feed: &FeedConfig) -> bool {
 pub(super) async fn read_held(
     ctx: &Context,
     feed: &str,
-    from: &Fetched,
     mut items: Vec<(i64, Item)>,
 ) -> (Vec<(i64, Item)>, ArticleTally) {
     let mut tally = ArticleTally::default();
@@ -194,7 +193,7 @@ pub(super) async fn read_held(
             .filter(|(_, i)| i.link.as_deref() == Some(link.as_str()))
             .map(|(id, _)| *id)
             .collect();
-        let text = match article(ctx, &fetcher, from, &link, ids, deadline).await {
+        let text = match article(ctx, &fetcher, &link, ids, deadline).await {
             Ok(text) => {
                 tally.fetched += 1;
                 Some(text)
@@ -264,19 +263,7 @@ pub(super) async fn finish_orphans(
             }
         }
         if !to_read.is_empty() {
-            // As the feed's own fetch would say of its origin.
-            let from = Fetched {
-                body: Vec::new(),
-                final_url: feed.url.clone(),
-                status: 200,
-                validators: Default::default(),
-                content_type: None,
-                max_age: None,
-                moved_to: None,
-                origin_public: !crate::fetch::names_internal(&feed.url),
-                large: Default::default(),
-            };
-            let (read, read_tally) = read_held(ctx, &feed.name, &from, to_read).await;
+            let (read, read_tally) = read_held(ctx, &feed.name, to_read).await;
             items.extend(read);
             tally.fetched += read_tally.fetched;
             tally.failed += read_tally.failed;
@@ -299,7 +286,6 @@ pub(super) async fn finish_orphans(
 async fn article(
     ctx: &Context,
     fetcher: &Fetcher,
-    from: &Fetched,
     link: &str,
     ids: Vec<i64>,
     deadline: Instant,
@@ -314,7 +300,6 @@ async fn article(
     match read_article(
         fetcher,
         Reader::of(&ctx.config),
-        from,
         &url,
         Some(attempt),
         deadline,
@@ -365,13 +350,12 @@ impl From<String> for Failure {
     }
 }
 
-/// Fetches the article at `url` (found in what `from` brought: through the
-/// guard) within the reader's timeout, and reads its text; all of it by
+/// Fetches the article at `url` (feed data: judged by the guard at every
+/// hop) within the reader's timeout, and reads its text; all of it by
 /// `deadline`. Politeness is the caller's.
 pub(super) async fn read_article(
     fetcher: &Fetcher,
     reader: Reader,
-    from: &Fetched,
     url: &Url,
     attempt: Option<Attempt<'_>>,
     deadline: Instant,
@@ -380,7 +364,7 @@ pub(super) async fn read_article(
         return Err(Failure::from("not an http(s) link".to_string()));
     }
     let fetch_by = deadline.min(Instant::now() + reader.timeout);
-    let page = match fetcher.fetch_found(url, from, fetch_by).await {
+    let page = match fetcher.fetch_link(url, fetch_by).await {
         Ok(FetchOutcome::Fetched(page)) => page,
         Ok(FetchOutcome::NotModified) => {
             return Err(Failure::from("HTTP 304 to a plain request".to_string()));

@@ -207,7 +207,6 @@ async fn probe_article(config: &Config, fetcher: &Fetcher, found: &Found) -> Art
         Ok(url) => super::articles::read_article(
             &fetcher,
             super::articles::Reader::of(config),
-            &found.fetched,
             &url,
             None,
             deadline,
@@ -226,7 +225,8 @@ async fn probe_article(config: &Config, fetcher: &Fetcher, found: &Found) -> Art
 /// fetch, parse, the feed a page advertises), without validators and
 /// without storing anything.
 pub async fn probe(config: &Config) -> Result<Vec<(String, Probe)>, crate::fetch::FetchError> {
-    let fetcher = Fetcher::new(config.poll.timeout, config.poll.max_body)?;
+    let fetcher = Fetcher::new(config.poll.timeout, config.poll.max_body)?
+        .allowing(&config.poll.allow_internal);
     let mut out = Vec::with_capacity(config.feeds.len());
     for feed in &config.feeds {
         let deadline = tokio::time::Instant::now() + config.poll.timeout;
@@ -235,6 +235,7 @@ pub async fn probe(config: &Config) -> Result<Vec<(String, Probe)>, crate::fetch
             &fetcher,
             config.poll.max_items,
             &feed.url,
+            None,
             &none,
             deadline,
         )

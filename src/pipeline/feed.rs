@@ -100,10 +100,17 @@ async fn poll(
         return Ok(FeedOutcome::Deferred(until));
     }
     let adopted = adopted_url(&state);
-    let url = adopted.clone().unwrap_or_else(|| feed.url.clone());
     let deadline = Instant::now() + ctx.config.poll.timeout;
     let max_items = ctx.config.poll.max_items;
-    match fetch_and_parse(&ctx.fetcher, max_items, &url, &state.validators, deadline).await? {
+    let fetch = fetch_and_parse(
+        &ctx.fetcher,
+        max_items,
+        &feed.url,
+        adopted.as_ref(),
+        &state.validators,
+        deadline,
+    );
+    match fetch.await? {
         Fetch::NotModified => {
             writer.not_modified(feed.name.clone(), feed.url.to_string());
             Ok(FeedOutcome::NotModified)
@@ -150,16 +157,28 @@ pub(super) struct Found {
     pub page: Option<Url>,
 }
 
-/// Fetches and parses `url`; a web page is followed to the feed it
-/// advertises (README, "Fetching"). Everything ends by `deadline`.
+/// Fetches and parses the configured `url`, or the URL it moved to when
+/// that move is `adopted` (judged by the guard as any URL the feed's
+/// server gave: only the configured origin is the operator's choice); a
+/// web page is followed to the feed it advertises (README, "Fetching").
+/// Everything ends by `deadline`.
 pub(super) async fn fetch_and_parse(
     fetcher: &Fetcher,
     max_items: usize,
     url: &Url,
+    adopted: Option<&Url>,
     validators: &crate::model::Validators,
     deadline: Instant,
 ) -> Result<Fetch, FeedError> {
-    let fetched = match fetcher.fetch(url, validators, deadline).await? {
+    let outcome = match adopted {
+        Some(moved) => {
+            fetcher
+                .fetch_moved(url, moved, validators, deadline)
+                .await?
+        }
+        None => fetcher.fetch(url, validators, deadline).await?,
+    };
+    let fetched = match outcome {
         FetchOutcome::NotModified => return Ok(Fetch::NotModified),
         FetchOutcome::Fetched(f) => *f,
     };
@@ -220,7 +239,7 @@ async fn advertised_feed(
     url: &Url,
     deadline: Instant,
 ) -> Option<Found> {
-    let fetched = match fetcher.fetch_found(url, page, deadline).await {
+    let fetched = match fetcher.fetch_link(url, deadline).await {
         Ok(FetchOutcome::Fetched(found)) => *found,
         Ok(FetchOutcome::NotModified) => return None,
         Err(e) => {
@@ -289,8 +308,7 @@ async fn store(
     drop(slots);
     let mut report = written.report;
     if !written.held.is_empty() {
-        let (items, tally) =
-            super::articles::read_held(ctx, &feed.name, &fetched, written.held).await;
+        let (items, tally) = super::articles::read_held(ctx, &feed.name, written.held).await;
         let matched = writer
             .articles(feed.name.clone(), items, tally)
             .await

@@ -1,7 +1,7 @@
 //! Pipeline: the only module that composes stages (docs/DESIGN.md §2).
 //! `poll_feeds` runs fetch → parse → store/match for every feed under
 //! global and per-host limits (one feed's steps in `feed.rs`, the poll's
-//! single writer in `writer.rs`); `deliver.rs` runs store → digest → outbox
+//! single writer in `writer.rs`), then prunes by `retention`; `deliver.rs` runs store → digest → outbox
 //! → mail → store; `check.rs` loads configs and says what `check` finds.
 //! A feed's or a message's failure becomes a report and a row in `status`,
 //! never an abort.
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, FeedConfig};
 use crate::fetch::Fetcher;
 use crate::model::IngestReport;
-use crate::store::{Db, PollState, Store, StoreError};
+use crate::store::{Db, PollState, Pruned, Store, StoreError};
 
 mod articles;
 mod check;
@@ -144,7 +144,8 @@ impl Context {
         db: Db,
         shutdown: CancellationToken,
     ) -> Result<Self, crate::fetch::FetchError> {
-        let fetcher = Fetcher::new(config.poll.timeout, config.poll.max_body)?;
+        let fetcher = Fetcher::new(config.poll.timeout, config.poll.max_body)?
+            .allowing(&config.poll.allow_internal);
         Ok(Context {
             db,
             fetcher,
@@ -197,15 +198,46 @@ impl FeedReport {
     }
 }
 
+/// What one poll came to.
+#[derive(Debug)]
+pub struct Polled {
+    /// One per feed, in config order.
+    pub reports: Vec<FeedReport>,
+    /// What pruning by `retention` after the poll removed, or why it could
+    /// not (logged as well).
+    pub pruned: Result<Pruned, StoreError>,
+}
+
 /// Polls the given feeds concurrently: at most `poll.concurrency` at once and
-/// `poll.per_host` against one host. Reports come back in config order.
+/// `poll.per_host` against one host, then prunes. Reports come back in
+/// config order.
 pub async fn poll_feeds(ctx: &Context, feeds: &[FeedConfig]) -> Vec<FeedReport> {
-    poll_feeds_with_progress(ctx, feeds, &|_| {}).await
+    poll_feeds_with_progress(ctx, feeds, &|_| {}).await.reports
 }
 
 /// As `poll_feeds`, calling `progress` as each feed finishes (the CLI draws
-/// a progress bar with it).
+/// a progress bar with it). Every poll — the daemon's, `run --once`'s,
+/// `poll`'s — ends by pruning what is older than `retention` (README,
+/// "Configuration"), unless shutdown was asked for.
 pub async fn poll_feeds_with_progress(
+    ctx: &Context,
+    feeds: &[FeedConfig],
+    progress: &(dyn Fn(&FeedReport) + Sync),
+) -> Polled {
+    let reports = fetch_and_store(ctx, feeds, progress).await;
+    let pruned = if ctx.shutting_down() {
+        Ok(Pruned::default())
+    } else {
+        prune(ctx).await
+    };
+    if let Err(e) = &pruned {
+        tracing::error!(error = %e, "cannot prune old items");
+    }
+    Polled { reports, pruned }
+}
+
+/// Every feed fetched, parsed, stored and matched.
+async fn fetch_and_store(
     ctx: &Context,
     feeds: &[FeedConfig],
     progress: &(dyn Fn(&FeedReport) + Sync),

@@ -29,12 +29,22 @@ pub(super) const SWAP_VERSION: usize = 12;
 
 /// Copies every row of `items` not yet in `items_packed`, step by step.
 pub(super) fn fill(conn: &mut Connection, report: &mut dyn FnMut(Progress)) -> Result<()> {
-    let count = |table: &str| -> Result<u64> {
-        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
-        Ok(n.max(0) as u64)
+    // Counted in a transaction that first checks the version: another
+    // process may have swapped the tables (and dropped `items_packed`)
+    // since this one read it.
+    let (total, mut done) = {
+        let tx = conn.transaction()?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version as usize + 1 != SWAP_VERSION {
+            return Ok(());
+        }
+        let count = |table: &str| -> Result<u64> {
+            let n: i64 =
+                tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        };
+        (count("items")?, count("items_packed")?)
     };
-    let total = count("items")?;
-    let mut done = count("items_packed")?;
     while done < total {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Another process (a `poll` or `digest` started beside this one)

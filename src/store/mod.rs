@@ -11,9 +11,11 @@
 //! - `outbox`: pending matches → outbox rows → sent.
 //! - `query`: `search` over the archive and `status`.
 //! - `retention`: pruning old text while keeping item identities.
+//! - `disk`: a full disk said as one, not as an I/O error.
 
 mod codec;
 mod compact;
+mod disk;
 mod feeds;
 mod held;
 mod ingest;
@@ -72,6 +74,12 @@ pub enum StoreError {
          `sqlite3 feedwatch.db .recover | sqlite3 recovered.db`"
     )]
     Corrupt(String),
+    /// SQLITE_FULL, or an I/O error whose cause was ENOSPC (`disk`).
+    #[error(
+        "the disk holding the state directory is full: free space there, then try again \
+         (what could not be written is fetched or sent again) ({0})"
+    )]
+    DiskFull(String),
     #[error("cannot create the state directory {path}: {source}")]
     StateDir {
         path: String,
@@ -111,6 +119,7 @@ impl From<rusqlite::Error> for StoreError {
             Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
                 StoreError::Corrupt(e.to_string())
             }
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull(e.to_string()),
             _ => StoreError::Sqlite(e),
         }
     }
@@ -220,25 +229,8 @@ impl Store {
     }
 
     fn init(mut conn: Connection, report: &mut dyn FnMut(Progress)) -> Result<Self> {
-        codec::register(&conn)?;
-        codec::register_pack(&conn)?;
-        // First, so that even switching to WAL waits for another process
-        // (the daemon and `status` may open the database at the same time).
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        // Items are 1–3 KB, and a page's unused tail is about half a row:
-        // the file was 1.91× the stored text with 4 KiB pages, 1.59× with
-        // 16 KiB, 1.54× with 32 KiB (64 KiB: 1.53×, slower polls; measured
-        // by the benchmark). The page size only takes effect on a new,
-        // empty database.
-        conn.pragma_update(None, "page_size", 32768)?;
-        // WAL lets `status`/`search` read while the daemon writes; NORMAL
-        // sync is durable against a killed process (the WAL is on disk).
-        enable_wal(&conn)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // The group's text staged for the FTS5 index (`ingest`) stays in memory.
-        conn.pragma_update(None, "temp_store", "MEMORY")?;
-        migrate(&mut conn, report)?;
+        // Opening writes (the WAL index, migrations): a full disk is said.
+        set_up(&mut conn, report).map_err(|e| disk::said(e, || disk::system_errno(&conn)))?;
         let store = Self::with_conn(conn);
         store.check_integrity(false)?;
         Ok(store)
@@ -347,6 +339,30 @@ fn live_matcher(slot: &mut Option<matcher::Matcher>) -> Result<&mut matcher::Mat
     }
 }
 
+/// The connection's functions and settings, and the schema brought up to
+/// date (`Store::init`).
+fn set_up(conn: &mut Connection, report: &mut dyn FnMut(Progress)) -> Result<()> {
+    codec::register(conn)?;
+    codec::register_pack(conn)?;
+    // First, so that even switching to WAL waits for another process
+    // (the daemon and `status` may open the database at the same time).
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Items are 1–3 KB, and a page's unused tail is about half a row:
+    // the file was 1.91× the stored text with 4 KiB pages, 1.59× with
+    // 16 KiB, 1.54× with 32 KiB (64 KiB: 1.53×, slower polls; measured
+    // by the benchmark). The page size only takes effect on a new,
+    // empty database.
+    conn.pragma_update(None, "page_size", 32768)?;
+    // WAL lets `status`/`search` read while the daemon writes; NORMAL
+    // sync is durable against a killed process (the WAL is on disk).
+    enable_wal(conn)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // The group's text staged for the FTS5 index (`ingest`) stays in memory.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    migrate(conn, report)
+}
+
 /// Switching to WAL takes a lock that SQLite does not wait for with the busy
 /// handler, so a process opening a new database while another does retries
 /// here (bounded); once the file is in WAL mode this is a no-op.
@@ -452,7 +468,8 @@ impl Db {
             // A panic in an earlier call poisons the lock; the connection
             // itself is still consistent (transactions roll back on drop).
             let mut store = inner.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut store)
+            // A write that failed on a full disk is said as one.
+            f(&mut store).map_err(|e| disk::said(e, || disk::system_errno(&store.conn)))
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?

@@ -494,6 +494,35 @@ fn a_feed_that_cannot_be_written_fails_alone_and_its_group_is_stored() {
     );
 }
 
+/// A full disk read \"database error: database or disk is full\" (or
+/// \"disk I/O error\" at open): it is said as what it is, with what to do.
+/// `max_page_count` makes SQLite answer SQLITE_FULL as a full disk would.
+#[test]
+fn a_full_disk_is_said_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open_dir(dir.path()).unwrap();
+    let pages: i64 = s
+        .conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    let _: i64 = s
+        .conn
+        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let text = "Iranian drones over Ukraine, again and again. ".repeat(200);
+    let items: Vec<Item> = (0..100)
+        .map(|i| item(&format!("k{i}"), "Drones", &text, 0))
+        .collect();
+    let err = s.ingest(&batch("wire", &items), &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("the disk holding the state directory is full: free space"),
+        "{err}"
+    );
+}
+
 #[test]
 fn pending_groups_rules_per_item_and_enqueue_claims_atomically() {
     let mut s = Store::open_in_memory().unwrap();

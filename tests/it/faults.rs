@@ -1,6 +1,6 @@
 //! The faults that must not lose an item, block the daemon or leak a
 //! secret: a fetch that redirects slowly past its timeout, a web page that
-//! points a public feed inside, a server that would take the SMTP password
+//! points a feed inside, a server that would take the SMTP password
 //! in clear text, a store that cannot write, a damaged database, a feed
 //! with an entry that cannot be read.
 
@@ -50,31 +50,28 @@ async fn the_timeout_bounds_the_whole_fetch_not_each_redirect() {
     );
 }
 
+/// The feed a page advertises is data, judged by where it leads: even a
+/// page the operator configured on 127.0.0.1 cannot send feedwatch to
+/// another server inside, unless `allow_internal` names that server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_public_page_cannot_point_us_at_an_internal_feed() {
+async fn a_page_cannot_point_us_at_an_internal_feed_unless_allowed() {
     let server = FeedServer::start().await;
     // The canary stands in for a service inside the operator's network.
     let canary = FeedServer::start().await;
     canary.route("/internal.xml", Route::feed(sample_feed()));
-    let advertised = format!(
-        "http://localhost:{}/internal.xml",
-        canary.addr.unwrap().port()
-    );
+    let advertised_host = format!("localhost:{}", canary.addr.unwrap().port());
+    let advertised = format!("http://{advertised_host}/internal.xml");
     let mut page = Route::feed(format!(
         "<html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"{advertised}\"></head></html>"
     ));
     page.content_type = "text/html";
     server.route("/page.html", page);
-    let setup = Setup::new(
-        "transport = \"stdout\"",
-        &format!(
-            "[[feeds]]\nname = \"page\"\nurl = \"{}\"\n",
-            server.url("/page.html")
-        ),
+    let feeds = format!(
+        "[[feeds]]\nname = \"page\"\nurl = \"{}\"\n",
+        server.url("/page.html")
     );
-    let mut ctx = setup.context();
-    ctx.fetcher.assume_public_origins();
-    let reports = pipeline::poll_all(&ctx).await;
+    let setup = Setup::new("transport = \"stdout\"", &feeds);
+    let reports = pipeline::poll_all(&setup.context()).await;
     assert!(
         matches!(&reports[0].outcome, FeedOutcome::Failed(_)),
         "{reports:?}"
@@ -83,15 +80,18 @@ async fn a_public_page_cannot_point_us_at_an_internal_feed() {
         canary.seen("/internal.xml").is_empty(),
         "the internal feed was never asked for"
     );
-    // The same page on an internal address is the operator's own: followed
-    // (fetched now, although the failure above set a backoff).
-    let mut ctx = setup.context();
-    ctx.respect_backoff = false;
-    let reports = pipeline::poll_all(&ctx).await;
+    // With the canary's host in allow_internal, the operator says it may.
+    let allowed = Setup::with_poll(
+        &format!("allow_internal = [\"{advertised_host}\"]"),
+        "transport = \"stdout\"",
+        &feeds,
+    );
+    let reports = pipeline::poll_all(&allowed.context()).await;
     assert!(
         matches!(&reports[0].outcome, FeedOutcome::Stored(_)),
         "{reports:?}"
     );
+    assert_eq!(canary.seen("/internal.xml").len(), 1);
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! matched on the teaser; an item link into the operator's network is
 //! refused before connecting; a 304, the backfill of a first fetch and an
 //! item already stored fetch no article; the poll's bound on articles
-//! holds.
+//! holds. The feed server stands in for the public internet
+//! (`allow_internal`: the guard refuses loopback otherwise, `guard.rs`).
 
 use std::time::Duration;
 
@@ -44,7 +45,7 @@ fn article_page() -> Route {
 
 fn setup(server: &FeedServer, full_text: bool, poll: &str) -> Setup {
     Setup::with_poll(
-        poll,
+        &format!("{poll}\n{}", server.allowed()),
         "transport = \"stdout\"",
         &format!(
             "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = {full_text}\n\
@@ -246,14 +247,18 @@ async fn an_item_link_into_the_operators_network_is_refused_before_connecting() 
         ])),
     );
     let setup = setup(&server, true, "article_delay = \"0s\"");
-    let mut ctx = setup.context();
-    ctx.fetcher.assume_public_origins();
+    let ctx = setup.context();
     let reports = pipeline::poll_all(&ctx).await;
     assert!(
         matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.matched_items == 2),
         "the items are matched on their teasers: {reports:?}"
     );
     assert!(canary.seen("/secret").is_empty(), "never asked");
+    assert_eq!(
+        server.seen("/redirect").len(),
+        1,
+        "the public page was asked, the redirect inside was not followed"
+    );
     let articles = articles_of(&setup);
     assert_eq!(articles.failed, 2);
     assert_last_failure(&articles, "refused");
@@ -271,7 +276,7 @@ async fn a_304_the_backfill_and_the_time_bound_fetch_no_more_articles() {
     server.route("/feed.xml", Route::feed(old).with_etag("\"v1\""));
     server.route("/a/old", article_page());
     let setup = Setup::with_poll(
-        "backfill = \"1d\"",
+        &format!("backfill = \"1d\"\n{}", server.allowed()),
         "transport = \"stdout\"",
         &format!(
             "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n{RULE}",
@@ -301,7 +306,10 @@ async fn a_304_the_backfill_and_the_time_bound_fetch_no_more_articles() {
     server.route("/a/1", article_page());
     server.route("/a/2", article_page());
     let bounded = Setup::with_poll(
-        "article_delay = \"10s\"\narticle_wait = \"1s\"",
+        &format!(
+            "article_delay = \"10s\"\narticle_wait = \"1s\"\n{}",
+            server.allowed()
+        ),
         "transport = \"stdout\"",
         &format!(
             "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n{RULE}",
@@ -393,7 +401,7 @@ async fn a_429_holds_the_host_off_and_a_page_is_asked_for_once() {
     );
     server.route("/a/shared", article_page());
     let shared_setup = Setup::with_poll(
-        "article_delay = \"0s\"",
+        &format!("article_delay = \"0s\"\n{}", server.allowed()),
         "transport = \"stdout\"",
         &format!(
             "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n{RULE}",
@@ -419,7 +427,7 @@ async fn a_429_holds_the_host_off_and_a_page_is_asked_for_once() {
     );
     server.route("/a/unread", article_page());
     let unread = Setup::with_poll(
-        "article_delay = \"0s\"",
+        &format!("article_delay = \"0s\"\n{}", server.allowed()),
         "transport = \"stdout\"",
         &format!(
             "[[feeds]]\nname = \"unread\"\nurl = \"{}\"\nfull_text = true\n\
@@ -468,7 +476,10 @@ async fn a_page_nested_too_deep_costs_only_its_article() {
         Route::feed(teaser_feed(&[("o1", "Other", teaser, "")])),
     );
     let setup = Setup::with_poll(
-        "article_delay = \"0s\"\nmax_article = \"4MiB\"",
+        &format!(
+            "article_delay = \"0s\"\nmax_article = \"4MiB\"\n{}",
+            server.allowed()
+        ),
         "transport = \"stdout\"",
         &format!(
             "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n\
@@ -516,7 +527,10 @@ async fn items_are_stored_before_their_articles_and_free_their_slot() {
         Route::feed(teaser_feed(&[("o1", "Other", teaser, "")])),
     );
     let setup = Setup::with_poll(
-        "article_delay = \"0s\"\nconcurrency = 1",
+        &format!(
+            "article_delay = \"0s\"\nconcurrency = 1\n{}",
+            server.allowed()
+        ),
         "transport = \"stdout\"",
         &format!(
             "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n\
@@ -531,13 +545,18 @@ async fn items_are_stored_before_their_articles_and_free_their_slot() {
     let poll = pipeline::poll_feeds_with_progress(&ctx, &ctx.config.feeds, &progress);
     let watch = async {
         // While the article is on its way, the item is searchable.
-        while server.seen("/a/slow").is_empty() {
+        for _ in 0..1000 {
+            if !server.seen("/a/slow").is_empty() {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        assert_eq!(server.seen("/a/slow").len(), 1, "the article is asked for");
         let found = setup.store().search("title:slow", None, None, 10).unwrap();
         assert_eq!(found.len(), 1, "stored before its article is read");
     };
-    let (reports, ()) = tokio::join!(poll, watch);
+    let (polled, ()) = tokio::join!(poll, watch);
+    let reports = polled.reports;
     assert_eq!(*order.lock().unwrap(), ["other", "wire"], "{reports:?}");
     assert!(
         matches!(&reports[0].outcome, FeedOutcome::Stored(r) if r.new_items == 1 && r.matched_items == 1),

@@ -11,6 +11,7 @@ mod delivery;
 mod faults;
 mod folding;
 mod fulltext;
+mod guard;
 mod matcher;
 mod operator;
 mod polling;

@@ -452,3 +452,53 @@ fn on_a_terminal_no_color_is_honoured_and_log_lines_stay_off_the_progress_bar() 
     );
     drop(server);
 }
+
+/// README, "Configuration": items older than `retention` are deleted after
+/// every poll. `poll` (the command) did not prune; the daemon and
+/// `run --once` did.
+#[test]
+fn every_poll_prunes_what_is_older_than_retention() {
+    let (dir, path) = config_with(
+        "state_dir = \"state\"\nretention = \"1d\"\n\
+         [email]\nfrom = \"fw@example.org\"\nto = [\"a@example.org\"]\ntransport = \"stdout\"\n\
+         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n",
+    );
+    let db = dir.path().join("state/feedwatch.db");
+    let items = || -> i64 {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+            .unwrap()
+    };
+    // Every stored item two days old: past retention. The summary is a
+    // virtual column feedwatch's own function unpacks, which SQLite
+    // computes for the updated row and throws away: a stand-in will do.
+    let age = || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.create_scalar_function(
+            "unpack_text",
+            1,
+            rusqlite::functions::FunctionFlags::SQLITE_UTF8
+                | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+            |_| Ok(String::new()),
+        )
+        .unwrap();
+        conn.execute("UPDATE items SET fetched_at = fetched_at - 2 * 86400", [])
+            .unwrap()
+    };
+    for command in [&["poll"][..], &["run", "--once"]] {
+        let out = feedwatch(&path, command);
+        assert!(out.status.success(), "{command:?}: {}", text(&out.stderr));
+        assert_eq!(items(), 5, "{command:?}: the sample feed's items");
+        age();
+        // The same feed again: nothing new, the old items go.
+        let out = feedwatch(&path, command);
+        assert!(out.status.success(), "{command:?}: {}", text(&out.stderr));
+        assert_eq!(items(), 0, "{command:?} pruned them");
+        // Their identities stay: the next poll stores nothing again.
+        let out = feedwatch(&path, command);
+        assert!(out.status.success(), "{command:?}: {}", text(&out.stderr));
+        assert_eq!(items(), 0, "{command:?}: pruned items never come back");
+        std::fs::remove_dir_all(dir.path().join("state")).unwrap();
+    }
+}

@@ -536,7 +536,10 @@ async fn a_web_page_url_is_followed_to_the_feed_it_advertises() {
     page.content_type = "text/html; charset=utf-8";
     server.route("/", page);
     server.route("/feed.xml", Route::feed(sample_feed()));
-    let setup = Setup::new(
+    // The advertised feed is data, judged by where it leads: the server
+    // stands in for a public one (README, "Fetching").
+    let setup = Setup::with_poll(
+        &server.allowed(),
         "transport = \"stdout\"",
         &format!(
             "[[feeds]]\nname = \"site\"\nurl = \"{}\"\n{}",
@@ -606,7 +609,8 @@ async fn check_probe_says_what_each_feed_is() {
     page.content_type = "text/html";
     server.route("/page.xml", page);
     server.route("/broken.xml", Route::status(500, "oops"));
-    let setup = Setup::new(
+    let setup = Setup::with_poll(
+        &server.allowed(),
         "transport = \"stdout\"",
         &(server.feeds_toml(&["good", "page", "broken"]) + rule_iran_drones_ukraine()),
     );
@@ -690,4 +694,52 @@ async fn new_link_rules_do_not_make_stored_items_new() {
         store.link_rules().unwrap(),
         feedwatch::parse::LINK_RULES_VERSION
     );
+}
+
+/// A permanent redirect adopted after three confirmations was fetched as if
+/// the operator had configured it, trusting its own origin: a feed on the
+/// LAN that moved to another internal host kept being fetched there after
+/// the operator stopped allowing it. The adopted URL is judged by where it
+/// leads, as the redirect was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_redirect_is_judged_by_where_it_leads() {
+    let configured = FeedServer::start().await;
+    let target = FeedServer::start().await;
+    configured.route(
+        "/feed.xml",
+        Route::status(301, "").with_header("Location", &target.url("/feed.xml")),
+    );
+    target.route("/feed.xml", Route::feed(sample_feed()));
+    let feeds = format!(
+        "[[feeds]]\nname = \"lan\"\nurl = \"{}\"\n{}",
+        configured.url("/feed.xml"),
+        rule_iran_drones_ukraine()
+    );
+    let setup = Setup::with_poll(&target.allowed(), "transport = \"stdout\"", &feeds);
+    for _ in 0..3 {
+        let mut ctx = setup.context();
+        ctx.respect_backoff = false;
+        let reports = pipeline::poll_all(&ctx).await;
+        assert!(
+            matches!(
+                reports[0].outcome,
+                FeedOutcome::Stored(_) | FeedOutcome::NotModified
+            ),
+            "{reports:?}"
+        );
+    }
+    assert_eq!(target.seen("/feed.xml").len(), 3);
+    // The operator no longer allows the target: the adopted URL is refused.
+    let text = std::fs::read_to_string(&setup.path)
+        .unwrap()
+        .replace(&target.allowed(), "");
+    std::fs::write(&setup.path, text).unwrap();
+    let mut ctx = setup.context();
+    ctx.respect_backoff = false;
+    let reports = pipeline::poll_all(&ctx).await;
+    assert!(
+        matches!(&reports[0].outcome, FeedOutcome::Failed(e) if e.to_string().contains("refused")),
+        "{reports:?}"
+    );
+    assert_eq!(target.seen("/feed.xml").len(), 3, "not asked again");
 }

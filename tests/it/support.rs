@@ -166,6 +166,16 @@ impl FeedServer {
         format!("http://{}{path}", self.addr.expect("server address"))
     }
 
+    /// `[poll] allow_internal` for this server: URLs found in feed data may
+    /// lead to it, as they may to a server on the public internet, which
+    /// it stands in for (the guard refuses loopback otherwise).
+    pub fn allowed(&self) -> String {
+        format!(
+            "allow_internal = [\"{}\"]\n",
+            self.addr.expect("server address")
+        )
+    }
+
     pub fn route(&self, path: &str, route: Route) {
         self.routes.lock().unwrap().insert(path.to_string(), route);
     }
