@@ -70,6 +70,10 @@ pub struct CompiledRule {
     /// The same query as a tree, for the live matcher (`store::matcher`),
     /// which evaluates it on each new item's tokens.
     pub query: Query,
+    /// The FTS5 query the rule's marks (snippet, marked title) are asked
+    /// with, when FTS5 would mark `fts_query` wrong (a NEAR of several
+    /// phrases: docs/DESIGN.md §6); `None`: `fts_query` itself.
+    pub mark_query: Option<String>,
     /// What the rule finds after folding, and why (`search --explain`).
     pub explanation: String,
     /// Feed names the rule applies to; `None` means every feed.
@@ -395,6 +399,7 @@ mod tests {
             digest: "d".into(),
             fts_query: "\"x\"".into(),
             query: Query::Or(Vec::new()),
+            mark_query: None,
             explanation: String::new(),
             feeds: None,
             at: (1, 1),

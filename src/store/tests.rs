@@ -491,6 +491,54 @@ fn a_feed_that_cannot_be_written_fails_alone_and_its_group_is_stored() {
     );
 }
 
+/// Two items the attacker's rule matches: the second has the NEAR's words
+/// but not its phrase, which FTS5's marks read as the first item's.
+fn near_items() -> [Item; 2] {
+    [
+        item(
+            "1",
+            "Drone strikes",
+            "Overnight, an Iran drone struck a power plant near Kyiv, officials said on Monday",
+            0,
+        ),
+        item(
+            "2",
+            "Iran says Kyiv talks",
+            "Iran's envoy spoke of a drone.",
+            0,
+        ),
+    ]
+}
+
+#[test]
+fn a_match_fts5_cannot_mark_alerts_unmarked_and_search_still_finds_it() {
+    // The rule's own query, which FTS5's snippet() fails on with
+    // SQLITE_CORRUPT: as a query FTS5 cannot mark would be.
+    let mut r = rule("near", "NEAR(\"iran drone\" kyiv) OR iran");
+    r.mark_query = None;
+    let mut s = Store::open_in_memory().unwrap();
+    let report = ingest(&mut s, "f", &near_items(), std::slice::from_ref(&r));
+    assert_eq!((report.new_items, report.matched_items), (2, 2));
+    let pending = s.pending("default").unwrap();
+    let unmarked = pending.iter().find(|m| m.item_id == 2).unwrap();
+    assert_eq!(
+        (unmarked.snippet.as_str(), unmarked.title_marked.as_str()),
+        ("Iran's envoy spoke of a drone.", "Iran says Kyiv talks")
+    );
+    let hits = s.search(&r.fts_query, None, None, 10).unwrap();
+    assert_eq!(hits.len(), 2);
+    // Asked one by one, the first is marked; the second is its text's start.
+    let snippets: Vec<&str> = hits.iter().map(|h| h.snippet.as_str()).collect();
+    assert!(
+        snippets.contains(&"Iran's envoy spoke of a drone."),
+        "{snippets:?}"
+    );
+    assert!(
+        snippets.iter().any(|s| s.contains("\u{2}Kyiv\u{3}")),
+        "{snippets:?}"
+    );
+}
+
 #[test]
 fn pending_groups_rules_per_item_and_enqueue_claims_atomically() {
     let mut s = Store::open_in_memory().unwrap();
