@@ -179,8 +179,12 @@ pub struct MatchView {
     /// Every rule found it only in the article its link leads to, not in
     /// what the feed gave (README, "Full text").
     pub in_article: bool,
-    /// The item's text, for finding the same story in other feeds.
+    /// The item's text, for finding the same story in other feeds; empty
+    /// when `unreadable`.
     pub summary: String,
+    /// Its stored text cannot be read (damage in the database): it is
+    /// shown by its title, link and the snippet kept with the match.
+    pub unreadable: bool,
     /// The other copies of the same story (filled in by `digest`).
     pub also_in: Vec<AlsoIn>,
 }
@@ -217,6 +221,9 @@ pub struct SearchHit {
     pub link: Option<String>,
     pub published: Option<DateTime<Utc>>,
     pub snippet: String,
+    /// Its stored text cannot be read (damage in the database): found by
+    /// the index, shown by its title and link, with no snippet.
+    pub unreadable: bool,
 }
 
 /// What a digest ends with (README, "Delivery"): feeds that need the reader's

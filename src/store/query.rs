@@ -61,7 +61,10 @@ impl Store {
         };
         if mark_query.is_none() {
             match self.hits(&asked, true) {
-                Ok(hits) => return Ok(hits),
+                Ok(mut hits) => {
+                    self.unreadable_hits(&mut hits)?;
+                    return Ok(hits);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "FTS5 cannot mark what this search finds; its snippets are made one by one")
                 }
@@ -71,7 +74,23 @@ impl Store {
         for hit in &mut hits {
             hit.snippet = self.hit_snippet(mark_query.unwrap_or(fts_query), hit.item_id)?;
         }
+        self.unreadable_hits(&mut hits)?;
         Ok(hits)
+    }
+
+    /// Marks the hits whose stored text cannot be read (`damage`); their
+    /// snippets go. One text unpacked per hit kept, not per hit found.
+    fn unreadable_hits(&self, hits: &mut [SearchHit]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT summary IS NULL FROM items WHERE id = ?1")?;
+        for hit in hits {
+            if stmt.query_row([hit.item_id], |r| r.get(0))? {
+                hit.unreadable = true;
+                hit.snippet.clear();
+            }
+        }
+        Ok(())
     }
 
     /// The hits of `asked`, newest first, with FTS5's snippet when
@@ -104,7 +123,9 @@ impl Store {
                     title: r.get(2)?,
                     link: r.get(3)?,
                     published: from_ts(r.get(4)?),
-                    snippet: r.get(5)?,
+                    // NULL for a text that cannot be read (`damage`).
+                    snippet: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                    unreadable: false,
                 })
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
@@ -127,9 +148,11 @@ impl Store {
                 "SELECT {} FROM items_fts WHERE items_fts MATCH ?1 AND rowid = ?2",
                 snippet_sql()
             ))?
-            .query_row(params![mark_query, item_id], |r| r.get::<_, String>(0))
+            .query_row(params![mark_query, item_id], |r| {
+                r.get::<_, Option<String>>(0)
+            })
             .optional();
-        if let Ok(Some(snippet)) = marked {
+        if let Ok(Some(Some(snippet))) = marked {
             return Ok(snippet);
         }
         let text: Option<String> = self
@@ -147,7 +170,8 @@ impl Store {
     }
 
     /// The `per_feed` latest items (title, text) of each of `feeds`: a
-    /// digest finds each feed's boilerplate in them.
+    /// digest finds each feed's boilerplate in them. An item whose text
+    /// cannot be read is left out.
     pub fn recent_texts(
         &self,
         feeds: &[String],
@@ -160,8 +184,16 @@ impl Store {
         let limit = i64::try_from(per_feed).unwrap_or(i64::MAX);
         let mut out = std::collections::HashMap::new();
         for feed in feeds {
-            let rows = stmt.query_map(params![feed, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            out.insert(feed.clone(), rows.collect::<rusqlite::Result<Vec<_>>>()?);
+            let rows = stmt.query_map(params![feed, limit], |r| {
+                Ok((r.get(0)?, r.get::<_, Option<String>>(1)?))
+            })?;
+            let mut texts = Vec::new();
+            for row in rows {
+                if let (title, Some(text)) = row? {
+                    texts.push((title, text));
+                }
+            }
+            out.insert(feed.clone(), texts);
         }
         Ok(out)
     }

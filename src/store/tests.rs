@@ -1051,3 +1051,57 @@ fn damage_is_found_at_open_in_the_small_tables_and_by_the_full_check_anywhere() 
     let e = Store::open_read_only(dir.path()).err().expect("refused");
     assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
 }
+
+#[test]
+fn a_text_that_cannot_be_read_fails_no_query_and_outlives_retention() {
+    let mut s = Store::open_in_memory().unwrap();
+    let text = "Iran said its drones were not sold to Russia, officials said. ".repeat(4);
+    let items = [item("1", "Iran a", &text, 0), item("2", "Iran b", &text, 0)];
+    ingest(&mut s, "f", &items, &[rule("iran", "iran")]);
+    ingest(&mut s, "g", &[item("3", "Kept", &text, 0)], &[]);
+    // Not a zstd frame, where one was.
+    s.conn
+        .execute(
+            "UPDATE items SET packed = x'28b52ffd0058deadbeef' WHERE title IN ('Iran a', 'Kept')",
+            [],
+        )
+        .unwrap();
+    let pending = s.pending("default").unwrap();
+    let lost: Vec<(&str, &str)> = pending
+        .iter()
+        .filter(|m| m.unreadable)
+        .map(|m| (m.title.as_str(), m.summary.as_str()))
+        .collect();
+    assert_eq!((pending.len(), lost), (2, vec![("Iran a", "")]));
+    let hits = s
+        .search("\"iran\"", Some(&["f".to_string()]), None, 10)
+        .unwrap();
+    assert_eq!(
+        hits.iter()
+            .map(|h| (h.title.as_str(), h.unreadable))
+            .collect::<Vec<_>>(),
+        [("Iran b", false), ("Iran a", true)]
+    );
+    assert_eq!(
+        s.recent_texts(&["f".to_string()], 10).unwrap()["f"].len(),
+        1,
+        "left out of the feed's texts"
+    );
+    // Pruned with its index entry, the text would be needed to delete it.
+    let pruned = s.prune(Utc::now() + Duration::days(1)).unwrap();
+    assert_eq!(
+        pruned.items, 0,
+        "'Iran …' have matches; 'Kept' cannot be read"
+    );
+    let check = s.check_full(Utc::now()).unwrap();
+    assert_eq!(
+        check
+            .unreadable
+            .iter()
+            .map(|(id, _)| *id)
+            .collect::<Vec<_>>(),
+        [1, 3]
+    );
+    assert!(check.problem().unwrap().contains("restore the last backup"));
+    assert_eq!(s.unreadable().unwrap().items, 2);
+}
