@@ -114,6 +114,7 @@ pub fn search(config: &Config, what: &What<'_>, json: bool) -> Result<(), CliErr
                     "published": h.published.map(rfc3339),
                     "feed": h.feed, "title": h.title, "link": h.link,
                     "snippet": show_marks(&h.snippet, false),
+                    "unreadable": h.unreadable,
                 })
             })
             .collect();
@@ -132,8 +133,20 @@ pub fn search(config: &Config, what: &What<'_>, json: bool) -> Result<(), CliErr
             if let Some(link) = &h.link {
                 outln!(out, "    {link}");
             }
-            outln!(out, "    {}\n", show_marks(&h.snippet, bold));
+            if h.unreadable {
+                outln!(out, "    (its text cannot be read: see below)\n");
+            } else {
+                outln!(out, "    {}\n", show_marks(&h.snippet, bold));
+            }
         }
+    }
+    let unreadable = hits.iter().filter(|h| h.unreadable).count();
+    if unreadable > 0 {
+        // Said, not an exit code: the search found what it found.
+        eprintln!(
+            "feedwatch: of the items found, {}",
+            crate::store::unreadable_way_back(unreadable as i64)
+        );
     }
     if hits.is_empty() {
         return Err(CliError::NothingFound("no stored item matches".into()));

@@ -89,3 +89,157 @@ fn a_near_phrase_rule_ored_with_a_term_stores_delivers_and_searches() {
         assert!(found.contains("*Iran*"), "marked: {found}");
     }
 }
+
+/// Four items a rule on "iran" matches, each text long enough to be stored
+/// packed (a zstd frame).
+fn packed_items() -> Vec<(String, String)> {
+    (1..=4)
+        .map(|n| {
+            (
+                format!("Iran story {n}"),
+                format!(
+                    "Story {n}: {}",
+                    "Iran said its drones were not sold to Russia, officials said. ".repeat(4)
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Overwrites the stored text of the item titled `title` with bytes that
+/// begin as a zstd frame and are not one, as a bad disk or a bad copy
+/// would leave it; the rest of the database stays as it was.
+fn damage_text(setup: &Setup, title: &str) {
+    use rusqlite::functions::FunctionFlags;
+    let conn = rusqlite::Connection::open(setup.dir.path().join("state/feedwatch.db")).unwrap();
+    // `items.summary` calls it: the statement needs it to prepare.
+    conn.create_scalar_function(
+        "unpack_text",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |_| Ok(None::<String>),
+    )
+    .unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE items SET packed = x'28b52ffd0058deadbeefdeadbeefdeadbeef' \
+             WHERE title = ?1 AND typeof(packed) = 'blob'",
+            [title],
+        )
+        .unwrap();
+    assert_eq!(changed, 1, "{title} is stored packed");
+}
+
+/// A state with the four items stored and matched, and the text of the
+/// second damaged.
+fn damaged_archive(feeds_and_rules: &str) -> Setup {
+    let setup = Setup::new("transport = \"stdout\"", feeds_and_rules);
+    let items = packed_items();
+    let items: Vec<(&str, &str)> = items
+        .iter()
+        .map(|(t, s)| (t.as_str(), s.as_str()))
+        .collect();
+    write_feed(&setup.dir.path().join("wire.xml"), &items);
+    let out = feedwatch_with(&setup.path, &["poll"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    damage_text(&setup, "Iran story 2");
+    setup
+}
+
+const WIRE: &str = "[[feeds]]\nname = \"wire\"\nurl = \"file://wire.xml\"\n";
+
+#[test]
+fn a_damaged_text_costs_its_row_only_and_is_reported_with_the_way_back() {
+    let setup = damaged_archive(&format!(
+        "{WIRE}[[rules]]\nname = \"iran\"\nquery = 'iran'\n"
+    ));
+
+    // Search finds every item; the damaged one by its title and link.
+    let out = feedwatch_with(&setup.path, &["search", "iran"], &[]);
+    let (found, said) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    for n in 1..=4 {
+        assert!(found.contains(&format!("Iran story {n}")), "{found}");
+    }
+    assert!(
+        found.contains("*Iran* story 1") || found.contains("*Iran* said"),
+        "{found}"
+    );
+    assert!(
+        found.contains("https://news.example/1\n    (its text cannot be read"),
+        "{found}"
+    );
+    assert!(said.contains("restore the last backup"), "{said}");
+    assert!(
+        !said.contains("cannot mark"),
+        "a damaged text is no fault of the marks: {said}"
+    );
+
+    // The digest carries every match, the damaged one by its title and
+    // link, and exits 1 with the way back.
+    let out = feedwatch_with(&setup.path, &["digest"], &[]);
+    let (message, said) = (
+        decode_quoted_printable(&text(&out.stdout)),
+        text(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    for n in 1..=4 {
+        assert!(message.contains(&format!("Iran story {n}")), "{message}");
+    }
+    assert!(message.contains("https://news.example/1"), "{message}");
+    assert!(
+        said.contains("the text of 1 stored item cannot be read")
+            && said.contains("restore the last backup"),
+        "{said}"
+    );
+
+    // Nothing stays pending; status names the row and the way back.
+    let out = feedwatch_with(&setup.path, &["status"], &[]);
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("default") && l.contains(" 0 ")),
+        "{shown}"
+    );
+    let line = shown
+        .lines()
+        .find(|l| l.contains("UNREADABLE TEXT"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(line.contains("restore the last backup"), "{line}");
+    assert!(shown.contains("item 2 (found "), "{shown}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&feedwatch_with(&setup.path, &["status", "--json"], &[]).stdout)
+            .unwrap();
+    assert_eq!(json["database"]["unreadable_items"], 1, "{json}");
+    assert_eq!(json["database"]["unreadable"][0]["item"], 2, "{json}");
+}
+
+#[test]
+fn run_once_checks_the_whole_database_daily_and_finds_a_text_nobody_read() {
+    // The damaged item matches no rule: no delivery meets it.
+    let setup = damaged_archive(&format!(
+        "{WIRE}[[rules]]\nname = \"story-one\"\nquery = '\"story 1\"'\n"
+    ));
+    let out = feedwatch_with(&setup.path, &["run", "--once"], &[]);
+    let (message, said) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        message.contains("Iran story 1"),
+        "delivered all the same: {message}"
+    );
+    assert!(
+        said.contains("the text of 1 stored item cannot be read")
+            && said.contains("restore the last backup"),
+        "{said}"
+    );
+    let shown = text(&feedwatch_with(&setup.path, &["status"], &[]).stdout);
+    assert!(
+        shown.contains("DATABASE  checked in full ") && shown.contains("item 2 (found "),
+        "{shown}"
+    );
+    // Checked today: the next run does not check again, and has nothing to say.
+    let out = feedwatch_with(&setup.path, &["run", "--once"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
