@@ -105,6 +105,10 @@ pub struct CompiledRule {
     /// The same query as a tree, for the live matcher (`store::matcher`),
     /// which evaluates it on each new item's tokens.
     pub query: Query,
+    /// The FTS5 query the rule's marks (snippet, marked title) are asked
+    /// with, when FTS5 would mark `fts_query` wrong (a NEAR of several
+    /// phrases: docs/DESIGN.md §6); `None`: `fts_query` itself.
+    pub mark_query: Option<String>,
     /// What the rule finds after folding, and why (`search --explain`).
     pub explanation: String,
     /// Feed names the rule applies to; `None` means every feed.
@@ -213,8 +217,12 @@ pub struct MatchView {
     /// Every rule found it only in the article its link leads to, not in
     /// what the feed gave (README, "Full text").
     pub in_article: bool,
-    /// The item's text, for finding the same story in other feeds.
+    /// The item's text, for finding the same story in other feeds; empty
+    /// when `unreadable`.
     pub summary: String,
+    /// Its stored text cannot be read (damage in the database): it is
+    /// shown by its title, link and the snippet kept with the match.
+    pub unreadable: bool,
     /// The other copies of the same story (filled in by `digest`).
     pub also_in: Vec<AlsoIn>,
 }
@@ -251,6 +259,9 @@ pub struct SearchHit {
     pub link: Option<String>,
     pub published: Option<DateTime<Utc>>,
     pub snippet: String,
+    /// Its stored text cannot be read (damage in the database): found by
+    /// the index, shown by its title and link, with no snippet.
+    pub unreadable: bool,
 }
 
 /// What a digest ends with (README, "Delivery"): feeds that need the reader's
@@ -433,6 +444,7 @@ mod tests {
             digest: "d".into(),
             fts_query: "\"x\"".into(),
             query: Query::Or(Vec::new()),
+            mark_query: None,
             explanation: String::new(),
             feeds: None,
             at: (1, 1),

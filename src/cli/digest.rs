@@ -1,6 +1,8 @@
 //! Command line: `digest [NAME] [--dry-run]`. Only the named digest is
 //! touched (its pending matches, its queued messages); without a name,
-//! every digest.
+//! every digest. Exit 1 when a message stays queued, or when a digest
+//! carried items whose text cannot be read (sent all the same: damage the
+//! operator must hear of).
 
 use super::output::Out;
 use super::{CliError, plural};
@@ -46,5 +48,5 @@ pub async fn digest(ctx: &Context, name: Option<&str>, dry_run: bool) -> Result<
             plural(r.failed, "message")
         )));
     }
-    Ok(())
+    super::poll::damage_said(None, r.unreadable)
 }

@@ -2,12 +2,16 @@
 //! `poll`; stderr for `run --once`, whose stdout carries the digests of the
 //! stdout transport), a progress bar while the user watches, and exit 1
 //! when the poll itself failed (the store, a bug, pruning by `retention`)
-//! rather than a feed.
+//! rather than a feed. `run --once` also runs the daemon's daily full
+//! check of the database when the last one is a day old, so that whoever
+//! runs feedwatch from cron hears of damage: after the whole cycle, exit 1
+//! with the way back.
 
 use super::output::{Out, Progress, outln};
 use super::{CliError, plural};
 use crate::config::FeedConfig;
 use crate::pipeline::{self, Context, FeedOutcome, FeedReport, Polled, Retry};
+use crate::store::FullCheck;
 
 /// The poll, pruning included (the pipeline prunes after every poll).
 async fn poll_with_progress(ctx: &Context, feeds: &[FeedConfig]) -> Polled {
@@ -73,20 +77,66 @@ pub async fn poll(ctx: &Context, feed: Option<&str>) -> Result<(), CliError> {
 }
 
 pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
+    // Damage is said at the end, not a reason to skip the cycle: what can
+    // be polled and delivered still is.
+    let checked = pipeline::check_database_if_due(ctx).await;
     let Polled { reports, pruned } = poll_with_progress(ctx, &ctx.config.feeds).await;
     for r in &reports {
         eprintln!("{}", report_line(r));
     }
     let delivered = pipeline::deliver(ctx, &ctx.config.digests, Retry::All).await;
-    poll_failed(&reports)?;
-    pruned?;
-    let failed = delivered.map_err(|e| CliError::Runtime(e.into()))?.failed;
-    if failed > 0 {
-        // Exit 1 so that a timer or cron job shows the failure; nothing is lost.
-        return Err(CliError::Runtime(anyhow::anyhow!(
-            "{} could not be delivered; they stay queued and are retried (see `feedwatch status`)",
-            plural(failed, "message")
-        )));
+    // Exit 1 so that a timer or cron job shows each failure; nothing is lost.
+    let mut failures: Vec<CliError> = poll_failed(&reports).err().into_iter().collect();
+    if let Err(e) = pruned {
+        failures.push(e.into());
     }
-    Ok(())
+    let unreadable = match delivered {
+        Ok(d) if d.failed > 0 => {
+            failures.push(CliError::Runtime(anyhow::anyhow!(
+                "{} could not be delivered; they stay queued and are retried (see `feedwatch status`)",
+                plural(d.failed, "message")
+            )));
+            d.unreadable
+        }
+        Ok(d) => d.unreadable,
+        Err(e) => {
+            failures.push(CliError::Runtime(e.into()));
+            0
+        }
+    };
+    let damage = match checked {
+        Ok(checked) => damage_said(checked.as_ref(), unreadable),
+        Err(e) => Err(CliError::Runtime(anyhow::anyhow!(
+            "cannot check the database: {e}"
+        ))),
+    };
+    failures.extend(damage.err());
+    match failures.len() {
+        0 => Ok(()),
+        1 => Err(failures.remove(0)),
+        _ => Err(CliError::Runtime(anyhow::anyhow!(
+            "{}",
+            failures
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\nfeedwatch: ")
+        ))),
+    }
+}
+
+/// Exit 1, with the way back, when the full check found damage or a
+/// delivery carried `unreadable` items whose text cannot be read.
+pub(super) fn damage_said(checked: Option<&FullCheck>, unreadable: usize) -> Result<(), CliError> {
+    let problem = match checked.and_then(FullCheck::problem) {
+        Some(problem) => problem,
+        None if unreadable > 0 => format!(
+            "delivered, but {}",
+            crate::store::unreadable_way_back(unreadable as i64)
+        ),
+        None => return Ok(()),
+    };
+    Err(CliError::Runtime(anyhow::anyhow!(
+        "{problem} (`feedwatch status` says so too)"
+    )))
 }

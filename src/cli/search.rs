@@ -34,17 +34,34 @@ fn find_rule<'c>(
     })
 }
 
+/// What a search runs: the FTS5 query, the query its hits are marked with
+/// when FTS5 would mark that one wrong, and the feed scope.
+struct Query {
+    fts: String,
+    marks: Option<String>,
+    scope: Option<Vec<String>>,
+}
+
 /// A query's FTS5 text and feed scope: a rule is searched with its scope,
 /// so that the answer is what it would have matched live.
-fn query(config: &Config, what: &What<'_>) -> Result<(String, Option<Vec<String>>), CliError> {
+fn query(config: &Config, what: &What<'_>) -> Result<Query, CliError> {
     match (what.query, what.rule) {
         (_, Some(name)) => {
             let rule = find_rule(config, name)?;
-            Ok((rule.fts_query.clone(), rule.feeds.clone()))
+            Ok(Query {
+                fts: rule.fts_query.clone(),
+                marks: rule.mark_query.clone(),
+                scope: rule.feeds.clone(),
+            })
         }
         // Term sets from the config apply to ad-hoc queries too.
-        (Some(q), None) => rules::compile_query(q, &config.terms)
-            .map(|fts| (fts, None))
+        (Some(q), None) => rules::parse(q, &config.terms)
+            .and_then(|node| rules::compile_rule(node, q))
+            .map(|c| Query {
+                fts: c.fts_query,
+                marks: c.mark_query,
+                scope: None,
+            })
             .map_err(|e| CliError::Usage(format!("query {e}"))),
         (None, None) => Err(CliError::Usage("give a query or --rule NAME".into())),
     }
@@ -68,7 +85,7 @@ pub fn explain(config: &Config, what: &What<'_>) -> Result<(), CliError> {
 }
 
 pub fn search(config: &Config, what: &What<'_>, json: bool) -> Result<(), CliError> {
-    let (fts, scope) = query(config, what)?;
+    let q = query(config, what)?;
     let since = what
         .since
         .map(|s| config::values::parse_duration(s).map_err(CliError::Usage))
@@ -81,7 +98,13 @@ pub fn search(config: &Config, what: &What<'_>, json: bool) -> Result<(), CliErr
                 .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC)
         });
     let store = Store::open_read_only(&config.state_dir)?;
-    let hits = store.search(&fts, scope.as_deref(), since, what.limit)?;
+    let hits = store.search_marked(
+        &q.fts,
+        q.marks.as_deref(),
+        q.scope.as_deref(),
+        since,
+        what.limit,
+    )?;
     let mut out = Out::new();
     if json {
         let rows: Vec<_> = hits
@@ -91,6 +114,7 @@ pub fn search(config: &Config, what: &What<'_>, json: bool) -> Result<(), CliErr
                     "published": h.published.map(rfc3339),
                     "feed": h.feed, "title": h.title, "link": h.link,
                     "snippet": show_marks(&h.snippet, false),
+                    "unreadable": h.unreadable,
                 })
             })
             .collect();
@@ -109,8 +133,20 @@ pub fn search(config: &Config, what: &What<'_>, json: bool) -> Result<(), CliErr
             if let Some(link) = &h.link {
                 outln!(out, "    {link}");
             }
-            outln!(out, "    {}\n", show_marks(&h.snippet, bold));
+            if h.unreadable {
+                outln!(out, "    (its text cannot be read: see below)\n");
+            } else {
+                outln!(out, "    {}\n", show_marks(&h.snippet, bold));
+            }
         }
+    }
+    let unreadable = hits.iter().filter(|h| h.unreadable).count();
+    if unreadable > 0 {
+        // Said, not an exit code: the search found what it found.
+        eprintln!(
+            "feedwatch: of the items found, {}",
+            crate::store::unreadable_way_back(unreadable as i64)
+        );
     }
     if hits.is_empty() {
         return Err(CliError::NothingFound("no stored item matches".into()));

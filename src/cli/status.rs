@@ -10,6 +10,11 @@ use super::output::{Out, outln};
 use super::{CliError, local_time, rfc3339};
 use crate::config::Config;
 use crate::pipeline::{self, NextSend, Status};
+use crate::store::unreadable_way_back;
+
+/// A full check older than this is said to be late: the daemon checks
+/// daily, `run --once` when the last check is a day old.
+const LATE: chrono::Duration = chrono::Duration::days(2);
 
 pub fn status(config: &Config, json: bool) -> Result<(), CliError> {
     let status = pipeline::status(config, Utc::now())?;
@@ -136,18 +141,46 @@ fn outbox(out: &mut Out, status: &Status) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The daemon's last full check of the database file (README, "Bad input").
+/// The last full check of the database file, and the stored texts that
+/// cannot be read (README, "Bad input").
 fn database(out: &mut Out, status: &Status, tz: Tz) -> Result<(), CliError> {
     let line = match &status.integrity {
-        None => "not checked in full yet (the daemon checks at start and daily)".to_string(),
-        Some((at, None)) => format!("checked in full {}: no damage", local_time(*at, tz)),
-        Some((at, Some(damage))) => format!(
-            "checked in full {}: DAMAGED ({damage}); stop feedwatch and restore the last backup \
-             (README, \"Operations\")",
-            local_time(*at, tz)
-        ),
+        None => "not checked in full yet (the daemon checks at start and daily, \
+                 `run --once` when the last check is a day old)"
+            .to_string(),
+        Some((at, damage)) => {
+            let found = match damage {
+                None if status.unreadable.items > 0 => "no damage to its structure".to_string(),
+                None => "no damage".to_string(),
+                Some(damage) => format!(
+                    "DAMAGED ({damage}); stop feedwatch and restore the last backup \
+                     (README, \"Operations\")"
+                ),
+            };
+            let late = Utc::now() - *at > LATE;
+            let late = if late {
+                " (over two days ago: is the daemon or `run --once` running?)"
+            } else {
+                ""
+            };
+            format!("checked in full {}{late}: {found}", local_time(*at, tz))
+        }
     };
     outln!(out, "\nDATABASE  {line}");
+    let u = &status.unreadable;
+    if u.items > 0 {
+        outln!(out, "  UNREADABLE TEXT: {}", unreadable_way_back(u.items));
+        for (item, found, why) in &u.first {
+            outln!(
+                out,
+                "    item {item} (found {}): {why}",
+                local_time(*found, tz)
+            );
+        }
+        if u.items > u.first.len() as i64 {
+            outln!(out, "    and {} more", u.items - u.first.len() as i64);
+        }
+    }
     Ok(())
 }
 
@@ -192,8 +225,14 @@ fn to_json(status: &Status) -> serde_json::Value {
             "failed": status.outbox.failed,
             "sent": status.outbox.sent,
         },
-        "database": status.integrity.as_ref().map(|(at, problems)| serde_json::json!({
-            "checked_at": rfc3339(*at), "damage": problems,
-        })),
+        "database": {
+            "checked_at": status.integrity.as_ref().map(|(at, _)| rfc3339(*at)),
+            "damage": status.integrity.as_ref().and_then(|(_, problems)| problems.clone()),
+            "unreadable_items": status.unreadable.items,
+            "unreadable": status.unreadable.first.iter().map(|(item, found, why)| serde_json::json!({
+                "item": item, "found_at": rfc3339(*found), "error": why,
+            })).collect::<Vec<_>>(),
+            "way_back": (status.unreadable.items > 0).then(|| unreadable_way_back(status.unreadable.items)),
+        },
     })
 }

@@ -103,6 +103,7 @@ impl Validator<'_> {
             if let Some(rules::Compiled {
                 fts_query,
                 query,
+                mark_query,
                 explanation,
             }) = compiled
             {
@@ -115,6 +116,7 @@ impl Validator<'_> {
                     digest,
                     fts_query,
                     query,
+                    mark_query,
                     explanation,
                     feeds: scope,
                     at: self.lines.line_col(query_at),

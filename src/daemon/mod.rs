@@ -108,7 +108,7 @@ pub async fn serve_with_grace(
     let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let (mut polls, mut deliveries) = (Lane::new("poll"), Lane::new("delivery"));
     // The full integrity check: now, then daily.
-    let mut integrity = tokio::time::interval(INTEGRITY_EVERY);
+    let mut integrity = tokio::time::interval(pipeline::FULL_CHECK_EVERY);
     loop {
         polls.start_next(&ctx, |ctx, tick| async move { step(&ctx, tick).await });
         deliveries.start_next(&ctx, |ctx, tick| async move { step(&ctx, tick).await });
@@ -207,13 +207,11 @@ async fn reload_config(
     Ok(reloaded)
 }
 
-/// How often the daemon checks the whole database for damage.
-const INTEGRITY_EVERY: Duration = Duration::from_secs(86_400);
-
-/// SQLite's structural check of the whole database, recorded for `status`;
-/// damage is an error the operator must act on (a restart does not mend it).
+/// The full check of the database (its structure, every stored text),
+/// recorded for `status`; damage is an error the operator must act on (a
+/// restart does not mend it).
 async fn check_integrity(ctx: &Context) {
-    match pipeline::check_database(ctx).await {
+    match pipeline::check_database(ctx).await.map(|c| c.problem()) {
         Ok(None) => tracing::debug!("database integrity check passed"),
         Ok(Some(damage)) => tracing::error!(error = %damage, "the database is damaged"),
         Err(e) => tracing::error!(error = %e, "cannot check the database"),

@@ -9,6 +9,7 @@ use crate::model::{AlsoIn, FailingFeed, MovedFeed, NeverFetched, Undelivered};
 
 fn m(id: i64, title: &str, rules: &[&str], snippet: &str) -> MatchView {
     MatchView {
+        unreadable: false,
         match_ids: vec![id],
         item_id: id,
         rules: rules.iter().map(|r| r.to_string()).collect(),

@@ -12,7 +12,7 @@ use super::feed::{FeedError, Fetch, Found, fetch_and_parse};
 use crate::config::{self, Config, ConfigError, ConfigErrors, StateDirFrom, Transport};
 use crate::fetch::Fetcher;
 use crate::mail::{self, PasswordPlaces};
-use crate::store::{Store, StoreError};
+use crate::store::{FullCheck, Store, StoreError};
 
 /// Where the systemd unit keeps its config (`ConfigurationDirectory=`).
 const SERVICE_CONFIG_DIR: &str = "/etc/feedwatch";
@@ -270,19 +270,26 @@ pub async fn probe(config: &Config) -> Result<Vec<(String, Probe)>, crate::fetch
     Ok(out)
 }
 
-/// The full integrity check of the database, recorded for `status`:
-/// `Ok(None)` when intact, else the damage, said with how to recover.
-pub async fn check_database(ctx: &super::Context) -> Result<Option<String>, StoreError> {
-    ctx.db
-        .call(|s| {
-            let problems = match s.check_integrity(true) {
-                Ok(()) => None,
-                Err(StoreError::Corrupt(p)) => Some(p),
-                Err(e) => return Err(e),
-            };
-            // Recording may fail on a damaged file; the caller still says it.
-            let _ = s.record_integrity(chrono::Utc::now(), problems.as_deref());
-            Ok(problems.map(|p| StoreError::Corrupt(p).to_string()))
-        })
-        .await
+/// How often the whole database is checked: by the daemon (at start, then
+/// this often), and by `run --once` when the last check is this old, so
+/// that damage is found by whoever runs feedwatch only from cron.
+pub const FULL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// The full check of the database (its structure, and every stored text
+/// unpacked), recorded for `status`. `FullCheck::problem` says the damage
+/// with the way back.
+pub async fn check_database(ctx: &super::Context) -> Result<FullCheck, StoreError> {
+    ctx.db.call(|s| s.check_full(chrono::Utc::now())).await
+}
+
+/// `check_database` when the last full check is `FULL_CHECK_EVERY` old or
+/// there is none; `None` when it was not due.
+pub async fn check_database_if_due(ctx: &super::Context) -> Result<Option<FullCheck>, StoreError> {
+    let last = ctx.db.call(|s| s.last_integrity()).await?;
+    let every = chrono::Duration::from_std(FULL_CHECK_EVERY).unwrap_or(chrono::Duration::MAX);
+    let due = last.is_none_or(|(at, _)| chrono::Utc::now() - at >= every);
+    if !due {
+        return Ok(None);
+    }
+    check_database(ctx).await.map(Some)
 }

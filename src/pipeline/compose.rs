@@ -2,7 +2,9 @@
 //! feed's recent items, the stories this digest reported lately, what needs
 //! attention) → digest (render) → mail (build, each part with the digest's
 //! List-Id, parts after the first threaded to it) → store (outbox row,
-//! matches claimed, stories remembered, in one transaction).
+//! matches claimed, stories remembered, in one transaction). A match whose
+//! item's text cannot be read goes out by its title, link and snippet, and
+//! is recorded and said (README, "Bad input"); it holds nothing up.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -106,15 +108,28 @@ fn hostname() -> String {
         .unwrap_or_else(|| "this host".into())
 }
 
-/// The rendered parts of `digest` now, and the problems they show.
+/// What `render` made of a digest's pending matches.
+struct Made {
+    parts: Vec<Rendered>,
+    /// The problems of feeds and messages the parts show.
+    shown: Vec<String>,
+    /// The items among them whose text cannot be read.
+    unreadable: Vec<i64>,
+}
+
+/// The rendered parts of `digest` now.
 async fn render(
     ctx: &Context,
     digest: &DigestConfig,
     now: DateTime<Utc>,
-) -> Result<(Vec<Rendered>, Vec<String>), StoreError> {
+) -> Result<Made, StoreError> {
     let p = pending(ctx, digest.name.clone()).await?;
     if p.matches.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok(Made {
+            parts: Vec::new(),
+            shown: Vec::new(),
+            unreadable: Vec::new(),
+        });
     }
     let attention = attention_for(digest, &p, now);
     let rules: Vec<String> = ctx.config.rules.iter().map(|r| r.name.clone()).collect();
@@ -131,7 +146,16 @@ async fn render(
         footer: footer(ctx, digest, now),
         now,
     });
-    Ok((parts, attention.keys()))
+    Ok(Made {
+        parts,
+        shown: attention.keys(),
+        unreadable: p
+            .matches
+            .iter()
+            .filter(|m| m.unreadable)
+            .map(|m| m.item_id)
+            .collect(),
+    })
 }
 
 /// Builds each part's message; parts after the first are threaded to it.
@@ -169,11 +193,22 @@ fn messages(
     out
 }
 
+/// What composing a digest wrote.
+pub struct Composed {
+    /// The outbox rows.
+    pub queued: Vec<i64>,
+    /// The items it carries whose text cannot be read (recorded).
+    pub unreadable: usize,
+}
+
 /// Renders the pending matches of `digest` and fixes them in the outbox.
-/// Returns the outbox rows written.
-pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Vec<i64>, StoreError> {
+pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Composed, StoreError> {
     let now = Utc::now();
-    let (parts, shown) = render(ctx, digest, now).await?;
+    let Made {
+        parts,
+        shown,
+        unreadable,
+    } = render(ctx, digest, now).await?;
     let mut queued = Vec::new();
     for (part, built) in messages(ctx, digest, parts) {
         let (name, to, from) = (
@@ -201,13 +236,23 @@ pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Vec<i64>, S
             .call(move |s| s.record_attention_shown(&shown, now))
             .await?;
     }
-    Ok(queued)
+    let lost = unreadable.len();
+    if lost > 0 {
+        tracing::error!(digest = %digest.name, error = %crate::store::unreadable_way_back(lost as i64), "the digest carries items whose text cannot be read");
+        ctx.db
+            .call(move |s| s.record_unreadable(&unreadable, now))
+            .await?;
+    }
+    Ok(Composed {
+        queued,
+        unreadable: lost,
+    })
 }
 
 /// The exact messages `deliver` would send for `digest` now, changing nothing.
 pub async fn dry_run(ctx: &Context, digest: &DigestConfig) -> Result<Vec<Vec<u8>>, StoreError> {
-    let (parts, _) = render(ctx, digest, Utc::now()).await?;
-    Ok(messages(ctx, digest, parts)
+    let made = render(ctx, digest, Utc::now()).await?;
+    Ok(messages(ctx, digest, made.parts)
         .into_iter()
         .map(|(_, b)| b.bytes)
         .collect())

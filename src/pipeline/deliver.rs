@@ -18,6 +18,9 @@ pub struct DeliverReport {
     pub sent: usize,
     /// Messages that stay queued after this run (each counted once).
     pub failed: usize,
+    /// Items the new messages carry whose stored text cannot be read
+    /// (damage: shown by their title and link, recorded for `status`).
+    pub unreadable: usize,
 }
 
 /// Prunes what is older than `retention` (README, "Operations"); identities stay.
@@ -196,14 +199,17 @@ pub async fn deliver(
     };
     let earlier = ctx.db.call(move |s| s.due(until, Some(&names))).await?;
     let (sent_before, failed_before) = send_rows(ctx, &mailer, earlier).await?;
-    let mut queued = Vec::new();
+    let (mut queued, mut unreadable) = (Vec::new(), 0);
     for digest in digests {
         // Shutdown: the matches stay pending for the next start.
         if ctx.shutting_down() {
             break;
         }
         match super::compose::compose(ctx, digest).await {
-            Ok(ids) => queued.extend(ids),
+            Ok(composed) => {
+                queued.extend(composed.queued);
+                unreadable += composed.unreadable;
+            }
             // Another process took these matches first: they are on their way.
             Err(StoreError::Conflict) => {
                 tracing::info!(digest = %digest.name, "matches taken by another process")
@@ -228,6 +234,7 @@ pub async fn deliver(
         queued: queued.len(),
         sent: sent + sent_before,
         failed: failed + failed_before,
+        unreadable,
     })
 }
 

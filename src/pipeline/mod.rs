@@ -27,10 +27,10 @@ mod status;
 mod writer;
 
 pub use check::{
-    ArticleProbe, CheckReport, ConfigSource, Probe, check, check_database, load_config,
-    password_places, probe,
+    ArticleProbe, CheckReport, ConfigSource, FULL_CHECK_EVERY, Probe, check, check_database,
+    check_database_if_due, load_config, password_places, probe,
 };
-pub use compose::{compose, dry_run};
+pub use compose::{Composed, compose, dry_run};
 pub use deliver::{DeliverError, DeliverReport, Retry, deliver, flush_outbox, mailer, prune};
 pub use feed::FeedError;
 pub use status::{DigestRow, FeedRow, NextSend, Status, status};

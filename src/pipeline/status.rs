@@ -1,7 +1,9 @@
 //! Pipeline: what `status` shows, composed from the config (schedules) and
 //! the store (what happened), read without writing anything: each feed with
 //! its health and its next poll (its schedule, past any backoff), each
-//! digest with its pending items and its next send, and the outbox.
+//! digest with its pending items and its next send, the outbox, and what
+//! is known of damage: the last full check and the stored texts found
+//! unreadable (recorded by whoever met them; `status` unpacks nothing).
 
 use std::collections::HashMap;
 
@@ -9,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, DigestSchedule};
 use crate::model::{FeedStatus, OutboxStatus};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Unreadable};
 
 /// Everything `status` shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +21,11 @@ pub struct Status {
     pub outbox: OutboxStatus,
     /// Unsent messages that failed at least once: digest, attempts, last error.
     pub outbox_errors: Vec<(String, i64, String)>,
-    /// The daemon's last full integrity check: when, and the damage found.
+    /// The last full check of the database (the daemon's, or `run
+    /// --once`'s): when, and the structural damage found.
     pub integrity: Option<(DateTime<Utc>, Option<String>)>,
+    /// The stored texts known to be unreadable.
+    pub unreadable: Unreadable,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,5 +116,6 @@ pub fn status(config: &Config, now: DateTime<Utc>) -> Result<Status, StoreError>
         outbox: store.outbox_status()?,
         outbox_errors: store.outbox_errors()?,
         integrity: store.last_integrity()?,
+        unreadable: store.unreadable()?,
     })
 }

@@ -15,6 +15,7 @@
 //! `porter unicode61 remove_diacritics 2` tokenizer, not here.
 
 mod fold;
+mod marks;
 mod parser;
 
 use std::collections::HashMap;
@@ -181,11 +182,14 @@ pub fn compile_query(src: &str, sets: &TermSets) -> Result<String, RuleError> {
 }
 
 /// A rule folded and compiled: the FTS5 query `search` runs, the same
-/// query as a tree for the live matcher, and what `explain` says of it.
+/// query as a tree for the live matcher, the query its marks are asked
+/// with when FTS5 would mark its own wrong (`marks`), and what `explain`
+/// says of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compiled {
     pub fts_query: String,
     pub query: Query,
+    pub mark_query: Option<String>,
     pub explanation: String,
 }
 
@@ -193,9 +197,11 @@ pub struct Compiled {
 pub fn compile_rule(node: Node, src: &str) -> Result<Compiled, RuleError> {
     let explanation = explain(node.clone(), src)?;
     let folded = fold(node).0;
+    let query = tree(&folded, None);
     Ok(Compiled {
         fts_query: compile(&folded, src)?,
-        query: tree(&folded, None),
+        mark_query: marks::mark_query(&query),
+        query,
         explanation,
     })
 }
@@ -209,6 +215,7 @@ pub fn rule_from_query(name: &str, src: &str, sets: &TermSets) -> Result<Compile
         digest: "default".to_string(),
         fts_query: c.fts_query,
         query: c.query,
+        mark_query: c.mark_query,
         explanation: c.explanation,
         feeds: None,
         at: (1, 1),

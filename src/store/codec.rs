@@ -5,6 +5,12 @@
 //! opens), so `search`, `snippet()` and the archive's FTS5 index, whose
 //! content table is `items`, read plain text as before.
 //!
+//! A stored text that cannot be read (a damaged frame) is NULL, never an
+//! error: an error of a function aborts the whole statement, and one bad
+//! frame failed every digest and every search. Whoever reads a summary
+//! takes NULL as "unreadable" (`damage`), and the full check finds them
+//! all (`check`).
+//!
 //! zstd was chosen for its ratio on short texts and its speed both ways:
 //! the benchmark's 1,000,000-item archive is 0.87× its text with it, 1.55×
 //! without (README, "Performance").
@@ -54,11 +60,12 @@ impl Packer {
 
 /// A zstd decompression context (small), kept by the SQL function.
 #[derive(Default)]
-struct Unpacker(Option<zstd::bulk::Decompressor<'static>>);
+pub(super) struct Unpacker(Option<zstd::bulk::Decompressor<'static>>);
 
 impl Unpacker {
-    /// The text of a stored summary: TEXT as is, a BLOB unpacked.
-    fn unpack(&mut self, stored: ValueRef<'_>) -> Result<String, String> {
+    /// The text of a stored summary: TEXT as is, a BLOB unpacked; the
+    /// error says why a BLOB is not a text (the damage).
+    pub fn unpack(&mut self, stored: ValueRef<'_>) -> Result<String, String> {
         match stored {
             ValueRef::Null => Ok(String::new()),
             ValueRef::Text(t) => Ok(String::from_utf8_lossy(t).into_owned()),
@@ -88,7 +95,8 @@ impl Unpacker {
 }
 
 /// Registers `unpack_text` on `conn`. Deterministic and innocuous, as a
-/// generated column's function must be.
+/// generated column's function must be. A frame that cannot be read is
+/// NULL (see the top of this file).
 pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
     let unpacker = Mutex::new(Unpacker::default());
     conn.create_scalar_function(
@@ -101,9 +109,7 @@ pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
             // The connection is used by one thread at a time; the lock is
             // never contended, only required of a function SQLite holds.
             let mut unpacker = unpacker.lock().unwrap_or_else(|p| p.into_inner());
-            unpacker
-                .unpack(ctx.get_raw(0))
-                .map_err(|e| rusqlite::Error::UserFunctionError(format!("stored text: {e}").into()))
+            Ok(unpacker.unpack(ctx.get_raw(0)).ok())
         },
     )
 }

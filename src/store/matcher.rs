@@ -104,6 +104,10 @@ pub(super) struct Matcher {
     memo: Memo,
     compiled: Option<Compiled>,
     hits: Hits,
+    /// The rules whose matches FTS5 could not mark in this run
+    /// (`matching::marked`): said once, not once per item. The matcher
+    /// goes when a run is over, so a later run says it again.
+    pub(super) unmarked: std::collections::HashSet<String>,
 }
 
 impl Matcher {
@@ -114,6 +118,7 @@ impl Matcher {
             memo: Memo::default(),
             compiled: None,
             hits: Hits::default(),
+            unmarked: std::collections::HashSet::new(),
         })
     }
 

@@ -4,9 +4,11 @@
 //! archive. A rule's match counts only in the feeds it applies to. Each
 //! match carries its snippet (from the summary) and its title with the
 //! matched words marked, for the digest: FTS5's own `snippet()` and
-//! `highlight()`, on a small index of just the group's matched items.
+//! `highlight()`, on a small index of just the group's matched items, asked
+//! with the rule's mark query (`CompiledRule::mark_query`). Marks never
+//! cost a match: where FTS5 cannot mark one, it alerts unmarked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -79,6 +81,7 @@ pub(super) fn match_candidates<'r>(
     if hits.is_empty() {
         return Ok(Vec::new());
     }
+    let mut unmarked = std::mem::take(&mut matcher.unmarked);
     let conn = matcher.tokenizer().connection();
     let mut matched: Vec<usize> = hits.iter().map(|h| h.0).collect();
     matched.dedup();
@@ -86,7 +89,7 @@ pub(super) fn match_candidates<'r>(
     let mut found = Vec::with_capacity(hits.len());
     for (n, i, in_article) in hits {
         let (c, rule) = (&candidates[n], &rules[i]);
-        let (snippet, title) = marked(conn, rule, c)?;
+        let (snippet, title) = marked(conn, rule, c, &mut unmarked)?;
         found.push(Found {
             item_id: c.item_id,
             batch: c.batch,
@@ -96,8 +99,9 @@ pub(super) fn match_candidates<'r>(
             in_article,
         });
     }
-    mark_every_rule(conn, &mut found)?;
+    mark_every_rule(conn, &mut found, &mut unmarked)?;
     article_snippets_start_clean(&mut found, candidates);
+    matcher.unmarked = unmarked;
     Ok(found)
 }
 
@@ -144,26 +148,57 @@ fn index_matched<'f>(
     Ok(tx.commit()?)
 }
 
+/// The query FTS5 is asked for `rule`'s marks with.
+fn mark_query(rule: &CompiledRule) -> &str {
+    rule.mark_query.as_deref().unwrap_or(&rule.fts_query)
+}
+
 /// The snippet and marked title FTS5 makes of a match. The matcher and
 /// FTS5 agree (tests/it/matcher.rs); were they ever not to, the match still
-/// alerts, with the summary's beginning, rather than be lost.
-fn marked(conn: &Connection, rule: &CompiledRule, c: &Candidate<'_>) -> Result<(String, String)> {
+/// alerts, with the summary's beginning, rather than be lost. So does a
+/// match FTS5 fails to mark (an error of `snippet()` or `highlight()` on a
+/// query it matched is a fault of its marks, never damage: the index is
+/// this run's, in memory), said once per rule in `unmarked`.
+fn marked(
+    conn: &Connection,
+    rule: &CompiledRule,
+    c: &Candidate<'_>,
+    unmarked: &mut HashSet<String>,
+) -> Result<(String, String)> {
     let sql = format!(
         "SELECT {}, {} FROM marks WHERE marks MATCH ?1 AND rowid = ?2",
         snippet_sql(),
         title_sql()
     );
-    let row = conn
+    let asked = conn
         .prepare_cached(&sql)?
-        .query_row(params![rule.fts_query, c.item_id], |r| {
+        .query_row(params![mark_query(rule), c.item_id], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
-        .optional()?;
-    Ok(row.unwrap_or_else(|| {
-        tracing::warn!(rule = %rule.name, item = c.item_id, "the matcher found an item FTS5 does not; alerting without marks");
-        let head: String = c.item.summary.split_whitespace().take(24).collect::<Vec<_>>().join(" ");
+        .optional();
+    let plain = || {
+        let head: String = c
+            .item
+            .summary
+            .split_whitespace()
+            .take(24)
+            .collect::<Vec<_>>()
+            .join(" ");
         (head, c.item.title.clone())
-    }))
+    };
+    Ok(match asked {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            tracing::warn!(rule = %rule.name, item = c.item_id, "the matcher found an item FTS5 does not; alerting without marks");
+            plain()
+        }
+        Err(e) => {
+            if unmarked.insert(rule.name.clone()) {
+                tracing::warn!(rule = %rule.name, error = %e, "FTS5 cannot mark this rule's matches; they alert with the start of their text, unmarked");
+            }
+            plain()
+        }
+    })
 }
 
 /// FTS5 starts a snippet that does not begin its column with "…"; a
@@ -205,8 +240,14 @@ fn title_sql() -> String {
 }
 
 /// An item several rules matched gets one snippet with the words of every
-/// one of them marked: the snippet of their rules joined by OR.
-fn mark_every_rule(conn: &Connection, found: &mut [Found<'_>]) -> Result<()> {
+/// one of them marked: the snippet of their mark queries joined by OR.
+/// Where FTS5 cannot make it, each rule keeps its own snippet (said once
+/// per set of rules in `unmarked`).
+fn mark_every_rule(
+    conn: &Connection,
+    found: &mut [Found<'_>],
+    unmarked: &mut HashSet<String>,
+) -> Result<()> {
     let mut rules_of: HashMap<i64, Vec<usize>> = HashMap::new();
     for (i, f) in found.iter().enumerate() {
         rules_of.entry(f.item_id).or_default().push(i);
@@ -219,13 +260,23 @@ fn mark_every_rule(conn: &Connection, found: &mut [Found<'_>]) -> Result<()> {
     for (item_id, at) in rules_of.into_iter().filter(|(_, at)| at.len() > 1) {
         let either: Vec<String> = at
             .iter()
-            .map(|&i| format!("({})", found[i].rule.fts_query))
+            .map(|&i| format!("({})", mark_query(found[i].rule)))
             .collect();
-        // None only if FTS5 disagreed with the matcher (see `marked`): each
-        // rule then keeps its own snippet.
-        let snippet: Option<String> = stmt
+        // None if FTS5 disagreed with the matcher or failed (see `marked`):
+        // each rule then keeps its own snippet.
+        let snippet: Option<String> = match stmt
             .query_row(params![either.join(" OR "), item_id], |r| r.get(0))
-            .optional()?;
+            .optional()
+        {
+            Ok(snippet) => snippet,
+            Err(e) => {
+                let rules: Vec<&str> = at.iter().map(|&i| found[i].rule.name.as_str()).collect();
+                if unmarked.insert(rules.join(" OR ")) {
+                    tracing::warn!(rules = %rules.join(", "), error = %e, "FTS5 cannot mark these rules' matches together; each keeps its own snippet");
+                }
+                None
+            }
+        };
         for i in at {
             if let Some(s) = &snippet {
                 found[i].snippet.clone_from(s);

@@ -12,9 +12,11 @@
 //! - `query`: `search` over the archive and `status`.
 //! - `retention`: pruning old text while keeping item identities.
 //! - `disk`: a full disk said as one, not as an I/O error.
+//! - `damage`: SQLite's structural check, and the texts that cannot be read.
 
 mod codec;
 mod compact;
+mod damage;
 mod disk;
 mod feeds;
 mod held;
@@ -28,6 +30,7 @@ mod retention;
 mod tokenizer;
 
 pub use compact::Progress;
+pub use damage::{FullCheck, Unreadable, unreadable_way_back};
 pub use feeds::PollState;
 pub use held::{Articles, Orphan};
 pub use ingest::{Batch, Failure, Write};
@@ -55,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("011_packed_items.sql"),
     include_str!("012_packed_items_done.sql"),
     include_str!("013_held_articles.sql"),
+    include_str!("014_unreadable.sql"),
 ];
 
 /// The FTS5 column list and tokenizer of the archive index; the live
@@ -124,10 +128,6 @@ impl From<rusqlite::Error> for StoreError {
         }
     }
 }
-
-/// Small tables every command relies on, checked whenever the database is
-/// opened (the archive's big tables are checked by the daemon's full check).
-const CHECKED_AT_OPEN: &[&str] = &["feeds", "matches", "outbox"];
 
 /// The oldest schema a reader (`status`, `search`) can read as it is: the
 /// one before the archive is packed. Older ones need the daemon or `poll`
@@ -234,58 +234,6 @@ impl Store {
         let store = Self::with_conn(conn);
         store.check_integrity(false)?;
         Ok(store)
-    }
-
-    /// SQLite's structural check (`PRAGMA quick_check`): of the whole file
-    /// with `full`, else of the small tables every command relies on. Any
-    /// problem is `StoreError::Corrupt`.
-    pub fn check_integrity(&self, full: bool) -> Result<()> {
-        let mut problems = Vec::new();
-        let mut run = |sql: &str| -> Result<()> {
-            let mut stmt = self.conn.prepare(sql)?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            for row in rows {
-                let row = row?;
-                if row != "ok" {
-                    problems.push(row);
-                }
-            }
-            Ok(())
-        };
-        if full {
-            run("PRAGMA quick_check(20)")?;
-        } else {
-            for table in CHECKED_AT_OPEN {
-                run(&format!("PRAGMA quick_check({table})"))?;
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(StoreError::Corrupt(problems.join("; ")))
-        }
-    }
-
-    /// Records the outcome of a full check, for `status`.
-    pub fn record_integrity(&mut self, at: DateTime<Utc>, problems: Option<&str>) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM integrity", [])?;
-        tx.execute(
-            "INSERT INTO integrity(checked_at, problems) VALUES (?1, ?2)",
-            rusqlite::params![to_ts(at), problems],
-        )?;
-        Ok(tx.commit()?)
-    }
-
-    /// The last full check: when, and what it found (`None`: nothing).
-    pub fn last_integrity(&self) -> Result<Option<(DateTime<Utc>, Option<String>)>> {
-        use rusqlite::OptionalExtension;
-        Ok(self
-            .conn
-            .query_row("SELECT checked_at, problems FROM integrity", [], |r| {
-                Ok((from_ts(r.get(0)?).unwrap_or_default(), r.get(1)?))
-            })
-            .optional()?)
     }
 
     fn with_conn(conn: Connection) -> Self {

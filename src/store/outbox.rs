@@ -33,7 +33,8 @@ pub struct NewOutbox<'a> {
 
 impl Store {
     /// The pending matches of one digest, one entry per item (every rule that
-    /// matched it listed), newest first.
+    /// matched it listed), newest first. An item whose text cannot be read
+    /// is among them, `unreadable`.
     pub fn pending(&self, digest: &str) -> Result<Vec<MatchView>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT m.id, m.item_id, m.rule, m.snippet, i.feed, i.title, i.link, i.published, i.summary,
@@ -43,6 +44,8 @@ impl Store {
              ORDER BY coalesce(i.published, i.fetched_at) DESC, i.id, m.id",
         )?;
         let rows = stmt.query_map([digest], |r| {
+            // NULL: the text cannot be read (`damage`); the rest can.
+            let summary: Option<String> = r.get(8)?;
             Ok(MatchView {
                 match_ids: vec![r.get(0)?],
                 item_id: r.get(1)?,
@@ -52,7 +55,8 @@ impl Store {
                 title: r.get(5)?,
                 link: r.get(6)?,
                 published: from_ts(r.get(7)?),
-                summary: r.get(8)?,
+                unreadable: summary.is_none(),
+                summary: summary.unwrap_or_default(),
                 fetched_at: from_ts(r.get(9)?).unwrap_or_default(),
                 title_marked: r.get(10)?,
                 in_article: r.get(11)?,

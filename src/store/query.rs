@@ -1,16 +1,31 @@
 //! Store, read side: `search` runs a compiled rule over the archive's FTS5
 //! index (the same query text live matching runs on each batch, so a rule
 //! answers the same on history as it would have live), and `status` reads
-//! feed health and queue sizes.
+//! feed health and queue sizes. A hit's snippet is marked as the digest's
+//! are (with the rule's mark query); where FTS5 cannot mark it, it is the
+//! start of the text, unmarked: marks never cost a hit.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, StoreError, from_ts, to_ts};
 use crate::model::{
     ArticleTally, Attention, FailingFeed, FeedStatus, MARK_END, MARK_START, MovedFeed,
     NeverFetched, OutboxStatus, SearchHit, Undelivered,
 };
+
+/// FTS5's snippet of a hit: from the summary (column 1), as the digest's.
+fn snippet_sql() -> String {
+    format!("snippet(items_fts, 1, '{MARK_START}', '{MARK_END}', '…', 24)")
+}
+
+/// Where the search is: its query, scope, age and length.
+struct Asked<'a> {
+    fts_query: &'a str,
+    feeds: Option<&'a [String]>,
+    since: Option<DateTime<Utc>>,
+    limit: usize,
+}
 
 impl Store {
     /// Items matching `fts_query`, newest first; only from `feeds` when
@@ -22,9 +37,72 @@ impl Store {
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> Result<Vec<SearchHit>> {
+        self.search_marked(fts_query, None, feeds, since, limit)
+    }
+
+    /// `search`, each hit's snippet marked with `mark_query` when given (a
+    /// rule's `CompiledRule::mark_query`, for a query FTS5 marks wrong).
+    /// Where FTS5's marks fail, the hits are still found: their snippets
+    /// are asked one by one, and one FTS5 cannot mark is the start of its
+    /// text. Only an error of the MATCH itself fails the search.
+    pub fn search_marked(
+        &self,
+        fts_query: &str,
+        mark_query: Option<&str>,
+        feeds: Option<&[String]>,
+        since: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let asked = Asked {
+            fts_query,
+            feeds,
+            since,
+            limit,
+        };
+        if mark_query.is_none() {
+            match self.hits(&asked, true) {
+                Ok(mut hits) => {
+                    self.unreadable_hits(&mut hits)?;
+                    return Ok(hits);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "FTS5 cannot mark what this search finds; its snippets are made one by one")
+                }
+            }
+        }
+        let mut hits = self.hits(&asked, false)?;
+        for hit in &mut hits {
+            hit.snippet = self.hit_snippet(mark_query.unwrap_or(fts_query), hit.item_id)?;
+        }
+        self.unreadable_hits(&mut hits)?;
+        Ok(hits)
+    }
+
+    /// Marks the hits whose stored text cannot be read (`damage`); their
+    /// snippets go. One text unpacked per hit kept, not per hit found.
+    fn unreadable_hits(&self, hits: &mut [SearchHit]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT summary IS NULL FROM items WHERE id = ?1")?;
+        for hit in hits {
+            if stmt.query_row([hit.item_id], |r| r.get(0))? {
+                hit.unreadable = true;
+                hit.snippet.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// The hits of `asked`, newest first, with FTS5's snippet when
+    /// `snippets` (else an empty one). An error is the query's, or damage.
+    fn hits(&self, asked: &Asked<'_>, snippets: bool) -> Result<Vec<SearchHit>> {
+        let snippet = if snippets {
+            snippet_sql()
+        } else {
+            "''".to_string()
+        };
         let sql = format!(
-            "SELECT i.id, i.feed, i.title, i.link, i.published,
-                    snippet(items_fts, 1, '{MARK_START}', '{MARK_END}', '…', 24)
+            "SELECT i.id, i.feed, i.title, i.link, i.published, {snippet}
              FROM items_fts JOIN items i ON i.id = items_fts.rowid
              WHERE items_fts MATCH ?1 AND coalesce(i.published, i.fetched_at) >= ?2
                AND (?4 IS NULL OR i.feed IN (SELECT value FROM json_each(?4)))
@@ -32,30 +110,68 @@ impl Store {
              LIMIT ?3"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let since = since.map_or(i64::MIN, to_ts);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let feeds = feeds.map(|f| serde_json::Value::from(f.to_vec()).to_string());
+        let since = asked.since.map_or(i64::MIN, to_ts);
+        let limit = i64::try_from(asked.limit).unwrap_or(i64::MAX);
+        let feeds = asked
+            .feeds
+            .map(|f| serde_json::Value::from(f.to_vec()).to_string());
         let rows = stmt
-            .query_map(params![fts_query, since, limit, feeds], |r| {
+            .query_map(params![asked.fts_query, since, limit, feeds], |r| {
                 Ok(SearchHit {
                     item_id: r.get(0)?,
                     feed: r.get(1)?,
                     title: r.get(2)?,
                     link: r.get(3)?,
                     published: from_ts(r.get(4)?),
-                    snippet: r.get(5)?,
+                    // NULL for a text that cannot be read (`damage`).
+                    snippet: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                    unreadable: false,
                 })
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| StoreError::BadQuery {
-                rule: "search".into(),
-                message: e.to_string(),
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Sqlite(e) => StoreError::BadQuery {
+                    rule: "search".into(),
+                    message: e.to_string(),
+                },
+                damage => damage,
             })?;
         Ok(rows)
     }
 
+    /// The snippet of one hit, marked by FTS5 with `mark_query`, else the
+    /// start of its text.
+    fn hit_snippet(&self, mark_query: &str, item_id: i64) -> Result<String> {
+        let marked = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM items_fts WHERE items_fts MATCH ?1 AND rowid = ?2",
+                snippet_sql()
+            ))?
+            .query_row(params![mark_query, item_id], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional();
+        if let Ok(Some(Some(snippet))) = marked {
+            return Ok(snippet);
+        }
+        let text: Option<String> = self
+            .conn
+            .prepare_cached("SELECT summary FROM items WHERE id = ?1")?
+            .query_row([item_id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        Ok(text
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(24)
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+
     /// The `per_feed` latest items (title, text) of each of `feeds`: a
-    /// digest finds each feed's boilerplate in them.
+    /// digest finds each feed's boilerplate in them. An item whose text
+    /// cannot be read is left out.
     pub fn recent_texts(
         &self,
         feeds: &[String],
@@ -68,8 +184,16 @@ impl Store {
         let limit = i64::try_from(per_feed).unwrap_or(i64::MAX);
         let mut out = std::collections::HashMap::new();
         for feed in feeds {
-            let rows = stmt.query_map(params![feed, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            out.insert(feed.clone(), rows.collect::<rusqlite::Result<Vec<_>>>()?);
+            let rows = stmt.query_map(params![feed, limit], |r| {
+                Ok((r.get(0)?, r.get::<_, Option<String>>(1)?))
+            })?;
+            let mut texts = Vec::new();
+            for row in rows {
+                if let (title, Some(text)) = row? {
+                    texts.push((title, text));
+                }
+            }
+            out.insert(feed.clone(), texts);
         }
         Ok(out)
     }

@@ -1,7 +1,9 @@
 //! Store: retention (README, "Operations"). Items stored longer ago than `retention` are
 //! deleted with their text and FTS entries; their identity (feed, key,
 //! canonical link) stays in `seen`, so they never alert again. An item with
-//! a match not yet sent stays whatever its age. Sent messages and their
+//! a match not yet sent stays whatever its age, and so does an item whose
+//! text cannot be read (`damage`): FTS5 deletes an index entry by the text
+//! it was made of, which is lost. Sent messages and their
 //! match rows go after the same time. SQLite reuses the freed pages, so the
 //! file stops growing with the text once retention is reached.
 
@@ -35,7 +37,8 @@ impl Store {
         tx.execute("DELETE FROM sent_stories WHERE sent_at < ?1", [cutoff])?;
         let items = tx.execute(
             "DELETE FROM items WHERE fetched_at < ?1
-               AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.item_id = items.id)",
+               AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.item_id = items.id)
+               AND summary IS NOT NULL",
             [cutoff],
         )?;
         tx.commit()?;

@@ -523,6 +523,54 @@ fn a_full_disk_is_said_as_one() {
     );
 }
 
+/// Two items the attacker's rule matches: the second has the NEAR's words
+/// but not its phrase, which FTS5's marks read as the first item's.
+fn near_items() -> [Item; 2] {
+    [
+        item(
+            "1",
+            "Drone strikes",
+            "Overnight, an Iran drone struck a power plant near Kyiv, officials said on Monday",
+            0,
+        ),
+        item(
+            "2",
+            "Iran says Kyiv talks",
+            "Iran's envoy spoke of a drone.",
+            0,
+        ),
+    ]
+}
+
+#[test]
+fn a_match_fts5_cannot_mark_alerts_unmarked_and_search_still_finds_it() {
+    // The rule's own query, which FTS5's snippet() fails on with
+    // SQLITE_CORRUPT: as a query FTS5 cannot mark would be.
+    let mut r = rule("near", "NEAR(\"iran drone\" kyiv) OR iran");
+    r.mark_query = None;
+    let mut s = Store::open_in_memory().unwrap();
+    let report = ingest(&mut s, "f", &near_items(), std::slice::from_ref(&r));
+    assert_eq!((report.new_items, report.matched_items), (2, 2));
+    let pending = s.pending("default").unwrap();
+    let unmarked = pending.iter().find(|m| m.item_id == 2).unwrap();
+    assert_eq!(
+        (unmarked.snippet.as_str(), unmarked.title_marked.as_str()),
+        ("Iran's envoy spoke of a drone.", "Iran says Kyiv talks")
+    );
+    let hits = s.search(&r.fts_query, None, None, 10).unwrap();
+    assert_eq!(hits.len(), 2);
+    // Asked one by one, the first is marked; the second is its text's start.
+    let snippets: Vec<&str> = hits.iter().map(|h| h.snippet.as_str()).collect();
+    assert!(
+        snippets.contains(&"Iran's envoy spoke of a drone."),
+        "{snippets:?}"
+    );
+    assert!(
+        snippets.iter().any(|s| s.contains("\u{2}Kyiv\u{3}")),
+        "{snippets:?}"
+    );
+}
+
 #[test]
 fn pending_groups_rules_per_item_and_enqueue_claims_atomically() {
     let mut s = Store::open_in_memory().unwrap();
@@ -1034,4 +1082,58 @@ fn damage_is_found_at_open_in_the_small_tables_and_by_the_full_check_anywhere() 
     assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
     let e = Store::open_read_only(dir.path()).err().expect("refused");
     assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
+}
+
+#[test]
+fn a_text_that_cannot_be_read_fails_no_query_and_outlives_retention() {
+    let mut s = Store::open_in_memory().unwrap();
+    let text = "Iran said its drones were not sold to Russia, officials said. ".repeat(4);
+    let items = [item("1", "Iran a", &text, 0), item("2", "Iran b", &text, 0)];
+    ingest(&mut s, "f", &items, &[rule("iran", "iran")]);
+    ingest(&mut s, "g", &[item("3", "Kept", &text, 0)], &[]);
+    // Not a zstd frame, where one was.
+    s.conn
+        .execute(
+            "UPDATE items SET packed = x'28b52ffd0058deadbeef' WHERE title IN ('Iran a', 'Kept')",
+            [],
+        )
+        .unwrap();
+    let pending = s.pending("default").unwrap();
+    let lost: Vec<(&str, &str)> = pending
+        .iter()
+        .filter(|m| m.unreadable)
+        .map(|m| (m.title.as_str(), m.summary.as_str()))
+        .collect();
+    assert_eq!((pending.len(), lost), (2, vec![("Iran a", "")]));
+    let hits = s
+        .search("\"iran\"", Some(&["f".to_string()]), None, 10)
+        .unwrap();
+    assert_eq!(
+        hits.iter()
+            .map(|h| (h.title.as_str(), h.unreadable))
+            .collect::<Vec<_>>(),
+        [("Iran b", false), ("Iran a", true)]
+    );
+    assert_eq!(
+        s.recent_texts(&["f".to_string()], 10).unwrap()["f"].len(),
+        1,
+        "left out of the feed's texts"
+    );
+    // Pruned with its index entry, the text would be needed to delete it.
+    let pruned = s.prune(Utc::now() + Duration::days(1)).unwrap();
+    assert_eq!(
+        pruned.items, 0,
+        "'Iran …' have matches; 'Kept' cannot be read"
+    );
+    let check = s.check_full(Utc::now()).unwrap();
+    assert_eq!(
+        check
+            .unreadable
+            .iter()
+            .map(|(id, _)| *id)
+            .collect::<Vec<_>>(),
+        [1, 3]
+    );
+    assert!(check.problem().unwrap().contains("restore the last backup"));
+    assert_eq!(s.unreadable().unwrap().items, 2);
 }

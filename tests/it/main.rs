@@ -16,5 +16,6 @@ mod matcher;
 mod operator;
 mod polling;
 mod rules;
+mod store_faults;
 mod support;
 mod upgrade;

@@ -193,7 +193,7 @@ fn status_shows_the_last_full_check_of_the_database() {
     let out = text(&feedwatch(&path, &["status"]).stdout);
     assert!(
         out.trim_end()
-            .ends_with("DATABASE  not checked in full yet (the daemon checks at start and daily)"),
+            .ends_with("DATABASE  not checked in full yet (the daemon checks at start and daily, `run --once` when the last check is a day old)"),
         "{out}"
     );
     // What the daemon records when its check finds damage.

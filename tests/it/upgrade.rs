@@ -136,6 +136,7 @@ fn status_and_search_read_an_archive_while_it_is_packed() {
         assert_eq!(store.schema_version().unwrap(), 11, "mid-packing");
         let items: i64 = store.feed_status().unwrap().iter().map(|f| f.items).sum();
         assert_eq!(items, 12_000);
+        assert_eq!(store.unreadable().unwrap().items, 0);
         assert_eq!(store.search(&q, None, None, 10).unwrap().len(), 1);
         reads += 1;
     };
