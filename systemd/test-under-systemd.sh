@@ -222,6 +222,9 @@ grep -q "^silent " /fwresult/status.txt || finish "FAIL: status does not show th
 # tables) behind a full_text feed: each costs its own article; the daemon
 # keeps polling the other feeds, is never restarted or killed by the
 # watchdog, and stops within seconds.
+# The hostile server stands in for a site on the internet: the guard
+# refuses loopback links unless allowed.
+sed -i 's|^\[poll\]|[poll]\nallow_internal = ["127.0.0.1:8089"]|' $config
 cat >> $config <<'TOML'
 [[feeds]]
 name = "hostile"
