@@ -686,3 +686,38 @@ async fn a_hold_off_outlives_the_process() {
     assert_eq!(server.seen("/a/busy").len(), 1);
     assert_eq!(articles_of(&setup).failed, 2);
 }
+
+/// An article over 1 MiB waited up to 10 minutes for the one-large-body
+/// turn, and that wait moved its deadline back by as long: a poll's
+/// `article_wait` did not hold. With the firm deadline of articles, the
+/// wait ends at the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_articles_wait_for_the_large_body_turn_ends_at_its_deadline() {
+    let server = FeedServer::start().await;
+    let mut big = Route::feed(vec![b'x'; 1_500_000]);
+    big.content_type = "text/html";
+    server.route("/a/first", big.clone());
+    server.route("/a/second", big);
+    let setup = setup(&server, true, "");
+    let fetcher = setup
+        .context()
+        .fetcher
+        .with_max_body(4 << 20, "max_article");
+    let far = tokio::time::Instant::now() + Duration::from_secs(60);
+    let first = url::Url::parse(&server.url("/a/first")).unwrap();
+    // Holds the large-body turn while it is kept.
+    let held = fetcher.fetch_link(&first, far).await.unwrap();
+    let second = url::Url::parse(&server.url("/a/second")).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    let waited = tokio::time::timeout(
+        Duration::from_secs(30),
+        fetcher.with_firm_deadline().fetch_link(&second, deadline),
+    )
+    .await
+    .expect("the wait ends at the deadline, not after the turn's 10 minutes");
+    assert!(
+        matches!(waited, Err(feedwatch::fetch::FetchError::Timeout)),
+        "{waited:?}"
+    );
+    drop(held);
+}
