@@ -101,16 +101,27 @@ const CLOSES_P: &[&[u8]] = &[
 /// search down a deep stack for every one (which would be quadratic).
 const END_TAG_REACH: usize = 64;
 
+/// Formatting elements: an end tag that misnests them (`<b><div></b>`)
+/// takes the element out of the stack and leaves what is above it open
+/// (the tree builder's adoption agency), so it must not close more.
+const FORMATTING: &[&[u8]] = &[
+    b"a", b"b", b"big", b"code", b"em", b"font", b"i", b"nobr", b"s", b"small", b"strike",
+    b"strong", b"tt", b"u",
+];
+
 /// Checks `html` against `limits` in one pass over its bytes.
 pub fn check_page(html: &[u8], limits: PageLimits) -> Result<(), BoundsError> {
     let mut open: Vec<Vec<u8>> = Vec::new();
+    // Where the outermost open `<svg>` or `<math>` is: inside it, `/>`
+    // closes any element and `<style>` holds elements, as in XML.
+    let mut foreign: Option<usize> = None;
     let mut elements = 0usize;
     let mut at = 0;
     while let Some(lt) = memchr(b'<', &html[at..]) {
         at += lt + 1;
         let rest = &html[at..];
-        if rest.starts_with(b"!--") {
-            at += find(&rest[3..], b"-->").map_or(rest.len(), |e| 3 + e + 3);
+        if let Some(after) = rest.strip_prefix(b"!--") {
+            at += 3 + comment_end(after);
             continue;
         }
         if matches!(rest.first(), Some(b'!' | b'?')) {
@@ -132,27 +143,51 @@ pub fn check_page(html: &[u8], limits: PageLimits) -> Result<(), BoundsError> {
         at += tag_end.map_or(rest.len(), |e| e + 1);
         if closing {
             close(&mut open, &name);
+            foreign = foreign.filter(|f| *f < open.len());
             continue;
         }
         elements += 1;
         if elements > limits.elements {
             return Err(BoundsError::TooManyElements(limits.elements));
         }
-        if RAW_TEXT.contains(&name.as_slice()) {
+        if foreign.is_none() && RAW_TEXT.contains(&name.as_slice()) {
             let end = [b"</".as_slice(), &name].concat();
             at += find_ignore_case(&html[at..], &end).unwrap_or(html.len() - at);
             continue;
         }
-        if VOID.contains(&name.as_slice()) || self_closing {
+        // Outside svg and math the tree builder ignores a `/>` on an
+        // element that is not void: `<div/>` opens a div (`<svg/>` closes).
+        let xml = foreign.is_some() || matches!(name.as_slice(), b"svg" | b"math");
+        if VOID.contains(&name.as_slice()) || (self_closing && xml) {
             continue;
         }
         implied_end(&mut open, &name);
+        if foreign.is_none() && matches!(name.as_slice(), b"svg" | b"math") {
+            foreign = Some(open.len());
+        }
         open.push(name);
         if open.len() > limits.depth {
             return Err(BoundsError::TooDeep(limits.depth));
         }
     }
     Ok(())
+}
+
+/// How far past `<!--` the comment ends: `<!-->` and `<!--->` are whole
+/// comments, else the first `-->` or `--!>` ends it, else the page's end.
+fn comment_end(after: &[u8]) -> usize {
+    if after.starts_with(b">") {
+        return 1;
+    }
+    if after.starts_with(b"->") {
+        return 2;
+    }
+    let dashes = find(after, b"-->").map(|e| e + 3);
+    let bang = find(after, b"--!>").map(|e| e + 4);
+    match (dashes, bang) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(after.len()),
+    }
 }
 
 /// Closes what the start tag `name` closes before it opens.
@@ -176,25 +211,40 @@ fn implied_end(open: &mut Vec<Vec<u8>>, name: &[u8]) {
     }
 }
 
-/// An end tag closes the nearest open element of its name, within reach.
+/// An end tag closes the nearest open element of its name, within reach,
+/// and what is open above it; a formatting element's end tag takes only
+/// that element out.
 fn close(open: &mut Vec<Vec<u8>>, name: &[u8]) {
     let reach = open.len().saturating_sub(END_TAG_REACH);
     if let Some(i) = open[reach..].iter().rposition(|o| o == name) {
-        open.truncate(reach + i);
+        if FORMATTING.contains(&name) {
+            open.remove(reach + i);
+        } else {
+            open.truncate(reach + i);
+        }
     }
 }
 
-/// Where the tag whose attributes start at `rest` ends (its `>`), quotes
-/// respected.
+/// Where the tag whose attributes start at `rest` ends (its `>`). A quote
+/// counts only where an attribute's value starts (after `=`), as in the
+/// HTML tokenizer: `<div a">` ends at its `>`.
 fn tag_end(rest: &[u8]) -> Option<usize> {
-    let mut quote = None;
-    for (i, b) in rest.iter().enumerate() {
-        match (quote, b) {
-            (None, b'>') => return Some(i),
-            (None, b'"' | b'\'') => quote = Some(*b),
-            (Some(q), b) if q == *b => quote = None,
+    let mut i = 0;
+    while let Some(b) = rest.get(i) {
+        match b {
+            b'>' => return Some(i),
+            b'=' => {
+                i += 1;
+                while rest.get(i).is_some_and(u8::is_ascii_whitespace) {
+                    i += 1;
+                }
+                if let Some(q @ (b'"' | b'\'')) = rest.get(i) {
+                    i += 1 + memchr(*q, &rest[i + 1..])?;
+                }
+            }
             _ => {}
         }
+        i += 1;
     }
     None
 }
@@ -281,5 +331,42 @@ mod tests {
         let page = "<div title=\"a > b\"><a href='x>y'>link</a></span></p></div>".repeat(100);
         assert_eq!(check_page(page.as_bytes(), LIMITS), Ok(()));
         assert_eq!(check_page(b"<<<</>< div>", LIMITS), Ok(()));
+    }
+
+    /// What the review found slipping past: each is as deep as it looks to
+    /// a browser's tree builder.
+    #[test]
+    fn markup_the_tree_builder_reads_otherwise_is_counted_as_it_does() {
+        let refused = |page: String| check_page(page.as_bytes(), LIMITS);
+        let too_deep = Err(BoundsError::TooDeep(100));
+        // `/>` on a div is ignored outside svg: the divs nest.
+        assert_eq!(refused("<div/>".repeat(200)), too_deep);
+        assert_eq!(
+            refused(format!("<svg>{}</svg>", "<g/>".repeat(200))),
+            Ok(())
+        );
+        // `<!-->` and `<!--->` are whole comments.
+        assert_eq!(refused(format!("<!-->{}", "<div>".repeat(200))), too_deep);
+        assert_eq!(refused(format!("<!--->{}", "<div>".repeat(200))), too_deep);
+        assert_eq!(
+            refused(format!("<!-- a --!>{}", "<div>".repeat(200))),
+            too_deep
+        );
+        // A quote that starts no attribute value is not a quote.
+        assert_eq!(
+            refused(format!("<div a\">{}", "<div>".repeat(200))),
+            too_deep
+        );
+        assert_eq!(
+            refused("<a title=\"x > y\" href=y>l</a>".repeat(50)),
+            Ok(())
+        );
+        // Inside svg, `<style>` holds elements.
+        assert_eq!(
+            refused(format!("<svg><style>{}</style></svg>", "<g>".repeat(200))),
+            too_deep
+        );
+        // A misnested formatting end tag leaves what is above it open.
+        assert_eq!(refused("<b><div></b>".repeat(200)), too_deep);
     }
 }
