@@ -193,8 +193,8 @@ pub struct IngestReport {
     /// New items that one rule or more matched (each counted once).
     pub matched_items: usize,
     /// New items held for their articles, unmatched yet (README, "Full
-    /// text"): each item's key and row id.
-    pub held: Vec<(String, i64)>,
+    /// text"): each item's place in the fetch and its row id.
+    pub held: Vec<(usize, i64)>,
 }
 
 /// A pending (or historic) match, with everything a digest needs to show it.

@@ -66,21 +66,29 @@ pub async fn poll(ctx: &Context, feed: Option<&str>) -> Result<(), CliError> {
         ],
         None => ctx.config.feeds.clone(),
     };
-    let Polled { reports, pruned } = poll_with_progress(ctx, &feeds).await;
+    let Polled {
+        reports,
+        pruned,
+        orphans,
+    } = poll_with_progress(ctx, &feeds).await;
     let mut out = Out::new();
     for r in &reports {
         outln!(out, "{}", report_line(r));
     }
     poll_failed(&reports)?;
     pruned?;
-    Ok(())
+    orphans.map_err(|e| CliError::Runtime(anyhow::anyhow!("{e}")))
 }
 
 pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
     // Damage is said at the end, not a reason to skip the cycle: what can
     // be polled and delivered still is.
     let checked = pipeline::check_database_if_due(ctx).await;
-    let Polled { reports, pruned } = poll_with_progress(ctx, &ctx.config.feeds).await;
+    let Polled {
+        reports,
+        pruned,
+        orphans,
+    } = poll_with_progress(ctx, &ctx.config.feeds).await;
     for r in &reports {
         eprintln!("{}", report_line(r));
     }
@@ -89,6 +97,9 @@ pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
     let mut failures: Vec<CliError> = poll_failed(&reports).err().into_iter().collect();
     if let Err(e) = pruned {
         failures.push(e.into());
+    }
+    if let Err(e) = orphans {
+        failures.push(CliError::Runtime(anyhow::anyhow!("{e}")));
     }
     let unreadable = match delivered {
         Ok(d) if d.failed > 0 => {

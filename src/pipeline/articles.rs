@@ -41,8 +41,6 @@ pub struct Hosts {
     per_host: usize,
     delay: Duration,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
-    /// The stored hold-offs, read once (`load`).
-    loaded: tokio::sync::OnceCell<()>,
 }
 
 struct Host {
@@ -57,29 +55,22 @@ impl Hosts {
             per_host,
             delay,
             hosts: Mutex::new(HashMap::new()),
-            loaded: tokio::sync::OnceCell::new(),
         }
     }
 
     /// Takes in the hold-offs stored by this or another process (a `poll`
-    /// run by cron), once.
+    /// run by cron): at each feed's articles, a query of a few rows.
     pub async fn load(&self, db: &crate::store::Db) {
-        self.loaded
-            .get_or_init(|| async {
-                let now = chrono::Utc::now();
-                match db.call(move |s| s.article_holds(now)).await {
-                    Ok(holds) => {
-                        for (host, until) in holds {
-                            let wait = (until - now).to_std().unwrap_or_default();
-                            self.hold_here(&host, wait).await;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot read the article hosts' hold-offs")
-                    }
+        let now = chrono::Utc::now();
+        match db.call(move |s| s.article_holds(now)).await {
+            Ok(holds) => {
+                for (host, until) in holds {
+                    let wait = (until - now).to_std().unwrap_or_default();
+                    self.hold_here(&host, wait).await;
                 }
-            })
-            .await;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the article hosts' hold-offs"),
+        }
     }
 
     fn host(&self, name: &str) -> Arc<Host> {
@@ -163,7 +154,7 @@ pub(super) fn wanted(ctx: &Context, feed: &FeedConfig) -> bool {
 }
 
 /// Reads the articles of the held `items` of `feed` (each with its row
-/// id) into `Item::article`, all within `article_wait`; the items back,
+/// id) into `Item::article`, all by `deadline`; the items back,
 /// and what became of their articles, to count on the feed. Items of one
 /// fetch that share a link share its page: read once. An article that
 /// fails costs only itself: its item is matched on the feed's text.
@@ -171,6 +162,7 @@ pub(super) async fn read_held(
     ctx: &Context,
     feed: &str,
     mut items: Vec<(i64, Item)>,
+    deadline: Instant,
 ) -> (Vec<(i64, Item)>, ArticleTally) {
     let mut tally = ArticleTally::default();
     ctx.hosts.load(&ctx.db).await;
@@ -178,7 +170,6 @@ pub(super) async fn read_held(
         .fetcher
         .with_max_body(ctx.config.poll.max_article, "max_article")
         .with_firm_deadline();
-    let deadline = Instant::now() + ctx.config.poll.article_wait;
     let mut links: Vec<String> = Vec::new();
     for (_, item) in &items {
         if let Some(link) = &item.link
@@ -221,64 +212,59 @@ pub(super) async fn read_held(
 /// the store.
 const ORPHAN_MARGIN: Duration = Duration::from_secs(60);
 
-/// Finishes the items of `feeds` that an earlier poll held for their
-/// articles and left (a crash, a stop): a page whose parse had begun is
-/// not read again (it may be what crashed), the others are read now, and
-/// each item is matched.
+/// Finishes the items that an earlier poll held for their articles and
+/// left (a crash, a stop), of every feed: a page whose parse had begun is
+/// not read again (it may be what crashed), nor an item whose stored text
+/// is damaged or whose feed no longer reads articles (or is gone); the
+/// others are read now, all by one deadline; then each item is matched.
+/// An error only when the store could not be read or written.
 pub(super) async fn finish_orphans(
     ctx: &Context,
     writer: &super::writer::Writer,
-    feeds: &[FeedConfig],
-) {
-    let age = ctx.config.poll.article_wait + ORPHAN_MARGIN;
-    let before = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
-    let orphans = match ctx.db.call(move |s| s.held_orphans(before)).await {
-        Ok(orphans) => orphans,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the items held for their articles");
-            return;
-        }
-    };
-    for feed in feeds {
-        let mine: Vec<&crate::store::Orphan> =
-            orphans.iter().filter(|o| o.feed == feed.name).collect();
-        if mine.is_empty() || ctx.shutting_down() {
-            continue;
-        }
+) -> Result<(), String> {
+    let now = chrono::Utc::now();
+    let age = chrono::Duration::from_std(ctx.config.poll.article_wait + ORPHAN_MARGIN)
+        .unwrap_or_default();
+    let orphans = ctx
+        .db
+        .call(move |s| s.claim_orphans(now - age, now))
+        .await
+        .map_err(|e| format!("cannot read the items held for their articles: {e}"))?;
+    let deadline = Instant::now() + ctx.config.poll.article_wait;
+    let mut feeds: Vec<&str> = orphans.iter().map(|o| o.feed.as_str()).collect();
+    feeds.dedup();
+    for name in feeds {
+        let config = ctx.config.feeds.iter().find(|f| f.name == name);
+        let reads = config.is_some_and(|f| wanted(ctx, f));
         let mut tally = ArticleTally::default();
         let mut items = Vec::new();
         let mut to_read = Vec::new();
-        for o in mine {
-            if o.attempted || !wanted(ctx, feed) {
-                if o.attempted {
-                    tally.failed += 1;
-                    tally.last_error = Some(format!(
-                        "{}: not read again: the reader did not finish this page last time (feedwatch stopped or crashed while reading it)",
-                        o.item.link.as_deref().unwrap_or("")
-                    ));
-                }
+        for o in orphans.iter().filter(|o| o.feed == name) {
+            if o.attempted {
+                tally.failed += 1;
+                tally.last_error = Some(format!(
+                    "{}: not read again: the reader did not finish this page last time (feedwatch stopped or crashed while reading it)",
+                    o.item.link.as_deref().unwrap_or("")
+                ));
+            }
+            if o.attempted || o.unreadable || !reads {
                 items.push((o.item_id, o.item.clone()));
             } else {
                 to_read.push((o.item_id, o.item.clone()));
             }
         }
         if !to_read.is_empty() {
-            let (read, read_tally) = read_held(ctx, &feed.name, to_read).await;
+            let (read, read_tally) = read_held(ctx, name, to_read, deadline).await;
             items.extend(read);
             tally.fetched += read_tally.fetched;
             tally.failed += read_tally.failed;
             tally.last_error = read_tally.last_error.or(tally.last_error);
         }
         let n = items.len();
-        match writer.articles(feed.name.clone(), items, tally).await {
-            Ok(r) => {
-                tracing::info!(feed = %feed.name, items = n, matched_items = r.matched_items, "items an earlier poll left unfinished are matched")
-            }
-            Err(e) => {
-                tracing::error!(feed = %feed.name, error = %e, "cannot finish the items an earlier poll left")
-            }
-        }
+        let r = writer.articles(name.to_string(), items, tally).await?;
+        tracing::info!(feed = %name, items = n, matched_items = r.matched_items, "items an earlier poll left unfinished are matched");
     }
+    Ok(())
 }
 
 /// One article's text, in the host's turn. The attempt is recorded on the
@@ -292,6 +278,13 @@ async fn article(
 ) -> Result<String, String> {
     let url = Url::parse(link).map_err(|e| e.to_string())?;
     let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    // The poll's article slots: its feeds' articles are read outside the
+    // feeds' own slots, but no more at once than feeds are fetched.
+    let _poll_slot =
+        tokio::time::timeout_at(deadline, Arc::clone(&ctx.article_slots).acquire_owned())
+            .await
+            .map_err(|_| "the poll's time for articles (article_wait) ran out".to_string())?
+            .map_err(|e| e.to_string())?;
     let _slot = ctx.hosts.turn(&host, deadline).await?;
     let attempt = Attempt {
         db: &ctx.db,

@@ -308,7 +308,9 @@ async fn store(
     drop(slots);
     let mut report = written.report;
     if !written.held.is_empty() {
-        let (items, tally) = super::articles::read_held(ctx, &feed.name, written.held).await;
+        let deadline = Instant::now() + ctx.config.poll.article_wait;
+        let (items, tally) =
+            super::articles::read_held(ctx, &feed.name, written.held, deadline).await;
         let matched = writer
             .articles(feed.name.clone(), items, tally)
             .await

@@ -62,6 +62,9 @@ pub struct Context {
     pub stop_grace: std::time::Duration,
     /// Politeness towards the hosts of `full_text` feeds' articles.
     hosts: Arc<articles::Hosts>,
+    /// Articles read at once in the whole process (`poll.concurrency`):
+    /// they are read outside their feeds' slots.
+    article_slots: Arc<Semaphore>,
 }
 
 /// The longest a run may go between two heartbeats while working: one
@@ -158,6 +161,7 @@ impl Context {
                 config.poll.per_host,
                 config.poll.article_delay,
             )),
+            article_slots: Arc::new(Semaphore::new(config.poll.concurrency)),
             config,
         })
     }
@@ -206,6 +210,9 @@ pub struct Polled {
     /// What pruning by `retention` after the poll removed, or why it could
     /// not (logged as well).
     pub pruned: Result<Pruned, StoreError>,
+    /// Why the items an earlier poll held for their articles and left could
+    /// not be finished, if they could not (logged as well).
+    pub orphans: Result<(), String>,
 }
 
 /// Polls the given feeds concurrently: at most `poll.concurrency` at once and
@@ -224,7 +231,7 @@ pub async fn poll_feeds_with_progress(
     feeds: &[FeedConfig],
     progress: &(dyn Fn(&FeedReport) + Sync),
 ) -> Polled {
-    let reports = fetch_and_store(ctx, feeds, progress).await;
+    let (reports, orphans) = fetch_and_store(ctx, feeds, progress).await;
     let pruned = if ctx.shutting_down() {
         Ok(Pruned::default())
     } else {
@@ -233,15 +240,20 @@ pub async fn poll_feeds_with_progress(
     if let Err(e) = &pruned {
         tracing::error!(error = %e, "cannot prune old items");
     }
-    Polled { reports, pruned }
+    Polled {
+        reports,
+        pruned,
+        orphans,
+    }
 }
 
-/// Every feed fetched, parsed, stored and matched.
+/// Every feed fetched, parsed, stored and matched; and what earlier polls
+/// left held, finished.
 async fn fetch_and_store(
     ctx: &Context,
     feeds: &[FeedConfig],
     progress: &(dyn Fn(&FeedReport) + Sync),
-) -> Vec<FeedReport> {
+) -> (Vec<FeedReport>, Result<(), String>) {
     // Every feed's validators, backoff and moves in one query.
     let states = match ctx.db.call(|s| s.poll_states()).await {
         Ok(states) => states,
@@ -253,23 +265,31 @@ async fn fetch_and_store(
             };
             let reports: Vec<FeedReport> = feeds.iter().map(failed).collect();
             reports.iter().for_each(progress);
-            return reports;
+            return (reports, Ok(()));
         }
     };
     let (writer, written) = Writer::start(ctx.db.clone(), Arc::clone(&ctx.config));
     let tasks = FeedTasks::spawn(ctx, feeds, states, &writer);
     // Items an earlier poll held for their articles and did not finish (a
-    // crash, a stop) are finished beside this poll's feeds.
-    let (reports, ()) = tokio::join!(
-        tasks.join(ctx, progress),
-        articles::finish_orphans(ctx, &writer, feeds)
-    );
+    // crash, a stop) are finished beside this poll's feeds; abandoned, as
+    // the feeds are, at shutdown (they stay held for the next start).
+    let orphans = async {
+        tokio::select! {
+            biased;
+            _ = ctx.shutdown.cancelled() => Ok(()),
+            done = articles::finish_orphans(ctx, &writer) => done,
+        }
+    };
+    let (reports, orphans) = tokio::join!(tasks.join(ctx, progress), orphans);
+    if let Err(e) = &orphans {
+        tracing::error!(error = %e, "cannot finish the items an earlier poll held for their articles");
+    }
     // Every feed task has ended; the writer ends with its last handle.
     drop(writer);
     if let Err(e) = written.await {
         tracing::error!(error = %e, "the store writer panicked");
     }
-    reports
+    (reports, orphans)
 }
 
 /// One task per feed of a poll, and which feed each task is.

@@ -218,23 +218,16 @@ fn write_group(
         .collect()
 }
 
-/// The items of `w` the store held for their articles, by key.
+/// The items of `w` the store held for their articles, by their places
+/// in the fetch.
 fn held_items(w: &Work, report: &IngestReport) -> Vec<(i64, Item)> {
     let Work::Stored(p) = w else {
         return Vec::new();
     };
-    if report.held.is_empty() {
-        return Vec::new();
-    }
-    let mut ids: std::collections::HashMap<&str, i64> = report
+    report
         .held
         .iter()
-        .map(|(k, id)| (k.as_str(), *id))
-        .collect();
-    // By `remove`: an item repeated in a feed is held once.
-    p.items
-        .iter()
-        .filter_map(|i| Some((ids.remove(i.key.as_str())?, i.clone())))
+        .filter_map(|(index, id)| Some((*id, p.items.get(*index)?.clone())))
         .collect()
 }
 

@@ -35,6 +35,9 @@ pub struct Orphan {
     pub item: Item,
     /// Its page was being parsed when the poll ended: not to be read again.
     pub attempted: bool,
+    /// Its stored text cannot be read (damaged): it is matched as it is,
+    /// its article not read (the index entry cannot be replaced).
+    pub unreadable: bool,
 }
 
 /// Holds `item_id` for its article.
@@ -44,10 +47,16 @@ pub(super) fn hold(conn: &Connection, item_id: i64, now: DateTime<Utc>) -> Resul
     Ok(())
 }
 
-/// Puts each read article into its item's stored text and the archive's
-/// index (the old entry out, the new one staged with the group's), and
-/// releases the items; the feed's article counts go on its row.
-pub(super) fn finish(conn: &Connection, a: &Articles<'_>, packer: &mut Packer) -> Result<()> {
+/// Releases the items, and puts each read article into its item's stored
+/// text and the archive's index (the old entry out, the new one staged
+/// with the group's); the feed's article counts go on its row. Whether
+/// each item was still held: one another process finished is left as it
+/// is (its index entry is no longer the feed's text alone).
+pub(super) fn finish(
+    conn: &Connection,
+    a: &Articles<'_>,
+    packer: &mut Packer,
+) -> Result<Vec<bool>> {
     let mut forget = conn.prepare_cached(
         "INSERT INTO items_fts(items_fts, rowid, title, summary, author, category, feed)
          VALUES ('delete', ?1, ?2, ?3, ?4, ?5, ?6)",
@@ -58,9 +67,11 @@ pub(super) fn finish(conn: &Connection, a: &Articles<'_>, packer: &mut Packer) -
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut release = conn.prepare_cached("DELETE FROM held WHERE item_id = ?1")?;
+    let mut released = Vec::with_capacity(a.items.len());
     for (id, item) in a.items {
-        release.execute([id])?;
-        if item.article.as_deref().is_none_or(str::is_empty) {
+        let held = release.execute([id])? == 1;
+        released.push(held);
+        if !held || item.article.as_deref().is_none_or(str::is_empty) {
             continue;
         }
         // The index holds what was stored: the feed's text alone.
@@ -95,7 +106,7 @@ pub(super) fn finish(conn: &Connection, a: &Articles<'_>, packer: &mut Packer) -
         a.tally.failed,
         a.tally.last_error
     ])?;
-    Ok(())
+    Ok(released)
 }
 
 impl Store {
@@ -113,33 +124,51 @@ impl Store {
         Ok(())
     }
 
-    /// The items held since before `before`, which no poll is still
-    /// reading articles for: a crash or a stop left them.
-    pub fn held_orphans(&self, before: DateTime<Utc>) -> Result<Vec<Orphan>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT i.feed, i.id, i.link, i.title, i.summary, i.author, i.category, i.published,
-                    h.attempted_at IS NOT NULL
-             FROM held h JOIN items i ON i.id = h.item_id
-             WHERE h.held_at < ?1 ORDER BY i.id",
-        )?;
-        let rows = stmt.query_map([to_ts(before)], |r| {
-            Ok(Orphan {
-                feed: r.get(0)?,
-                item_id: r.get(1)?,
-                item: Item {
-                    key: String::new(),
-                    link: r.get(2)?,
-                    title: r.get(3)?,
-                    summary: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-                    author: r.get(5)?,
-                    category: r.get(6)?,
-                    published: from_ts(r.get(7)?),
-                    article: None,
-                },
-                attempted: r.get(8)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    /// Claims the items held since before `before`, which no poll is still
+    /// reading articles for (a crash or a stop left them): they count as
+    /// held from `now`, so that another process does not claim them too.
+    pub fn claim_orphans(
+        &mut self,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Orphan>> {
+        let tx = self.conn.transaction()?;
+        let orphans = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT i.feed, i.id, i.link, i.title, i.summary, i.author, i.category,
+                        i.published, h.attempted_at IS NOT NULL
+                 FROM held h JOIN items i ON i.id = h.item_id
+                 WHERE h.held_at < ?1 ORDER BY i.id",
+            )?;
+            let rows = stmt.query_map([to_ts(before)], |r| {
+                let summary: Option<String> = r.get(4)?;
+                Ok(Orphan {
+                    feed: r.get(0)?,
+                    item_id: r.get(1)?,
+                    unreadable: summary.is_none(),
+                    item: Item {
+                        key: String::new(),
+                        link: r.get(2)?,
+                        title: r.get(3)?,
+                        summary: summary.unwrap_or_default(),
+                        author: r.get(5)?,
+                        category: r.get(6)?,
+                        published: from_ts(r.get(7)?),
+                        article: None,
+                    },
+                    attempted: r.get(8)?,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        {
+            let mut claim = tx.prepare_cached("UPDATE held SET held_at = ?2 WHERE item_id = ?1")?;
+            for o in &orphans {
+                claim.execute(params![o.item_id, to_ts(now)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(orphans)
     }
 
     /// The hosts of articles that asked to be left alone, and until when.

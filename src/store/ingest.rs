@@ -204,10 +204,10 @@ fn write_pieces<'a>(
             Write::Stored(b) => {
                 let stored = store_batch(conn, b, packer)?;
                 report.new_items = stored.new_items;
-                for (item_id, item) in stored.alerting {
+                for (item_id, index, item) in stored.alerting {
                     if b.hold_for_articles && has_page(item) {
                         hold(conn, item_id, b.now)?;
-                        report.held.push((item.key.clone(), item_id));
+                        report.held.push((index, item_id));
                     } else {
                         candidates.push(Candidate {
                             item_id,
@@ -218,12 +218,20 @@ fn write_pieces<'a>(
                 }
             }
             Write::Articles(a) => {
-                finish(conn, a, packer)?;
-                candidates.extend(a.items.iter().map(|(item_id, item)| Candidate {
-                    item_id: *item_id,
-                    item,
-                    batch: i,
-                }));
+                // Only the items still held: another process may have
+                // finished some (two polls after a crash).
+                let released = finish(conn, a, packer)?;
+                candidates.extend(
+                    a.items
+                        .iter()
+                        .zip(released)
+                        .filter(|(_, released)| *released)
+                        .map(|((item_id, item), _)| Candidate {
+                            item_id: *item_id,
+                            item,
+                            batch: i,
+                        }),
+                );
             }
             Write::NotModified { feed, url, now } => mark_not_modified(conn, feed, url, *now)?,
             Write::Failed(f) => record_failure(conn, f)?,
@@ -273,8 +281,9 @@ fn record_matches(
 /// One feed's part of `ingest_many`: its new rows, its feed row.
 struct Stored<'a> {
     new_items: usize,
-    /// The new items that may alert (backfill), with their row ids.
-    alerting: Vec<(i64, &'a Item)>,
+    /// The new items that may alert (backfill), with their row ids and
+    /// their places in the fetch.
+    alerting: Vec<(i64, usize, &'a Item)>,
 }
 
 /// One fetch's items and validators on the feed's row.
@@ -311,7 +320,7 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>, packer: &mut Packer) -> Res
     let new_items = fresh.len();
     let alerting = fresh
         .into_iter()
-        .filter(|(_, item)| may_alert(first_fetch, b.backfill_cutoff, item))
+        .filter(|(_, _, item)| may_alert(first_fetch, b.backfill_cutoff, item))
         .collect();
     Ok(Stored {
         new_items,
@@ -320,13 +329,13 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>, packer: &mut Packer) -> Res
 }
 
 /// Inserts the fetch's items this feed has never had; returns them with
-/// their row ids.
+/// their row ids and their places in the fetch.
 fn insert_new_items<'a>(
     conn: &Connection,
     feed_id: i64,
     b: &Batch<'a>,
     packer: &mut Packer,
-) -> Result<Vec<(i64, &'a Item)>> {
+) -> Result<Vec<(i64, usize, &'a Item)>> {
     let shared = links_shared(b.items);
     let mut keys_with_link = conn.prepare_cached(KEYS_WITH_LINK)?;
     let mut remember = conn.prepare_cached(
@@ -341,7 +350,7 @@ fn insert_new_items<'a>(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut fresh = Vec::new();
-    for item in b.items {
+    for (index, item) in b.items.iter().enumerate() {
         if known_by_link(&mut keys_with_link, feed_id, item, &shared)? {
             continue;
         }
@@ -370,7 +379,7 @@ fn insert_new_items<'a>(
             item.category,
             b.feed
         ])?;
-        fresh.push((id, item));
+        fresh.push((id, index, item));
     }
     Ok(fresh)
 }

@@ -1137,3 +1137,58 @@ fn a_text_that_cannot_be_read_fails_no_query_and_outlives_retention() {
     assert!(check.problem().unwrap().contains("restore the last backup"));
     assert_eq!(s.unreadable().unwrap().items, 2);
 }
+
+/// Two processes finishing the same held items (a daemon and a cron `poll`
+/// after a crash) deleted the index entry twice, the second time with the
+/// feed's text from an entry made of the article, and matched the items
+/// twice: only the first finish counts now, and only one claims orphans.
+#[test]
+fn held_items_are_finished_and_claimed_once() {
+    let mut s = Store::open_in_memory().unwrap();
+    let teaser = "Overnight attack on the port.";
+    let items = [item("1", "Port attack", teaser, 0)];
+    let then = Utc::now() - Duration::hours(1);
+    let mut b = Batch::new("wire", "https://e.org/feed", &items, then);
+    b.hold_for_articles = true;
+    let rules = [rule("r", "iran AND drone")];
+    let report = s.ingest(&b, &rules).unwrap();
+    assert_eq!((report.matched_items, report.held.len()), (0, 1));
+    let id = report.held[0].1;
+    let claimed = s.claim_orphans(Utc::now(), Utc::now()).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(!claimed[0].attempted && !claimed[0].unreadable);
+    assert!(
+        s.claim_orphans(Utc::now() - Duration::minutes(1), Utc::now())
+            .unwrap()
+            .is_empty(),
+        "claimed once"
+    );
+    let mut with_article = items[0].clone();
+    with_article.article = Some("Iranian drones struck the grain terminal.".into());
+    let finish = |s: &mut Store, article: &Item| {
+        let done = [(id, article.clone())];
+        let write = Write::Articles(held::Articles {
+            feed: "wire",
+            items: &done,
+            tally: Default::default(),
+            now: Utc::now(),
+        });
+        s.write_group(std::slice::from_ref(&write), &rules)
+            .pop()
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(finish(&mut s, &with_article).matched_items, 1);
+    // The second finisher read no article: its text must not replace the
+    // first's, nor its match be counted again.
+    assert_eq!(finish(&mut s, &items[0]).matched_items, 0);
+    let q = compile_query("grain", &TermSets::new()).unwrap();
+    assert_eq!(s.search(&q, None, None, 10).unwrap().len(), 1);
+    s.conn
+        .execute(
+            "INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(s.pending("default").unwrap().len(), 1);
+}
