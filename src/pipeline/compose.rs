@@ -239,9 +239,15 @@ pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Composed, S
     let lost = unreadable.len();
     if lost > 0 {
         tracing::error!(digest = %digest.name, error = %crate::store::unreadable_way_back(lost as i64), "the digest carries items whose text cannot be read");
-        ctx.db
+        // The messages are queued: failing to record the damage must not
+        // keep them (or the other digests) from being sent.
+        if let Err(e) = ctx
+            .db
             .call(move |s| s.record_unreadable(&unreadable, now))
-            .await?;
+            .await
+        {
+            tracing::error!(digest = %digest.name, error = %e, "cannot record the texts that cannot be read");
+        }
     }
     Ok(Composed {
         queued,
