@@ -92,9 +92,9 @@ pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
     for r in &reports {
         eprintln!("{}", report_line(r));
     }
-    let delivered = pipeline::deliver(ctx, &ctx.config.digests, Retry::All).await;
     // Exit 1 so that a timer or cron job shows each failure; nothing is lost.
     let mut failures: Vec<CliError> = poll_failed(&reports).err().into_iter().collect();
+    let delivered = deliver_due(ctx).await;
     if let Err(e) = pruned {
         failures.push(e.into());
     }
@@ -134,6 +134,29 @@ pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
                 .join("\nfeedwatch: ")
         ))),
     }
+}
+
+/// Composes the digests whose time has come (`pipeline::digests_due`: a
+/// scheduled digest once per occurrence, however often cron runs this) and
+/// retries what any digest has queued.
+async fn deliver_due(ctx: &Context) -> Result<pipeline::DeliverReport, pipeline::DeliverError> {
+    let due = pipeline::digests_due(ctx, chrono::Utc::now()).await?;
+    let waiting: Vec<String> = ctx
+        .config
+        .digests
+        .iter()
+        .filter(|d| !due.iter().any(|u| u.name == d.name))
+        .map(|d| d.name.clone())
+        .collect();
+    let (sent, failed) = if waiting.is_empty() {
+        (0, 0)
+    } else {
+        pipeline::flush_outbox(ctx, Some(waiting), Retry::All).await?
+    };
+    let mut report = pipeline::deliver(ctx, &due, Retry::All).await?;
+    report.sent += sent;
+    report.failed += failed;
+    Ok(report)
 }
 
 /// Exit 1, with the way back, when the full check found damage or a

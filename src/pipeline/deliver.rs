@@ -6,7 +6,7 @@
 use chrono::Utc;
 
 use super::Context;
-use crate::config::{Config, DigestConfig, SmtpSecurity, Transport};
+use crate::config::{Config, DigestConfig, DigestSchedule, SmtpSecurity, Transport};
 use crate::mail::{self, Mailer, SmtpSettings};
 use crate::store::StoreError;
 
@@ -157,6 +157,34 @@ async fn send_one(
             finished
         }
     }
+}
+
+/// The digests `run --once` composes at `now`: an immediate one always, a
+/// scheduled one when an occurrence of its schedule has come since it last
+/// had a message written, or when it never had one (README, "Commands": a
+/// cron job every 15 minutes sends the 07:00 digest once a day, not at
+/// every run).
+pub async fn digests_due(
+    ctx: &Context,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<DigestConfig>, StoreError> {
+    let mut due = Vec::new();
+    for digest in &ctx.config.digests {
+        let schedule = match &digest.schedule {
+            DigestSchedule::Immediate => {
+                due.push(digest.clone());
+                continue;
+            }
+            DigestSchedule::Cron(s) => s.clone(),
+        };
+        let name = digest.name.clone();
+        let last = ctx.db.call(move |s| s.last_composed(&name)).await?;
+        let tz = ctx.config.timezone;
+        if last.is_none_or(|last| schedule.next_after(tz, last).is_some_and(|t| t <= now)) {
+            due.push(digest.clone());
+        }
+    }
+    Ok(due)
 }
 
 /// Retries the queued messages of `digests` (of every digest with `None`)

@@ -31,7 +31,9 @@ pub use check::{
     check_database_if_due, load_config, password_places, probe,
 };
 pub use compose::{Composed, compose, dry_run};
-pub use deliver::{DeliverError, DeliverReport, Retry, deliver, flush_outbox, mailer, prune};
+pub use deliver::{
+    DeliverError, DeliverReport, Retry, deliver, digests_due, flush_outbox, mailer, prune,
+};
 pub use feed::FeedError;
 pub use status::{DigestRow, FeedRow, NextSend, Status, status};
 use writer::Writer;

@@ -32,6 +32,18 @@ pub struct NewOutbox<'a> {
 }
 
 impl Store {
+    /// When `digest` last had a message written (any state), if it has
+    /// one: `run --once` sends a scheduled digest only when an occurrence
+    /// has come since (README, "Commands").
+    pub fn last_composed(&self, digest: &str) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<i64> = self.conn.query_row(
+            "SELECT max(created_at) FROM outbox WHERE digest = ?1",
+            [digest],
+            |r| r.get(0),
+        )?;
+        Ok(super::from_ts(at))
+    }
+
     /// The pending matches of one digest, one entry per item (every rule that
     /// matched it listed), newest first. An item whose text cannot be read
     /// is among them, `unreadable`.

@@ -65,6 +65,49 @@ fn the_example_prints_a_digest_with_the_seed_article_and_nothing_unrelated() {
     );
 }
 
+/// `run --once` sent the 07:00 digest at every run: four "daily" digests
+/// in 11 minutes from cron, each saying the next was due tomorrow. It
+/// sends a scheduled digest once per occurrence now (a digest never sent
+/// is due, so the example still prints at once); `digest NAME` sends now.
+#[test]
+fn run_once_sends_a_scheduled_digest_once_per_occurrence() {
+    let dir = example();
+    let config = dir.path().join("feedwatch.toml");
+    // A schedule whose next occurrence is years away at most every four.
+    let yearly = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("schedule = \"0 7 * * *\"", "schedule = \"0 0 29 2 *\"");
+    std::fs::write(&config, yearly).unwrap();
+    let first = feedwatch(&config, &["run", "--once"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stdout).contains(SEED_TITLE), "never sent: due");
+    // A new matching item, and cron runs again.
+    let feed_path = dir.path().join("sample-feed.xml");
+    let feed = std::fs::read_to_string(&feed_path).unwrap().replacen(
+        "<item>",
+        "<item><title>Iranian drones hit Ukraine again</title>\
+         <guid>later-1</guid><description>Kyiv said Iran sent more drones to Russia.</description></item>\n<item>",
+        1,
+    );
+    std::fs::write(&feed_path, feed).unwrap();
+    let again = feedwatch(&config, &["run", "--once"]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(
+        again.stdout.is_empty(),
+        "no occurrence since the last digest: nothing sent\n{}",
+        text(&again.stdout)
+    );
+    let status = feedwatch(&config, &["status"]);
+    assert!(
+        text(&status.stdout).contains("morning              1"),
+        "the match waits: {}",
+        text(&status.stdout)
+    );
+    let now = feedwatch(&config, &["digest", "morning"]);
+    assert!(now.status.success(), "{}", text(&now.stderr));
+    assert!(text(&now.stdout).contains("Iranian drones hit Ukraine again"));
+}
+
 #[test]
 fn check_accepts_the_example_and_names_the_line_of_an_error() {
     let dir = example();
