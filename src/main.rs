@@ -34,11 +34,11 @@ fn main() {
         // One `file:line:column: message` line per problem, as editors and
         // compilers print them.
         Err(e @ CliError::Config(_)) => {
-            eprintln!("{e}");
+            cli::logging::eprint_at(cli::logging::ERR, &e.to_string());
             std::process::exit(e.exit_code());
         }
         Err(e) => {
-            eprintln!("feedwatch: {e}");
+            cli::logging::eprint_at(cli::logging::ERR, &format!("feedwatch: {e}"));
             std::process::exit(e.exit_code());
         }
     }

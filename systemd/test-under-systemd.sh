@@ -174,6 +174,7 @@ cp $config /tmp/good.toml
 sed -i 's|Europe/Kyiv|Mars/Olympus|' $config
 systemctl reload feedwatch 2> /fwresult/reload.txt && finish "FAIL: reload of an invalid config succeeded"
 log | grep -q "feedwatch.toml:[0-9]*:[0-9]*: unknown time zone 'Mars/Olympus'" || finish "FAIL: the reload error does not name the line and column"
+journalctl --no-pager -u feedwatch -p err | grep -q "unknown time zone 'Mars/Olympus'" || finish "FAIL: the reload error is not at priority err in the journal"
 [ "$(systemctl show -p ActiveState --value feedwatch)" = active ] || finish "FAIL: stopped on an invalid config"
 cp /tmp/good.toml $config
 

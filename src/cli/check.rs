@@ -16,7 +16,8 @@ pub async fn check(config: &Config, probe: bool) -> Result<(), CliError> {
         outln!(out, "{note}");
     }
     for warning in &report.warnings {
-        eprintln!("{}: warning: {warning}", config.path.display());
+        let line = format!("{}: warning: {warning}", config.path.display());
+        super::logging::eprint_at(super::logging::WARNING, &line);
     }
     outln!(
         out,

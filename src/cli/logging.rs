@@ -73,6 +73,32 @@ fn format() -> Format {
     format::format()
 }
 
+/// syslog priorities, for `eprint_at`.
+pub const ERR: u8 = 3;
+pub const WARNING: u8 = 4;
+
+/// Writes `text` to stderr as the lines of one message of `priority`: under
+/// the journal each line starts with `<N>` (sd-daemon(3)), so that `check`'s
+/// errors and warnings and a fatal error at start reach `journalctl -p
+/// warning` as the log's own lines do. A message printed without it was
+/// filed at the stream's default, info.
+pub fn eprint_at(priority: u8, text: &str) {
+    use std::io::Write;
+    let journal = stderr_is_the_journal();
+    let mut err = std::io::stderr().lock();
+    for line in text.lines() {
+        let written = if journal {
+            writeln!(err, "<{priority}>{line}")
+        } else {
+            writeln!(err, "{line}")
+        };
+        // stderr gone: nothing else to tell it to.
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
 /// systemd sets `JOURNAL_STREAM=device:inode` of the stream it connects to
 /// stderr; a child whose stderr goes elsewhere (a pipe in a script) inherits
 /// the variable, so the stream itself is compared.

@@ -62,6 +62,65 @@ fn check_needs_neither_state_nor_secrets_and_warns_with_the_fix() {
     );
 }
 
+/// `check`'s errors and warnings, and a fatal error, reached the journal at
+/// PRIORITY=6 (info): `journalctl -p warning` hid why a start or reload
+/// failed. Under the journal each of their lines carries its priority.
+#[test]
+fn check_and_fatal_errors_reach_the_journal_at_their_priority() {
+    use std::os::unix::fs::MetadataExt;
+    let under_journal = |config: &Path, args: &[&str]| -> (Option<i32>, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("stderr");
+        let file = std::fs::File::create(&log).unwrap();
+        let meta = file.metadata().unwrap();
+        let stream = format!("{}:{}", meta.dev(), meta.ino());
+        let status = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env("JOURNAL_STREAM", stream)
+            .env_remove("FEEDWATCH_SMTP_PASSWORD")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env_remove("STATE_DIRECTORY")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .status()
+            .unwrap();
+        (status.code(), std::fs::read_to_string(&log).unwrap())
+    };
+    let feeds = format!(
+        "[[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n{}",
+        rule_iran_drones_ukraine()
+    );
+    // A warning (a user and no password): priority 4.
+    let (_d1, warned) = config_with(&format!(
+        "{BASE}smtp = \"smtp://feedwatch@127.0.0.1:2525\"\n{feeds}"
+    ));
+    let (code, stderr) = under_journal(&warned, &["check"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.starts_with("<4>") && stderr.contains("warning: the smtp URL"),
+        "{stderr}"
+    );
+    // Config errors: priority 3, each line.
+    let (_d2, broken) = config_with(&format!(
+        "{BASE}transport = \"stdout\"\nfrobnicate = 1\n{feeds}"
+    ));
+    let (code, stderr) = under_journal(&broken, &["check"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.is_empty());
+    for line in stderr.lines() {
+        assert!(line.starts_with("<3>"), "{stderr}");
+    }
+    // A fatal runtime error (no database to show): priority 3.
+    let (d3, fine) = config_with(&format!("{BASE}transport = \"stdout\"\n{feeds}"));
+    let nothing = d3.path().join("nothing-here");
+    let nothing = nothing.to_str().unwrap();
+    let (code, stderr) = under_journal(&fine, &["--state-dir", nothing, "status"]);
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.starts_with("<3>feedwatch: "), "{stderr}");
+}
+
 #[test]
 fn every_problem_is_one_file_line_column_line_and_a_missing_file_is_missing() {
     let (_dir, path) = config_with(&format!(
