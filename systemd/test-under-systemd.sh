@@ -23,6 +23,8 @@
 #     deep (and 2 MB of nested tables) costs those articles only: the
 #     daemon polls the other feeds, is neither restarted nor killed by the
 #     watchdog, `status` says why, and it stops within seconds;
+#   - a database restored by root and left root's is refused at start, at
+#     priority err, with the chown that fixes it, which does;
 #   - the example installed as it is in the repository (with its state_dir)
 #     gets a warning from `check`, and the service's error says what to do.
 # Needs root and systemd-nspawn (package systemd-container, installed here
@@ -252,6 +254,29 @@ systemctl stop feedwatch
 took=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$(systemctl show -p Result --value feedwatch)" = success ] || finish "FAIL: did not stop cleanly after the hostile pages"
 [ "$took" -lt 5000 ] || finish "FAIL: stopping after the hostile pages took $took ms"
+
+# Root restores a backup and forgets to give it back: the service refuses
+# to start, says why at priority err with the command that fixes it, and
+# starts once that command is run.
+db=/var/lib/private/feedwatch/feedwatch.db
+sqlite3 "$db" ".backup /root/fw-backup.db" 2>/dev/null || cp "$db" /root/fw-backup.db
+rm -f "$db" "$db-wal" "$db-shm"
+cp /root/fw-backup.db "$db" && chown root:root "$db" && chmod 644 "$db"
+systemctl reset-failed feedwatch 2>/dev/null || true
+systemctl start feedwatch 2>/dev/null
+sleep 2
+[ "$(systemctl show -p ActiveState --value feedwatch)" = active ] && finish "FAIL: the service runs on a database it cannot write"
+journalctl --no-pager -u feedwatch -p err | grep "cannot be written by this process" | tail -1 > /fwresult/readonly-db.txt
+fix=$(grep -o 'chown --reference=[^`]*' /fwresult/readonly-db.txt | head -1)
+[ -n "$fix" ] || finish "FAIL: the refusal does not say how to fix it (see readonly-db.txt)"
+systemctl stop feedwatch 2>/dev/null || true
+eval "$fix" || finish "FAIL: the fix it names does not run: $fix"
+systemctl reset-failed feedwatch 2>/dev/null || true
+polls=$(log | grep -c "poll finished")
+systemctl start feedwatch
+wait_for "poll finished" $((polls + 1)) || finish "FAIL: no poll after the fix"
+[ "$(systemctl show -p ActiveState --value feedwatch)" = active ] || finish "FAIL: not active after the fix"
+systemctl stop feedwatch
 
 # The example exactly as in the repository (state_dir and all): check warns,
 # and the service's error says why and what to do, once.

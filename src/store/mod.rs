@@ -106,6 +106,18 @@ pub enum StoreError {
         "there is no feedwatch database in {dir} yet: it is made by the first poll (`feedwatch poll`, or the daemon)"
     )]
     NoDatabase { dir: String },
+    /// The database file cannot be written by this process (another user
+    /// owns it: root restored a backup, or ran the first poll).
+    #[error(
+        "the database {path} cannot be written by this process (it belongs to user id {owner}): \
+         nothing could be stored or sent; give it back to the user that runs feedwatch, \
+         as its folder is: `chown --reference={dir} {dir}/feedwatch.db*`"
+    )]
+    ReadOnly {
+        path: String,
+        dir: String,
+        owner: u32,
+    },
     #[error(
         "the database has schema version {found}, older than this feedwatch ({known}); \
          start the daemon or run `feedwatch poll` once to upgrade it"
@@ -229,6 +241,11 @@ impl Store {
     }
 
     fn init(mut conn: Connection, report: &mut dyn FnMut(Progress)) -> Result<Self> {
+        // SQLite opens a file it may not write read-only, without a word:
+        // the daemon then ran blind, every write failing.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(read_only(&conn));
+        }
         // Opening writes (the WAL index, migrations): a full disk is said.
         set_up(&mut conn, report).map_err(|e| disk::said(e, || disk::system_errno(&conn)))?;
         let store = Self::with_conn(conn);
@@ -390,6 +407,19 @@ pub(crate) fn to_ts(t: DateTime<Utc>) -> i64 {
 
 pub(crate) fn from_ts(t: Option<i64>) -> Option<DateTime<Utc>> {
     t.and_then(|t| Utc.timestamp_opt(t, 0).single())
+}
+
+/// Why the database `conn` opened read-only cannot be written.
+fn read_only(conn: &Connection) -> StoreError {
+    use std::os::unix::fs::MetadataExt;
+    let path = Path::new(conn.path().unwrap_or_default());
+    StoreError::ReadOnly {
+        path: path.display().to_string(),
+        dir: path
+            .parent()
+            .map_or_else(String::new, |d| d.display().to_string()),
+        owner: std::fs::metadata(path).map_or(0, |m| m.uid()),
+    }
 }
 
 /// The store shared by async code: each call runs on tokio's blocking pool,

@@ -561,3 +561,55 @@ fn every_poll_prunes_what_is_older_than_retention() {
         std::fs::remove_dir_all(dir.path().join("state")).unwrap();
     }
 }
+
+/// After root restored a backup (or ran the first poll), the database was
+/// root's: the service opened it read-only without a word and ran blind,
+/// `active (running)`, every write failing. Opening it to write says so
+/// now, with the owner and the fix, and the daemon does not start.
+#[test]
+fn a_database_this_user_cannot_write_is_refused_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, path) = config_with(&format!(
+        "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n\
+         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n{}",
+        rule_iran_drones_ukraine()
+    ));
+    assert!(feedwatch(&path, &["poll"]).status.success());
+    let state = dir.path().join("state");
+    let _ = std::fs::remove_file(state.join("feedwatch.db-wal"));
+    let _ = std::fs::remove_file(state.join("feedwatch.db-shm"));
+    let mode =
+        |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    // The folder is the service's (anyone may write it here); the file not.
+    mode(&state.join("feedwatch.db"), 0o444);
+    mode(&state, 0o777);
+    mode(dir.path(), 0o755);
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    for args in [&["poll"][..], &["run"]] {
+        let mut cmd = if root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+            c.arg(env!("CARGO_BIN_EXE_feedwatch"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        };
+        let out = cmd
+            .arg("--config")
+            .arg(&path)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("NOTIFY_SOCKET")
+            .output()
+            .expect("run feedwatch (as root this needs setpriv, from util-linux)");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("feedwatch.db cannot be written by this process")
+                && stderr.contains("chown --reference="),
+            "{args:?}: {stderr}"
+        );
+    }
+    mode(&state, 0o755);
+}
