@@ -31,6 +31,7 @@ fn main() {
     match result {
         Ok(()) => {}
         Err(CliError::BrokenPipe) => cli::die_of_broken_pipe(),
+        Err(CliError::Exit(code)) => std::process::exit(code),
         // One `file:line:column: message` line per problem, as editors and
         // compilers print them.
         Err(e @ CliError::Config(_)) => {

@@ -386,6 +386,8 @@ pub struct FeedStatus {
     pub name: String,
     pub url: String,
     pub last_fetch: Option<DateTime<Utc>>,
+    /// The last fetch that succeeded (a 200 or a 304).
+    pub last_success: Option<DateTime<Utc>>,
     pub last_status: Option<i64>,
     pub items: i64,
     pub consecutive_errors: i64,

@@ -8,6 +8,7 @@
 mod check;
 mod digest;
 pub mod logging;
+mod monitor;
 mod opml;
 mod output;
 mod poll;
@@ -97,8 +98,15 @@ pub enum Command {
     /// Feeds, pending matches and next send time per digest, and the outbox.
     Status {
         /// Print JSON instead, for scripts (times in RFC 3339, UTC).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["check", "prometheus"])]
         json: bool,
+        /// One line and a Nagios exit code: 0 OK, 1 warning, 2 critical.
+        #[arg(long, conflicts_with = "prometheus")]
+        check: bool,
+        /// The Prometheus text exposition format (also for node-exporter's
+        /// textfile collector).
+        #[arg(long)]
+        prometheus: bool,
     },
     /// Import feeds from OPML (prints [[feeds]] TOML) or export them as OPML.
     Opml {
@@ -135,6 +143,10 @@ pub enum CliError {
     /// stdout was closed by its reader (`… | head`).
     #[error("broken pipe")]
     BrokenPipe,
+    /// Exit with this code, having said all there is on stdout
+    /// (`status --check`).
+    #[error("exit {0}")]
+    Exit(i32),
 }
 
 impl CliError {
@@ -142,6 +154,7 @@ impl CliError {
         match self {
             CliError::Usage(_) | CliError::Config(_) => 2,
             CliError::Runtime(_) | CliError::NothingFound(_) | CliError::BrokenPipe => 1,
+            CliError::Exit(code) => *code,
         }
     }
 }
@@ -220,7 +233,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 search::search(&config, &what, json)
             }
         }
-        Command::Status { json } => status::status(&config, json),
+        Command::Status {
+            json,
+            check,
+            prometheus,
+        } => {
+            let form = match (json, check, prometheus) {
+                (true, _, _) => status::Form::Json,
+                (_, true, _) => status::Form::Check,
+                (_, _, true) => status::Form::Prometheus,
+                _ => status::Form::Table,
+            };
+            status::status(&config, form)
+        }
         Command::Opml {
             action: OpmlAction::Import { file },
         } => opml::import(&file),

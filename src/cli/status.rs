@@ -16,12 +16,41 @@ use crate::store::unreadable_way_back;
 /// daily, `run --once` when the last check is a day old.
 const LATE: chrono::Duration = chrono::Duration::days(2);
 
-pub fn status(config: &Config, json: bool) -> Result<(), CliError> {
-    let status = pipeline::status(config, Utc::now())?;
+/// How `status` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Table,
+    Json,
+    /// One line and a Nagios exit code (`monitor`).
+    Check,
+    /// The Prometheus text format (`monitor`).
+    Prometheus,
+}
+
+pub fn status(config: &Config, form: Form) -> Result<(), CliError> {
+    let now = Utc::now();
+    let status = match pipeline::status(config, now) {
+        Ok(status) => status,
+        // A monitor that cannot read the database is critical, said its way.
+        Err(e) if form == Form::Check => {
+            let mut out = Out::new();
+            outln!(out, "FEEDWATCH CRITICAL - cannot read the database: {e}");
+            return Err(CliError::Exit(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut out = Out::new();
-    if json {
-        outln!(out, "{:#}", to_json(&status));
-        return Ok(());
+    match form {
+        Form::Json => {
+            outln!(out, "{:#}", to_json(&status));
+            return Ok(());
+        }
+        Form::Check => return super::monitor::check(&status, now),
+        Form::Prometheus => {
+            outln!(out, "{}", super::monitor::prometheus(&status).trim_end());
+            return Ok(());
+        }
+        Form::Table => {}
     }
     let tz = config.timezone;
     feeds(&mut out, &status, tz)?;

@@ -44,7 +44,7 @@ pub(super) fn mark_not_modified(
 ) -> Result<()> {
     let id = upsert_feed(conn, feed, url)?;
     conn.prepare_cached(
-        "UPDATE feeds SET last_fetch_at = ?2, last_status = 304, last_error = NULL, consecutive_errors = 0,
+        "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_status = 304, last_error = NULL, consecutive_errors = 0,
          failing_since = NULL, next_fetch_at = NULL
          WHERE id = ?1",
     )?

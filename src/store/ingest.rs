@@ -297,7 +297,7 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>, packer: &mut Packer) -> Res
     let fresh = insert_new_items(conn, feed_id, b, packer)?;
     conn.execute(
         "UPDATE feeds SET etag = ?2, last_modified = ?3, first_fetch_at = coalesce(first_fetch_at, ?4),
-         last_fetch_at = ?4, last_status = ?5, last_error = NULL, consecutive_errors = 0, failing_since = NULL,
+         last_fetch_at = ?4, last_success_at = ?4, last_status = ?5, last_error = NULL, consecutive_errors = 0, failing_since = NULL,
          next_fetch_at = ?6,
          moved_count = CASE WHEN ?7 IS NULL THEN 0 WHEN moved_to IS ?7 THEN moved_count + 1 ELSE 1 END,
          moved_to = ?7,

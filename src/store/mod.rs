@@ -59,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("012_packed_items_done.sql"),
     include_str!("013_held_articles.sql"),
     include_str!("014_unreadable.sql"),
+    include_str!("015_last_success.sql"),
 ];
 
 /// The FTS5 column list and tokenizer of the archive index; the live

@@ -200,13 +200,20 @@ impl Store {
 
     /// Health of every feed the database knows.
     pub fn feed_status(&self) -> Result<Vec<FeedStatus>> {
-        let mut stmt = self.conn.prepare_cached(
+        // An archive read while it is upgraded (`open_read_only`) may not
+        // have the column yet.
+        let success = if self.schema_version()? >= 15 {
+            "f.last_success_at"
+        } else {
+            "NULL"
+        };
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT f.name, f.url, f.last_fetch_at, f.last_status,
                     (SELECT count(*) FROM items i WHERE i.feed_id = f.id),
                     f.consecutive_errors, f.last_error, f.next_fetch_at, f.moved_to,
-                    f.articles_fetched, f.articles_failed, f.last_article_error
-             FROM feeds f ORDER BY f.name",
-        )?;
+                    f.articles_fetched, f.articles_failed, f.last_article_error, {success}
+             FROM feeds f ORDER BY f.name"
+        ))?;
         let rows = stmt.query_map([], |r| {
             Ok(FeedStatus {
                 name: r.get(0)?,
@@ -223,6 +230,7 @@ impl Store {
                     failed: r.get(10)?,
                     last_error: r.get(11)?,
                 },
+                last_success: from_ts(r.get(12)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

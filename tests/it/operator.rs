@@ -613,3 +613,223 @@ fn a_database_this_user_cannot_write_is_refused_with_the_fix() {
     }
     mode(&state, 0o755);
 }
+
+/// One sample of the Prometheus text format: name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+/// Reads `text` by the Prometheus text exposition format (0.0.4): `# HELP`
+/// and `# TYPE` lines, a family's samples together and after its TYPE,
+/// names and label names of the allowed characters, label values quoted
+/// with only `\\`, `\"` and `\n` escaped, values as floats. An error says
+/// which line breaks which rule.
+fn read_exposition(text: &str) -> Result<Vec<Sample>, String> {
+    let name_ok = |n: &str, colon: bool| {
+        let mut chars = n.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+    };
+    let (mut typed, mut done, mut samples) =
+        (Vec::<String>::new(), Vec::<String>::new(), Vec::new());
+    let mut current: Option<String> = None;
+    for (n, line) in text.lines().enumerate() {
+        let bad = |why: &str| format!("line {}: {why}: {line:?}", n + 1);
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# ") {
+            let mut parts = rest.splitn(3, ' ');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("HELP"), Some(name), _) if name_ok(name, true) => {}
+                (Some("TYPE"), Some(name), Some(kind)) if name_ok(name, true) => {
+                    if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) {
+                        return Err(bad("unknown type"));
+                    }
+                    if typed.iter().any(|t| t == name) || done.iter().any(|t| t == name) {
+                        return Err(bad("a second TYPE"));
+                    }
+                    if let Some(c) = current.take() {
+                        done.push(c);
+                    }
+                    typed.push(name.to_string());
+                    current = Some(name.to_string());
+                }
+                _ => return Err(bad("a comment that is neither HELP nor TYPE")),
+            }
+            continue;
+        }
+        let name_end = line.find(['{', ' ']).ok_or_else(|| bad("no value"))?;
+        let name = &line[..name_end];
+        if !name_ok(name, true) {
+            return Err(bad("a bad metric name"));
+        }
+        if current.as_deref() != Some(name) {
+            return Err(bad("a sample outside its family, or before its TYPE"));
+        }
+        let mut rest = &line[name_end..];
+        let mut labels = Vec::new();
+        if let Some(inner) = rest.strip_prefix('{') {
+            let mut chars = inner.char_indices().peekable();
+            let end = loop {
+                let Some((i, c)) = chars.next() else {
+                    return Err(bad("labels not closed"));
+                };
+                if c == '}' {
+                    break i;
+                }
+                let start = i;
+                let mut eq = None;
+                for (j, c) in chars.by_ref() {
+                    if c == '=' {
+                        eq = Some(j);
+                        break;
+                    }
+                }
+                let eq = eq.ok_or_else(|| bad("a label without ="))?;
+                let lname = &inner[start..eq];
+                if !name_ok(lname, false) {
+                    return Err(bad("a bad label name"));
+                }
+                if chars.next().map(|x| x.1) != Some('"') {
+                    return Err(bad("a label value not quoted"));
+                }
+                let mut value = String::new();
+                loop {
+                    match chars.next().map(|x| x.1) {
+                        Some('"') => break,
+                        Some('\\') => match chars.next().map(|x| x.1) {
+                            Some('\\') => value.push('\\'),
+                            Some('"') => value.push('"'),
+                            Some('n') => value.push('\n'),
+                            _ => return Err(bad("a bad escape")),
+                        },
+                        Some('\n') | None => return Err(bad("a label value not closed")),
+                        Some(c) => value.push(c),
+                    }
+                }
+                labels.push((lname.to_string(), value));
+                if chars.peek().map(|x| x.1) == Some(',') {
+                    chars.next();
+                }
+            };
+            rest = &inner[end + 1..];
+        }
+        let mut fields = rest.trim_start_matches(' ').split(' ');
+        let value = fields.next().unwrap_or("");
+        let value: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            "NaN" => f64::NAN,
+            v => v.parse().map_err(|_| bad("a value that is not a float"))?,
+        };
+        if let Some(ts) = fields.next()
+            && ts.parse::<i64>().is_err()
+        {
+            return Err(bad("a timestamp that is not an integer"));
+        }
+        if fields.next().is_some() {
+            return Err(bad("more after the timestamp"));
+        }
+        samples.push((name.to_string(), labels, value));
+    }
+    Ok(samples)
+}
+
+/// `status --check` (a Nagios plugin) and `status --prometheus` (the text
+/// exposition format, read by a parser of its specification).
+#[test]
+fn status_speaks_nagios_and_prometheus() {
+    let feeds = |missing: bool| {
+        let sample = "[[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n";
+        let gone = "[[feeds]]\nname = \"gone\"\nurl = \"file://gone.xml\"\n";
+        format!(
+            "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n{}{}{}",
+            if missing { gone } else { sample },
+            if missing { "" } else { gone },
+            rule_iran_drones_ukraine()
+        )
+    };
+    let (dir, path) = config_with(&feeds(false));
+    let check = |path: &Path| {
+        let out = feedwatch(path, &["status", "--check"]);
+        (out.status.code(), text(&out.stdout))
+    };
+    assert!(feedwatch(&path, &["poll"]).status.success());
+    let (code, line) = check(&path);
+    assert_eq!(code, Some(0), "one failure is a blip: {line}");
+    assert!(
+        line.starts_with("FEEDWATCH OK - ") && line.lines().count() == 1,
+        "{line}"
+    );
+    for _ in 0..2 {
+        feedwatch(&path, &["poll"]);
+    }
+    let (code, line) = check(&path);
+    assert_eq!(code, Some(1), "{line}");
+    assert!(
+        line.starts_with("FEEDWATCH WARNING - failing: gone;"),
+        "{line}"
+    );
+    assert!(line.contains("| failing=1 feeds=2 "), "{line}");
+
+    let out = feedwatch(&path, &["status", "--prometheus"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let samples = read_exposition(&text(&out.stdout)).unwrap_or_else(|e| panic!("{e}"));
+    let value = |name: &str, label: Option<(&str, &str)>| {
+        samples
+            .iter()
+            .find(|(n, l, _)| {
+                n == name && label.is_none_or(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
+            })
+            .map(|s| s.2)
+    };
+    let now = chrono::Utc::now().timestamp() as f64;
+    let success = value(
+        "feedwatch_feed_last_success_timestamp_seconds",
+        Some(("feed", "sample")),
+    );
+    assert!(
+        success.is_some_and(|t| (now - t).abs() < 600.0),
+        "{samples:?}"
+    );
+    assert_eq!(
+        value(
+            "feedwatch_feed_last_success_timestamp_seconds",
+            Some(("feed", "gone"))
+        ),
+        None
+    );
+    assert_eq!(
+        value(
+            "feedwatch_feed_consecutive_failures",
+            Some(("feed", "gone"))
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(
+            "feedwatch_digest_pending_items",
+            Some(("digest", "default"))
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value("feedwatch_outbox_messages", Some(("state", "queued"))),
+        Some(0.0)
+    );
+    assert_eq!(value("feedwatch_store_healthy", None), Some(1.0));
+    // The parser is no pushover.
+    assert!(read_exposition("metric{a=\"b} 1\n").is_err());
+    assert!(read_exposition("# TYPE m gauge\nm 1\n# TYPE n gauge\nn 1\nm 2\n").is_err());
+
+    // Every feed failing: critical.
+    std::fs::write(&path, feeds(true)).unwrap();
+    for _ in 0..3 {
+        feedwatch(&path, &["poll"]);
+    }
+    let (code, line) = check(&path);
+    assert_eq!(code, Some(2), "{line}");
+    assert!(line.starts_with("FEEDWATCH CRITICAL - "), "{line}");
+    drop(dir);
+}
