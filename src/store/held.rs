@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
 use super::codec::Packer;
+use super::ingest::index_row;
 use super::{Result, Store, from_ts, to_ts};
 use crate::model::{ArticleTally, Item};
 
@@ -62,10 +63,7 @@ pub(super) fn finish(
          VALUES ('delete', ?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut repack = conn.prepare_cached("UPDATE items SET packed = ?2 WHERE id = ?1")?;
-    let mut stage = conn.prepare_cached(
-        "INSERT INTO temp.fts_new(id, title, summary, author, category, feed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
+    let mut stage = conn.prepare_cached(super::ingest::STAGE_FOR_INDEX)?;
     let mut release = conn.prepare_cached("DELETE FROM held WHERE item_id = ?1")?;
     let mut released = Vec::with_capacity(a.items.len());
     for (id, item) in a.items {
@@ -75,24 +73,10 @@ pub(super) fn finish(
             continue;
         }
         // The index holds what was stored: the feed's text alone.
-        forget.execute(params![
-            id,
-            item.title,
-            item.summary,
-            item.author,
-            item.category,
-            a.feed
-        ])?;
+        forget.execute(index_row(*id, item, &item.summary, a.feed))?;
         let summary = item.full_summary();
         repack.execute(params![id, packer.pack(&summary)])?;
-        stage.execute(params![
-            id,
-            item.title,
-            summary,
-            item.author,
-            item.category,
-            a.feed
-        ])?;
+        stage.execute(index_row(*id, item, &summary, a.feed))?;
     }
     conn.prepare_cached(
         "UPDATE feeds SET articles_fetched = articles_fetched + ?2,

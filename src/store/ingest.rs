@@ -345,10 +345,7 @@ fn insert_new_items<'a>(
         "INSERT INTO items(feed_id, link, title, packed, author, category, feed, published, fetched_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    let mut stage = conn.prepare_cached(
-        "INSERT INTO temp.fts_new(id, title, summary, author, category, feed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
+    let mut stage = conn.prepare_cached(STAGE_FOR_INDEX)?;
     let mut fresh = Vec::new();
     for (index, item) in b.items.iter().enumerate() {
         if known_by_link(&mut keys_with_link, feed_id, item, &shared)? {
@@ -371,17 +368,24 @@ fn insert_new_items<'a>(
             to_ts(b.now),
         ])?;
         let id = conn.last_insert_rowid();
-        stage.execute(params![
-            id,
-            item.title,
-            summary,
-            item.author,
-            item.category,
-            b.feed
-        ])?;
+        stage.execute(index_row(id, item, &summary, b.feed))?;
         fresh.push((id, index, item));
     }
     Ok(fresh)
+}
+
+/// Stages a row's text for the archive's FTS5 index (`index_row`).
+pub(super) const STAGE_FOR_INDEX: &str = "INSERT INTO temp.fts_new(id, title, summary, author, category, feed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// The columns of the archive's index for item `id` of `feed`, with
+/// `summary` as its text: what is staged, and what deleting its entry names.
+pub(super) fn index_row<'a>(
+    id: i64,
+    item: &'a Item,
+    summary: &'a str,
+    feed: &'a str,
+) -> (i64, &'a str, &'a str, &'a str, &'a str, &'a str) {
+    (id, &item.title, summary, &item.author, &item.category, feed)
 }
 
 /// The group's new items in plain text, waiting for the archive's FTS5

@@ -31,18 +31,6 @@ fn teaser_feed(items: &[(&str, &str, &str, &str)]) -> String {
 const RULE: &str =
     "[[rules]]\nname = \"iran-drones-ukraine\"\nquery = 'iran AND drone AND ukraine'\n";
 
-fn article_page() -> Route {
-    let mut page = Route::feed(
-        std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/articles/news.html"
-        ))
-        .unwrap(),
-    );
-    page.content_type = "text/html; charset=utf-8";
-    page
-}
-
 fn setup(server: &FeedServer, full_text: bool, poll: &str) -> Setup {
     Setup::with_poll(
         &format!("{poll}\n{}", server.allowed()),
@@ -441,6 +429,26 @@ async fn a_429_holds_the_host_off_and_a_page_is_asked_for_once() {
     assert!(server.seen("/a/unread").is_empty(), "no rule reads it");
 }
 
+/// A full-text feed `wire` at `/feed.xml` beside a plain feed `other` at
+/// `/other.xml` (one teaser item), with the `poll` settings given.
+fn wire_and_other(server: &FeedServer, poll: &str) -> Setup {
+    let teaser = "Iranian drones struck Ukraine overnight.";
+    server.route(
+        "/other.xml",
+        Route::feed(teaser_feed(&[("o1", "Other", teaser, "")])),
+    );
+    Setup::with_poll(
+        &format!("article_delay = \"0s\"\n{poll}\n{}", server.allowed()),
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n\
+             [[feeds]]\nname = \"other\"\nurl = \"{}\"\n{RULE}",
+            server.url("/feed.xml"),
+            server.url("/other.xml"),
+        ),
+    )
+}
+
 /// A page nested 30,000 `<div>`s deep overflowed the article reader's stack
 /// and aborted the process; nested tables did the same. Each costs its own
 /// article now: refused before it is parsed, its item matched on the
@@ -471,23 +479,7 @@ async fn a_page_nested_too_deep_costs_only_its_article() {
             ("d3", "Read", "A quiet night.", &ok),
         ])),
     );
-    server.route(
-        "/other.xml",
-        Route::feed(teaser_feed(&[("o1", "Other", teaser, "")])),
-    );
-    let setup = Setup::with_poll(
-        &format!(
-            "article_delay = \"0s\"\nmax_article = \"4MiB\"\n{}",
-            server.allowed()
-        ),
-        "transport = \"stdout\"",
-        &format!(
-            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n\
-             [[feeds]]\nname = \"other\"\nurl = \"{}\"\n{RULE}",
-            server.url("/feed.xml"),
-            server.url("/other.xml"),
-        ),
-    );
+    let setup = wire_and_other(&server, "max_article = \"4MiB\"");
     let ctx = setup.context();
     let reports = pipeline::poll_all(&ctx).await;
     assert!(
@@ -522,23 +514,7 @@ async fn items_are_stored_before_their_articles_and_free_their_slot() {
         )])),
     );
     server.route("/a/slow", article_page().after(Duration::from_millis(1500)));
-    server.route(
-        "/other.xml",
-        Route::feed(teaser_feed(&[("o1", "Other", teaser, "")])),
-    );
-    let setup = Setup::with_poll(
-        &format!(
-            "article_delay = \"0s\"\nconcurrency = 1\n{}",
-            server.allowed()
-        ),
-        "transport = \"stdout\"",
-        &format!(
-            "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\nfull_text = true\n\
-             [[feeds]]\nname = \"other\"\nurl = \"{}\"\n{RULE}",
-            server.url("/feed.xml"),
-            server.url("/other.xml"),
-        ),
-    );
+    let setup = wire_and_other(&server, "concurrency = 1");
     let ctx = setup.context();
     let order = std::sync::Mutex::new(Vec::new());
     let progress = |r: &pipeline::FeedReport| order.lock().unwrap().push(r.feed.clone());

@@ -22,18 +22,6 @@ fn teaser_feed(link: &str) -> String {
     )
 }
 
-fn article_page() -> Route {
-    let mut page = Route::feed(
-        std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/articles/news.html"
-        ))
-        .unwrap(),
-    );
-    page.content_type = "text/html; charset=utf-8";
-    page
-}
-
 /// RSS-Bridge or FreshRSS on localhost: the feed is configured on purpose,
 /// the links in it are third-party data. One that points at another
 /// server inside is refused before connecting; the item is matched on its

@@ -334,6 +334,35 @@ fn a_closed_pipe_ends_the_command_quietly() {
     assert!(out.stderr.is_empty(), "quietly: {}", text(&out.stderr));
 }
 
+/// The sample feed polled into `state` in a fresh folder, stopped cleanly
+/// (no WAL left): the folder, the config, the state directory.
+fn polled_sample() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let (dir, path) = config_with(&format!(
+        "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n\
+         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n{}",
+        rule_iran_drones_ukraine()
+    ));
+    assert!(feedwatch(&path, &["poll"]).status.success());
+    let state = dir.path().join("state");
+    let _ = std::fs::remove_file(state.join("feedwatch.db-wal"));
+    let _ = std::fs::remove_file(state.join("feedwatch.db-shm"));
+    (dir, path, state)
+}
+
+/// feedwatch as another user than the test's: as root, `nobody` (through
+/// util-linux's setpriv); as anyone else, that user.
+fn as_another_user() -> Command {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        c.arg(env!("CARGO_BIN_EXE_feedwatch"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+    }
+}
+
 /// Runs feedwatch as a user who cannot write the state directory: root
 /// writes everywhere, so as root this drops to `nobody` (util-linux's
 /// setpriv), as anyone else the directory is made read-only.
@@ -352,17 +381,7 @@ fn as_reader_only(config: &Path, state: &Path, args: &[&str]) -> Output {
         mode(d, 0o755);
         dir = d.parent();
     }
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let mut cmd = if root {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-        c.arg(env!("CARGO_BIN_EXE_feedwatch"));
-        c
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-    };
-    let out = cmd
+    let out = as_another_user()
         .arg("--config")
         .arg(config)
         .args(args)
@@ -375,16 +394,8 @@ fn as_reader_only(config: &Path, state: &Path, args: &[&str]) -> Output {
 
 #[test]
 fn status_and_search_read_a_state_directory_they_cannot_write() {
-    let (dir, path) = config_with(&format!(
-        "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n\
-         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n{}",
-        rule_iran_drones_ukraine()
-    ));
-    assert!(feedwatch(&path, &["poll"]).status.success());
-    let state = dir.path().join("state");
     // No WAL left behind, as after a clean stop: reading must create none.
-    let _ = std::fs::remove_file(state.join("feedwatch.db-wal"));
-    let _ = std::fs::remove_file(state.join("feedwatch.db-shm"));
+    let (_dir, path, state) = polled_sample();
     let status = as_reader_only(&path, &state, &["status"]);
     assert!(status.status.success(), "{}", text(&status.stderr));
     assert!(
@@ -569,33 +580,15 @@ fn every_poll_prunes_what_is_older_than_retention() {
 #[test]
 fn a_database_this_user_cannot_write_is_refused_with_the_fix() {
     use std::os::unix::fs::PermissionsExt;
-    let (dir, path) = config_with(&format!(
-        "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n\
-         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n{}",
-        rule_iran_drones_ukraine()
-    ));
-    assert!(feedwatch(&path, &["poll"]).status.success());
-    let state = dir.path().join("state");
-    let _ = std::fs::remove_file(state.join("feedwatch.db-wal"));
-    let _ = std::fs::remove_file(state.join("feedwatch.db-shm"));
+    let (dir, path, state) = polled_sample();
     let mode =
         |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
     // The folder is the service's (anyone may write it here); the file not.
     mode(&state.join("feedwatch.db"), 0o444);
     mode(&state, 0o777);
     mode(dir.path(), 0o755);
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
     for args in [&["poll"][..], &["run"]] {
-        let mut cmd = if root {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-            c.arg(env!("CARGO_BIN_EXE_feedwatch"));
-            c
-        } else {
-            Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        };
-        let out = cmd
+        let out = as_another_user()
             .arg("--config")
             .arg(&path)
             .args(args)

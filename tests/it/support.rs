@@ -776,3 +776,16 @@ pub fn store_fetch(
         feedwatch::store::Batch::new(feed, "https://news.example/feed", items, chrono::Utc::now());
     store.ingest(&batch, rules).unwrap()
 }
+
+/// A news site's article page (`tests/fixtures/articles/news.html`).
+pub fn article_page() -> Route {
+    let mut page = Route::feed(
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/articles/news.html"
+        ))
+        .unwrap(),
+    );
+    page.content_type = "text/html; charset=utf-8";
+    page
+}
