@@ -107,14 +107,29 @@ pub fn search(config: &Config, what: &What<'_>, json: bool) -> Result<(), CliErr
     )?;
     let mut out = Out::new();
     if json {
+        let ids: Vec<i64> = hits.iter().map(|h| h.item_id).collect();
+        let deliveries = store.deliveries(&ids)?;
         let rows: Vec<_> = hits
             .iter()
             .map(|h| {
+                let matches: Vec<_> = deliveries
+                    .get(&h.item_id)
+                    .into_iter()
+                    .flatten()
+                    .map(|d| {
+                        serde_json::json!({
+                            "rule": d.rule, "digest": d.digest,
+                            "message_id": d.message_id, "sent_at": d.sent_at.map(rfc3339),
+                        })
+                    })
+                    .collect();
                 serde_json::json!({
+                    "id": h.item_id,
                     "published": h.published.map(rfc3339),
                     "feed": h.feed, "title": h.title, "link": h.link,
                     "snippet": show_marks(&h.snippet, false),
                     "unreadable": h.unreadable,
+                    "matches": matches,
                 })
             })
             .collect();

@@ -35,6 +35,7 @@ pub use feeds::PollState;
 pub use held::{Articles, Orphan};
 pub use ingest::{Batch, Failure, Write};
 pub use outbox::NewOutbox;
+pub use query::Delivery;
 pub use retention::Pruned;
 
 use std::path::Path;

@@ -5,6 +5,8 @@
 //! are (with the rule's mark query); where FTS5 cannot mark it, it is the
 //! start of the text, unmarked: marks never cost a hit.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
@@ -25,6 +27,17 @@ struct Asked<'a> {
     feeds: Option<&'a [String]>,
     since: Option<DateTime<Utc>>,
     limit: usize,
+}
+
+/// One rule's match of an item and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub rule: String,
+    pub digest: String,
+    /// The digest message that carries it, once a digest took it.
+    pub message_id: Option<String>,
+    /// When that message was accepted by the server.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -194,6 +207,30 @@ impl Store {
                 }
             }
             out.insert(feed.clone(), texts);
+        }
+        Ok(out)
+    }
+
+    /// What became of each of `item_ids`'s matches (`search --json`): the
+    /// rule, its digest, and, once a digest took it, the message's
+    /// Message-ID and when it was sent (`None` while pending or queued).
+    pub fn deliveries(&self, item_ids: &[i64]) -> Result<HashMap<i64, Vec<Delivery>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT m.rule, m.digest, o.message_id, o.sent_at
+             FROM matches m LEFT JOIN outbox o ON o.id = m.outbox_id
+             WHERE m.item_id = ?1 ORDER BY m.id",
+        )?;
+        let mut out = HashMap::new();
+        for id in item_ids {
+            let rows = stmt.query_map([id], |r| {
+                Ok(Delivery {
+                    rule: r.get(0)?,
+                    digest: r.get(1)?,
+                    message_id: r.get(2)?,
+                    sent_at: from_ts(r.get(3)?),
+                })
+            })?;
+            out.insert(*id, rows.collect::<rusqlite::Result<Vec<_>>>()?);
         }
         Ok(out)
     }

@@ -108,6 +108,45 @@ fn run_once_sends_a_scheduled_digest_once_per_occurrence() {
     assert!(text(&now.stdout).contains("Iranian drones hit Ukraine again"));
 }
 
+/// `search --json` said nothing of rules, digest, Message-ID or sent time:
+/// nobody could tell why an item did or did not alert. Each hit has its id
+/// and its matches now, each with its digest and, once sent, the message.
+#[test]
+fn search_json_says_which_rules_matched_and_which_message_carried_it() {
+    let dir = example();
+    let config = dir.path().join("feedwatch.toml");
+    let sent = feedwatch(&config, &["run", "--once"]);
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let out = feedwatch(&config, &["search", "--json", "drone*"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hits = hits.as_array().unwrap();
+    let seed = hits.iter().find(|h| h["title"] == SEED_TITLE).unwrap();
+    assert!(seed["id"].as_i64().is_some(), "{seed}");
+    let m = &seed["matches"][0];
+    assert_eq!(
+        (m["rule"].as_str(), m["digest"].as_str()),
+        (Some("iran-drones-ukraine"), Some("morning")),
+        "{seed}"
+    );
+    assert!(
+        m["message_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with('<')),
+        "{seed}"
+    );
+    assert!(m["sent_at"].as_str().is_some(), "{seed}");
+    let show = hits
+        .iter()
+        .find(|h| h["title"] == "Kyiv drone show marks Constitution Day")
+        .unwrap();
+    assert_eq!(
+        show["matches"],
+        serde_json::json!([]),
+        "no rule matched it: {show}"
+    );
+}
+
 #[test]
 fn check_accepts_the_example_and_names_the_line_of_an_error() {
     let dir = example();
