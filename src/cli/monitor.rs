@@ -41,6 +41,16 @@ pub fn health(status: &Status, now: DateTime<Utc>) -> (Health, String) {
         .is_some_and(|(_, problems)| problems.is_some())
         || status.unreadable.items > 0;
     let mut problems: Vec<(Health, String)> = Vec::new();
+    if let Some(f) = &status.store_failure {
+        let since = f.since.format("%Y-%m-%d %H:%M UTC");
+        problems.push((
+            Health::Critical,
+            format!(
+                "the database does not take writes since {since}: {}",
+                f.last_error
+            ),
+        ));
+    }
     if damaged {
         problems.push((Health::Critical, "the database is damaged".into()));
     }
@@ -161,10 +171,10 @@ pub fn prometheus(status: &Status) -> String {
         .integrity
         .as_ref()
         .is_some_and(|(_, problems)| problems.is_some());
-    let healthy = !damaged && status.unreadable.items == 0;
+    let healthy = !damaged && status.unreadable.items == 0 && status.store_failure.is_none();
     family(
         "feedwatch_store_healthy",
-        "1 when no damage is known in the database (its last full check, texts found unreadable), else 0.",
+        "1 when the database takes writes and no damage is known in it (its last full check, texts found unreadable), else 0.",
         vec![(String::new(), f64::from(u8::from(healthy)))],
     );
     family(

@@ -196,6 +196,15 @@ fn database(out: &mut Out, status: &Status, tz: Tz) -> Result<(), CliError> {
         }
     };
     outln!(out, "\nDATABASE  {line}");
+    if let Some(f) = &status.store_failure {
+        outln!(
+            out,
+            "  DOES NOT TAKE WRITES since {} ({} in a row; nothing new is stored or sent): {}",
+            local_time(f.since, tz),
+            super::plural(f.polls as usize, "poll"),
+            f.last_error
+        );
+    }
     let u = &status.unreadable;
     if u.items > 0 {
         outln!(out, "  UNREADABLE TEXT: {}", unreadable_way_back(u.items));
@@ -262,6 +271,9 @@ fn to_json(status: &Status) -> serde_json::Value {
                 "item": item, "found_at": rfc3339(*found), "error": why,
             })).collect::<Vec<_>>(),
             "way_back": (status.unreadable.items > 0).then(|| unreadable_way_back(status.unreadable.items)),
+            "store_failure": status.store_failure.as_ref().map(|f| serde_json::json!({
+                "since": rfc3339(f.since), "polls": f.polls, "last_error": f.last_error,
+            })),
         },
     })
 }

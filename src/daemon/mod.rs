@@ -109,12 +109,12 @@ pub async fn serve_with_grace(
     let (mut polls, mut deliveries) = (Lane::new("poll"), Lane::new("delivery"));
     // The full integrity check: now, then daily.
     let mut integrity = tokio::time::interval(pipeline::FULL_CHECK_EVERY);
-    loop {
+    let outcome = loop {
         polls.start_next(&ctx, |ctx, tick| async move { step(&ctx, tick).await });
         deliveries.start_next(&ctx, |ctx, tick| async move { step(&ctx, tick).await });
         tokio::select! {
             biased;
-            _ = shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => break Ok(()),
             Some(()) = reload.recv() => {
                 (ctx, jobs, rx) = reload_config(&source, ctx, jobs, rx).await?;
             }
@@ -139,10 +139,15 @@ pub async fn serve_with_grace(
                 });
                 service::status(&jobs.status_text());
             }
-            (tick, done) = polls.finished() => after_step(&ctx, tick, done, &mut deliveries).await,
+            (tick, done) = polls.finished() => {
+                after_step(&ctx, tick, done, &mut deliveries).await;
+                if let Err(e) = store_health(&ctx, &jobs) {
+                    break Err(e);
+                }
+            }
             (tick, done) = deliveries.finished() => after_step(&ctx, tick, done, &mut deliveries).await,
         }
-    }
+    };
     service::stopping();
     // The pipeline stops at the token: feeds in flight are abandoned (their
     // items are fetched again at the next start), a message in flight gets
@@ -152,6 +157,31 @@ pub async fn serve_with_grace(
     jobs.stop().await;
     drop(lock);
     tracing::info!("feedwatch stopped");
+    outcome
+}
+
+/// After a poll: a store that does not take writes is said in the
+/// StatusText at once, and after `FAILED_POLLS` polls in a row it stops the
+/// daemon with the error (exit 1: systemd shows the failure, restarts it,
+/// and a database it cannot write is then refused at start with the fix).
+fn store_health(ctx: &Context, jobs: &Jobs) -> anyhow::Result<()> {
+    let Some(f) = ctx.store_health.failure() else {
+        service::status(&jobs.status_text());
+        return Ok(());
+    };
+    let since = f
+        .since
+        .with_timezone(&ctx.config.timezone)
+        .format("%Y-%m-%d %H:%M %Z");
+    let text = format!(
+        "the database does not take writes since {since}: {}",
+        f.last_error
+    );
+    service::status(&text);
+    tracing::error!(polls = f.polls, error = %f.last_error, "the database does not take writes");
+    if f.polls >= pipeline::FAILED_POLLS {
+        anyhow::bail!("{text} ({} polls in a row); stopping", f.polls);
+    }
     Ok(())
 }
 

@@ -23,6 +23,7 @@ mod check;
 mod compose;
 mod deliver;
 mod feed;
+mod health;
 mod status;
 mod writer;
 
@@ -35,6 +36,7 @@ pub use deliver::{
     DeliverError, DeliverReport, Retry, deliver, digests_due, flush_outbox, mailer, prune,
 };
 pub use feed::FeedError;
+pub use health::{FAILED_POLLS, StoreFailure, StoreHealth, read_failure};
 pub use status::{DigestRow, FeedRow, NextSend, Status, status};
 use writer::Writer;
 
@@ -64,6 +66,8 @@ pub struct Context {
     pub stop_grace: std::time::Duration,
     /// Politeness towards the hosts of `full_text` feeds' articles.
     hosts: Arc<articles::Hosts>,
+    /// Whether the store takes writes, across polls and reloads (`health`).
+    pub store_health: StoreHealth,
     /// Articles read at once in the whole process (`poll.concurrency`):
     /// they are read outside their feeds' slots.
     article_slots: Arc<Semaphore>,
@@ -141,6 +145,7 @@ impl Context {
         let mut ctx = Self::new(Arc::new(config), self.db.clone(), self.shutdown.clone())?;
         ctx.respect_backoff = self.respect_backoff;
         ctx.stop_grace = self.stop_grace;
+        ctx.store_health = self.store_health.clone();
         Ok(ctx)
     }
 
@@ -164,6 +169,7 @@ impl Context {
                 config.poll.article_delay,
             )),
             article_slots: Arc::new(Semaphore::new(config.poll.concurrency)),
+            store_health: StoreHealth::default(),
             config,
         })
     }
@@ -242,6 +248,19 @@ pub async fn poll_feeds_with_progress(
     if let Err(e) = &pruned {
         tracing::error!(error = %e, "cannot prune old items");
     }
+    if !ctx.shutting_down() {
+        let failure = orphans
+            .as_ref()
+            .err()
+            .cloned()
+            .or_else(|| pruned.as_ref().err().map(ToString::to_string));
+        match failure {
+            Some(e) => ctx
+                .store_health
+                .failed(&ctx.config.state_dir, &e, Utc::now()),
+            None => ctx.store_health.recovered(&ctx.config.state_dir),
+        }
+    }
     Polled {
         reports,
         pruned,
@@ -288,10 +307,14 @@ async fn fetch_and_store(
     }
     // Every feed task has ended; the writer ends with its last handle.
     drop(writer);
-    if let Err(e) = written.await {
-        tracing::error!(error = %e, "the store writer panicked");
-    }
-    (reports, orphans)
+    let write_error = match written.await {
+        Ok(error) => error,
+        Err(e) => {
+            tracing::error!(error = %e, "the store writer panicked");
+            Some(format!("the store writer panicked: {e}"))
+        }
+    };
+    (reports, orphans.and(write_error.map_or(Ok(()), Err)))
 }
 
 /// One task per feed of a poll, and which feed each task is.

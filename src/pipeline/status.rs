@@ -26,6 +26,8 @@ pub struct Status {
     pub integrity: Option<(DateTime<Utc>, Option<String>)>,
     /// The stored texts known to be unreadable.
     pub unreadable: Unreadable,
+    /// The store does not take writes, as the last poll found (`health`).
+    pub store_failure: Option<super::StoreFailure>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -117,5 +119,6 @@ pub fn status(config: &Config, now: DateTime<Utc>) -> Result<Status, StoreError>
         outbox_errors: store.outbox_errors()?,
         integrity: store.last_integrity()?,
         unreadable: store.unreadable()?,
+        store_failure: super::read_failure(&config.state_dir),
     })
 }

@@ -99,7 +99,7 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writer; it ends when every `Writer` clone is dropped.
-    pub fn start(db: Db, config: Arc<Config>) -> (Writer, tokio::task::JoinHandle<()>) {
+    pub fn start(db: Db, config: Arc<Config>) -> (Writer, tokio::task::JoinHandle<Option<String>>) {
         // Unbounded, yet bounded in practice: a feed task with items waits
         // for its reply while holding its concurrency slot, so at most
         // `poll.concurrency` feeds' items are queued; a 304 or a failure is
@@ -160,7 +160,14 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, config: Arc<Config>, mut rx: mpsc::UnboundedReceiver<(Work, Reply)>) {
+/// Writes what comes until every `Writer` is dropped; the last error of a
+/// write, if any failed (the store's health: `health`).
+async fn run(
+    db: Db,
+    config: Arc<Config>,
+    mut rx: mpsc::UnboundedReceiver<(Work, Reply)>,
+) -> Option<String> {
+    let mut last_error = None;
     while let Some(first) = rx.recv().await {
         let mut weight = first.0.weight();
         let mut group = vec![first];
@@ -181,11 +188,15 @@ async fn run(db: Db, config: Arc<Config>, mut rx: mpsc::UnboundedReceiver<(Work,
         };
         // The feed's task may be gone (shutdown): nothing to tell then.
         for (reply, result) in replies.into_iter().zip(results) {
+            if let Err(e) = &result {
+                last_error = Some(e.clone());
+            }
             if let Some(reply) = reply {
                 let _ = reply.send(result);
             }
         }
     }
+    last_error
 }
 
 /// Writes one group; one result per piece of work, in order. Nobody waits

@@ -132,3 +132,51 @@ async fn shutdown_reaches_a_feed_in_flight_and_sends_nothing_after_it() {
         pending.len()
     );
 }
+
+/// A store that stopped taking writes (root's file, a full disk) showed
+/// only as journal lines: `status` and the StatusText looked normal and
+/// the service stayed `active (running)`, blind. The failure is in
+/// `status` at the first failed poll, and after three in a row the daemon
+/// stops with the error (exit 1: systemd shows it and restarts it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_takes_no_writes_is_said_and_stops_the_daemon() {
+    let server = FeedServer::start().await;
+    server.route("/f.xml", Route::feed(sample_feed()));
+    let setup = Setup::with_poll(
+        "schedule = \"* * * * * *\"",
+        "transport = \"stdout\"",
+        &format!(
+            "{}{}",
+            server.feeds_toml(&["f"]),
+            rule_iran_drones_ukraine()
+        ),
+    );
+    let (_shutdown, task) = serve(&setup);
+    eventually("the first poll", || items(&setup) == 5).await;
+    // Every write of a feed's row fails from now on, as on a full disk.
+    let db = setup.dir.path().join("state").join("feedwatch.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER no_writes BEFORE UPDATE ON feeds \
+         BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
+    )
+    .unwrap();
+    let config = setup.config();
+    eventually("status to say so", || {
+        feedwatch::pipeline::status(&config, chrono::Utc::now())
+            .ok()
+            .and_then(|s| s.store_failure)
+            .is_some_and(|f| f.last_error.contains("database or disk is full"))
+    })
+    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the daemon stops after three failed polls")
+        .expect("no panic");
+    let error = ended.expect_err("it stops with the error").to_string();
+    assert!(
+        error.contains("the database does not take writes since")
+            && error.contains("3 polls in a row"),
+        "{error}"
+    );
+}
