@@ -333,6 +333,33 @@ impl Attention {
         keys
     }
 
+    /// Only the problems of the feeds `reads` accepts (a digest's own
+    /// feeds), and every undelivered message.
+    pub fn for_feeds(&self, reads: impl Fn(&str) -> bool) -> Attention {
+        Attention {
+            failing: self
+                .failing
+                .iter()
+                .filter(|f| reads(&f.feed))
+                .cloned()
+                .collect(),
+            never_fetched: self
+                .never_fetched
+                .iter()
+                .filter(|f| reads(&f.feed))
+                .cloned()
+                .collect(),
+            gone: self.gone.iter().filter(|f| reads(f)).cloned().collect(),
+            moved: self
+                .moved
+                .iter()
+                .filter(|m| reads(&m.feed))
+                .cloned()
+                .collect(),
+            undelivered: self.undelivered.clone(),
+        }
+    }
+
     /// Only the problems whose key `keep` accepts.
     pub fn only(&self, keep: impl Fn(&str) -> bool) -> Attention {
         fn kept<T: Clone>(

@@ -11,10 +11,6 @@ use super::output::{Out, outln};
 use super::{CliError, plural};
 use crate::pipeline::Status;
 
-/// A feed that worked is a warning after this many failed polls in a row:
-/// one failure is often a blip of the site's server.
-pub const FAILING_AFTER: i64 = 3;
-
 /// A full check of the database older than this is late (the daemon checks
 /// daily, `run --once` when the last check is a day old).
 const CHECK_LATE: chrono::Duration = chrono::Duration::days(2);
@@ -27,12 +23,14 @@ pub enum Health {
     Critical = 2,
 }
 
-/// The worst of what `status` shows, and why, in one line.
-pub fn health(status: &Status, now: DateTime<Utc>) -> (Health, String) {
+/// The worst of what `status` shows, and why, in one line. A feed is
+/// failing after `failing_after` failed polls in a row (`[poll]
+/// failing_after`: one failure is often a blip of the site's server).
+pub fn health(status: &Status, now: DateTime<Utc>, failing_after: u32) -> (Health, String) {
     let feeds: Vec<_> = status.feeds.iter().filter(|f| f.configured).collect();
     let failing: Vec<&str> = feeds
         .iter()
-        .filter(|f| f.status.consecutive_errors >= FAILING_AFTER)
+        .filter(|f| f.status.consecutive_errors >= i64::from(failing_after))
         .map(|f| f.status.name.as_str())
         .collect();
     let damaged = status
@@ -103,8 +101,8 @@ pub fn health(status: &Status, now: DateTime<Utc>) -> (Health, String) {
 }
 
 /// `status --check`: the line, and the exit code as an error.
-pub fn check(status: &Status, now: DateTime<Utc>) -> Result<(), CliError> {
-    let (level, line) = health(status, now);
+pub fn check(status: &Status, now: DateTime<Utc>, failing_after: u32) -> Result<(), CliError> {
+    let (level, line) = health(status, now, failing_after);
     let mut out = Out::new();
     outln!(out, "{line}");
     match level {

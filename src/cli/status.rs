@@ -45,7 +45,7 @@ pub fn status(config: &Config, form: Form) -> Result<(), CliError> {
             outln!(out, "{:#}", to_json(&status));
             return Ok(());
         }
-        Form::Check => return super::monitor::check(&status, now),
+        Form::Check => return super::monitor::check(&status, now, config.poll.failing_after),
         Form::Prometheus => {
             outln!(out, "{}", super::monitor::prometheus(&status).trim_end());
             return Ok(());

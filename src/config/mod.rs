@@ -95,6 +95,9 @@ pub struct PollConfig {
     pub article_limits: crate::model::PageLimits,
     /// The longest one article page may take to parse.
     pub article_parse_time: Duration,
+    /// Failed polls in a row after which a feed that worked is named as
+    /// down (digests, `status --check`).
+    pub failing_after: u32,
     /// Hosts inside the network that URLs found in feed data (article
     /// links, advertised feeds, redirects) may lead to (README, "Fetching").
     pub allow_internal: Vec<InternalHost>,

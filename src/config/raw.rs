@@ -44,6 +44,7 @@ pub struct RawPoll {
     pub max_article_depth: Option<S<i64>>,
     pub max_article_elements: Option<S<i64>>,
     pub article_parse_time: Option<S<String>>,
+    pub failing_after: Option<S<i64>>,
     #[serde(default)]
     pub allow_internal: Vec<S<String>>,
 }

@@ -180,6 +180,16 @@ impl<'a> Validator<'a> {
         // A parse is CPU on one thread; a minute is far past any real page
         // (a few milliseconds) and within what the watchdog allows.
         let article_parse_time = self.duration(&raw.article_parse_time, 10, 1, 60);
+        // A few polls: one failure is often a blip of the site's server,
+        // and a day (what digests waited before) hides an outage.
+        let failing_after = raw.failing_after.as_ref().map_or(Some(3), |c| {
+            self.check(c, |n| {
+                u32::try_from(*n)
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| format!("must be a number of polls from 1 to 1000, found {n}"))
+            })
+        });
         let allow_internal = raw
             .allow_internal
             .iter()
@@ -201,6 +211,7 @@ impl<'a> Validator<'a> {
                 elements: elements?,
             },
             article_parse_time: article_parse_time?,
+            failing_after: failing_after?,
             allow_internal,
         })
     }

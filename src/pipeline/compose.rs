@@ -18,9 +18,6 @@ use crate::mail::{self, Draft};
 use crate::model::{Attention, MatchView, SentStory};
 use crate::store::{NewOutbox, StoreError};
 
-/// How long a feed fails before a digest names it (README, "Delivery").
-const FAILING_FOR: chrono::Duration = chrono::Duration::days(1);
-
 /// A feed's latest items in which its boilerplate is looked for.
 const RECENT_PER_FEED: usize = 20;
 
@@ -39,6 +36,7 @@ struct Pending {
 
 async fn pending(ctx: &Context, digest: String) -> Result<Pending, StoreError> {
     let memory = chrono::Duration::from_std(ctx.config.story_memory).unwrap_or_default();
+    let failing_after = i64::from(ctx.config.poll.failing_after);
     ctx.db
         .call(move |s| {
             let matches = s.pending(&digest)?;
@@ -53,11 +51,19 @@ async fn pending(ctx: &Context, digest: String) -> Result<Pending, StoreError> {
             let since = earliest
                 .checked_sub_signed(memory)
                 .unwrap_or(DateTime::<Utc>::MIN_UTC);
-            let attention = s.attention(Utc::now() - FAILING_FOR)?;
+            let attention = s.attention(failing_after)?;
+            let keys = shown_keys(&digest, &attention.keys());
+            let shown = s
+                .attention_shown(&keys)?
+                .into_iter()
+                .filter_map(|(k, at)| {
+                    Some((k.strip_prefix(&shown_prefix(&digest))?.to_string(), at))
+                })
+                .collect();
             Ok(Pending {
                 recent: s.recent_texts(&feeds, RECENT_PER_FEED)?,
                 sent: s.sent_stories(&digest, since)?,
-                shown: s.attention_shown(&attention.keys())?,
+                shown,
                 attention,
                 matches,
             })
@@ -65,19 +71,42 @@ async fn pending(ctx: &Context, digest: String) -> Result<Pending, StoreError> {
         .await
 }
 
-/// The attention section of `digest`: everything for a scheduled digest;
-/// for an immediate one, only the problems not shown in the last day (it
+/// When a problem was shown is kept per digest: the daily digest showing
+/// it first kept the immediate one's readers from ever seeing it.
+fn shown_prefix(digest: &str) -> String {
+    format!("{digest}\u{1f}")
+}
+
+fn shown_keys(digest: &str, keys: &[String]) -> Vec<String> {
+    let prefix = shown_prefix(digest);
+    keys.iter().map(|k| format!("{prefix}{k}")).collect()
+}
+
+/// The attention section of `digest`: the problems of the feeds its own
+/// rules read (and undelivered messages); all of them in a scheduled
+/// digest; in an immediate one, those it has not shown in the last day (it
 /// goes out after every poll that finds something).
-fn attention_for(digest: &DigestConfig, p: &Pending, now: DateTime<Utc>) -> Attention {
+fn attention_for(
+    rules: &[crate::model::CompiledRule],
+    digest: &DigestConfig,
+    p: &Pending,
+    now: DateTime<Utc>,
+) -> Attention {
+    let reads = |feed: &str| {
+        rules
+            .iter()
+            .any(|r| r.digest == digest.name && r.applies_to(feed))
+    };
+    let own = p.attention.for_feeds(reads);
     if digest.schedule != DigestSchedule::Immediate {
-        return p.attention.clone();
+        return own;
     }
     let due = |key: &str| {
         p.shown
             .get(key)
             .is_none_or(|at| now - *at >= ATTENTION_EVERY)
     };
-    p.attention.only(due)
+    own.only(due)
 }
 
 /// What the footer says: this host, the config, when the digest is next due.
@@ -131,7 +160,7 @@ async fn render(
             unreadable: Vec::new(),
         });
     }
-    let attention = attention_for(digest, &p, now);
+    let attention = attention_for(&ctx.config.rules, digest, &p, now);
     let rules: Vec<String> = ctx.config.rules.iter().map(|r| r.name.clone()).collect();
     let parts = digest::render(&digest::Request {
         name: &digest.name,
@@ -148,7 +177,7 @@ async fn render(
     });
     Ok(Made {
         parts,
-        shown: attention.keys(),
+        shown: shown_keys(&digest.name, &attention.keys()),
         unreadable: p
             .matches
             .iter()

@@ -300,13 +300,14 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Feeds failing since before `failing_before`, gone feeds, and unsent
+    /// Feeds that have failed `failing_after` polls in a row or more (a
+    /// feed that never worked at its first failure), gone feeds, and unsent
     /// messages that have failed at least once.
-    pub fn attention(&self, failing_before: DateTime<Utc>) -> Result<Attention> {
+    pub fn attention(&self, failing_after: i64) -> Result<Attention> {
         let mut a = Attention::default();
         let mut stmt = self.conn.prepare_cached(
             "SELECT name, failing_since, coalesce(last_error, ''), last_status,
-                    first_fetch_at IS NULL FROM feeds
+                    first_fetch_at IS NULL, consecutive_errors FROM feeds
              WHERE failing_since IS NOT NULL ORDER BY name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -316,15 +317,18 @@ impl Store {
                 r.get::<_, String>(2)?,
                 r.get::<_, Option<i64>>(3)?,
                 r.get::<_, bool>(4)?,
+                r.get::<_, i64>(5)?,
             ))
         })?;
         for row in rows {
-            let (name, since, error, status, never) = row?;
+            let (name, since, error, status, never, failures) = row?;
             if status == Some(410) {
                 a.gone.push(name);
             } else if never {
                 a.never_fetched.push(NeverFetched { feed: name, error });
-            } else if let Some(since) = from_ts(Some(since)).filter(|s| *s <= failing_before) {
+            } else if failures >= failing_after
+                && let Some(since) = from_ts(Some(since))
+            {
                 a.failing.push(FailingFeed {
                     feed: name,
                     since,

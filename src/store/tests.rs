@@ -743,7 +743,7 @@ fn a_database_from_schema_version_1_is_upgraded_in_place() {
     s.record_failure("old", "https://o/", Some(500), "HTTP 500", Utc::now())
         .unwrap();
     assert_eq!(
-        s.attention(Utc::now()).unwrap().never_fetched.len(),
+        s.attention(3).unwrap().never_fetched.len(),
         1,
         "the new column works (the feed never had a successful fetch)"
     );
@@ -860,7 +860,7 @@ fn packing_an_archive_resumes_where_it_stopped() {
 }
 
 #[test]
-fn attention_names_feeds_failing_for_a_day_gone_feeds_and_undelivered_messages() {
+fn attention_names_feeds_failing_a_few_polls_in_a_row_gone_feeds_and_undelivered_messages() {
     let mut s = Store::open_in_memory().unwrap();
     let now = Utc::now();
     // Feeds that worked once, then failed.
@@ -869,10 +869,15 @@ fn attention_names_feeds_failing_for_a_day_gone_feeds_and_undelivered_messages()
     }
     s.record_failure("long", "u", Some(503), "HTTP 503", now - Duration::days(2))
         .unwrap();
+    s.record_failure("long", "u", Some(503), "HTTP 503", now - Duration::hours(1))
+        .unwrap();
     s.record_failure("long", "u", Some(503), "HTTP 503 again", now)
         .unwrap();
-    s.record_failure("brief", "u", None, "timeout", now - Duration::hours(2))
-        .unwrap();
+    // Two failed polls: a blip, not yet an outage (failing_after = 3).
+    for _ in 0..2 {
+        s.record_failure("brief", "u", None, "timeout", now - Duration::hours(2))
+            .unwrap();
+    }
     s.record_failure("gone", "u", Some(410), "HTTP 410", now)
         .unwrap();
     s.record_failure("healed", "u", None, "timeout", now - Duration::days(3))
@@ -883,7 +888,7 @@ fn attention_names_feeds_failing_for_a_day_gone_feeds_and_undelivered_messages()
         .unwrap();
     let id = enqueue(&mut s, "morning", "<1@x>", &[]).unwrap();
     s.mark_failed(id, "550 no such user", now).unwrap();
-    let a = s.attention(now - Duration::days(1)).unwrap();
+    let a = s.attention(3).unwrap();
     assert_eq!(a.failing.len(), 1);
     assert_eq!(a.failing[0].feed, "long");
     assert_eq!(a.failing[0].error, "HTTP 503 again", "the latest error");

@@ -558,3 +558,81 @@ fn world_and_wire(feeds: &FeedServer, smtp: &SmtpServer) -> Setup {
         ),
     )
 }
+
+/// The attention section: a feed that worked was named only after a day of
+/// failures; when a problem was shown was kept per problem, so the daily
+/// digest claimed it and the immediate digest's readers never saw it; and
+/// every digest listed feeds its own rules never read. Now a feed is named
+/// after `failing_after` polls, in each digest whose rules read it, the
+/// immediate one included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_digest_names_the_outages_of_its_own_feeds_after_a_few_polls() {
+    let server = FeedServer::start().await;
+    server.route("/wire.xml", Route::feed(sample_feed()));
+    server.route("/dead.xml", Route::feed(sample_feed()));
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "{}\
+             [[rules]]\nname = \"all-drones\"\nquery = 'drone*'\ndigest = \"morning\"\n\
+             [[rules]]\nname = \"flash-drones\"\nquery = 'drone*'\ndigest = \"flash\"\n\
+             [[rules]]\nname = \"wire-only\"\nquery = 'drone*'\nfeeds = [\"wire\"]\ndigest = \"desk\"\n\
+             [[digests]]\nname = \"morning\"\nschedule = \"0 7 * * *\"\n\
+             [[digests]]\nname = \"flash\"\nschedule = \"immediate\"\n\
+             [[digests]]\nname = \"desk\"\nschedule = \"0 7 * * *\"\n",
+            server.feeds_toml(&["wire", "dead"])
+        ),
+    );
+    let mut ctx = setup.context();
+    ctx.respect_backoff = false;
+    pipeline::poll_all(&ctx).await;
+    server.route("/dead.xml", Route::status(503, "down"));
+    let named = |text: &str| text.contains("dead: failing since");
+    for polls in 1..=3 {
+        // New items for every digest, so that each has something to send.
+        let more = String::from_utf8(sample_feed()).unwrap().replacen(
+            "<item>",
+            &format!(
+                "<item><title>Drones over Odesa {polls}</title><guid>n{polls}</guid></item><item>"
+            ),
+            1,
+        );
+        server.route("/wire.xml", Route::feed(more));
+        pipeline::poll_all(&ctx).await;
+        let morning = String::from_utf8_lossy(
+            &pipeline::dry_run(&ctx, ctx.config.digest("morning").unwrap())
+                .await
+                .unwrap()
+                .concat(),
+        )
+        .into_owned();
+        assert_eq!(
+            named(&morning),
+            polls >= 3,
+            "after {polls} failed polls:\n{morning}"
+        );
+    }
+    // The scheduled digest shows it first; the immediate one all the same.
+    let digests = |name: &str| vec![ctx.config.digest(name).unwrap().clone()];
+    pipeline::deliver(&ctx, &digests("morning"), pipeline::Retry::All)
+        .await
+        .unwrap();
+    let flash = String::from_utf8_lossy(
+        &pipeline::dry_run(&ctx, ctx.config.digest("flash").unwrap())
+            .await
+            .unwrap()
+            .concat(),
+    )
+    .into_owned();
+    assert!(named(&flash), "the flash digest names it too:\n{flash}");
+    // A digest whose rules never read the dead feed does not name it.
+    let desk = String::from_utf8_lossy(
+        &pipeline::dry_run(&ctx, ctx.config.digest("desk").unwrap())
+            .await
+            .unwrap()
+            .concat(),
+    )
+    .into_owned();
+    assert!(desk.contains("Drones over Odesa"), "{desk}");
+    assert!(!named(&desk), "not its feed:\n{desk}");
+}

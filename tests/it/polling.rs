@@ -468,7 +468,7 @@ async fn permanent_redirects_are_reported_then_followed_and_loops_fail() {
         "a 301 is reported"
     );
     assert_eq!(moved("temp"), None, "a 302 is not");
-    let attention = setup.store().attention(chrono::Utc::now()).unwrap();
+    let attention = setup.store().attention(3).unwrap();
     assert_eq!(
         attention.moved,
         vec![feedwatch::model::MovedFeed {
