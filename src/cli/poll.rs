@@ -69,7 +69,7 @@ pub async fn poll(ctx: &Context, feed: Option<&str>) -> Result<(), CliError> {
     let Polled {
         reports,
         pruned,
-        orphans,
+        writes,
     } = poll_with_progress(ctx, &feeds).await;
     let mut out = Out::new();
     for r in &reports {
@@ -77,7 +77,7 @@ pub async fn poll(ctx: &Context, feed: Option<&str>) -> Result<(), CliError> {
     }
     poll_failed(&reports)?;
     pruned?;
-    orphans.map_err(|e| CliError::Runtime(anyhow::anyhow!("{e}")))
+    writes.map_err(|e| CliError::Runtime(anyhow::anyhow!("{e}")))
 }
 
 pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
@@ -87,7 +87,7 @@ pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
     let Polled {
         reports,
         pruned,
-        orphans,
+        writes,
     } = poll_with_progress(ctx, &ctx.config.feeds).await;
     for r in &reports {
         eprintln!("{}", report_line(r));
@@ -98,7 +98,7 @@ pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
     if let Err(e) = pruned {
         failures.push(e.into());
     }
-    if let Err(e) = orphans {
+    if let Err(e) = writes {
         failures.push(CliError::Runtime(anyhow::anyhow!("{e}")));
     }
     let unreadable = match delivered {

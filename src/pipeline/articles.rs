@@ -59,7 +59,7 @@ impl Hosts {
     }
 
     /// Takes in the hold-offs stored by this or another process (a `poll`
-    /// run by cron): at each feed's articles, a query of a few rows.
+    /// run by cron): at the start of each poll, a query of a few rows.
     pub async fn load(&self, db: &crate::store::Db) {
         let now = chrono::Utc::now();
         match db.call(move |s| s.article_holds(now)).await {
@@ -165,7 +165,6 @@ pub(super) async fn read_held(
     deadline: Instant,
 ) -> (Vec<(i64, Item)>, ArticleTally) {
     let mut tally = ArticleTally::default();
-    ctx.hosts.load(&ctx.db).await;
     let fetcher = ctx
         .fetcher
         .with_max_body(ctx.config.poll.max_article, "max_article")

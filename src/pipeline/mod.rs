@@ -218,9 +218,10 @@ pub struct Polled {
     /// What pruning by `retention` after the poll removed, or why it could
     /// not (logged as well).
     pub pruned: Result<Pruned, StoreError>,
-    /// Why the items an earlier poll held for their articles and left could
-    /// not be finished, if they could not (logged as well).
-    pub orphans: Result<(), String>,
+    /// Why some of the poll's writes failed, if any did: the writer's
+    /// groups, or finishing what an earlier poll held for its articles
+    /// (logged as well; the store's health, `health`).
+    pub writes: Result<(), String>,
 }
 
 /// Polls the given feeds concurrently: at most `poll.concurrency` at once and
@@ -239,7 +240,7 @@ pub async fn poll_feeds_with_progress(
     feeds: &[FeedConfig],
     progress: &(dyn Fn(&FeedReport) + Sync),
 ) -> Polled {
-    let (reports, orphans) = fetch_and_store(ctx, feeds, progress).await;
+    let (reports, writes) = fetch_and_store(ctx, feeds, progress).await;
     let pruned = if ctx.shutting_down() {
         Ok(Pruned::default())
     } else {
@@ -249,7 +250,7 @@ pub async fn poll_feeds_with_progress(
         tracing::error!(error = %e, "cannot prune old items");
     }
     if !ctx.shutting_down() {
-        let failure = orphans
+        let failure = writes
             .as_ref()
             .err()
             .cloned()
@@ -264,7 +265,7 @@ pub async fn poll_feeds_with_progress(
     Polled {
         reports,
         pruned,
-        orphans,
+        writes,
     }
 }
 
@@ -289,6 +290,10 @@ async fn fetch_and_store(
             return (reports, Ok(()));
         }
     };
+    // Hold-offs another process stored (a cron `poll`), once per poll.
+    if ctx.config.feeds.iter().any(|f| f.full_text) {
+        ctx.hosts.load(&ctx.db).await;
+    }
     let (writer, written) = Writer::start(ctx.db.clone(), Arc::clone(&ctx.config));
     let tasks = FeedTasks::spawn(ctx, feeds, states, &writer);
     // Items an earlier poll held for their articles and did not finish (a
