@@ -11,10 +11,6 @@ use super::output::{Out, outln};
 use super::{CliError, plural};
 use crate::pipeline::Status;
 
-/// A full check of the database older than this is late (the daemon checks
-/// daily, `run --once` when the last check is a day old).
-const CHECK_LATE: chrono::Duration = chrono::Duration::days(2);
-
 /// How healthy feedwatch is, as Nagios says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Health {
@@ -67,7 +63,7 @@ pub fn health(status: &Status, now: DateTime<Utc>, failing_after: u32) -> (Healt
     if status
         .integrity
         .as_ref()
-        .is_some_and(|(at, _)| now - *at > CHECK_LATE)
+        .is_some_and(|(at, _)| now - *at > super::status::LATE)
     {
         problems.push((Health::Warning, "the database's full check is late".into()));
     }

@@ -14,7 +14,7 @@ use crate::store::unreadable_way_back;
 
 /// A full check older than this is said to be late: the daemon checks
 /// daily, `run --once` when the last check is a day old.
-const LATE: chrono::Duration = chrono::Duration::days(2);
+pub(super) const LATE: chrono::Duration = chrono::Duration::days(2);
 
 /// How `status` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
