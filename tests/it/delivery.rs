@@ -559,6 +559,13 @@ fn world_and_wire(feeds: &FeedServer, smtp: &SmtpServer) -> Setup {
     )
 }
 
+/// What `digest` would send now, as text.
+async fn dry_text(ctx: &pipeline::Context, digest: &str) -> String {
+    let digest = ctx.config.digest(digest).expect("a configured digest");
+    let messages = pipeline::dry_run(ctx, digest).await.expect("dry run");
+    String::from_utf8_lossy(&messages.concat()).into_owned()
+}
+
 /// The attention section: a feed that worked was named only after a day of
 /// failures; when a problem was shown was kept per problem, so the daily
 /// digest claimed it and the immediate digest's readers never saw it; and
@@ -599,13 +606,7 @@ async fn each_digest_names_the_outages_of_its_own_feeds_after_a_few_polls() {
         );
         server.route("/wire.xml", Route::feed(more));
         pipeline::poll_all(&ctx).await;
-        let morning = String::from_utf8_lossy(
-            &pipeline::dry_run(&ctx, ctx.config.digest("morning").unwrap())
-                .await
-                .unwrap()
-                .concat(),
-        )
-        .into_owned();
+        let morning = dry_text(&ctx, "morning").await;
         assert_eq!(
             named(&morning),
             polls >= 3,
@@ -617,22 +618,10 @@ async fn each_digest_names_the_outages_of_its_own_feeds_after_a_few_polls() {
     pipeline::deliver(&ctx, &digests("morning"), pipeline::Retry::All)
         .await
         .unwrap();
-    let flash = String::from_utf8_lossy(
-        &pipeline::dry_run(&ctx, ctx.config.digest("flash").unwrap())
-            .await
-            .unwrap()
-            .concat(),
-    )
-    .into_owned();
+    let flash = dry_text(&ctx, "flash").await;
     assert!(named(&flash), "the flash digest names it too:\n{flash}");
     // A digest whose rules never read the dead feed does not name it.
-    let desk = String::from_utf8_lossy(
-        &pipeline::dry_run(&ctx, ctx.config.digest("desk").unwrap())
-            .await
-            .unwrap()
-            .concat(),
-    )
-    .into_owned();
+    let desk = dry_text(&ctx, "desk").await;
     assert!(desk.contains("Drones over Odesa"), "{desk}");
     assert!(!named(&desk), "not its feed:\n{desk}");
 }
