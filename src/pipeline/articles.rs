@@ -169,20 +169,22 @@ pub(super) async fn read_held(
         .fetcher
         .with_max_body(ctx.config.poll.max_article, "max_article")
         .with_firm_deadline();
-    let mut links: Vec<String> = Vec::new();
-    for (_, item) in &items {
-        if let Some(link) = &item.link
-            && !links.contains(link)
-        {
-            links.push(link.clone());
-        }
+    // Each link once, in the feed's order, with the items that share it.
+    let mut links: Vec<(String, Vec<i64>)> = Vec::new();
+    let mut place: HashMap<&str, usize> = HashMap::new();
+    for (id, item) in &items {
+        let Some(link) = item.link.as_deref() else {
+            continue;
+        };
+        let at = *place.entry(link).or_insert_with(|| {
+            links.push((link.to_string(), Vec::new()));
+            links.len() - 1
+        });
+        links[at].1.push(*id);
     }
-    for link in links {
-        let ids: Vec<i64> = items
-            .iter()
-            .filter(|(_, i)| i.link.as_deref() == Some(link.as_str()))
-            .map(|(id, _)| *id)
-            .collect();
+    drop(place);
+    let mut texts: HashMap<String, Option<String>> = HashMap::new();
+    for (link, ids) in links {
         let text = match article(ctx, &fetcher, &link, ids, deadline).await {
             Ok(text) => {
                 tally.fetched += 1;
@@ -197,10 +199,11 @@ pub(super) async fn read_held(
         };
         // Progress: the daemon's stall check counts articles too.
         ctx.heartbeat.beat();
-        for (_, item) in items.iter_mut() {
-            if item.link.as_deref() == Some(link.as_str()) {
-                item.article.clone_from(&text);
-            }
+        texts.insert(link, text);
+    }
+    for (_, item) in items.iter_mut() {
+        if let Some(text) = item.link.as_ref().and_then(|l| texts.get(l)) {
+            item.article.clone_from(text);
         }
     }
     (items, tally)
