@@ -268,7 +268,7 @@ pub struct SearchHit {
 /// attention and earlier digests that are still undelivered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attention {
-    /// Feeds failing for at least a day.
+    /// Feeds that worked and have failed `[poll] failing_after` polls in a row.
     pub failing: Vec<FailingFeed>,
     /// Feeds never fetched successfully since they were added (a wrong URL,
     /// most likely), however recent.

@@ -1,5 +1,5 @@
 //! Digest stage: the closing section of a digest (README, "Delivery") — feeds that
-//! have been failing for a day, are gone or have moved, and earlier digests that are
+//! have been failing a few polls in a row (`[poll] failing_after`), are gone or have moved, and earlier digests that are
 //! still undelivered — as plain text and as HTML. Pure; feed names and error
 //! texts are escaped like all other feed-derived text.
 
