@@ -281,12 +281,52 @@ pub struct Attention {
     pub undelivered: Vec<Undelivered>,
 }
 
-/// A feed failing since `since`; `error` is the latest.
+/// A feed failing since `since`, `polls` polls in a row; `error` is the latest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailingFeed {
     pub feed: String,
     pub since: DateTime<Utc>,
+    pub polls: i64,
     pub error: String,
+}
+
+/// What a scheduled digest covered, from its last message to this one
+/// (README, "Coverage and outages"): its own feeds only, those its rules
+/// read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// The last message of this digest; `None` before its first, when the
+    /// period starts with its feeds' first polls.
+    pub from: Option<DateTime<Utc>>,
+    /// The feeds its rules read.
+    pub feeds: usize,
+    /// Of them, those fetched successfully at least once in the period.
+    pub read: usize,
+    /// The others, by name.
+    pub unread: Vec<String>,
+    /// New items those feeds brought in the period, every one checked
+    /// against the rules.
+    pub items: i64,
+    /// Feeds whose articles could not be read in the period, and how many
+    /// (`full_text` feeds: their items were matched on the feed's text).
+    pub unreadable_articles: Vec<(String, i64)>,
+}
+
+/// What an immediate digest tells of its own feeds when it happens (README,
+/// "Coverage and outages"): each outage once, when it starts, and each
+/// recovery.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceNews {
+    /// Feeds that have just passed `failing_after` failed polls in a row.
+    pub down: Vec<FailingFeed>,
+    /// Feeds said to be down that have been fetched since: (feed, down since).
+    pub back: Vec<(String, DateTime<Utc>)>,
+}
+
+impl SourceNews {
+    pub fn is_empty(&self) -> bool {
+        self.down.is_empty() && self.back.is_empty()
+    }
 }
 
 /// A feed never fetched successfully; `error` is the latest.

@@ -173,6 +173,10 @@ pub struct DigestConfig {
     pub schedule: DigestSchedule,
     pub to: Vec<String>,
     pub subject: String,
+    /// A scheduled digest is sent even when nothing matched and all its
+    /// feeds are well, with what it covered (README, "Coverage and
+    /// outages").
+    pub send_when_quiet: bool,
 }
 
 impl Config {

@@ -424,6 +424,14 @@ impl<'a> Validator<'a> {
                 Some(list) => list.iter().filter_map(|a| self.address(a)).collect(),
                 None => default_to.clone(),
             };
+            if let Some(quiet) = &d.send_when_quiet
+                && schedule == Some(DigestSchedule::Immediate)
+            {
+                self.push(
+                    quiet.span().start,
+                    "send_when_quiet is for scheduled digests: an immediate one is sent when there are new matches or one of its feeds goes down or comes back",
+                );
+            }
             if let Some(schedule) = schedule {
                 out.push(DigestConfig {
                     name: d.name.get_ref().clone(),
@@ -433,6 +441,7 @@ impl<'a> Validator<'a> {
                         .subject
                         .as_ref()
                         .map_or(DEFAULT_SUBJECT.to_string(), |s| s.get_ref().clone()),
+                    send_when_quiet: d.send_when_quiet.as_ref().is_none_or(|q| *q.get_ref()),
                 });
             }
         }
@@ -444,6 +453,7 @@ impl<'a> Validator<'a> {
                     schedule: DigestSchedule::Cron(Box::new(s)),
                     to: default_to,
                     subject: DEFAULT_SUBJECT.into(),
+                    send_when_quiet: true,
                 });
             }
         }

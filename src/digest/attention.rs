@@ -20,9 +20,10 @@ fn lines(a: &Attention, tz: Tz) -> (Vec<String>, Vec<String>) {
     let mut feeds = Vec::new();
     for f in &a.failing {
         feeds.push(format!(
-            "{}: failing since {} ({})",
+            "{}: down since {}, {} polls in a row failed ({})",
             f.feed,
             local(f.since, tz),
+            f.polls,
             f.error
         ));
     }

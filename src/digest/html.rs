@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::attention;
+use super::coverage;
 use super::layout::{Entry, IN_ARTICLE, Layout, counted, snippet, when};
 use crate::model::{AlsoIn, MARK_END, MARK_START, MatchView};
 
@@ -31,6 +32,12 @@ pub(super) fn html(l: &Layout<'_>) -> String {
             "<p style=\"font-size:13px;{MUTED}\">{}</p>",
             escape(&part)
         );
+    }
+    if let Some(n) = l.news {
+        out.push_str(&coverage::news_html(n, l.tz));
+    }
+    if let Some(c) = l.coverage {
+        out.push_str(&coverage::coverage_html(c, l.total_items, l.now, l.tz));
     }
     sections(&mut out, l);
     reported(&mut out, l);

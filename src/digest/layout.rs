@@ -8,7 +8,7 @@
 use chrono_tz::Tz;
 
 use super::stories::Reported;
-use crate::model::{Attention, MatchView};
+use crate::model::{Attention, Coverage, MatchView, SourceNews};
 
 /// What a digest's footer says: where it came from and when it comes next.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +34,12 @@ pub(super) struct Layout<'a> {
     pub sections: Vec<Section<'a>>,
     pub reported: &'a [Reported],
     pub attention: Option<&'a Attention>,
+    /// What the digest covered (the first part of a scheduled digest).
+    pub coverage: Option<&'a Coverage>,
+    /// Outages of its feeds begun or ended (the first part of an immediate digest).
+    pub news: Option<&'a SourceNews>,
+    /// When the digest was composed: the end of what it covered.
+    pub now: chrono::DateTime<chrono::Utc>,
     pub footer: &'a Footer,
 }
 
@@ -146,12 +152,14 @@ pub(super) fn local(t: chrono::DateTime<chrono::Utc>, tz: Tz) -> String {
 impl Layout<'_> {
     /// The message's first line: what it is and how much it holds.
     pub fn heading(&self) -> String {
-        let n = self.total_items;
-        format!(
-            "feedwatch digest \"{}\": {n} new {}",
-            self.digest,
-            if n == 1 { "item" } else { "items" }
-        )
+        match self.total_items {
+            0 => format!("feedwatch digest \"{}\": no new items", self.digest),
+            n => format!(
+                "feedwatch digest \"{}\": {n} new {}",
+                self.digest,
+                if n == 1 { "item" } else { "items" }
+            ),
+        }
     }
 
     /// "Part 2 of 3 (4 of the 11 items)", for a digest in several messages.

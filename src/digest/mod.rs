@@ -6,6 +6,7 @@
 //! caller passes the time and the zone).
 
 mod attention;
+mod coverage;
 mod html;
 mod layout;
 pub mod same_story;
@@ -21,7 +22,7 @@ pub use html::{escape, marked as marked_html};
 pub use layout::Footer;
 pub use stories::{Recent, merge_same_story};
 
-use crate::model::{Attention, MatchView, SentStory};
+use crate::model::{Attention, Coverage, MatchView, SentStory, SourceNews};
 use layout::Layout;
 use stories::Story;
 
@@ -44,6 +45,13 @@ pub struct Request<'a> {
     pub sent: &'a [SentStory],
     pub memory: chrono::Duration,
     pub attention: &'a Attention,
+    /// What a scheduled digest covered (README, "Coverage and outages").
+    pub coverage: Option<&'a Coverage>,
+    /// An immediate digest's outages begun or ended.
+    pub news: &'a SourceNews,
+    /// Sent even with nothing new: a scheduled digest's quiet day (or its
+    /// feeds are down), an immediate one's news of its feeds.
+    pub send_empty: bool,
     pub footer: Footer,
     /// The time of this run: the stories it reports are remembered as of now.
     pub now: DateTime<Utc>,
@@ -62,15 +70,19 @@ pub struct Rendered {
 }
 
 /// Renders a digest run: nothing when nothing is new (stories already
-/// reported wait, pending, for a run that has news); else as many parts as
-/// the size limit needs, the last one ending with the stories already
-/// reported and what needs the reader's attention.
+/// reported wait, pending, for a run that has news) unless `send_empty`;
+/// else as many parts as the size limit needs, the first opening with the
+/// coverage or the news of the digest's feeds, the last one ending with the
+/// stories already reported and what needs the reader's attention.
 pub fn render(r: &Request<'_>) -> Vec<Rendered> {
     let all = stories::stories(r.matches, r.recent);
     let (new, reported) = stories::reported(all, r.name, r.sent, r.memory);
-    if new.is_empty() {
+    if new.is_empty() && !r.send_empty {
         return Vec::new();
     }
+    // Sent for its coverage or news alone: the stories already reported
+    // stay pending, for a run with something new.
+    let reported = if new.is_empty() { Vec::new() } else { reported };
     let parts = split(&new, r.tz);
     let total_items: usize = new.iter().map(|s| layout::items(&s.view)).sum();
     let count = parts.len();
@@ -78,7 +90,7 @@ pub fn render(r: &Request<'_>) -> Vec<Rendered> {
         .iter()
         .enumerate()
         .map(|(i, part)| {
-            let last = i + 1 == count;
+            let (first, last) = (i == 0, i + 1 == count);
             let views: Vec<&MatchView> = part.iter().map(|s| &s.view).collect();
             let l = Layout {
                 digest: r.name,
@@ -89,6 +101,9 @@ pub fn render(r: &Request<'_>) -> Vec<Rendered> {
                 sections: layout::sections(&views, r.rules),
                 reported: if last { &reported } else { &[] },
                 attention: (last && !r.attention.is_empty()).then_some(r.attention),
+                coverage: r.coverage.filter(|_| first),
+                news: (first && !r.news.is_empty()).then_some(r.news),
+                now: r.now,
                 footer: &r.footer,
             };
             let mut match_ids: Vec<i64> = views
@@ -146,10 +161,45 @@ fn subject(r: &Request<'_>, new: &[Story], items: usize, (index, total): (usize,
         .replace("{items}", if items == 1 { "item" } else { "items" })
         .replace("{digest}", r.name)
         .replace("{rules}", &rules.join(", "));
+    let sources = sources_said(r);
+    if !sources.is_empty() {
+        let _ = write!(subject, " ({sources})");
+    }
     if total > 1 {
         let _ = write!(subject, " (part {index} of {total})");
     }
     one_line(&subject)
+}
+
+/// What the subject says of the digest's feeds: those that went down or
+/// came back (immediate), or how many are down (scheduled), so that the
+/// inbox shows it without opening the message.
+fn sources_said(r: &Request<'_>) -> String {
+    let mut said = Vec::new();
+    let names = |v: Vec<&str>| v.join(", ");
+    if !r.news.down.is_empty() {
+        said.push(format!(
+            "down: {}",
+            names(r.news.down.iter().map(|f| f.feed.as_str()).collect())
+        ));
+    }
+    if !r.news.back.is_empty() {
+        said.push(format!(
+            "back: {}",
+            names(r.news.back.iter().map(|(f, _)| f.as_str()).collect())
+        ));
+    }
+    if r.coverage.is_some() {
+        let a = r.attention;
+        let down = a.failing.len() + a.never_fetched.len() + a.gone.len();
+        if down > 0 {
+            said.push(format!(
+                "{down} {} down",
+                if down == 1 { "feed" } else { "feeds" }
+            ));
+        }
+    }
+    said.join("; ")
 }
 
 /// Headers are one line: feed text can never start a new header (README, "Bad input").

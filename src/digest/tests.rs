@@ -66,6 +66,9 @@ impl Run {
             sent: &self.sent,
             memory: chrono::Duration::days(3),
             attention: &self.attention,
+            coverage: None,
+            news: &SourceNews::default(),
+            send_empty: false,
             footer: Footer {
                 host: "news-box".into(),
                 config: "/etc/feedwatch/feedwatch.toml".into(),
@@ -525,6 +528,7 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
         failing: vec![FailingFeed {
             feed: "kyiv-post".into(),
             since: when,
+            polls: 4,
             error: "HTTP 503 <b>".into(),
         }],
         never_fetched: vec![NeverFetched {
@@ -547,7 +551,9 @@ fn the_last_part_ends_with_feeds_that_need_attention_and_undelivered_digests() {
     let text = &r[0].text;
     assert!(text.contains("Feeds that need attention"), "{text}");
     assert!(
-        text.contains("kyiv-post: failing since 2024-06-23 08:00 UTC (HTTP 503 <b>)"),
+        squash(text).contains(
+            "kyiv-post: down since 2024-06-23 08:00 UTC, 4 polls in a row failed (HTTP 503 <b>)"
+        ),
         "{text}"
     );
     assert!(text.contains("old-blog: gone (HTTP 410)"), "{text}");

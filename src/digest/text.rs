@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::attention;
+use super::coverage;
 use super::layout::{Entry, IN_ARTICLE, Layout, counted, snippet, when};
 use crate::model::{MARK_END, MARK_START, MatchView};
 
@@ -13,6 +14,12 @@ pub(super) fn text(l: &Layout<'_>) -> String {
     let _ = writeln!(out, "{}", l.heading());
     if let Some(part) = l.part_line() {
         let _ = writeln!(out, "{part}");
+    }
+    if let Some(n) = l.news {
+        out.push_str(&coverage::news_text(n, l.tz));
+    }
+    if let Some(c) = l.coverage {
+        out.push_str(&coverage::coverage_text(c, l.total_items, l.now, l.tz));
     }
     for section in &l.sections {
         let heading = format!("{} ({})", section.rule, counted(section.items));

@@ -15,8 +15,8 @@ use super::Context;
 use crate::config::{DigestConfig, DigestSchedule};
 use crate::digest::{self, Footer, Rendered};
 use crate::mail::{self, Draft};
-use crate::model::{Attention, MatchView, SentStory};
-use crate::store::{NewOutbox, StoreError};
+use crate::model::{Attention, Coverage, FailingFeed, MatchView, SentStory, SourceNews};
+use crate::store::{Counters, Marks, NewOutbox, StoreError, Told};
 
 /// A feed's latest items in which its boilerplate is looked for.
 const RECENT_PER_FEED: usize = 20;
@@ -32,11 +32,34 @@ struct Pending {
     shown: HashMap<String, DateTime<Utc>>,
     recent: digest::Recent,
     sent: Vec<SentStory>,
+    /// What a scheduled digest covered since its last message, and the
+    /// counters to keep with this one.
+    coverage: Option<(Coverage, Vec<Counters>)>,
+    /// The outages an immediate digest has told.
+    told: Vec<Told>,
 }
 
-async fn pending(ctx: &Context, digest: String) -> Result<Pending, StoreError> {
+/// The feeds the rules of `digest` read, in config order.
+fn own_feeds(ctx: &Context, digest: &DigestConfig) -> Vec<String> {
+    ctx.config
+        .feeds
+        .iter()
+        .filter(|f| {
+            ctx.config
+                .rules
+                .iter()
+                .any(|r| r.digest == digest.name && r.applies_to(&f.name))
+        })
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+async fn pending(ctx: &Context, digest: &DigestConfig) -> Result<Pending, StoreError> {
     let memory = chrono::Duration::from_std(ctx.config.story_memory).unwrap_or_default();
     let failing_after = i64::from(ctx.config.poll.failing_after);
+    let scheduled = digest.schedule != DigestSchedule::Immediate;
+    let own = own_feeds(ctx, digest);
+    let digest = digest.name.clone();
     ctx.db
         .call(move |s| {
             let matches = s.pending(&digest)?;
@@ -63,6 +86,16 @@ async fn pending(ctx: &Context, digest: String) -> Result<Pending, StoreError> {
             Ok(Pending {
                 recent: s.recent_texts(&feeds, RECENT_PER_FEED)?,
                 sent: s.sent_stories(&digest, since)?,
+                coverage: if scheduled {
+                    Some(s.coverage(&digest, &own)?)
+                } else {
+                    None
+                },
+                told: if scheduled {
+                    Vec::new()
+                } else {
+                    s.outages_told(&digest)?
+                },
                 shown,
                 attention,
                 matches,
@@ -85,28 +118,52 @@ fn shown_keys(digest: &str, keys: &[String]) -> Vec<String> {
 /// The attention section of `digest`: the problems of the feeds its own
 /// rules read (and undelivered messages); all of them in a scheduled
 /// digest; in an immediate one, those it has not shown in the last day (it
-/// goes out after every poll that finds something).
+/// goes out after every poll that finds something) and has not just told
+/// as news.
 fn attention_for(
-    rules: &[crate::model::CompiledRule],
     digest: &DigestConfig,
+    own: &Attention,
+    news: &SourceNews,
     p: &Pending,
     now: DateTime<Utc>,
 ) -> Attention {
-    let reads = |feed: &str| {
-        rules
-            .iter()
-            .any(|r| r.digest == digest.name && r.applies_to(feed))
-    };
-    let own = p.attention.for_feeds(reads);
     if digest.schedule != DigestSchedule::Immediate {
-        return own;
+        return own.clone();
     }
     let due = |key: &str| {
         p.shown
             .get(key)
             .is_none_or(|at| now - *at >= ATTENTION_EVERY)
     };
-    own.only(due)
+    let told: Vec<String> = news.down.iter().map(|f| f.feed.clone()).collect();
+    own.for_feeds(|feed| !told.contains(&feed.to_string()))
+        .only(due)
+}
+
+/// What an immediate digest tells of its own feeds now: outages not told
+/// yet (a feed down since a time it has not said) and those told that are
+/// over; and every outage its readers will know of once it is sent.
+fn source_news(
+    down_now: &[FailingFeed],
+    told: &[Told],
+    reads: impl Fn(&str) -> bool,
+) -> (SourceNews, Vec<(String, DateTime<Utc>)>) {
+    let down = down_now
+        .iter()
+        .filter(|f| {
+            !told
+                .iter()
+                .any(|t| t.feed == f.feed && t.since == f.since && !t.over)
+        })
+        .cloned()
+        .collect();
+    let back = told
+        .iter()
+        .filter(|t| t.over && reads(&t.feed))
+        .map(|t| (t.feed.clone(), t.since))
+        .collect();
+    let known = down_now.iter().map(|f| (f.feed.clone(), f.since)).collect();
+    (SourceNews { down, back }, known)
 }
 
 /// What the footer says: this host, the config, when the digest is next due.
@@ -144,23 +201,46 @@ struct Made {
     shown: Vec<String>,
     /// The items among them whose text cannot be read.
     unreadable: Vec<i64>,
+    /// What the first part fixes with it: coverage counted, outages told.
+    marks: Marks,
 }
 
-/// The rendered parts of `digest` now.
+/// The rendered parts of `digest` now: its pending matches, and what it
+/// says of its feeds (README, "Coverage and outages"); nothing when it has
+/// nothing to say.
 async fn render(
     ctx: &Context,
     digest: &DigestConfig,
     now: DateTime<Utc>,
 ) -> Result<Made, StoreError> {
-    let p = pending(ctx, digest.name.clone()).await?;
-    if p.matches.is_empty() {
+    let p = pending(ctx, digest).await?;
+    let reads = |feed: &str| {
+        ctx.config
+            .rules
+            .iter()
+            .any(|r| r.digest == digest.name && r.applies_to(feed))
+    };
+    let own = p.attention.for_feeds(reads);
+    let (news, told) = if digest.schedule == DigestSchedule::Immediate {
+        let (news, told) = source_news(&own.failing, &p.told, reads);
+        (news, Some(told))
+    } else {
+        (SourceNews::default(), None)
+    };
+    let down = !own.failing.is_empty() || !own.never_fetched.is_empty() || !own.gone.is_empty();
+    let send_empty = match digest.schedule {
+        DigestSchedule::Immediate => !news.is_empty(),
+        DigestSchedule::Cron(_) => digest.send_when_quiet || down,
+    };
+    if p.matches.is_empty() && !send_empty {
         return Ok(Made {
             parts: Vec::new(),
             shown: Vec::new(),
             unreadable: Vec::new(),
+            marks: Marks::default(),
         });
     }
-    let attention = attention_for(&ctx.config.rules, digest, &p, now);
+    let attention = attention_for(digest, &own, &news, &p, now);
     let rules: Vec<String> = ctx.config.rules.iter().map(|r| r.name.clone()).collect();
     let parts = digest::render(&digest::Request {
         name: &digest.name,
@@ -172,18 +252,34 @@ async fn render(
         sent: &p.sent,
         memory: chrono::Duration::from_std(ctx.config.story_memory).unwrap_or_default(),
         attention: &attention,
+        coverage: p.coverage.as_ref().map(|(c, _)| c),
+        news: &news,
+        send_empty,
         footer: footer(ctx, digest, now),
         now,
     });
+    // A feed told as down is shown: not again in the attention section today.
+    let mut shown = attention.keys();
+    shown.extend(
+        Attention {
+            failing: news.down.clone(),
+            ..Attention::default()
+        }
+        .keys(),
+    );
     Ok(Made {
         parts,
-        shown: shown_keys(&digest.name, &attention.keys()),
+        shown: shown_keys(&digest.name, &shown),
         unreadable: p
             .matches
             .iter()
             .filter(|m| m.unreadable)
             .map(|m| m.item_id)
             .collect(),
+        marks: Marks {
+            coverage: p.coverage.map(|(_, counters)| counters).unwrap_or_default(),
+            told,
+        },
     })
 }
 
@@ -237,6 +333,7 @@ pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Composed, S
         parts,
         shown,
         unreadable,
+        mut marks,
     } = render(ctx, digest, now).await?;
     let mut queued = Vec::new();
     for (part, built) in messages(ctx, digest, parts) {
@@ -245,6 +342,8 @@ pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Composed, S
             digest.to.clone(),
             ctx.config.email.from.clone(),
         );
+        // The first part fixes what the digest covered and told.
+        let marks = std::mem::take(&mut marks);
         let row = ctx
             .db
             .call(move |s| {
@@ -254,6 +353,7 @@ pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Composed, S
                     from: &from,
                     recipients: &to,
                     message: &built.bytes,
+                    marks: &marks,
                 };
                 s.enqueue(&row, &part.match_ids, &part.stories, Utc::now())
             })

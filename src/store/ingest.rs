@@ -302,7 +302,8 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>, packer: &mut Packer) -> Res
          moved_count = CASE WHEN ?7 IS NULL THEN 0 WHEN moved_to IS ?7 THEN moved_count + 1 ELSE 1 END,
          moved_to = ?7,
          articles_fetched = articles_fetched + ?8, articles_failed = articles_failed + ?9,
-         last_article_error = coalesce(?10, last_article_error)
+         last_article_error = coalesce(?10, last_article_error),
+         polls_ok = polls_ok + 1, items_seen = items_seen + ?11
          WHERE id = ?1",
         params![
             feed_id,
@@ -314,7 +315,8 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>, packer: &mut Packer) -> Res
             b.moved_to,
             b.articles.fetched,
             b.articles.failed,
-            b.articles.last_error
+            b.articles.last_error,
+            fresh.len() as i64
         ],
     )?;
     let new_items = fresh.len();

@@ -16,6 +16,7 @@
 
 mod codec;
 mod compact;
+mod coverage;
 mod damage;
 mod disk;
 mod feeds;
@@ -30,6 +31,7 @@ mod retention;
 mod tokenizer;
 
 pub use compact::Progress;
+pub use coverage::{Counters, Marks, Told};
 pub use damage::{FullCheck, Unreadable, unreadable_way_back};
 pub use feeds::PollState;
 pub use held::{Articles, Orphan};
@@ -61,6 +63,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("013_held_articles.sql"),
     include_str!("014_unreadable.sql"),
     include_str!("015_last_success.sql"),
+    include_str!("016_coverage.sql"),
 ];
 
 /// The FTS5 column list and tokenizer of the archive index; the live

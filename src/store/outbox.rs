@@ -29,6 +29,8 @@ pub struct NewOutbox<'a> {
     pub from: &'a str,
     pub recipients: &'a [String],
     pub message: &'a [u8],
+    /// What the digest fixes with this message (its first part's).
+    pub marks: &'a super::coverage::Marks,
 }
 
 impl Store {
@@ -158,6 +160,7 @@ impl Store {
                 ])?;
             }
         }
+        super::coverage::record(&tx, m.digest, m.marks, now)?;
         tx.commit()?;
         Ok(id)
     }

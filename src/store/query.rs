@@ -332,6 +332,7 @@ impl Store {
                 a.failing.push(FailingFeed {
                     feed: name,
                     since,
+                    polls: failures,
                     error,
                 });
             }

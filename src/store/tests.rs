@@ -60,6 +60,7 @@ fn enqueue(s: &mut Store, digest: &str, message_id: &str, ids: &[i64]) -> Result
         from: "a@x",
         recipients: &["b@x".to_string()],
         message: b"hello",
+        marks: &super::Marks::default(),
     };
     s.enqueue(&msg, ids, &[], Utc::now())
 }

@@ -1,0 +1,30 @@
+-- Schema version 16: what each digest covered, and the outages an
+-- immediate digest has told its readers of (README, "Coverage and
+-- outages").
+--
+-- Counters on each feed that only grow: successful polls and new items.
+-- A digest keeps, per feed it reads, the counters as they were when it was
+-- last composed; what it covered is the difference, so no log of polls
+-- grows with the number of feeds times polls.
+ALTER TABLE feeds ADD COLUMN polls_ok INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN items_seen INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE coverage (
+    digest          TEXT NOT NULL,
+    feed            TEXT NOT NULL,
+    polls_ok        INTEGER NOT NULL,
+    items_seen      INTEGER NOT NULL,
+    articles_failed INTEGER NOT NULL,
+    at              INTEGER NOT NULL,     -- when the digest was composed
+    PRIMARY KEY (digest, feed)
+) WITHOUT ROWID;
+
+-- The feeds an immediate digest said were down, and since when: its next
+-- message says when one is back, and a new outage (a later `since`) is
+-- told again.
+CREATE TABLE outages_told (
+    digest TEXT NOT NULL,
+    feed   TEXT NOT NULL,
+    since  INTEGER NOT NULL,
+    PRIMARY KEY (digest, feed)
+) WITHOUT ROWID;
