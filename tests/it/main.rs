@@ -5,6 +5,7 @@
 mod architecture;
 mod binary;
 mod corpus;
+mod coverage;
 mod crash;
 mod daemon;
 mod delivery;
