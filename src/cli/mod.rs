@@ -7,6 +7,7 @@
 
 mod check;
 mod digest;
+mod explain;
 pub mod logging;
 mod monitor;
 mod opml;
@@ -71,6 +72,12 @@ pub enum Command {
         /// Print the complete message(s) and change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Say why one item did or did not alert: eligibility, each rule and
+    /// the clause that decided it, its digest and message.
+    Explain {
+        /// An item id from `search --json`, or the item's link.
+        item: String,
     },
     /// Search everything stored with a query in rule syntax, newest first
     /// (exit 1 when nothing matches, like grep).
@@ -213,6 +220,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Digest { name, dry_run } => {
             digest::digest(&context(config)?, name.as_deref(), dry_run).await
         }
+        Command::Explain { item } => explain::explain(&config, &item),
         Command::Search {
             query,
             rule,

@@ -22,6 +22,7 @@ mod articles;
 mod check;
 mod compose;
 mod deliver;
+pub mod explain;
 mod feed;
 mod health;
 mod status;

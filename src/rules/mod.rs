@@ -14,6 +14,7 @@
 //! FTS5 syntax; case, accents and inflections are folded by the index's
 //! `porter unicode61 remove_diacritics 2` tokenizer, not here.
 
+pub mod decide;
 mod fold;
 mod marks;
 mod parser;

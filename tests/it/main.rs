@@ -9,6 +9,7 @@ mod coverage;
 mod crash;
 mod daemon;
 mod delivery;
+mod explain;
 mod faults;
 mod folding;
 mod fulltext;
