@@ -29,7 +29,7 @@ pub async fn digest(ctx: &Context, name: Option<&str>, dry_run: bool) -> Result<
             }
         }
         if count == 0 {
-            eprintln!("no pending matches");
+            eprintln!("nothing to send: no pending matches, and nothing to say of its feeds");
         }
         return Ok(());
     }

@@ -186,10 +186,12 @@ impl Layout<'_> {
                 self.digest
             ));
         }
-        lines.push(
-            "Each item is shown in full under the first rule it matched, and pointed to under the others."
-                .into(),
-        );
+        if self.total_items > 0 {
+            lines.push(
+                "Each item is shown in full under the first rule it matched, and pointed to under the others."
+                    .into(),
+            );
+        }
         lines
     }
 

@@ -177,7 +177,9 @@ fn footer(ctx: &Context, digest: &DigestConfig, now: DateTime<Utc>) -> Footer {
             .display()
             .to_string(),
         next: Some(match &digest.schedule {
-            DigestSchedule::Immediate => "right after the next poll that finds new items".into(),
+            DigestSchedule::Immediate => {
+                "right after the next poll that finds new items, or when one of its feeds goes down or comes back".into()
+            }
             DigestSchedule::Cron(s) => s.next_after(tz, now).map_or_else(
                 || "never (its schedule has no next date)".into(),
                 |t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
