@@ -95,10 +95,23 @@ fn item_text(out: &mut Out, config: &Config, e: &ItemExplanation) -> Result<(), 
             }
             Verdict::Decided { decision, recorded } => match (decision.matched, recorded) {
                 (true, true) => format!("matched: {}", decision.because),
-                (true, false) if matches!(e.eligible, Eligibility::Yes { .. }) => format!(
-                    "matches now ({}), but did not when the item came in: rules are applied to new items as they arrive, and this rule was added or changed since (`search --rule {}` finds it)",
-                    decision.because, r.rule
-                ),
+                (true, false) if matches!(e.eligible, Eligibility::Yes { .. }) => {
+                    let pruned = chrono::Duration::from_std(config.retention)
+                        .ok()
+                        .and_then(|r| Utc::now().checked_sub_signed(r))
+                        .is_some_and(|cutoff| f.fetched_at < cutoff);
+                    if pruned {
+                        format!(
+                            "matches ({}); its match, if it had one, went with its sent message after `retention`",
+                            decision.because
+                        )
+                    } else {
+                        format!(
+                            "matches now ({}), but did not when the item came in: rules are applied to new items as they arrive, and this rule was added or changed since (`search --rule {}` finds it)",
+                            decision.because, r.rule
+                        )
+                    }
+                }
                 (true, false) => format!(
                     "would match ({}), but the item was not eligible",
                     decision.because

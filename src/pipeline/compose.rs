@@ -37,6 +37,8 @@ struct Pending {
     coverage: Option<(Coverage, Vec<Counters>)>,
     /// The outages an immediate digest has told.
     told: Vec<Told>,
+    /// The digest's last message as this run found it.
+    last_message: Option<i64>,
 }
 
 /// The feeds the rules of `digest` read, in config order.
@@ -96,6 +98,7 @@ async fn pending(ctx: &Context, digest: &DigestConfig) -> Result<Pending, StoreE
                 } else {
                     s.outages_told(&digest)?
                 },
+                last_message: s.last_message(&digest)?,
                 shown,
                 attention,
                 matches,
@@ -162,7 +165,16 @@ fn source_news(
         .filter(|t| t.over && reads(&t.feed))
         .map(|t| (t.feed.clone(), t.since))
         .collect();
-    let known = down_now.iter().map(|f| (f.feed.clone(), f.since)).collect();
+    // What its readers know: the outages now, and those told that are not
+    // over though no longer failing (gone, or `failing_after` raised): their
+    // end is still to be told.
+    let mut known: Vec<(String, DateTime<Utc>)> =
+        down_now.iter().map(|f| (f.feed.clone(), f.since)).collect();
+    for t in told {
+        if !t.over && reads(&t.feed) && !known.iter().any(|(feed, _)| *feed == t.feed) {
+            known.push((t.feed.clone(), t.since));
+        }
+    }
     (SourceNews { down, back }, known)
 }
 
@@ -279,22 +291,24 @@ async fn render(
             .map(|m| m.item_id)
             .collect(),
         marks: Marks {
+            follows: Some(p.last_message),
             coverage: p.coverage.map(|(_, counters)| counters).unwrap_or_default(),
             told,
         },
     })
 }
 
-/// Builds each part's message; parts after the first are threaded to it.
+/// Builds each part's message, with its place among the parts; parts
+/// after the first are threaded to it.
 fn messages(
     ctx: &Context,
     digest: &DigestConfig,
     parts: Vec<Rendered>,
-) -> Vec<(Rendered, mail::Built)> {
+) -> Vec<(usize, Rendered, mail::Built)> {
     let from = &ctx.config.email.from;
     let mut first: Option<String> = None;
     let mut out = Vec::new();
-    for mut part in parts {
+    for (index, mut part) in parts.into_iter().enumerate() {
         let message_id = mail::new_message_id(from);
         let draft = Draft {
             from,
@@ -310,7 +324,7 @@ fn messages(
         match mail::build(draft) {
             Ok(built) => {
                 first.get_or_insert_with(|| built.message_id.clone());
-                out.push((part, built));
+                out.push((index, part, built));
             }
             Err(e) => {
                 tracing::error!(digest = %digest.name, error = %e, "cannot build the digest message")
@@ -338,14 +352,19 @@ pub async fn compose(ctx: &Context, digest: &DigestConfig) -> Result<Composed, S
         mut marks,
     } = render(ctx, digest, now).await?;
     let mut queued = Vec::new();
-    for (part, built) in messages(ctx, digest, parts) {
+    for (index, part, built) in messages(ctx, digest, parts) {
         let (name, to, from) = (
             digest.name.clone(),
             digest.to.clone(),
             ctx.config.email.from.clone(),
         );
-        // The first part fixes what the digest covered and told.
-        let marks = std::mem::take(&mut marks);
+        // The first part, which says them, fixes what the digest covered
+        // and told; when it could not be built, they are said next time.
+        let marks = if index == 0 {
+            std::mem::take(&mut marks)
+        } else {
+            Marks::default()
+        };
         let row = ctx
             .db
             .call(move |s| {
@@ -391,6 +410,58 @@ pub async fn dry_run(ctx: &Context, digest: &DigestConfig) -> Result<Vec<Vec<u8>
     let made = render(ctx, digest, Utc::now()).await?;
     Ok(messages(ctx, digest, made.parts)
         .into_iter()
-        .map(|(_, b)| b.bytes)
+        .map(|(_, _, b)| b.bytes)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn failing(feed: &str, since: DateTime<Utc>) -> FailingFeed {
+        FailingFeed {
+            feed: feed.into(),
+            since,
+            polls: 3,
+            error: "HTTP 503".into(),
+        }
+    }
+
+    fn told(feed: &str, since: DateTime<Utc>, over: bool) -> Told {
+        Told {
+            feed: feed.into(),
+            since,
+            over,
+        }
+    }
+
+    #[test]
+    fn each_outage_is_told_once_and_its_end_once() {
+        let (t1, t2) = (
+            Utc.with_ymd_and_hms(2026, 12, 6, 9, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 6, 11, 0, 0).unwrap(),
+        );
+        let all = |_: &str| true;
+        // New: told.
+        let (news, known) = source_news(&[failing("kyiv", t1)], &[], all);
+        assert_eq!(news.down, [failing("kyiv", t1)]);
+        assert_eq!(known, [("kyiv".to_string(), t1)]);
+        // Told already: nothing.
+        let (news, _) = source_news(&[failing("kyiv", t1)], &[told("kyiv", t1, false)], all);
+        assert!(news.is_empty());
+        // Back, then down again: both said.
+        let (news, known) = source_news(&[failing("kyiv", t2)], &[told("kyiv", t1, true)], all);
+        assert_eq!(news.back, [("kyiv".to_string(), t1)]);
+        assert_eq!(news.down, [failing("kyiv", t2)]);
+        assert_eq!(known, [("kyiv".to_string(), t2)]);
+        // No longer failing but not read again (gone, or `failing_after`
+        // raised): still known, so its end is told when it comes.
+        let (news, known) = source_news(&[], &[told("kyiv", t1, false)], all);
+        assert!(news.is_empty());
+        assert_eq!(known, [("kyiv".to_string(), t1)]);
+        // A feed its rules no longer read: forgotten, not told.
+        let (news, known) = source_news(&[], &[told("kyiv", t1, true)], |_| false);
+        assert!(news.is_empty() && known.is_empty());
+    }
 }

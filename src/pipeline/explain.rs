@@ -120,8 +120,15 @@ fn explain_item(
     same: &[i64],
     now: DateTime<Utc>,
 ) -> Result<ItemExplanation, StoreError> {
-    let eligible = eligibility(config, &facts);
     let matches = store.item_matches(facts.id)?;
+    // A match stored is proof: the backfill is decided on the fetch's own
+    // clock and the config of its day, which this can only approximate.
+    let eligible = match eligibility(config, &facts) {
+        Eligibility::Backfill { .. } if !matches.is_empty() => {
+            Eligibility::Yes { first_fetch: true }
+        }
+        e => e,
+    };
     let mut rules = Vec::new();
     for rule in &config.rules {
         let verdict = if !rule.applies_to(&facts.feed) {

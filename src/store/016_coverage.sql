@@ -2,19 +2,23 @@
 -- immediate digest has told its readers of (README, "Coverage and
 -- outages").
 --
--- Counters on each feed that only grow: successful polls and new items.
--- A digest keeps, per feed it reads, the counters as they were when it was
+-- Counters on each feed that only grow, from zero at this migration:
+-- successful fetches (a 200 or a 304), new items that could alert (each
+-- checked against the rules), and articles that could not be read. A
+-- digest keeps, per feed it reads, the counters as they were when it was
 -- last composed; what it covered is the difference, so no log of polls
--- grows with the number of feeds times polls.
+-- grows with the number of feeds times polls, and no clock's resolution
+-- decides which period a poll belongs to.
 ALTER TABLE feeds ADD COLUMN polls_ok INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE feeds ADD COLUMN items_seen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN items_checked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN articles_unread INTEGER NOT NULL DEFAULT 0;
 
 CREATE TABLE coverage (
     digest          TEXT NOT NULL,
     feed            TEXT NOT NULL,
     polls_ok        INTEGER NOT NULL,
-    items_seen      INTEGER NOT NULL,
-    articles_failed INTEGER NOT NULL,
+    items_checked   INTEGER NOT NULL,
+    articles_unread INTEGER NOT NULL,
     at              INTEGER NOT NULL,     -- when the digest was composed
     PRIMARY KEY (digest, feed)
 ) WITHOUT ROWID;

@@ -45,7 +45,7 @@ pub(super) fn mark_not_modified(
     let id = upsert_feed(conn, feed, url)?;
     conn.prepare_cached(
         "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_status = 304, last_error = NULL, consecutive_errors = 0,
-         failing_since = NULL, next_fetch_at = NULL
+         failing_since = NULL, next_fetch_at = NULL, polls_ok = polls_ok + 1
          WHERE id = ?1",
     )?
     .execute(params![id, to_ts(now)])?;

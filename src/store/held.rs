@@ -80,7 +80,7 @@ pub(super) fn finish(
     }
     conn.prepare_cached(
         "UPDATE feeds SET articles_fetched = articles_fetched + ?2,
-         articles_failed = articles_failed + ?3,
+         articles_failed = articles_failed + ?3, articles_unread = articles_unread + ?3,
          last_article_error = coalesce(?4, last_article_error)
          WHERE name = ?1",
     )?

@@ -295,6 +295,12 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>, packer: &mut Packer) -> Res
         |r| r.get(0),
     )?;
     let fresh = insert_new_items(conn, feed_id, b, packer)?;
+    // Checked against the rules (now, or once their articles are read):
+    // what a digest's coverage counts (`coverage`).
+    let checked = fresh
+        .iter()
+        .filter(|(_, _, item)| may_alert(first_fetch, b.backfill_cutoff, item))
+        .count();
     conn.execute(
         "UPDATE feeds SET etag = ?2, last_modified = ?3, first_fetch_at = coalesce(first_fetch_at, ?4),
          last_fetch_at = ?4, last_success_at = ?4, last_status = ?5, last_error = NULL, consecutive_errors = 0, failing_since = NULL,
@@ -303,7 +309,8 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>, packer: &mut Packer) -> Res
          moved_to = ?7,
          articles_fetched = articles_fetched + ?8, articles_failed = articles_failed + ?9,
          last_article_error = coalesce(?10, last_article_error),
-         polls_ok = polls_ok + 1, items_seen = items_seen + ?11
+         articles_unread = articles_unread + ?9, items_checked = items_checked + ?11,
+         polls_ok = polls_ok + 1
          WHERE id = ?1",
         params![
             feed_id,
@@ -316,7 +323,7 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>, packer: &mut Packer) -> Res
             b.articles.fetched,
             b.articles.failed,
             b.articles.last_error,
-            fresh.len() as i64
+            checked as i64
         ],
     )?;
     let new_items = fresh.len();

@@ -160,7 +160,7 @@ impl Store {
                 ])?;
             }
         }
-        super::coverage::record(&tx, m.digest, m.marks, now)?;
+        super::coverage::record(&tx, m.digest, id, m.marks, now)?;
         tx.commit()?;
         Ok(id)
     }

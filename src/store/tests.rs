@@ -1198,3 +1198,69 @@ fn held_items_are_finished_and_claimed_once() {
         .unwrap();
     assert_eq!(s.pending("default").unwrap().len(), 1);
 }
+
+/// What a digest covered is counted from its last message: a 304 is a
+/// read (a feed that did not change is not dead), new items are counted
+/// once, and a message composed on a stale view of the digest (another
+/// process sent it meanwhile) is a conflict even with no matches to claim.
+#[test]
+fn coverage_counts_since_the_digests_last_message_and_a_304_is_a_read() {
+    let mut s = Store::open_in_memory().unwrap();
+    let feeds = vec!["f".to_string(), "g".to_string()];
+    ingest(
+        &mut s,
+        "f",
+        &[item("1", "a", "", 0), item("2", "b", "", 0)],
+        &[],
+    );
+    let (c, counters) = s.coverage("d", &feeds).unwrap();
+    assert_eq!((c.read, c.items), (1, 2));
+    assert_eq!(c.unread, ["g"], "never polled");
+    // The digest goes out an hour from now, keeping the counters.
+    let t0 = Utc::now() + Duration::hours(1);
+    let sent = Marks {
+        follows: Some(None),
+        coverage: counters,
+        told: None,
+    };
+    let to = ["b@x".to_string()];
+    let first = NewOutbox {
+        digest: "d",
+        message_id: "<1@x>",
+        from: "a@x",
+        recipients: &to,
+        message: b"hello",
+        marks: &sent,
+    };
+    s.enqueue(&first, &[], &[], t0).unwrap();
+    let (c, _) = s.coverage("d", &feeds).unwrap();
+    assert_eq!(c.from, from_ts(Some(to_ts(t0))));
+    assert_eq!((c.read, c.items), (0, 0), "nothing fetched since");
+    // A 304 after it is a read, with nothing new.
+    let results = s.write_group(
+        &[Write::NotModified {
+            feed: "f",
+            url: "u",
+            now: t0 + Duration::minutes(5),
+        }],
+        &[],
+    );
+    assert!(results[0].is_ok());
+    let (c, _) = s.coverage("d", &feeds).unwrap();
+    assert_eq!((c.read, c.items), (1, 0));
+    assert_eq!(c.unread, ["g"]);
+    // Composed before the first was written: another message now.
+    let stale = Marks {
+        follows: Some(None),
+        ..Marks::default()
+    };
+    let second = NewOutbox {
+        message_id: "<2@x>",
+        marks: &stale,
+        ..first
+    };
+    assert!(matches!(
+        s.enqueue(&second, &[], &[], t0),
+        Err(StoreError::Conflict)
+    ));
+}
