@@ -144,7 +144,10 @@ fn digests(out: &mut Out, status: &Status, tz: Tz) -> Result<(), CliError> {
     for d in &status.digests {
         let next = match d.next {
             NextSend::At(t) => local_time(t, tz),
-            NextSend::AfterEachPoll => "right after each poll that finds matches".into(),
+            NextSend::AfterEachPoll => {
+                "right after each poll that finds matches, or a feed of its going down or back"
+                    .into()
+            }
             NextSend::Never => "never (its schedule has no next date)".into(),
         };
         outln!(out, "{:<width$}  {:>13}  {next}", d.name, d.pending_items);
