@@ -38,6 +38,13 @@ impl Inbox {
         }
     }
 
+    /// The one message received since the last call.
+    fn one(&mut self) -> String {
+        let mut got = self.new_messages();
+        assert_eq!(got.len(), 1, "one message: {got:?}");
+        got.remove(0)
+    }
+
     fn new_messages(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
@@ -126,16 +133,13 @@ async fn an_outage_is_told_when_it_begins_and_ends_and_every_digest_says_what_it
 
     // The first poll: the flash digest carries its two matches.
     poll(&ctx).await;
-    let got = inbox.new_messages();
-    assert_eq!(got.len(), 1, "{got:?}");
-    assert!(got[0].contains("Drones over Odesa"), "{}", got[0]);
-    assert!(!got[0].contains("Sources"), "no outage yet: {}", got[0]);
+    let flash = inbox.one();
+    assert!(flash.contains("Drones over Odesa"), "{flash}");
+    assert!(!flash.contains("Sources"), "no outage yet: {flash}");
 
     // The morning digest: what it covered, its two feeds, six items.
     step(&ctx, Tick::Digest("morning".into())).await;
-    let got = inbox.new_messages();
-    assert_eq!(got.len(), 1, "{got:?}");
-    let morning = &got[0];
+    let morning = &inbox.one();
     assert!(morning.contains("What this digest covered"), "{morning}");
     assert!(morning.contains("Feeds read: 2 of 2."), "{morning}");
     assert!(
@@ -153,9 +157,7 @@ async fn an_outage_is_told_when_it_begins_and_ends_and_every_digest_says_what_it
     }
     // The third: the flash digest tells it, with no news of its own.
     poll(&ctx).await;
-    let got = inbox.new_messages();
-    assert_eq!(got.len(), 1, "{got:?}");
-    let flash = &got[0];
+    let flash = &inbox.one();
     assert_eq!(subject(flash), "feedwatch: 0 new items (down: kyiv)");
     assert!(flash.contains("no new items"), "{flash}");
     assert!(
@@ -173,9 +175,7 @@ async fn an_outage_is_told_when_it_begins_and_ends_and_every_digest_says_what_it
     // The morning digest goes out although nothing is new and quiet days
     // are not sent: one of its feeds is down.
     step(&ctx, Tick::Digest("morning".into())).await;
-    let got = inbox.new_messages();
-    assert_eq!(got.len(), 1, "{got:?}");
-    let morning = &got[0];
+    let morning = &inbox.one();
     assert_eq!(subject(morning), "feedwatch: 0 new items (1 feed down)");
     assert!(
         morning.contains("Feeds read: 1 of 2 (not read: kyiv)."),
@@ -205,9 +205,7 @@ async fn an_outage_is_told_when_it_begins_and_ends_and_every_digest_says_what_it
         ],
     );
     poll(&ctx).await;
-    let got = inbox.new_messages();
-    assert_eq!(got.len(), 1, "{got:?}");
-    let flash = &got[0];
+    let flash = &inbox.one();
     assert_eq!(subject(flash), "feedwatch: 1 new item (back: kyiv)");
     assert!(
         flash.contains("kyiv is back: read again after being down since"),
@@ -221,9 +219,7 @@ async fn an_outage_is_told_when_it_begins_and_ends_and_every_digest_says_what_it
     // The morning digest covers the time since its last message: the two
     // polls that read both feeds again, one new item, one match.
     step(&ctx, Tick::Digest("morning".into())).await;
-    let got = inbox.new_messages();
-    assert_eq!(got.len(), 1, "{got:?}");
-    let morning = &got[0];
+    let morning = &inbox.one();
     assert_eq!(subject(morning), "feedwatch: 1 new item");
     assert!(morning.contains("Feeds read: 2 of 2."), "{morning}");
     assert!(
@@ -254,9 +250,7 @@ async fn a_quiet_day_is_sent_by_default_with_what_was_read() {
         "flash: nothing to say"
     );
     step(&ctx, Tick::Digest("morning".into())).await;
-    let got = inbox.new_messages();
-    assert_eq!(got.len(), 1, "{got:?}");
-    let quiet = &got[0];
+    let quiet = &inbox.one();
     assert_eq!(subject(quiet), "feedwatch: 0 new items");
     assert!(
         quiet.contains("feedwatch digest \"morning\": no new items"),
