@@ -239,36 +239,49 @@ fn title_sql() -> String {
     format!("highlight(marks, 0, '{MARK_START}', '{MARK_END}')")
 }
 
-/// An item several rules matched gets one snippet with the words of every
-/// one of them marked: the snippet of their mark queries joined by OR.
-/// Where FTS5 cannot make it, each rule keeps its own snippet (said once
-/// per set of rules in `unmarked`).
+/// An item several rules of one digest matched gets one snippet and one
+/// headline with the words of every one of them marked: their mark
+/// queries joined by OR. Only its own digest's rules: another digest's
+/// words are not this digest's reader's (README, "Delivery"). Where FTS5
+/// cannot make them, each rule keeps its own (said once per set of rules in
+/// `unmarked`).
 fn mark_every_rule(
     conn: &Connection,
     found: &mut [Found<'_>],
     unmarked: &mut HashSet<String>,
 ) -> Result<()> {
-    let mut rules_of: HashMap<i64, Vec<usize>> = HashMap::new();
+    let mut rules_of: HashMap<(i64, &str), Vec<usize>> = HashMap::new();
     for (i, f) in found.iter().enumerate() {
-        rules_of.entry(f.item_id).or_default().push(i);
+        rules_of
+            .entry((f.item_id, f.rule.digest.as_str()))
+            .or_default()
+            .push(i);
     }
+    let rules_of: Vec<(i64, Vec<usize>)> = rules_of
+        .into_iter()
+        .filter(|(_, at)| at.len() > 1)
+        .map(|((item, _), at)| (item, at))
+        .collect();
     let sql = format!(
-        "SELECT {} FROM marks WHERE marks MATCH ?1 AND rowid = ?2",
-        snippet_sql()
+        "SELECT {}, {} FROM marks WHERE marks MATCH ?1 AND rowid = ?2",
+        snippet_sql(),
+        title_sql()
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    for (item_id, at) in rules_of.into_iter().filter(|(_, at)| at.len() > 1) {
+    for (item_id, at) in rules_of {
         let either: Vec<String> = at
             .iter()
             .map(|&i| format!("({})", mark_query(found[i].rule)))
             .collect();
         // None if FTS5 disagreed with the matcher or failed (see `marked`):
-        // each rule then keeps its own snippet.
-        let snippet: Option<String> = match stmt
-            .query_row(params![either.join(" OR "), item_id], |r| r.get(0))
+        // each rule then keeps its own marks.
+        let marks: Option<(String, String)> = match stmt
+            .query_row(params![either.join(" OR "), item_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()
         {
-            Ok(snippet) => snippet,
+            Ok(marks) => marks,
             Err(e) => {
                 let rules: Vec<&str> = at.iter().map(|&i| found[i].rule.name.as_str()).collect();
                 if unmarked.insert(rules.join(" OR ")) {
@@ -278,8 +291,9 @@ fn mark_every_rule(
             }
         };
         for i in at {
-            if let Some(s) = &snippet {
-                found[i].snippet.clone_from(s);
+            if let Some((snippet, title)) = &marks {
+                found[i].snippet.clone_from(snippet);
+                found[i].title.clone_from(title);
             }
         }
     }

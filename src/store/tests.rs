@@ -1264,3 +1264,52 @@ fn coverage_counts_since_the_digests_last_message_and_a_304_is_a_read() {
         Err(StoreError::Conflict)
     ));
 }
+
+/// Marks are per digest: an item two rules of one digest matched has the
+/// words of both marked in its snippet and its headline; a rule of another
+/// digest marks nothing there (its words are not this reader's).
+#[test]
+fn marks_are_the_words_of_this_digests_rules_only() {
+    let in_digest = |name: &str, q: &str, digest: &str| CompiledRule {
+        digest: digest.into(),
+        ..rule(name, q)
+    };
+    let rules = [
+        in_digest("strikes", "kyiv", "flash"),
+        in_digest("drones", "drone", "flash"),
+        in_digest("iran", "tehran", "desk"),
+    ];
+    let mut s = Store::open_in_memory().unwrap();
+    ingest(
+        &mut s,
+        "f",
+        &[item(
+            "1",
+            "Kyiv drone attack",
+            "A drone hit Kyiv at night; Tehran denied sending it.",
+            0,
+        )],
+        &rules,
+    );
+    let flash = s.pending("flash").unwrap();
+    assert_eq!(flash.len(), 1);
+    let marked = |s: &str| s.replace('\u{2}', "[").replace('\u{3}', "]");
+    assert_eq!(marked(&flash[0].title_marked), "[Kyiv] [drone] attack");
+    let snippet = marked(&flash[0].snippet);
+    assert!(
+        snippet.contains("[drone]") && snippet.contains("[Kyiv]"),
+        "{snippet}"
+    );
+    assert!(
+        !snippet.contains("[Tehran]"),
+        "another digest's word: {snippet}"
+    );
+    let desk = s.pending("desk").unwrap();
+    let snippet = marked(&desk[0].snippet);
+    assert!(snippet.contains("[Tehran]"), "{snippet}");
+    assert!(
+        !snippet.contains("[drone]") && !snippet.contains("[Kyiv]"),
+        "{snippet}"
+    );
+    assert_eq!(marked(&desk[0].title_marked), "Kyiv drone attack");
+}
