@@ -105,11 +105,7 @@ pub(super) fn entry_html(m: &MatchView, tz: chrono_tz::Tz) -> String {
             marked(s)
         )
     });
-    let copies: String = m
-        .also_in
-        .iter()
-        .map(|c| also_in(c, m.link.as_deref()))
-        .collect();
+    let copies: String = m.also_in.iter().map(|c| also_in(c, m)).collect();
     format!(
         "<div style=\"margin:0 0 18px 0\"><div style=\"font-size:16px;font-weight:600;line-height:1.35\">{}</div>\
          <div style=\"font-size:13px;{MUTED};margin:2px 0 4px 0\">{} &middot; {} &middot; rules: {}</div>\
@@ -152,7 +148,20 @@ fn link_around(html: &str, link: Option<&str>) -> String {
 
 /// A line for another copy: its feed and its headline, linked to that
 /// feed's copy (unless it is the very page the story links to).
-fn also_in(copy: &AlsoIn, shown_link: Option<&str>) -> String {
+/// A headline word for word the one shown is not said again: the feed's
+/// name is the link then.
+fn also_in(copy: &AlsoIn, shown: &MatchView) -> String {
+    let shown_link = shown.link.as_deref();
+    if copy.title == shown.title {
+        let feed = match copy.link.as_deref() {
+            Some(link) if Some(link) != shown_link => linked(&copy.feed, Some(link)),
+            Some(_) => format!("{} <span>(the same page)</span>", escape(&copy.feed)),
+            None => escape(&copy.feed),
+        };
+        return format!(
+            "<div style=\"font-size:13px;{MUTED};margin:4px 0 0 0\">also in {feed}</div>"
+        );
+    }
     let title = match copy.link.as_deref() {
         Some(link) if Some(link) != shown_link => linked(&copy.title, Some(link)),
         Some(_) => format!("{} <span>(the same page)</span>", escape(&copy.title)),

@@ -33,6 +33,8 @@ pub(super) struct Layout<'a> {
     pub part: (usize, usize),
     pub sections: Vec<Section<'a>>,
     pub reported: &'a [Reported],
+    /// Items of the stories already reported, in the whole digest.
+    pub reported_items: usize,
     pub attention: Option<&'a Attention>,
     /// What the digest covered (the first part of a scheduled digest).
     pub coverage: Option<&'a Coverage>,
@@ -152,13 +154,17 @@ pub(super) fn local(t: chrono::DateTime<chrono::Utc>, tz: Tz) -> String {
 impl Layout<'_> {
     /// The message's first line: what it is and how much it holds.
     pub fn heading(&self) -> String {
-        match self.total_items {
+        let new = match self.total_items {
             0 => format!("feedwatch digest \"{}\": no new items", self.digest),
             n => format!(
                 "feedwatch digest \"{}\": {n} new {}",
                 self.digest,
                 if n == 1 { "item" } else { "items" }
             ),
+        };
+        match self.reported_items {
+            0 => new,
+            n => format!("{new}, {n} already reported"),
         }
     }
 
@@ -186,7 +192,8 @@ impl Layout<'_> {
                 self.digest
             ));
         }
-        if self.total_items > 0 {
+        // Only where a story can be in several sections.
+        if self.sections.len() > 1 {
             lines.push(
                 "Each item is shown in full under the first rule it matched, and pointed to under the others."
                     .into(),
@@ -197,10 +204,16 @@ impl Layout<'_> {
 
     /// How an already reported story is said: where and when it was.
     pub fn reported_line(&self, r: &Reported) -> String {
+        let under = if r.earlier.title == r.view.title {
+            String::new()
+        } else {
+            format!(" as \"{}\" ({})", r.earlier.title, r.earlier.feed)
+        };
         format!(
-            "{} ({}): reported in \"{}\" on {}",
+            "{} ({}; rules: {}): reported in \"{}\" on {}{under}",
             r.view.title,
             r.view.feed,
+            r.view.rules.join(", "),
             r.earlier.digest,
             local(r.earlier.sent_at, self.tz)
         )

@@ -24,7 +24,7 @@ pub use stories::{Recent, merge_same_story};
 
 use crate::model::{Attention, Coverage, MatchView, SentStory, SourceNews};
 use layout::Layout;
-use stories::Story;
+use stories::{Reported, Story};
 
 /// Budget for the entries of one HTML part; the frame adds ~3 KB, so a
 /// part stays well under the 100 KB where common webmail clips a message.
@@ -69,20 +69,19 @@ pub struct Rendered {
     pub stories: Vec<SentStory>,
 }
 
-/// Renders a digest run: nothing when nothing is new (stories already
-/// reported wait, pending, for a run that has news) unless `send_empty`;
+/// Renders a digest run: nothing when nothing is pending, unless
+/// `send_empty`;
 /// else as many parts as the size limit needs, the first opening with the
 /// coverage or the news of the digest's feeds, the last one ending with the
 /// stories already reported and what needs the reader's attention.
 pub fn render(r: &Request<'_>) -> Vec<Rendered> {
     let all = stories::stories(r.matches, r.recent);
     let (new, reported) = stories::reported(all, r.name, r.sent, r.memory);
-    if new.is_empty() && !r.send_empty {
+    // A copy of a story already reported goes out too, once, as a line:
+    // a match is never withheld waiting for news that may not come.
+    if new.is_empty() && reported.is_empty() && !r.send_empty {
         return Vec::new();
     }
-    // Sent for its coverage or news alone: the stories already reported
-    // stay pending, for a run with something new.
-    let reported = if new.is_empty() { Vec::new() } else { reported };
     let parts = split(&new, r.tz);
     let total_items: usize = new.iter().map(|s| layout::items(&s.view)).sum();
     let count = parts.len();
@@ -100,6 +99,7 @@ pub fn render(r: &Request<'_>) -> Vec<Rendered> {
                 part: (i + 1, count),
                 sections: layout::sections(&views, r.rules),
                 reported: if last { &reported } else { &[] },
+                reported_items: reported.iter().map(|x| layout::items(&x.view)).sum(),
                 attention: (last && !r.attention.is_empty()).then_some(r.attention),
                 coverage: r.coverage.filter(|_| first),
                 news: (first && !r.news.is_empty()).then_some(r.news),
@@ -118,7 +118,7 @@ pub fn render(r: &Request<'_>) -> Vec<Rendered> {
                 );
             }
             Rendered {
-                subject: subject(r, &new, total_items, (i + 1, count)),
+                subject: subject(r, &new, &reported, total_items, (i + 1, count)),
                 text: text::text(&l),
                 html: html::html(&l),
                 match_ids,
@@ -148,7 +148,13 @@ fn split(stories: &[Story], tz: Tz) -> Vec<Vec<&Story>> {
 }
 
 /// The subject: the template filled in, one line, "(part 2 of 3)" when split.
-fn subject(r: &Request<'_>, new: &[Story], items: usize, (index, total): (usize, usize)) -> String {
+fn subject(
+    r: &Request<'_>,
+    new: &[Story],
+    reported: &[Reported],
+    items: usize,
+    (index, total): (usize, usize),
+) -> String {
     let mut rules: Vec<&str> = Vec::new();
     for name in r.rules {
         if new.iter().any(|s| s.view.rules.contains(name)) {
@@ -161,7 +167,14 @@ fn subject(r: &Request<'_>, new: &[Story], items: usize, (index, total): (usize,
         .replace("{items}", if items == 1 { "item" } else { "items" })
         .replace("{digest}", r.name)
         .replace("{rules}", &rules.join(", "));
-    let sources = sources_said(r);
+    let mut sources = sources_said(r);
+    if items == 0 && !reported.is_empty() {
+        let n: usize = reported.iter().map(|x| layout::items(&x.view)).sum();
+        if !sources.is_empty() {
+            sources.push_str("; ");
+        }
+        let _ = write!(sources, "{n} already reported");
+    }
     if !sources.is_empty() {
         let _ = write!(subject, " ({sources})");
     }

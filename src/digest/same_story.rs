@@ -153,6 +153,16 @@ pub fn same_story(a: &Fingerprint, b: &Fingerprint) -> bool {
     similarity(&a.all, &b.all) >= THRESHOLD && lede_in(a, b).max(lede_in(b, a)) >= LEDE_THRESHOLD
 }
 
+/// Whether a shared link says two items are the same story: unless both
+/// texts can be compared and tell different things. A status page or an
+/// agency's front page linked by distinct events is not one story, and a
+/// later event at that link must not pass for a copy of an earlier one.
+pub fn same_at_link(a: &Fingerprint, b: &Fingerprint) -> bool {
+    a.all.len() < MIN_SHINGLES
+        || b.all.len() < MIN_SHINGLES
+        || similarity(&a.all, &b.all) >= THRESHOLD
+}
+
 /// Groups items that are the same story. `links[i]` and `prints[i]`
 /// describe item `i`; returns, for every item, the index of the first item
 /// of its group (itself when it starts one).

@@ -133,8 +133,9 @@ fn shown(matches: &[MatchView], group: &[usize]) -> (MatchView, Vec<usize>) {
 
 /// Splits `stories` into the new ones and those this digest already
 /// reported: a copy arrived at most `memory` after the digest sent a story
-/// with its link or its text. (Another digest's reports do not count: it
-/// may go to other people.)
+/// with its text, or with its link and a text that does not tell another
+/// story (`same_story::same_at_link`). (Another digest's reports do not
+/// count: it may go to other people.)
 pub(super) fn reported(
     stories: Vec<Story>,
     digest: &str,
@@ -149,14 +150,12 @@ pub(super) fn reported(
             s.digest == digest
                 && arrived - s.sent_at <= memory
                 && story.prints.iter().any(|(link, print)| {
-                    (link.is_some() && *link == s.link)
-                        || same_story::same_story(
-                            print,
-                            &Fingerprint {
-                                all: s.shingles.clone(),
-                                lede: s.lede.clone(),
-                            },
-                        )
+                    let sent = Fingerprint {
+                        all: s.shingles.clone(),
+                        lede: s.lede.clone(),
+                    };
+                    (link.is_some() && *link == s.link && same_story::same_at_link(print, &sent))
+                        || same_story::same_story(print, &sent)
                 })
         });
         match earlier {

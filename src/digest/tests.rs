@@ -329,7 +329,7 @@ fn a_later_copy_of_a_story_already_reported_is_listed_as_such_not_as_new() {
     assert!(text.contains("Already reported (later copies)"), "{text}");
     assert!(
         text.replace("\n  ", " ").contains(
-            "* Odesa region loses power after Shahed attack (local-paper): reported in \"d\" on 2024-06-23 07:00 UTC"
+            "* Odesa region loses power after Shahed attack (local-paper; rules: drones): reported in \"d\" on 2024-06-23 07:00 UTC as \"Shahed drones hit Odesa region\" (wire)"
         ),
         "{text}"
     );
@@ -346,11 +346,56 @@ fn a_later_copy_of_a_story_already_reported_is_listed_as_such_not_as_new() {
         r[0].match_ids.contains(&1),
         "it leaves pending with the digest"
     );
-    // Only later copies pending: no digest at all (they wait for news).
-    assert!(run.render(&[late.clone()]).is_empty());
+    // Only later copies pending: they go all the same, once, as lines (a
+    // match is never withheld waiting for news that may not come).
+    let only = run.render(&[late.clone()]);
+    assert_eq!(only.len(), 1);
+    assert!(
+        only[0]
+            .text
+            .starts_with("feedwatch digest \"d\": no new items, 1 already reported"),
+        "{}",
+        only[0].text
+    );
+    assert!(only[0].match_ids.contains(&1));
+    assert!(only[0].text.contains("Already reported (later copies)"));
     // Past the memory, a copy is news again.
     run.sent[0].sent_at = yesterday - chrono::Duration::days(5);
     assert_eq!(run.render(&[late]).len(), 1);
+}
+
+/// A status page linked by distinct events: a later event at the link of
+/// one already reported is news, not a copy (it was withheld for good);
+/// the same text at that link is still a copy.
+#[test]
+fn a_new_event_at_the_link_of_a_story_already_reported_is_news() {
+    let yesterday = Utc.with_ymd_and_hms(2024, 6, 23, 7, 0, 0).unwrap();
+    let status = "https://status.example.org/alerts";
+    let mut run = Run::new(&[]);
+    run.sent = vec![sent(
+        "Air raid alert in Kyiv region",
+        "Air raid alert declared in Kyiv region at 02:10 because of Shahed drones approaching from the south.",
+        status,
+        yesterday,
+    )];
+    let mut event = m(1, "Drone debris falls on Obolon district", &["drones"], "x");
+    event.link = Some(status.into());
+    event.summary = "Falling debris of a downed drone damaged a high-rise building in Obolon; two people were injured, the city administration reported.".into();
+    let r = run.render(std::slice::from_ref(&event));
+    assert_eq!(r.len(), 1);
+    assert!(
+        r[0].text
+            .starts_with("feedwatch digest \"d\": 1 new item\n"),
+        "{}",
+        r[0].text
+    );
+    assert!(!r[0].text.contains("Already reported"), "{}", r[0].text);
+    // The same text again at that link: a copy.
+    let mut copy = event.clone();
+    copy.title = "Air raid alert in Kyiv region".into();
+    copy.summary = "Air raid alert declared in Kyiv region at 02:10 because of Shahed drones approaching from the south.".into();
+    let r = run.render(&[copy]);
+    assert!(r[0].text.contains("Already reported"), "{}", r[0].text);
 }
 
 #[test]
@@ -427,6 +472,34 @@ fn a_copy_at_the_same_page_is_not_linked_twice() {
             "also in europe-today: Brussels seals sanctions <span>(the same page)</span>"
         )
     );
+}
+
+/// A copy whose headline is word for word the one shown is named by its
+/// feed, linked: the headline is not repeated.
+#[test]
+fn an_identical_headline_is_not_repeated() {
+    let mut story = m(1, "Drone strike hits Odesa port", &["r"], "x");
+    story.also_in.push(AlsoIn {
+        feed: "betawire".into(),
+        title: "Drone strike hits Odesa port".into(),
+        link: Some("https://betawire.example/odesa".into()),
+    });
+    let r = render_all(&[story]);
+    assert_eq!(
+        r[0].text.matches("Drone strike hits Odesa port").count(),
+        1,
+        "{}",
+        r[0].text
+    );
+    assert!(
+        r[0].text
+            .contains("  + also in betawire\n    https://betawire.example/odesa\n"),
+        "{}",
+        r[0].text
+    );
+    assert!(r[0].html.contains(
+        "also in <a href=\"https://betawire.example/odesa\" style=\"color:#0b57d0;text-decoration:none\">betawire</a>"
+    ));
 }
 
 #[test]

@@ -82,11 +82,13 @@ fn full(out: &mut String, m: &MatchView, l: &Layout<'_>) {
         out.push_str(&wrap(&starred(snippet), "  ", "  "));
     }
     for copy in &m.also_in {
-        out.push_str(&wrap(
-            &format!("also in {}: {}", copy.feed, copy.title),
-            "  + ",
-            "    ",
-        ));
+        // A headline word for word the one above is not said again.
+        let line = if copy.title == m.title {
+            format!("also in {}", copy.feed)
+        } else {
+            format!("also in {}: {}", copy.feed, copy.title)
+        };
+        out.push_str(&wrap(&line, "  + ", "    "));
         match &copy.link {
             Some(link) if m.link.as_ref() != Some(link) => {
                 out.push_str(&wrap(link, "    ", "    "))

@@ -302,9 +302,9 @@ async fn a_story_is_news_once_across_digests() {
         "{second}"
     );
     assert!(
-        plain.split_whitespace().collect::<Vec<_>>().join(" ").contains(
-            "Kyiv and Tehran held expert talks over drones, Ukraine says (wire): reported in \"default\""
-        ),
+        squash(plain).contains(
+            "Kyiv and Tehran held expert talks over drones, Ukraine says (wire; rules: iran-drones-ukraine): reported in \"default\" on "
+        ) && squash(plain).contains(&format!("as \"{SEED_TITLE}\" (world)")),
         "{second}"
     );
     assert!(setup.store().pending("default").unwrap().is_empty());
