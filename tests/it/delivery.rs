@@ -639,3 +639,78 @@ async fn each_digest_names_the_outages_of_its_own_feeds_after_a_few_polls() {
     assert!(desk.contains("Drones over Odesa"), "{desk}");
     assert!(!named(&desk), "not its feed:\n{desk}");
 }
+
+/// A status feed whose distinct events all link to one page: every event
+/// reaches the digest. The fourth, polled after the first digest, was taken
+/// for a copy of a story already reported and never sent.
+#[tokio::test]
+async fn distinct_events_at_one_link_are_each_delivered() {
+    let status = |events: &[(&str, &str, &str)]| {
+        let items: String = events
+            .iter()
+            .map(|(guid, title, text)| {
+                format!(
+                    "<item><guid>{guid}</guid><title>{title}</title>\
+                     <link>https://status.example.org/alerts</link><description>{text}</description></item>"
+                )
+            })
+            .collect();
+        format!("<rss version=\"2.0\"><channel><title>Alerts</title>{items}</channel></rss>")
+    };
+    let mut events = vec![
+        (
+            "e1",
+            "Drone alert: Kyiv region",
+            "Air defence is working against Shahed drones approaching Kyiv from the south, residents are asked to stay in shelters.",
+        ),
+        (
+            "e2",
+            "Drone debris falls in Obolon",
+            "Debris of a downed drone damaged a high-rise building in Obolon district; two people were injured, the city administration said.",
+        ),
+        (
+            "e3",
+            "All clear in Kyiv region",
+            "The air raid alert in Kyiv region has ended after four hours; the metro resumes normal service.",
+        ),
+    ];
+    let feeds = FeedServer::start().await;
+    feeds.route("/status.xml", Route::feed(status(&events)));
+    let smtp = SmtpServer::start();
+    let setup = Setup::new(
+        &format!("smtp = \"smtp://127.0.0.1:{}\"", smtp.port),
+        &format!(
+            "[[feeds]]\nname = \"alerts\"\nurl = \"{}\"\n\
+             [[rules]]\nname = \"kyiv-drones\"\nquery = 'drone* OR kyiv'\ndigest = \"flash\"\n\
+             [[digests]]\nname = \"flash\"\nschedule = \"immediate\"\n",
+            feeds.url("/status.xml")
+        ),
+    );
+    let ctx = setup.context();
+    assert_eq!(poll_and_send(&ctx).await, (1, 0));
+    let first = squash(&smtp.received()[0].decoded());
+    for (_, title, _) in &events {
+        assert!(first.contains(title), "{title}: {first}");
+    }
+    events.push((
+        "e4",
+        "Drone hits power line near Boryspil",
+        "A drone struck a power line near Boryspil overnight, leaving 3,000 homes without electricity, the regional governor said.",
+    ));
+    feeds.route("/status.xml", Route::feed(status(&events)));
+    assert_eq!(poll_and_send(&ctx).await, (1, 0));
+    let second = squash(&smtp.received()[1].decoded());
+    assert!(
+        second.contains("Subject: feedwatch: 1 new item"),
+        "{second}"
+    );
+    assert!(
+        second.contains("Drone hits power line near Boryspil"),
+        "{second}"
+    );
+    assert!(
+        !second.contains("Already reported"),
+        "news, not a copy: {second}"
+    );
+    assert!(setup.store().pending("flash").unwrap().is_empty());
+}
