@@ -358,3 +358,29 @@ fn full_text_is_off_unless_asked_for_and_its_limits_have_defaults() {
         "{msgs:?}"
     );
 }
+
+/// A display name with parentheses, written unquoted, is taken as written
+/// (RFC 5322 reads the parentheses as a comment, and `check` refused it
+/// with no hint); a real error says how to write one.
+#[test]
+fn a_display_name_with_parentheses_is_taken_as_written() {
+    let config = |from: &str| {
+        MINIMAL.replace(
+            "from = \"feedwatch <fw@example.org>\"",
+            &format!("from = '{from}'"),
+        )
+    };
+    let c = parse(
+        &config("Iran watch (feedwatch) <fw@example.org>"),
+        Path::new("/x.toml"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(c.email.from, "\"Iran watch (feedwatch)\" <fw@example.org>");
+    let e = errors(&config("Iran watch <fw@example.org"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].2.contains("write it as `Name <address@example.org>`"),
+        "{e:?}"
+    );
+}

@@ -243,8 +243,14 @@ impl<'a> Validator<'a> {
                 ));
             }
             lettre::message::Mailbox::from_str(t)
+                .or_else(|e| name_as_written(t).ok_or(e))
                 .map(|m| m.to_string())
-                .map_err(|e| format!("invalid email address '{t}': {e}"))
+                .map_err(|e| {
+                    format!(
+                        "invalid email address '{t}': {e} (write it as `Name <address@example.org>`, \
+                         or the name in double quotes when it holds characters such as , ; : @)"
+                    )
+                })
         })
     }
 
@@ -459,6 +465,24 @@ impl<'a> Validator<'a> {
         }
         out
     }
+}
+
+/// `Name <address>` whose name RFC 5322 would read otherwise (in
+/// parentheses it is a comment: `Iran watch (feedwatch) <…>`), taken as
+/// written: the name is everything before the `<`, the message quotes it.
+fn name_as_written(t: &str) -> Option<lettre::message::Mailbox> {
+    let t = t.trim();
+    let open = t.rfind('<')?;
+    let address: lettre::Address = t[open + 1..].strip_suffix('>')?.trim().parse().ok()?;
+    let name = t[..open].trim();
+    let name = name
+        .strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .unwrap_or(name);
+    Some(lettre::message::Mailbox::new(
+        (!name.is_empty()).then(|| name.to_string()),
+        address,
+    ))
 }
 
 fn percent_decode(s: &str) -> String {

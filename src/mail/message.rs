@@ -91,6 +91,42 @@ impl header::Header for ListId {
     }
 }
 
+/// An address header written as RFC 5322 writes ASCII display names: a
+/// quoted string. email-encoding (lettre's) takes RFC 2047 for any name
+/// with a character other than letters, digits, space and `-_.`, so "Iran
+/// watch (feedwatch)" went out base64-encoded. Only where every name is
+/// printable ASCII; other names keep lettre's encoding.
+#[derive(Clone)]
+struct AddressHeader<const TO: bool>(String);
+
+impl<const TO: bool> header::Header for AddressHeader<TO> {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str(if TO { "To" } else { "From" })
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), self.0.clone())
+    }
+}
+
+/// `mailboxes` as one header value with quoted ASCII names, or `None`
+/// when a name is not printable ASCII.
+fn quoted_ascii(mailboxes: &[Mailbox]) -> Option<String> {
+    let one = |m: &Mailbox| match m.name.as_deref() {
+        None => Some(m.email.to_string()),
+        Some(name) if name.chars().all(|c| c.is_ascii_graphic() || c == ' ') => Some(format!(
+            "\"{}\" <{}>",
+            name.replace('\\', "\\\\").replace('"', "\\\""),
+            m.email
+        )),
+        Some(_) => None,
+    };
+    let all: Option<Vec<String>> = mailboxes.iter().map(one).collect();
+    all.map(|a| a.join(", "))
+}
+
 /// The list id of a digest: `<label.feedwatch.domain>`, the label the
 /// digest's name made into a DNS label, the domain the sender's.
 pub fn list_id(digest: &str, from: &str) -> String {
@@ -117,8 +153,10 @@ pub fn list_id(digest: &str, from: &str) -> String {
 
 /// Builds the complete message.
 pub fn build(d: Draft<'_>) -> Result<Built, MailError> {
+    let from = mailbox(d.from)?;
+    let to: Vec<Mailbox> = d.to.iter().map(|t| mailbox(t)).collect::<Result<_, _>>()?;
     let mut b = Message::builder()
-        .from(mailbox(d.from)?)
+        .from(from.clone())
         .subject(d.subject)
         .date(d.date)
         .message_id(Some(d.message_id.to_string()))
@@ -129,8 +167,14 @@ pub fn build(d: Draft<'_>) -> Result<Built, MailError> {
             .in_reply_to(first.to_string())
             .references(first.to_string());
     }
-    for t in d.to {
-        b = b.to(mailbox(t)?);
+    for t in &to {
+        b = b.to(t.clone());
+    }
+    if let Some(v) = quoted_ascii(std::slice::from_ref(&from)) {
+        b = b.header(AddressHeader::<false>(v));
+    }
+    if let Some(v) = quoted_ascii(&to).filter(|_| !to.is_empty()) {
+        b = b.header(AddressHeader::<true>(v));
     }
     let msg = b
         .multipart(MultiPart::alternative_plain_html(d.text, d.html))

@@ -63,3 +63,50 @@ fn bad_addresses_are_errors_not_panics() {
     });
     assert!(matches!(r, Err(MailError::Address(_))));
 }
+
+/// ASCII display names are quoted strings, as RFC 5322 writes them
+/// ("Iran watch (feedwatch)" went out base64-encoded); other names keep
+/// RFC 2047; the headers parse back to the same mailboxes.
+#[test]
+fn display_names_are_quoted_when_ascii_and_encoded_when_not() {
+    let to = [
+        "\"Duty desk (Kyiv)\" <desk@example.org>".to_string(),
+        "b@example.org".to_string(),
+    ];
+    let draft = |from, to| Draft {
+        from,
+        to,
+        subject: "s",
+        text: "t".into(),
+        html: "<p>h</p>".into(),
+        message_id: "<x@example.org>",
+        date: SystemTime::UNIX_EPOCH,
+        list: "d",
+        first_part: None,
+    };
+    let s = String::from_utf8(
+        build(draft("\"Iran watch (feedwatch)\" <fw@example.org>", &to))
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    assert!(
+        s.contains("From: \"Iran watch (feedwatch)\" <fw@example.org>\r\n"),
+        "{s}"
+    );
+    assert!(
+        s.contains("To: \"Duty desk (Kyiv)\" <desk@example.org>, b@example.org\r\n"),
+        "{s}"
+    );
+    let from: lettre::message::Mailbox = "\"Iran watch (feedwatch)\" <fw@example.org>"
+        .parse()
+        .unwrap();
+    assert_eq!(from.name.as_deref(), Some("Iran watch (feedwatch)"));
+    let s = String::from_utf8(
+        build(draft("Чергова зміна <fw@example.org>", &to))
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    assert!(s.contains("From: =?utf-8?b?"), "{s}");
+}
