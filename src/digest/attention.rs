@@ -88,7 +88,7 @@ pub fn html(a: &Attention, tz: Tz) -> String {
     for (title, list) in sections(a, tz) {
         let _ = write!(
             out,
-            "<h2 style=\"font-size:15px;margin:24px 0 8px 0;color:#b3261e\">{title}</h2><ul style=\"font-size:13px;padding-left:20px\">"
+            "<h2 class=\"fw-alert\" style=\"font-size:15px;margin:24px 0 8px 0;color:#b3261e\">{title}</h2><ul style=\"font-size:14px;padding-left:20px\">"
         );
         for l in list {
             let _ = write!(out, "<li>{}</li>", escape(&l));

@@ -117,8 +117,13 @@ fn block_text(title: &str, lines: &[String]) -> String {
 }
 
 fn block_html(title: &str, lines: &[String], color: &str) -> String {
+    let class = if color == "#b3261e" {
+        "fw-alert"
+    } else {
+        "fw-m"
+    };
     let mut out = format!(
-        "<h2 style=\"font-size:15px;margin:16px 0 8px 0;color:{color}\">{title}</h2><ul style=\"font-size:13px;padding-left:20px;margin:0 0 12px 0\">"
+        "<h2 class=\"{class}\" style=\"font-size:15px;margin:16px 0 8px 0;color:{color}\">{title}</h2><ul style=\"font-size:14px;padding-left:20px;margin:0 0 12px 0\">"
     );
     for l in lines {
         let _ = write!(out, "<li>{}</li>", escape(l));

@@ -8,6 +8,7 @@
 mod attention;
 mod coverage;
 mod html;
+mod lang;
 mod layout;
 pub mod same_story;
 mod stories;

@@ -130,12 +130,14 @@ fn every_rule_has_its_section_and_an_item_is_in_full_once() {
     assert!(text.contains("rules: iran, ukraine"), "{text}");
     let html = &r[0].html;
     assert!(
-        html.contains("iran <span style=\"font-weight:normal;color:#5f6368\">(2 items)</span>"),
+        html.contains(
+            "iran <span class=\"fw-m\" style=\"font-weight:normal;color:#5f6368\">(2 items)</span>"
+        ),
         "{html}"
     );
-    assert!(
-        html.contains("ukraine <span style=\"font-weight:normal;color:#5f6368\">(2 items)</span>")
-    );
+    assert!(html.contains(
+        "ukraine <span class=\"fw-m\" style=\"font-weight:normal;color:#5f6368\">(2 items)</span>"
+    ));
     assert_eq!(html.matches("<mark").count(), 2, "both rules' words, once");
     assert!(html.contains("in full under &ldquo;iran&rdquo;"), "{html}");
     assert!(
@@ -211,7 +213,7 @@ fn the_same_story_from_several_feeds_appears_once_with_also_in_links() {
         r[0].text
     );
     assert!(
-        r[0].html.contains("also in ap: <a href=\"https://e.org/1?a=1&amp;b=2\" style=\"color:#0b57d0;text-decoration:none\">Same link, other feed</a>"),
+        r[0].html.contains("also in ap: <a href=\"https://e.org/1?a=1&amp;b=2\" style=\"color:#0b57d0;text-decoration:underline\">Same link, other feed</a>"),
         "{}",
         r[0].html
     );
@@ -442,7 +444,7 @@ fn headlines_are_marked_and_a_snippet_that_repeats_the_title_is_left_out() {
         r[0].text
     );
     assert!(r[0].html.contains(
-        "<mark style=\"background:#fff2a8;color:inherit\">Kyiv</mark> power restored</a>"
+        "<mark style=\"background:#fff2a8;color:#202124\">Kyiv</mark> power restored</a>"
     ));
     assert_eq!(
         r[0].html.matches("power restored").count(),
@@ -498,7 +500,7 @@ fn an_identical_headline_is_not_repeated() {
         r[0].text
     );
     assert!(r[0].html.contains(
-        "also in <a href=\"https://betawire.example/odesa\" style=\"color:#0b57d0;text-decoration:none\">betawire</a>"
+        "also in <a href=\"https://betawire.example/odesa\" style=\"color:#0b57d0;text-decoration:underline\">betawire</a>"
     ));
 }
 
@@ -664,9 +666,19 @@ fn html_is_phone_friendly_and_carries_nothing_remote() {
         "fluid below 640px, so a 375px screen needs no scrolling"
     );
     for banned in [
-        "<img", "<script", "<style", "<link", "<iframe", "url(", ";width:", "\"width:", " width=",
+        "<img", "<script", "<link", "<iframe", "url(", "@import", ";width:", "\"width:", " width=",
     ] {
         assert!(!html.contains(banned), "{banned} in {html}");
+    }
+    // One style sheet, ours: the dark mode (inline styles are the light).
+    assert_eq!(html.matches("<style").count(), 1, "{html}");
+    assert!(html.contains("@media (prefers-color-scheme:dark)"));
+    assert!(html.contains("<html lang=\"en\">"));
+    // Links are underlined: not told apart by hue alone.
+    assert!(!html.contains("text-decoration:none"));
+    // No text smaller than 14 px (phones).
+    for small in ["font-size:12px", "font-size:13px"] {
+        assert!(!html.contains(small), "{small} in {html}");
     }
     for href in html.split("href=\"").skip(1) {
         assert!(
