@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::attention;
 use super::coverage;
 use super::lang;
-use super::layout::{Entry, IN_ARTICLE, Layout, counted, snippet, when};
+use super::layout::{Entry, IN_ARTICLE, Layout, section_count, snippet, when};
 use crate::model::{AlsoIn, MARK_END, MARK_START, MatchView};
 
 /// Grey for secondary text, dark enough to read (6:1 on white, past WCAG AA).
@@ -82,7 +82,7 @@ fn sections(out: &mut String, l: &Layout<'_>) {
             out,
             "<h2 style=\"font-size:15px;margin:20px 0 10px 0;padding-bottom:4px;border-bottom:1px solid #dadce0\">{} <span class=\"fw-m\" style=\"font-weight:normal;{MUTED}\">({})</span></h2>",
             escape(section.rule),
-            counted(section.items)
+            section_count(section)
         );
         for entry in &section.entries {
             match entry {

@@ -48,8 +48,11 @@ pub(super) struct Layout<'a> {
 /// The stories one rule matched.
 pub(super) struct Section<'a> {
     pub rule: &'a str,
-    /// Items the rule matched in this message.
+    /// Items the section shows in full in this message (a story and its
+    /// other copies).
     pub items: usize,
+    /// Stories it points to, shown in full under another rule.
+    pub pointers: usize,
     pub entries: Vec<Entry<'a>>,
 }
 
@@ -113,22 +116,49 @@ pub(super) fn sections<'a>(stories: &[&'a MatchView], rules: &'a [String]) -> Ve
                     }
                 })
                 .collect();
-            // What the section lists: a story in full with a line for each
-            // other copy, or one line pointing to it.
-            let items = entries
-                .iter()
-                .map(|e| match e {
-                    Entry::Full(s) => items(s),
-                    Entry::Pointer { .. } => 1,
-                })
-                .sum();
+            // The items the section shows in full (a story and its other
+            // copies), and those it points to under another rule: the first
+            // add up, over the sections, to the digest's count.
+            let (mut full, mut pointers) = (0, 0);
+            for e in &entries {
+                match e {
+                    Entry::Full(s) => full += items(s),
+                    Entry::Pointer { .. } => pointers += 1,
+                }
+            }
             Section {
                 rule,
-                items,
+                items: full,
+                pointers,
                 entries,
             }
         })
         .collect()
+}
+
+/// What a section's heading counts: "3 items", "2 items, and 1 under
+/// another rule", "1 item under another rule".
+pub(super) fn section_count(section: &Section<'_>) -> String {
+    let elsewhere = |n: usize| {
+        if n == 1 {
+            "1 item under another rule".to_string()
+        } else {
+            format!("{n} items under other rules")
+        }
+    };
+    match (section.items, section.pointers) {
+        (n, 0) => counted(n),
+        (0, p) => elsewhere(p),
+        (n, p) => format!(
+            "{}, and {p} under {}",
+            counted(n),
+            if p == 1 {
+                "another rule"
+            } else {
+                "other rules"
+            }
+        ),
+    }
 }
 
 /// "1 item", "3 items".

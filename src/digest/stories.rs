@@ -60,7 +60,7 @@ pub(super) fn stories(matches: &[MatchView], recent: &Recent) -> Vec<Story> {
         });
         groups[k].push(i);
     }
-    groups
+    let mut stories: Vec<Story> = groups
         .iter()
         .map(|g| {
             let (view, order) = shown(matches, g);
@@ -72,7 +72,12 @@ pub(super) fn stories(matches: &[MatchView], recent: &Recent) -> Vec<Story> {
                     .collect(),
             }
         })
-        .collect()
+        .collect();
+    // Newest first by the time each entry shows (the copy shown in full may
+    // be older than the copy that placed its group): order and shown times
+    // agree. Undated entries last, in the order they came.
+    stories.sort_by(|a, b| b.view.published.cmp(&a.view.published));
+    stories
 }
 
 /// Each matched feed's boilerplate, from its recent items and its pending

@@ -114,7 +114,7 @@ fn every_rule_has_its_section_and_an_item_is_in_full_once() {
     );
     assert!(text.contains("iran (2 items)\n--------------\n"), "{text}");
     assert!(
-        text.contains("ukraine (2 items)\n-----------------\n"),
+        text.contains("ukraine (1 item, and 1 under another rule)\n"),
         "{text}"
     );
     assert_eq!(
@@ -135,8 +135,9 @@ fn every_rule_has_its_section_and_an_item_is_in_full_once() {
         ),
         "{html}"
     );
+    // The sections' items in full add up to the heading's 3.
     assert!(html.contains(
-        "ukraine <span class=\"fw-m\" style=\"font-weight:normal;color:#5f6368\">(2 items)</span>"
+        "ukraine <span class=\"fw-m\" style=\"font-weight:normal;color:#5f6368\">(1 item, and 1 under another rule)</span>"
     ));
     assert_eq!(html.matches("<mark").count(), 2, "both rules' words, once");
     assert!(html.contains("in full under &ldquo;iran&rdquo;"), "{html}");
@@ -398,6 +399,38 @@ fn a_new_event_at_the_link_of_a_story_already_reported_is_news() {
     copy.summary = "Air raid alert declared in Kyiv region at 02:10 because of Shahed drones approaching from the south.".into();
     let r = run.render(&[copy]);
     assert!(r[0].text.contains("Already reported"), "{}", r[0].text);
+}
+
+/// Entries are ordered by the time they show: a story whose fullest copy
+/// (the one shown) is older than another story stands after it, though a
+/// later, shorter copy of it is the newest item (it was placed by that copy
+/// and showed the older time).
+#[test]
+fn entries_are_ordered_by_the_time_they_show() {
+    let at = |h| Utc.with_ymd_and_hms(2024, 6, 24, h, 0, 0).single();
+    let text = "Russia launched 28 Shahed attack drones at southern Ukraine overnight, damaging two substations and an electricity line in the Odesa region, the regional governor said.";
+    let mut full = m(
+        1,
+        "Odesa region loses power after Shahed attack",
+        &["r"],
+        "x",
+    );
+    full.summary = format!("{text} Repairs will take two days.");
+    full.published = at(6);
+    let mut short = m(2, "Odesa loses power", &["r"], "x");
+    short.summary = text.into();
+    short.published = at(11);
+    short.feed = "wire".into();
+    let mut other = m(3, "Kharkiv metro reopens", &["r"], "y");
+    other.published = at(9);
+    let r = render_all(&[short, other, full]);
+    let text = &r[0].text;
+    let (kharkiv, odesa) = (
+        text.find("* Kharkiv metro reopens").unwrap(),
+        text.find("* Odesa region loses power").unwrap(),
+    );
+    assert!(kharkiv < odesa, "09:00 before 06:00: {text}");
+    assert!(text.contains("2024-06-24 06:00"), "{text}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::attention;
 use super::coverage;
-use super::layout::{Entry, IN_ARTICLE, Layout, counted, snippet, when};
+use super::layout::{Entry, IN_ARTICLE, Layout, section_count, snippet, when};
 use crate::model::{MARK_END, MARK_START, MatchView};
 
 pub(super) fn text(l: &Layout<'_>) -> String {
@@ -22,7 +22,7 @@ pub(super) fn text(l: &Layout<'_>) -> String {
         out.push_str(&coverage::coverage_text(c, l.total_items, l.now, l.tz));
     }
     for section in &l.sections {
-        let heading = format!("{} ({})", section.rule, counted(section.items));
+        let heading = format!("{} ({})", section.rule, section_count(section));
         let _ = write!(
             out,
             "\n{heading}\n{}\n",
