@@ -76,7 +76,7 @@ pub(super) fn stories(matches: &[MatchView], recent: &Recent) -> Vec<Story> {
     // Newest first by the time each entry shows (the copy shown in full may
     // be older than the copy that placed its group): order and shown times
     // agree. Undated entries last, in the order they came.
-    stories.sort_by(|a, b| b.view.published.cmp(&a.view.published));
+    stories.sort_by_key(|s| std::cmp::Reverse(s.view.published));
     stories
 }
 
