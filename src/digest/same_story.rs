@@ -1,7 +1,8 @@
 //! Digest stage: finding the same story told by several items (README,
 //! "What is new"), so that a digest shows it once with "also in: …", and a
 //! story already sent is not presented as new again. Two items are the same
-//! story when their canonical links are equal, or when both
+//! story when their canonical links are equal (unless both texts can be
+//! compared and tell different stories: `same_at_link`), or when both
 //! - their texts are near-identical: at least `THRESHOLD` of the word
 //!   3-shingles of the shorter text (title and first 200 words) occur in the
 //!   other (containment, not Jaccard: one outlet often runs a trimmed copy
@@ -12,7 +13,8 @@
 //!
 //! Text a feed repeats across its own items (a paywall blurb, a house
 //! boilerplate, a background paragraph) is the feed's, not the story's: its
-//! shingles are left out before comparing (`boilerplate`). Measured on
+//! shingles are left out before comparing (`boilerplate`) — unless the items
+//! that repeat it have one story's headline (an update, a re-post). Measured on
 //! `tests/fixtures/same_story.toml` and `same_story_hard.toml`: see README.
 //! Pure.
 
@@ -91,18 +93,89 @@ pub fn fingerprint(title: &str, text: &str, boilerplate: &HashSet<u64>) -> Finge
 }
 
 /// The shingles that occur in two or more of one feed's `texts` (title,
-/// text): what the feed says about itself, not about a story.
+/// text) that tell different stories: what the feed says about itself, not
+/// about a story. Items whose headlines are one story's (`one_headline`:
+/// an update, a re-post, a revised figure) count once, so that the text an
+/// update repeats is evidence that it is the same story, not boilerplate
+/// (an update and its original sat side by side in one digest).
 pub fn boilerplate<'a>(texts: impl IntoIterator<Item = (&'a str, &'a str)>) -> HashSet<u64> {
-    let mut seen: HashSet<u64> = HashSet::new();
+    let items: Vec<(&str, &str)> = texts.into_iter().collect();
+    let heads: Vec<Vec<(String, bool)>> = items.iter().map(|(t, _)| headline_words(t)).collect();
+    let texts: Vec<HashSet<String>> = items.iter().map(|(t, x)| words(t, x).collect()).collect();
+    let mut parent: Vec<usize> = (0..items.len()).collect();
+    for a in 0..items.len() {
+        for b in a + 1..items.len() {
+            if one_headline((&heads[a], &texts[a]), (&heads[b], &texts[b])) {
+                union(&mut parent, a, b);
+            }
+        }
+    }
+    let mut first_story: HashMap<u64, usize> = HashMap::new();
     let mut repeated = HashSet::new();
-    for (title, text) in texts {
+    for (i, (title, text)) in items.iter().enumerate() {
+        let story = find(&mut parent, i);
         for h in shingles(title, text) {
-            if !seen.insert(h) {
-                repeated.insert(h);
+            match first_story.get(&h) {
+                Some(&s) if s != story => {
+                    repeated.insert(h);
+                }
+                Some(_) => {}
+                None => {
+                    first_story.insert(h, story);
+                }
             }
         }
     }
     repeated
+}
+
+/// Words that say nothing of which story a headline tells.
+const HEADLINE_NOISE: &[&str] = &[
+    "update", "updated", "the", "and", "for", "with", "from", "over", "after", "into", "says",
+    "said", "amid", "new", "live", "breaking", "urgent", "rises", "rise", "risen",
+];
+
+/// A headline's telling words: lower case, three letters or more, no
+/// figures (an update revises them), no `HEADLINE_NOISE`; each with
+/// whether it is a name (capitalised, not the headline's first word).
+fn headline_words(title: &str) -> Vec<(String, bool)> {
+    let mut w: Vec<(String, bool)> = title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .enumerate()
+        .filter(|(_, w)| w.chars().count() >= 3 && !w.chars().all(|c| c.is_numeric()))
+        .map(|(i, w)| {
+            let name = i > 0 && w.chars().next().is_some_and(char::is_uppercase);
+            (w.to_lowercase(), name)
+        })
+        .filter(|(w, _)| !HEADLINE_NOISE.contains(&w.as_str()))
+        .collect();
+    w.sort_unstable();
+    w.dedup_by(|a, b| a.0 == b.0);
+    w
+}
+
+/// Two headlines of one story: most telling words of the shorter in the
+/// other, and no name in one headline that the other item does not
+/// mention at all ("UPDATE 1-Iran summons Ukrainian envoy" and "Iran
+/// summons Ukrainian envoy"; "Drone debris injures two in Kyiv" and
+/// "…injures four in Kyiv"; "Finland closes last border crossing with
+/// Russia" and "Finland closes Vaalimaa crossing", whose texts name both;
+/// but not "Russia claims village near Pokrovsk" and "…near Huliaipole").
+fn one_headline(
+    (a, a_text): (&[(String, bool)], &HashSet<String>),
+    (b, b_text): (&[(String, bool)], &HashSet<String>),
+) -> bool {
+    let min = a.len().min(b.len());
+    if min < 3 {
+        return false;
+    }
+    let has =
+        |list: &[(String, bool)], w: &str| list.binary_search_by(|x| x.0.as_str().cmp(w)).is_ok();
+    let shared = a.iter().filter(|(w, _)| has(b, w)).count();
+    let other_name = a.iter().any(|(w, name)| *name && !b_text.contains(w))
+        || b.iter().any(|(w, name)| *name && !a_text.contains(w));
+    shared * 5 >= min * 3 && !other_name
 }
 
 /// FNV-1a: stable across runs and versions (std's hasher is not promised
@@ -173,7 +246,12 @@ pub fn group(links: &[Option<&str>], prints: &[Fingerprint]) -> Vec<usize> {
     for (i, link) in links.iter().enumerate().take(n) {
         if let Some(l) = link {
             match by_link.get(l) {
-                Some(&first) => union(&mut parent, first, i),
+                // Distinct events at one page (a status page, a live blog)
+                // are each their own story.
+                Some(&first) if same_at_link(&prints[first], &prints[i]) => {
+                    union(&mut parent, first, i)
+                }
+                Some(_) => {}
                 None => {
                     by_link.insert(l, i);
                 }

@@ -178,6 +178,8 @@ fn the_same_story_from_several_feeds_appears_once_with_also_in_links() {
     let mut c = m(3, "Same link, other feed", &["drones"], "z");
     c.feed = "ap".into();
     c.link = a.link.clone();
+    // A headline only: too short to compare, the shared link decides.
+    c.summary = String::new();
     let other = m(4, "A different story", &["drones"], "w");
     let ms = [a, b, c, other];
     let merged = merge_same_story(&ms, &Recent::new());
