@@ -137,7 +137,7 @@ fn precision_and_recall_on_the_test_sets() {
     let precision = tp as f64 / (tp + fp).max(1) as f64;
     let recall = tp as f64 / positives as f64;
     eprintln!(
-        "same story, both sets: precision {precision:.2} recall {recall:.2} (tp {tp}, fp {fp}, {positives} same pairs)"
+        "same story, all sets: precision {precision:.2} recall {recall:.2} (tp {tp}, fp {fp}, {positives} same pairs)"
     );
     for (kind, same, judged, name) in &p {
         if same != judged {
