@@ -243,11 +243,16 @@ pub struct SentStory {
 }
 
 /// Another copy of a story a digest shows once: where, and its link.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlsoIn {
     pub feed: String,
     pub title: String,
     pub link: Option<String>,
+    /// A later copy that says something the copy shown does not (an
+    /// update: a sentence added, a figure revised): when, and those
+    /// sentences. Empty for a plain copy.
+    pub updated: Option<DateTime<Utc>>,
+    pub changed: Vec<String>,
 }
 
 /// One row of `search` output.

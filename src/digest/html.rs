@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::attention;
 use super::coverage;
 use super::lang;
-use super::layout::{Entry, IN_ARTICLE, Layout, section_count, snippet, when};
+use super::layout::{Entry, IN_ARTICLE, Layout, local, section_count, snippet, when};
 use crate::model::{AlsoIn, MARK_END, MARK_START, MatchView};
 
 /// Grey for secondary text, dark enough to read (6:1 on white, past WCAG AA).
@@ -27,6 +27,7 @@ const DARK: &str = "<style>\
 body,.fw-body{background:#121212!important}\
 .fw{color:#e8eaed!important}\
 .fw-m{color:#bdc1c6!important}\
+.fw-c{color:#e8eaed!important}\
 .fw a{color:#8ab4f8!important}\
 .fw mark{background:#6b5900!important;color:#ffffff!important}\
 .fw-alert{color:#f28b82!important}\
@@ -105,12 +106,21 @@ fn sections(out: &mut String, l: &Layout<'_>) {
 fn reported(out: &mut String, l: &Layout<'_>) {
     if !l.reported.is_empty() {
         out.push_str(&format!(
-            "<h2 class=\"fw-m\" style=\"font-size:15px;margin:24px 0 8px 0;{MUTED}\">Already reported (later copies)</h2><ul class=\"fw-m\" style=\"font-size:14px;padding-left:20px;{MUTED}\">"
+            "<h2 class=\"fw-m\" style=\"font-size:15px;margin:24px 0 8px 0;{MUTED}\">{}</h2><ul class=\"fw-m\" style=\"font-size:14px;padding-left:20px;{MUTED}\">",
+            l.reported_title()
         ));
         for r in l.reported {
+            let changed = if r.changed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<br><span style=\"color:#202124\" class=\"fw-c\">What changed: {}</span>",
+                    escape(&r.changed.join(" "))
+                )
+            };
             let _ = write!(
                 out,
-                "<li>{}</li>",
+                "<li>{}{changed}</li>",
                 linked(&l.reported_line(r), r.view.link.as_deref())
             );
         }
@@ -128,7 +138,7 @@ pub(super) fn entry_html(m: &MatchView, tz: chrono_tz::Tz) -> String {
             marked(s)
         )
     });
-    let copies: String = m.also_in.iter().map(|c| also_in(c, m)).collect();
+    let copies: String = m.also_in.iter().map(|c| also_in(c, m, tz)).collect();
     format!(
         "<div{} style=\"margin:0 0 18px 0\"><div style=\"font-size:16px;font-weight:600;line-height:1.35\">{}</div>\
          <div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:2px 0 4px 0\">{} &middot; {} &middot; rules: {}</div>\
@@ -176,8 +186,21 @@ fn link_around(html: &str, link: Option<&str>) -> String {
 /// feed's copy (unless it is the very page the story links to).
 /// A headline word for word the one shown is not said again: the feed's
 /// name is the link then.
-fn also_in(copy: &AlsoIn, shown: &MatchView) -> String {
+fn also_in(copy: &AlsoIn, shown: &MatchView, tz: chrono_tz::Tz) -> String {
     let shown_link = shown.link.as_deref();
+    if let Some(at) = copy.updated {
+        let sentences: String = copy
+            .changed
+            .iter()
+            .map(|c| format!("<div class=\"fw-c\" style=\"font-size:14px;color:#202124;margin:2px 0 0 12px\">&ldquo;{}&rdquo;</div>", escape(c)))
+            .collect();
+        return format!(
+            "<div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:4px 0 0 0\">updated {} in {}: {}{sentences}</div>",
+            escape(&local(at, tz)),
+            escape(&copy.feed),
+            linked(&copy.title, copy.link.as_deref()),
+        );
+    }
     if copy.title == shown.title {
         let feed = match copy.link.as_deref() {
             Some(link) if Some(link) != shown_link => linked(&copy.feed, Some(link)),

@@ -33,8 +33,6 @@ pub(super) struct Layout<'a> {
     pub part: (usize, usize),
     pub sections: Vec<Section<'a>>,
     pub reported: &'a [Reported],
-    /// Items of the stories already reported, in the whole digest.
-    pub reported_items: usize,
     pub attention: Option<&'a Attention>,
     /// What the digest covered (the first part of a scheduled digest).
     pub coverage: Option<&'a Coverage>,
@@ -161,6 +159,28 @@ pub(super) fn section_count(section: &Section<'_>) -> String {
     }
 }
 
+/// What the later copies of stories already reported are: "1 update",
+/// "2 already reported", "1 update, 1 already reported" (an update says
+/// something the report did not).
+pub(super) fn reported_said(reported: &[Reported]) -> String {
+    let updates = reported.iter().filter(|r| !r.changed.is_empty()).count();
+    let copies: usize = reported
+        .iter()
+        .filter(|r| r.changed.is_empty())
+        .map(|r| items(&r.view))
+        .sum();
+    let mut said = Vec::new();
+    match updates {
+        0 => {}
+        1 => said.push("1 update".to_string()),
+        n => said.push(format!("{n} updates")),
+    }
+    if copies > 0 {
+        said.push(format!("{copies} already reported"));
+    }
+    said.join(", ")
+}
+
 /// "1 item", "3 items".
 pub(super) fn counted(n: usize) -> String {
     if n == 1 {
@@ -192,9 +212,9 @@ impl Layout<'_> {
                 if n == 1 { "item" } else { "items" }
             ),
         };
-        match self.reported_items {
-            0 => new,
-            n => format!("{new}, {n} already reported"),
+        match reported_said(self.reported) {
+            said if said.is_empty() => new,
+            said => format!("{new}, {said}"),
         }
     }
 
@@ -230,6 +250,15 @@ impl Layout<'_> {
             );
         }
         lines
+    }
+
+    /// The title of the section of stories already reported.
+    pub fn reported_title(&self) -> &'static str {
+        if self.reported.iter().any(|r| !r.changed.is_empty()) {
+            "Already reported (updates and later copies)"
+        } else {
+            "Already reported (later copies)"
+        }
     }
 
     /// How an already reported story is said: where and when it was.

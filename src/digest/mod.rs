@@ -100,7 +100,6 @@ pub fn render(r: &Request<'_>) -> Vec<Rendered> {
                 part: (i + 1, count),
                 sections: layout::sections(&views, r.rules),
                 reported: if last { &reported } else { &[] },
-                reported_items: reported.iter().map(|x| layout::items(&x.view)).sum(),
                 attention: (last && !r.attention.is_empty()).then_some(r.attention),
                 coverage: r.coverage.filter(|_| first),
                 news: (first && !r.news.is_empty()).then_some(r.news),
@@ -170,11 +169,10 @@ fn subject(
         .replace("{rules}", &rules.join(", "));
     let mut sources = sources_said(r);
     if items == 0 && !reported.is_empty() {
-        let n: usize = reported.iter().map(|x| layout::items(&x.view)).sum();
         if !sources.is_empty() {
             sources.push_str("; ");
         }
-        let _ = write!(sources, "{n} already reported");
+        sources.push_str(&layout::reported_said(reported));
     }
     if !sources.is_empty() {
         let _ = write!(subject, " ({sources})");

@@ -236,6 +236,67 @@ pub fn same_at_link(a: &Fingerprint, b: &Fingerprint) -> bool {
         || similarity(&a.all, &b.all) >= THRESHOLD
 }
 
+/// The sentences of `text` that `known` (sorted shingle hashes of another
+/// version, `Fingerprint::all`) does not have: what an update adds or
+/// changes ("injured four people" where it said two). At most `limit`,
+/// each whole; only within the first `MAX_WORDS` words, which is all that
+/// `known` covers. The feed's `boilerplate` (left out of `known`) is no
+/// change.
+pub fn changed_sentences(
+    text: &str,
+    known: &[u64],
+    boilerplate: &HashSet<u64>,
+    limit: usize,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen_words = 0;
+    for sentence in sentences(text) {
+        let words: Vec<String> = words(sentence, "").collect();
+        seen_words += words.len();
+        if seen_words > MAX_WORDS || out.len() >= limit {
+            break;
+        }
+        if words.len() < 3 {
+            continue;
+        }
+        let hashes: Vec<u64> = words.windows(3).map(|w| fnv1a(&w.join(" "))).collect();
+        let known_here = hashes
+            .iter()
+            .filter(|h| known.binary_search(h).is_ok() || boilerplate.contains(h))
+            .count();
+        // A sentence an update left alone is all there; one with a figure
+        // or a clause changed loses the shingles around the change.
+        if known_here < hashes.len() {
+            out.push(sentence.trim().to_string());
+        }
+    }
+    out
+}
+
+/// A text's sentences: ended by `.`, `!` or `?` before a space and a
+/// capital letter, a digit or a quote (not "a.m. on" or "U.S. envoy").
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        if matches!(c, '.' | '!' | '?')
+            && chars.get(k + 1).is_some_and(|(_, n)| n.is_whitespace())
+            && chars
+                .get(k + 2)
+                .is_some_and(|(_, n)| n.is_uppercase() || n.is_numeric() || *n == '"' || *n == '(')
+        {
+            let end = i + c.len_utf8();
+            out.push(&text[start..end]);
+            start = end;
+        }
+    }
+    if start < text.len() && !text[start..].trim().is_empty() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
 /// Groups items that are the same story. `links[i]` and `prints[i]`
 /// describe item `i`; returns, for every item, the index of the first item
 /// of its group (itself when it starts one).

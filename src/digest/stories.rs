@@ -21,6 +21,8 @@ pub type Recent = HashMap<String, Vec<(String, String)>>;
 pub(super) struct Story {
     pub view: MatchView,
     pub prints: Vec<(Option<String>, Fingerprint)>,
+    /// The boilerplate of the shown copy's feed (what is no change).
+    pub boilerplate: HashSet<u64>,
 }
 
 /// A pending story a digest reported already, and that report.
@@ -28,7 +30,12 @@ pub(super) struct Story {
 pub(super) struct Reported {
     pub view: MatchView,
     pub earlier: SentStory,
+    /// What this copy says that the report did not (an update), if anything.
+    pub changed: Vec<String>,
 }
+
+/// The most sentences said of what an update changed.
+const CHANGED_SHOWN: usize = 3;
 
 /// Merges every copy of the same story into one entry (see `stories`).
 pub fn merge_same_story(matches: &[MatchView], recent: &Recent) -> Vec<MatchView> {
@@ -63,8 +70,12 @@ pub(super) fn stories(matches: &[MatchView], recent: &Recent) -> Vec<Story> {
     let mut stories: Vec<Story> = groups
         .iter()
         .map(|g| {
-            let (view, order) = shown(matches, g);
+            let (view, order) = shown(matches, g, &boilerplate);
             Story {
+                boilerplate: boilerplate
+                    .get(view.feed.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
                 view,
                 prints: order
                     .iter()
@@ -102,7 +113,11 @@ fn boilerplate<'a>(matches: &'a [MatchView], recent: &'a Recent) -> HashMap<&'a 
 
 /// One group's entry: its fullest copy, with the others as `also_in`; and
 /// the copies in that order (the shown one first).
-fn shown(matches: &[MatchView], group: &[usize]) -> (MatchView, Vec<usize>) {
+fn shown(
+    matches: &[MatchView],
+    group: &[usize],
+    boilerplate: &HashMap<&str, HashSet<u64>>,
+) -> (MatchView, Vec<usize>) {
     let fullest = group
         .iter()
         .copied()
@@ -116,6 +131,7 @@ fn shown(matches: &[MatchView], group: &[usize]) -> (MatchView, Vec<usize>) {
         })
         .unwrap_or(group[0]);
     let mut shown = matches[fullest].clone();
+    let shown_text = same_story::shingles(&shown.title, &shown.summary);
     let mut order = vec![fullest];
     for &i in group.iter().filter(|&&i| i != fullest) {
         order.push(i);
@@ -127,10 +143,25 @@ fn shown(matches: &[MatchView], group: &[usize]) -> (MatchView, Vec<usize>) {
             }
         }
         shown.fetched_at = shown.fetched_at.min(m.fetched_at);
+        // A later copy that says what the shown one does not is an update.
+        let later = m.published.is_some() && m.published > shown.published;
+        let changed = if later {
+            let none = HashSet::new();
+            same_story::changed_sentences(
+                &m.summary,
+                &shown_text,
+                boilerplate.get(m.feed.as_str()).unwrap_or(&none),
+                CHANGED_SHOWN,
+            )
+        } else {
+            Vec::new()
+        };
         shown.also_in.push(AlsoIn {
             feed: m.feed.clone(),
             title: m.title.clone(),
             link: m.link.clone(),
+            updated: m.published.filter(|_| !changed.is_empty()),
+            changed,
         });
     }
     (shown, order)
@@ -165,6 +196,14 @@ pub(super) fn reported(
         });
         match earlier {
             Some(e) => reported.push(Reported {
+                // Its text, not its headline: a late copy's edited headline
+                // is no news (the line shows it anyway).
+                changed: same_story::changed_sentences(
+                    &story.view.summary,
+                    &e.shingles,
+                    &story.boilerplate,
+                    CHANGED_SHOWN,
+                ),
                 view: story.view,
                 earlier: e.clone(),
             }),

@@ -435,6 +435,66 @@ fn entries_are_ordered_by_the_time_they_show() {
     assert!(text.contains("2024-06-24 06:00"), "{text}");
 }
 
+/// A feed's update of a story is shown under it with what it changed,
+/// not as a story of its own; an update of a story already reported says
+/// what changed on its "already reported" line.
+#[test]
+fn an_update_says_what_it_changed() {
+    let at = |h| Utc.with_ymd_and_hms(2024, 6, 24, h, 0, 0).single();
+    let two = "Falling debris from a Russian drone shot down over Kyiv's Obolon district injured two people and damaged a nine-storey residential building early on Wednesday, the head of the city military administration said. Fires broke out on the top floors and were put out by 5 a.m. Residents of 40 flats were evacuated.";
+    let four = "Falling debris from a Russian drone shot down over Kyiv's Obolon district injured four people and damaged a nine-storey residential building early on Wednesday, the head of the city military administration said. Fires broke out on the top floors and were put out by 5 a.m. Residents of 40 flats were evacuated.";
+    let mut first = m(1, "Drone debris injures two in Kyiv", &["drones"], "x");
+    first.summary = format!("{two} Schools in the district are closed.");
+    first.published = at(5);
+    let mut later = m(2, "Drone debris injures four in Kyiv", &["drones"], "x");
+    later.summary = four.into();
+    later.published = at(8);
+    let r = render_all(&[later.clone(), first.clone()]);
+    let text = squash(&r[0].text);
+    assert!(
+        text.contains("feedwatch digest \"d\": 2 new items"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("* Drone debris").count(),
+        1,
+        "one story: {text}"
+    );
+    assert!(
+        text.contains(
+            "+ updated 2024-06-24 08:00 UTC in kyiv-independent: Drone debris injures four in Kyiv"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("injured four people"), "what changed: {text}");
+    assert!(
+        r[0].html
+            .contains("updated 2024-06-24 08:00 UTC in kyiv-independent")
+    );
+
+    // The first went out yesterday; the update comes alone.
+    let mut run = Run::new(&[]);
+    run.sent = vec![sent(
+        &first.title,
+        &first.summary,
+        "https://e.org/1",
+        at(6).unwrap(),
+    )];
+    let r = run.render(std::slice::from_ref(&later));
+    let text = squash(&r[0].text);
+    assert!(text.contains("no new items, 1 update"), "{text}");
+    assert!(
+        text.contains("Already reported (updates and later copies)"),
+        "{text}"
+    );
+    assert_eq!(r[0].subject, "1 (1 update)".replacen("1 ", "0 ", 1));
+    assert!(
+        text.contains("What changed: Falling debris from a Russian drone shot down over Kyiv's Obolon district injured four people"),
+        "{text}"
+    );
+    assert!(r[0].html.contains("What changed: "));
+}
+
 #[test]
 fn the_parts_remember_every_copy_they_report() {
     let ms = [m(1, "A", &["r"], "x"), m(2, "B", &["r"], "y")];
@@ -496,6 +556,7 @@ fn a_copy_at_the_same_page_is_not_linked_twice() {
         feed: "europe-today".into(),
         title: "Brussels seals sanctions".into(),
         link: story.link.clone(),
+        ..Default::default()
     });
     let r = render_all(&[story]);
     assert!(
@@ -520,6 +581,7 @@ fn an_identical_headline_is_not_repeated() {
         feed: "betawire".into(),
         title: "Drone strike hits Odesa port".into(),
         link: Some("https://betawire.example/odesa".into()),
+        ..Default::default()
     });
     let r = render_all(&[story]);
     assert_eq!(
@@ -692,6 +754,7 @@ fn html_is_phone_friendly_and_carries_nothing_remote() {
         feed: "f".into(),
         title: "t2".into(),
         link: Some("https://e.org/b".into()),
+        ..Default::default()
     });
     let r = render_all(&[evil, m(2, "u", &["r"], "y")]);
     let html = &r[0].html;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::attention;
 use super::coverage;
-use super::layout::{Entry, IN_ARTICLE, Layout, section_count, snippet, when};
+use super::layout::{Entry, IN_ARTICLE, Layout, local, section_count, snippet, when};
 use crate::model::{MARK_END, MARK_START, MatchView};
 
 pub(super) fn text(l: &Layout<'_>) -> String {
@@ -40,12 +40,19 @@ pub(super) fn text(l: &Layout<'_>) -> String {
         }
     }
     if !l.reported.is_empty() {
-        let title = "Already reported (later copies)";
+        let title = l.reported_title();
         let _ = write!(out, "\n{title}\n{}\n", "-".repeat(title.len()));
         for r in l.reported {
             out.push_str(&wrap(&l.reported_line(r), "* ", "  "));
             if let Some(link) = &r.view.link {
                 let _ = writeln!(out, "  {link}");
+            }
+            if !r.changed.is_empty() {
+                out.push_str(&wrap(
+                    &format!("What changed: {}", r.changed.join(" ")),
+                    "  ",
+                    "  ",
+                ));
             }
         }
     }
@@ -83,10 +90,15 @@ fn full(out: &mut String, m: &MatchView, l: &Layout<'_>) {
     }
     for copy in &m.also_in {
         // A headline word for word the one above is not said again.
-        let line = if copy.title == m.title {
-            format!("also in {}", copy.feed)
-        } else {
-            format!("also in {}: {}", copy.feed, copy.title)
+        let line = match (copy.updated, copy.title == m.title) {
+            (Some(at), _) => format!(
+                "updated {} in {}: {}",
+                local(at, l.tz),
+                copy.feed,
+                copy.title
+            ),
+            (None, true) => format!("also in {}", copy.feed),
+            (None, false) => format!("also in {}: {}", copy.feed, copy.title),
         };
         out.push_str(&wrap(&line, "  + ", "    "));
         match &copy.link {
@@ -95,6 +107,13 @@ fn full(out: &mut String, m: &MatchView, l: &Layout<'_>) {
             }
             Some(_) => out.push_str("    (the same page)\n"),
             None => {}
+        }
+        for sentence in &copy.changed {
+            out.push_str(&wrap(
+                &format!("\u{201c}{sentence}\u{201d}"),
+                "    ",
+                "    ",
+            ));
         }
     }
 }

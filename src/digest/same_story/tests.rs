@@ -246,3 +246,21 @@ fn grouping_the_first_set_finds_its_pairs() {
     assert_eq!(joined, n, "only {joined} of {n} pairs grouped");
     assert_eq!(wrongly, 0, "different stories grouped together");
 }
+
+#[test]
+fn what_an_update_changed_is_its_new_or_revised_sentences() {
+    let original = "Falling debris from a Russian drone injured two people in Kyiv's Obolon district early on Wednesday, the city administration said. Fires broke out on the top floors and were put out by 5 a.m. (Reporting by Olena Harmash)";
+    let update = "Falling debris from a Russian drone injured four people in Kyiv's Obolon district early on Wednesday, the city administration said. Fires broke out on the top floors and were put out by 5 a.m. Two of the injured were taken to hospital. (Reporting by Olena Harmash)";
+    let known = shingles("Drone debris injures two in Kyiv", original);
+    let sign_off: HashSet<u64> = shingles("", "(Reporting by Olena Harmash)")
+        .into_iter()
+        .collect();
+    assert_eq!(
+        changed_sentences(update, &known, &sign_off, 5),
+        [
+            "Falling debris from a Russian drone injured four people in Kyiv's Obolon district early on Wednesday, the city administration said.",
+            "Two of the injured were taken to hospital."
+        ]
+    );
+    assert!(changed_sentences(original, &known, &sign_off, 5).is_empty());
+}
