@@ -11,6 +11,7 @@ mod html;
 mod lang;
 mod layout;
 pub mod same_story;
+mod snippet;
 mod stories;
 mod text;
 

@@ -275,7 +275,7 @@ pub fn changed_sentences(
 
 /// A text's sentences: ended by `.`, `!` or `?` before a space and a
 /// capital letter, a digit or a quote (not "a.m. on" or "U.S. envoy").
-fn sentences(text: &str) -> Vec<&str> {
+pub(super) fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let chars: Vec<(usize, char)> = text.char_indices().collect();
@@ -295,6 +295,17 @@ fn sentences(text: &str) -> Vec<&str> {
         out.push(&text[start..]);
     }
     out
+}
+
+/// The share of `text`'s word 3-shingles that are in `boilerplate` (0.0
+/// for a text too short to have any).
+pub(super) fn boilerplate_share(text: &str, boilerplate: &HashSet<u64>) -> f64 {
+    let words: Vec<String> = words(text, "").collect();
+    let hashes: Vec<u64> = words.windows(3).map(|w| fnv1a(&w.join(" "))).collect();
+    if hashes.is_empty() {
+        return 0.0;
+    }
+    hashes.iter().filter(|h| boilerplate.contains(h)).count() as f64 / hashes.len() as f64
 }
 
 /// Groups items that are the same story. `links[i]` and `prints[i]`

@@ -70,7 +70,13 @@ pub(super) fn stories(matches: &[MatchView], recent: &Recent) -> Vec<Story> {
     let mut stories: Vec<Story> = groups
         .iter()
         .map(|g| {
-            let (view, order) = shown(matches, g, &boilerplate);
+            let (mut view, order) = shown(matches, g, &boilerplate);
+            if let Some(own) = boilerplate
+                .get(view.feed.as_str())
+                .and_then(|b| super::snippet::own_news(&view, b))
+            {
+                view.snippet = own;
+            }
             Story {
                 boilerplate: boilerplate
                     .get(view.feed.as_str())

@@ -495,6 +495,63 @@ fn an_update_says_what_it_changed() {
     assert!(r[0].html.contains("What changed: "));
 }
 
+/// Two wire stories whose FTS5 snippet was the background paragraph the
+/// wire puts in every drone story: each shows a sentence of its own news
+/// with the matched words instead.
+#[test]
+fn a_snippet_shows_the_items_own_news_not_its_feeds_background() {
+    let background = "Moscow has launched thousands of Shahed drones, first supplied by Iran in 2022 and now built in Russia, at Ukrainian cities and energy sites.";
+    let marked_background = "Moscow has launched thousands of Shahed \u{2}drones\u{3}, first supplied by Iran in 2022 and now built in Russia, at Ukrainian cities and energy sites.";
+    let mut a = m(
+        1,
+        "Ukraine says Russia launched 120 drones overnight",
+        &["drones"],
+        marked_background,
+    );
+    a.feed = "globalwire".into();
+    a.summary = format!(
+        "Russia launched 120 drones and two ballistic missiles at Ukraine overnight, Ukraine's air force said on Saturday, of which 98 were shot down. {background}"
+    );
+    let mut b = m(
+        2,
+        "Romania scrambles jets as drone crosses into its airspace",
+        &["drones"],
+        marked_background,
+    );
+    b.feed = "globalwire".into();
+    b.summary = format!(
+        "Romania scrambled two F-16 fighter jets on Saturday after a drone entered its airspace near the Danube, the defence ministry said. {background}"
+    );
+    let mut run = Run::new(&[a.clone(), b.clone()]);
+    run.recent.insert(
+        "globalwire".into(),
+        vec![
+            (a.title.clone(), a.summary.clone()),
+            (b.title.clone(), b.summary.clone()),
+            (
+                "Kyiv shoots down drones headed for power plant".into(),
+                format!("Air defences shot down 14 drones near Kyiv overnight. {background}"),
+            ),
+        ],
+    );
+    let r = run.render(&[a, b]);
+    let text = &r[0].text;
+    assert!(
+        !text.contains("first supplied by Iran"),
+        "the background is not the snippet: {text}"
+    );
+    assert!(
+        text.contains("Russia launched 120 *drones* and two"),
+        "{text}"
+    );
+    assert!(
+        squash(text).contains("after a *drone* entered its airspace")
+            || squash(text).contains("after a drone entered"),
+        "{text}"
+    );
+    assert!(r[0].html.contains("launched 120 <mark"), "{}", r[0].html);
+}
+
 #[test]
 fn the_parts_remember_every_copy_they_report() {
     let ms = [m(1, "A", &["r"], "x"), m(2, "B", &["r"], "y")];
