@@ -1,6 +1,6 @@
 //! Digest stage: what a digest says of its own sources (README, "Coverage
-//! and outages"). A scheduled digest opens with what it covered — from
-//! when to when, feeds read, items checked, new matches, articles that
+//! and outages"). A scheduled digest opens with what it covered — feeds
+//! read (the time it covers is under its heading), items checked, new matches, articles that
 //! could not be read — so that a quiet day reads differently from dead
 //! feeds; an immediate digest opens with the outages of its feeds that
 //! have just begun or ended. Shared lines for both renderings, as
@@ -16,19 +16,8 @@ use super::text::wrap;
 use crate::model::{Coverage, SourceNews};
 
 /// The coverage block's lines; `matches` is the items this digest carries.
-fn coverage_lines(
-    c: &Coverage,
-    matches: usize,
-    now: chrono::DateTime<chrono::Utc>,
-    tz: Tz,
-) -> Vec<String> {
-    let mut lines = vec![match c.from {
-        Some(from) => format!("Covers {} to {}.", local(from, tz), local(now, tz)),
-        None => format!(
-            "Covers everything up to {} (its feeds have not been read yet).",
-            local(now, tz)
-        ),
-    }];
+fn coverage_lines(c: &Coverage, matches: usize) -> Vec<String> {
+    let mut lines = Vec::new();
     let mut read = format!("Feeds read: {} of {}", c.read, c.feeds);
     if !c.unread.is_empty() {
         let _ = write!(read, " (not read: {})", c.unread.join(", "));
@@ -78,26 +67,12 @@ fn news_lines(n: &SourceNews, tz: Tz) -> Vec<String> {
 const COVERAGE_TITLE: &str = "What this digest covered";
 const NEWS_TITLE: &str = "Sources";
 
-pub(super) fn coverage_text(
-    c: &Coverage,
-    matches: usize,
-    now: chrono::DateTime<chrono::Utc>,
-    tz: Tz,
-) -> String {
-    block_text(COVERAGE_TITLE, &coverage_lines(c, matches, now, tz))
+pub(super) fn coverage_text(c: &Coverage, matches: usize) -> String {
+    block_text(COVERAGE_TITLE, &coverage_lines(c, matches))
 }
 
-pub(super) fn coverage_html(
-    c: &Coverage,
-    matches: usize,
-    now: chrono::DateTime<chrono::Utc>,
-    tz: Tz,
-) -> String {
-    block_html(
-        COVERAGE_TITLE,
-        &coverage_lines(c, matches, now, tz),
-        "#3c4043",
-    )
+pub(super) fn coverage_html(c: &Coverage, matches: usize) -> String {
+    block_html(COVERAGE_TITLE, &coverage_lines(c, matches), "#3c4043")
 }
 
 pub(super) fn news_text(n: &SourceNews, tz: Tz) -> String {

@@ -49,6 +49,11 @@ pub(super) fn html(l: &Layout<'_>) -> String {
         "<h1 style=\"font-size:20px;margin:0 0 12px 0\">{}</h1>",
         escape(&l.heading())
     );
+    let _ = writeln!(
+        out,
+        "<p class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:0 0 8px 0\">{}</p>",
+        escape(&l.window_line())
+    );
     if let Some(part) = l.part_line() {
         let _ = writeln!(
             out,
@@ -60,7 +65,7 @@ pub(super) fn html(l: &Layout<'_>) -> String {
         out.push_str(&coverage::news_html(n, l.tz));
     }
     if let Some(c) = l.coverage {
-        out.push_str(&coverage::coverage_html(c, l.total_items, l.now, l.tz));
+        out.push_str(&coverage::coverage_html(c, l.total_items));
     }
     sections(&mut out, l);
     reported(&mut out, l);

@@ -218,6 +218,23 @@ impl Layout<'_> {
         }
     }
 
+    /// The time the digest covers: from its last message to now for a
+    /// scheduled one (its coverage), the poll that found its items for an
+    /// immediate one.
+    pub fn window_line(&self) -> String {
+        match self.coverage {
+            Some(c) => match c.from {
+                Some(from) => format!(
+                    "From {} to {}",
+                    local(from, self.tz),
+                    local(self.now, self.tz)
+                ),
+                None => format!("Up to {}", local(self.now, self.tz)),
+            },
+            None => format!("As of {}", local(self.now, self.tz)),
+        }
+    }
+
     /// "Part 2 of 3 (4 of the 11 items)", for a digest in several messages.
     pub fn part_line(&self) -> Option<String> {
         let (index, total) = self.part;

@@ -109,8 +109,8 @@ fn every_rule_has_its_section_and_an_item_is_in_full_once() {
     assert_eq!(r[0].match_ids, vec![1, 2, 3]);
     let text = &r[0].text;
     assert!(
-        text.starts_with("feedwatch digest \"d\": 3 new items\n"),
-        "{text}"
+        text.starts_with("feedwatch digest \"d\": 3 new items\nAs of 2024-06-24 13:00 EEST\n"),
+        "the heading, then the time it covers: {text}"
     );
     assert!(text.contains("iran (2 items)\n--------------\n"), "{text}");
     assert!(

@@ -12,6 +12,7 @@ use crate::model::{MARK_END, MARK_START, MatchView};
 pub(super) fn text(l: &Layout<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", l.heading());
+    let _ = writeln!(out, "{}", l.window_line());
     if let Some(part) = l.part_line() {
         let _ = writeln!(out, "{part}");
     }
@@ -19,7 +20,7 @@ pub(super) fn text(l: &Layout<'_>) -> String {
         out.push_str(&coverage::news_text(n, l.tz));
     }
     if let Some(c) = l.coverage {
-        out.push_str(&coverage::coverage_text(c, l.total_items, l.now, l.tz));
+        out.push_str(&coverage::coverage_text(c, l.total_items));
     }
     for section in &l.sections {
         let heading = format!("{} ({})", section.rule, section_count(section));

@@ -141,6 +141,10 @@ async fn an_outage_is_told_when_it_begins_and_ends_and_every_digest_says_what_it
     step(&ctx, Tick::Digest("morning".into())).await;
     let morning = &inbox.one();
     assert!(morning.contains("What this digest covered"), "{morning}");
+    assert!(
+        morning.contains("feedwatch digest \"morning\": 2 new items From 20"),
+        "the time it covers under the heading: {morning}"
+    );
     assert!(morning.contains("Feeds read: 2 of 2."), "{morning}");
     assert!(
         morning.contains("New items checked against the rules: 5."),
