@@ -102,6 +102,13 @@ fn sections(out: &mut String, l: &Layout<'_>) {
                         escape(under)
                     );
                 }
+                Entry::More { feed, items } => {
+                    let _ = writeln!(
+                        out,
+                        "<div class=\"fw-m\" style=\"margin:0 0 12px 0;font-size:14px;{MUTED}\">{}</div>",
+                        escape(&l.more_line(section.rule, feed, *items))
+                    );
+                }
             }
         }
     }

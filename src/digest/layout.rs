@@ -5,6 +5,8 @@
 //! the section of each other rule it matched, as a line pointing there.
 //! Counts are items: a story with two copies is two items. Pure.
 
+use std::collections::HashMap;
+
 use chrono_tz::Tz;
 
 use super::stories::Reported;
@@ -62,6 +64,8 @@ pub(super) enum Entry<'a> {
         story: &'a MatchView,
         under: &'a str,
     },
+    /// A firehose feed's stories past `FIREHOSE`: how many items.
+    More { feed: &'a str, items: usize },
 }
 
 /// Items a story stands for: the copy shown and the copies listed.
@@ -116,14 +120,17 @@ pub(super) fn sections<'a>(stories: &[&'a MatchView], rules: &'a [String]) -> Ve
                 .collect();
             // The items the section shows in full (a story and its other
             // copies), and those it points to under another rule: the first
-            // add up, over the sections, to the digest's count.
+            // add up, over the sections, to the digest's count (a feed's
+            // stories past its cap are counted where they are said).
             let (mut full, mut pointers) = (0, 0);
             for e in &entries {
                 match e {
                     Entry::Full(s) => full += items(s),
                     Entry::Pointer { .. } => pointers += 1,
+                    Entry::More { .. } => {}
                 }
             }
+            let entries = capped(entries);
             Section {
                 rule,
                 items: full,
@@ -132,6 +139,38 @@ pub(super) fn sections<'a>(stories: &[&'a MatchView], rules: &'a [String]) -> Ve
             }
         })
         .collect()
+}
+
+/// Stories of one feed shown in full in one section, at most: a firehose
+/// feed (a live blog, an aggregator) must not bury the others; the rest
+/// is said in one line with the search that lists them.
+pub(super) const FIREHOSE: usize = 8;
+
+/// `entries` with each feed's stories in full past `FIREHOSE` said in one
+/// line, after the last one shown (they are the feed's oldest).
+fn capped(entries: Vec<Entry<'_>>) -> Vec<Entry<'_>> {
+    let mut shown: HashMap<&str, usize> = HashMap::new();
+    let mut more: Vec<(&str, usize)> = Vec::new();
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        if let Entry::Full(s) = &e {
+            let n = shown.entry(s.feed.as_str()).or_default();
+            *n += 1;
+            if *n > FIREHOSE {
+                match more.iter_mut().find(|(f, _)| *f == s.feed) {
+                    Some((_, k)) => *k += items(s),
+                    None => more.push((s.feed.as_str(), items(s))),
+                }
+                continue;
+            }
+        }
+        out.push(e);
+    }
+    out.extend(
+        more.into_iter()
+            .map(|(feed, items)| Entry::More { feed, items }),
+    );
+    out
 }
 
 /// What a section's heading counts: "3 items", "2 items, and 1 under
@@ -233,6 +272,23 @@ impl Layout<'_> {
             },
             None => format!("As of {}", local(self.now, self.tz)),
         }
+    }
+
+    /// The line that says a firehose feed's other stories in `section`,
+    /// with the search that lists them.
+    pub fn more_line(&self, rule: &str, feed: &str, items: usize) -> String {
+        let since = match self.coverage.and_then(|c| c.from) {
+            Some(from) => {
+                let hours = (self.now - from).num_hours().max(0) + 1;
+                format!("{hours}h")
+            }
+            None => "1d".into(),
+        };
+        format!(
+            "{items} more {} from {feed}: feedwatch search --rule {rule} --since {since} --limit {}",
+            if items == 1 { "item" } else { "items" },
+            items + FIREHOSE
+        )
     }
 
     /// "Part 2 of 3 (4 of the 11 items)", for a digest in several messages.

@@ -234,7 +234,8 @@ fn the_same_story_from_several_feeds_appears_once_with_also_in_links() {
 }
 
 /// The harder same-story set as one digest's matches: whatever is merged,
-/// every item is in the digest, shown in full or linked under "also in".
+/// every item is in the digest, shown in full, linked under "also in", or
+/// past its feed's cap and said by the line with the search for them.
 #[test]
 fn every_match_appears_in_its_digest_in_full_or_as_also_in() {
     #[derive(serde::Deserialize)]
@@ -280,11 +281,17 @@ fn every_match_appears_in_its_digest_in_full_or_as_also_in() {
     let parts = run.render(&items);
     let text: String = parts.iter().map(|p| p.text.as_str()).collect();
     let html: String = parts.iter().map(|p| p.html.as_str()).collect();
+    // Shown, linked, or past its feed's cap in a section and said by the
+    // line that gives the search for them.
     for m in &items {
         let link = m.link.as_deref().unwrap();
-        assert!(text.contains(link), "{link} is missing from the text part");
+        let capped = format!("from {}: feedwatch search", m.feed);
         assert!(
-            html.contains(&escape(link)),
+            text.contains(link) || text.contains(&capped),
+            "{link} is missing from the text part"
+        );
+        assert!(
+            html.contains(&escape(link)) || html.contains(&capped),
             "{link} is missing from the HTML part"
         );
     }
@@ -550,6 +557,50 @@ fn a_snippet_shows_the_items_own_news_not_its_feeds_background() {
         "{text}"
     );
     assert!(r[0].html.contains("launched 120 <mark"), "{}", r[0].html);
+}
+
+/// A firehose feed is capped: its stories past the cap are one line with
+/// the search that lists them, counted and delivered all the same; the
+/// other feeds' stories are all shown.
+#[test]
+fn a_firehose_feed_is_capped_with_the_search_for_the_rest() {
+    let mut ms: Vec<MatchView> = (1..=12)
+        .map(|i| {
+            let mut x = m(i, &format!("Live: update number {i}"), &["r"], "x");
+            x.feed = "liveblog".into();
+            x.summary = format!("entry {i} of the blog, with words of its own number {i}");
+            x.published = Utc.with_ymd_and_hms(2024, 6, 24, 9, i as u32, 0).single();
+            x
+        })
+        .collect();
+    ms.push(m(13, "Wire story", &["r"], "y"));
+    ms.push(m(14, "Another wire story", &["r"], "z"));
+    let r = render_all(&ms);
+    assert_eq!(r.len(), 1);
+    let text = &r[0].text;
+    assert!(
+        text.starts_with("feedwatch digest \"d\": 14 new items"),
+        "{text}"
+    );
+    assert_eq!(text.matches("* Live: update number").count(), 8, "{text}");
+    assert!(
+        text.contains("* Wire story") && text.contains("* Another wire story"),
+        "{text}"
+    );
+    assert!(
+        squash(text).contains(
+            "* 4 more items from liveblog: feedwatch search --rule r --since 1d --limit 12"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Live: update number 12") && !text.contains("Live: update number 4\n"),
+        "the newest shown: {text}"
+    );
+    let mut ids = r[0].match_ids.clone();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=14).collect::<Vec<i64>>(), "all delivered");
+    assert!(r[0].html.contains("4 more items from liveblog"));
 }
 
 #[test]

@@ -37,6 +37,9 @@ pub(super) fn text(l: &Layout<'_>) -> String {
                     out.push_str(&wrap(&story.title, "* ", "  "));
                     out.push_str(&wrap(&format!("(in full under \"{under}\")"), "  ", "  "));
                 }
+                Entry::More { feed, items } => {
+                    out.push_str(&wrap(&l.more_line(section.rule, feed, *items), "* ", "  "));
+                }
             }
         }
     }
