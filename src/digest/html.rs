@@ -67,6 +67,9 @@ pub(super) fn html(l: &Layout<'_>) -> String {
     if let Some(c) = l.coverage {
         out.push_str(&coverage::coverage_html(c, l.total_items));
     }
+    if l.busy() {
+        top(&mut out, l);
+    }
     sections(&mut out, l);
     reported(&mut out, l);
     if let Some(a) = l.attention {
@@ -81,12 +84,47 @@ pub(super) fn html(l: &Layout<'_>) -> String {
     out
 }
 
+/// The top of a busy message: the stories told most, and links to the
+/// sections with their counts.
+fn top(out: &mut String, l: &Layout<'_>) {
+    let told = l.most_told();
+    if !told.is_empty() {
+        out.push_str("<h2 style=\"font-size:15px;margin:16px 0 8px 0\">Told most</h2><ul style=\"font-size:14px;padding-left:20px;margin:0 0 12px 0\">");
+        for (m, why) in told {
+            let _ = write!(
+                out,
+                "<li>{} <span class=\"fw-m\" style=\"{MUTED}\">({})</span></li>",
+                linked_marked(&m.title_marked, m.link.as_deref()),
+                escape(&why)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    let links: Vec<String> = l
+        .sections
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                "<a href=\"#section-{i}\" style=\"color:#0b57d0;text-decoration:underline\">{}</a> <span class=\"fw-m\" style=\"{MUTED}\">({})</span>",
+                escape(s.rule),
+                escape(&section_count(s))
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "<p style=\"font-size:14px;margin:0 0 12px 0\">Sections: {}</p>",
+        links.join(" &middot; ")
+    );
+}
+
 /// One section per rule: stories in full, pointers to where a story is.
 fn sections(out: &mut String, l: &Layout<'_>) {
-    for section in &l.sections {
+    for (i, section) in l.sections.iter().enumerate() {
         let _ = writeln!(
             out,
-            "<h2 style=\"font-size:15px;margin:20px 0 10px 0;padding-bottom:4px;border-bottom:1px solid #dadce0\">{} <span class=\"fw-m\" style=\"font-weight:normal;{MUTED}\">({})</span></h2>",
+            "<h2 id=\"section-{i}\" style=\"font-size:15px;margin:20px 0 10px 0;padding-bottom:4px;border-bottom:1px solid #dadce0\">{} <span class=\"fw-m\" style=\"font-weight:normal;{MUTED}\">({})</span></h2>",
             escape(section.rule),
             section_count(section)
         );

@@ -325,6 +325,48 @@ impl Layout<'_> {
         lines
     }
 
+    /// The stories told most (by the most outlets, or matched by the most
+    /// rules), at most three, for the top of a busy message: each with
+    /// what makes it so ("3 outlets, 2 rules"). Only stories told by two
+    /// outlets or matched by two rules or more.
+    pub fn most_told(&self) -> Vec<(&MatchView, String)> {
+        let mut stories: Vec<(&MatchView, usize, usize)> = Vec::new();
+        for section in &self.sections {
+            for e in &section.entries {
+                if let Entry::Full(m) = e {
+                    let mut feeds: Vec<&str> = vec![m.feed.as_str()];
+                    feeds.extend(m.also_in.iter().map(|a| a.feed.as_str()));
+                    feeds.sort_unstable();
+                    feeds.dedup();
+                    stories.push((m, feeds.len(), m.rules.len()));
+                }
+            }
+        }
+        stories.retain(|(_, outlets, rules)| *outlets > 1 || *rules > 1);
+        stories.sort_by_key(|(_, outlets, rules)| std::cmp::Reverse((*outlets, *rules)));
+        stories
+            .into_iter()
+            .take(3)
+            .map(|(m, outlets, rules)| {
+                let mut why = Vec::new();
+                if outlets > 1 {
+                    why.push(format!("{outlets} outlets"));
+                }
+                if rules > 1 {
+                    why.push(format!("{rules} rules"));
+                }
+                (m, why.join(", "))
+            })
+            .collect()
+    }
+
+    /// Whether the message is busy enough for a top block: several
+    /// sections, or more stories than a screen holds.
+    pub fn busy(&self) -> bool {
+        let stories: usize = self.sections.iter().map(|s| s.entries.len()).sum();
+        self.sections.len() > 2 || stories >= 8
+    }
+
     /// The title of the section of stories already reported.
     pub fn reported_title(&self) -> &'static str {
         if self.reported.iter().any(|r| !r.changed.is_empty()) {

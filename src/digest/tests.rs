@@ -603,6 +603,43 @@ fn a_firehose_feed_is_capped_with_the_search_for_the_rest() {
     assert!(r[0].html.contains("4 more items from liveblog"));
 }
 
+/// A busy message opens with the stories told most and the sections with
+/// their counts (linked in HTML); a short one does not.
+#[test]
+fn a_busy_digest_opens_with_the_stories_told_most_and_its_sections() {
+    let mut big = m(1, "Drones hit Odesa port", &["drones", "odesa"], "x");
+    big.also_in.push(AlsoIn {
+        feed: "wire".into(),
+        title: "Odesa port hit by drones".into(),
+        link: Some("https://wire.example/1".into()),
+        ..Default::default()
+    });
+    let ms = [
+        big,
+        m(2, "Kyiv metro reopens", &["kyiv"], "y"),
+        m(3, "Sanctions on tankers", &["sanctions"], "z"),
+    ];
+    let r = render_all(&ms);
+    let text = &r[0].text;
+    assert!(
+        text.contains("Told most\n---------\n* Drones hit Odesa port (2 outlets, 2 rules)"),
+        "{text}"
+    );
+    assert!(
+        squash(text).contains("Sections: drones (2 items) · odesa (1 item under another rule) · kyiv (1 item) · sanctions (1 item)"),
+        "{text}"
+    );
+    assert!(
+        r[0].html.contains("<a href=\"#section-0\""),
+        "{}",
+        r[0].html
+    );
+    assert!(r[0].html.contains("<h2 id=\"section-0\""));
+    // One section, two stories: no top block.
+    let r = render_all(&[m(1, "A", &["r"], "x"), m(2, "B", &["r"], "y")]);
+    assert!(!r[0].text.contains("Sections:") && !r[0].text.contains("Told most"));
+}
+
 #[test]
 fn the_parts_remember_every_copy_they_report() {
     let ms = [m(1, "A", &["r"], "x"), m(2, "B", &["r"], "y")];

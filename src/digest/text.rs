@@ -22,6 +22,9 @@ pub(super) fn text(l: &Layout<'_>) -> String {
     if let Some(c) = l.coverage {
         out.push_str(&coverage::coverage_text(c, l.total_items));
     }
+    if l.busy() {
+        top(&mut out, l);
+    }
     for section in &l.sections {
         let heading = format!("{} ({})", section.rule, section_count(section));
         let _ = write!(
@@ -68,6 +71,29 @@ pub(super) fn text(l: &Layout<'_>) -> String {
         out.push_str(&wrap(&line, "", ""));
     }
     out
+}
+
+/// The top of a busy message: the stories told most, and the sections
+/// with their counts.
+fn top(out: &mut String, l: &Layout<'_>) {
+    let told = l.most_told();
+    if !told.is_empty() {
+        let title = "Told most";
+        let _ = write!(out, "\n{title}\n{}\n", "-".repeat(title.len()));
+        for (m, why) in told {
+            out.push_str(&wrap(&format!("{} ({why})", m.title), "* ", "  "));
+        }
+    }
+    let sections: Vec<String> = l
+        .sections
+        .iter()
+        .map(|s| format!("{} ({})", s.rule, section_count(s)))
+        .collect();
+    out.push_str(&wrap(
+        &format!("Sections: {}", sections.join(" · ")),
+        "\n",
+        "",
+    ));
 }
 
 /// A story in full: title, link, where and when, the snippet, and a line
