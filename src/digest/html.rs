@@ -140,10 +140,24 @@ fn sections(out: &mut String, l: &Layout<'_>) {
                         escape(under)
                     );
                 }
-                Entry::More { feed, items } => {
+                Entry::More {
+                    feed,
+                    items,
+                    stories,
+                } => {
+                    let lines: String = stories
+                        .iter()
+                        .map(|m| {
+                            format!(
+                                "<li{}>{}</li>",
+                                lang::attr(&m.title, &m.summary),
+                                linked_marked(&m.title_marked, m.link.as_deref())
+                            )
+                        })
+                        .collect();
                     let _ = writeln!(
                         out,
-                        "<div class=\"fw-m\" style=\"margin:0 0 12px 0;font-size:14px;{MUTED}\">{}</div>",
+                        "<div style=\"margin:0 0 12px 0;font-size:14px\"><div class=\"fw-m\" style=\"{MUTED}\">{}</div><ul style=\"padding-left:20px;margin:4px 0 0 0\">{lines}</ul></div>",
                         escape(&l.more_line(section.rule, feed, *items))
                     );
                 }

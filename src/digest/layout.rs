@@ -64,8 +64,13 @@ pub(super) enum Entry<'a> {
         story: &'a MatchView,
         under: &'a str,
     },
-    /// A firehose feed's stories past `FIREHOSE`: how many items.
-    More { feed: &'a str, items: usize },
+    /// A firehose feed's stories past `FIREHOSE`: how many items, and the
+    /// stories, each said by its linked headline only.
+    More {
+        feed: &'a str,
+        items: usize,
+        stories: Vec<&'a MatchView>,
+    },
 }
 
 /// Items a story stands for: the copy shown and the copies listed.
@@ -143,33 +148,46 @@ pub(super) fn sections<'a>(stories: &[&'a MatchView], rules: &'a [String]) -> Ve
 
 /// Stories of one feed shown in full in one section, at most: a firehose
 /// feed (a live blog, an aggregator) must not bury the others; the rest
-/// is said in one line with the search that lists them.
+/// are a line each (the linked headline), under one that says how many and
+/// gives the search that lists them in full. Nothing is left out.
 pub(super) const FIREHOSE: usize = 8;
 
-/// `entries` with each feed's stories in full past `FIREHOSE` said in one
-/// line, after the last one shown (they are the feed's oldest).
+/// `entries` with each feed's stories in full past `FIREHOSE` said by
+/// their headlines, after the last one shown (they are the feed's oldest).
 fn capped(entries: Vec<Entry<'_>>) -> Vec<Entry<'_>> {
     let mut shown: HashMap<&str, usize> = HashMap::new();
-    let mut more: Vec<(&str, usize)> = Vec::new();
     let mut out = Vec::with_capacity(entries.len());
+    let mut more: Vec<Entry<'_>> = Vec::new();
     for e in entries {
         if let Entry::Full(s) = &e {
             let n = shown.entry(s.feed.as_str()).or_default();
             *n += 1;
             if *n > FIREHOSE {
-                match more.iter_mut().find(|(f, _)| *f == s.feed) {
-                    Some((_, k)) => *k += items(s),
-                    None => more.push((s.feed.as_str(), items(s))),
+                let found = more.iter_mut().find_map(|m| match m {
+                    Entry::More {
+                        feed,
+                        items: k,
+                        stories,
+                    } if *feed == s.feed => Some((k, stories)),
+                    _ => None,
+                });
+                match found {
+                    Some((k, stories)) => {
+                        *k += items(s);
+                        stories.push(s);
+                    }
+                    None => more.push(Entry::More {
+                        feed: s.feed.as_str(),
+                        items: items(s),
+                        stories: vec![s],
+                    }),
                 }
                 continue;
             }
         }
         out.push(e);
     }
-    out.extend(
-        more.into_iter()
-            .map(|(feed, items)| Entry::More { feed, items }),
-    );
+    out.extend(more);
     out
 }
 

@@ -235,7 +235,7 @@ fn the_same_story_from_several_feeds_appears_once_with_also_in_links() {
 
 /// The harder same-story set as one digest's matches: whatever is merged,
 /// every item is in the digest, shown in full, linked under "also in", or
-/// past its feed's cap and said by the line with the search for them.
+/// by its linked headline past its feed's cap.
 #[test]
 fn every_match_appears_in_its_digest_in_full_or_as_also_in() {
     #[derive(serde::Deserialize)]
@@ -281,17 +281,11 @@ fn every_match_appears_in_its_digest_in_full_or_as_also_in() {
     let parts = run.render(&items);
     let text: String = parts.iter().map(|p| p.text.as_str()).collect();
     let html: String = parts.iter().map(|p| p.html.as_str()).collect();
-    // Shown, linked, or past its feed's cap in a section and said by the
-    // line that gives the search for them.
     for m in &items {
         let link = m.link.as_deref().unwrap();
-        let capped = format!("from {}: feedwatch search", m.feed);
+        assert!(text.contains(link), "{link} is missing from the text part");
         assert!(
-            text.contains(link) || text.contains(&capped),
-            "{link} is missing from the text part"
-        );
-        assert!(
-            html.contains(&escape(link)) || html.contains(&capped),
+            html.contains(&escape(link)),
             "{link} is missing from the HTML part"
         );
     }
@@ -559,9 +553,9 @@ fn a_snippet_shows_the_items_own_news_not_its_feeds_background() {
     assert!(r[0].html.contains("launched 120 <mark"), "{}", r[0].html);
 }
 
-/// A firehose feed is capped: its stories past the cap are one line with
-/// the search that lists them, counted and delivered all the same; the
-/// other feeds' stories are all shown.
+/// A firehose feed is capped: its stories past the cap are a headline
+/// each, under a line with the search that lists them in full, counted and
+/// delivered all the same; the other feeds' stories are all in full.
 #[test]
 fn a_firehose_feed_is_capped_with_the_search_for_the_rest() {
     let mut ms: Vec<MatchView> = (1..=12)
@@ -594,9 +588,15 @@ fn a_firehose_feed_is_capped_with_the_search_for_the_rest() {
         "{text}"
     );
     assert!(
-        text.contains("Live: update number 12") && !text.contains("Live: update number 4\n"),
-        "the newest shown: {text}"
+        text.contains("* Live: update number 12"),
+        "the newest in full: {text}"
     );
+    // The rest by their headlines: nothing is left out.
+    assert!(
+        text.contains("  - Live: update number 4\n    https://e.org/4"),
+        "{text}"
+    );
+    assert_eq!(text.matches("Live: update number").count(), 12, "{text}");
     let mut ids = r[0].match_ids.clone();
     ids.sort_unstable();
     assert_eq!(ids, (1..=14).collect::<Vec<i64>>(), "all delivered");

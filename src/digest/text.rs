@@ -40,8 +40,18 @@ pub(super) fn text(l: &Layout<'_>) -> String {
                     out.push_str(&wrap(&story.title, "* ", "  "));
                     out.push_str(&wrap(&format!("(in full under \"{under}\")"), "  ", "  "));
                 }
-                Entry::More { feed, items } => {
+                Entry::More {
+                    feed,
+                    items,
+                    stories,
+                } => {
                     out.push_str(&wrap(&l.more_line(section.rule, feed, *items), "* ", "  "));
+                    for story in stories {
+                        out.push_str(&wrap(&story.title, "  - ", "    "));
+                        if let Some(link) = &story.link {
+                            let _ = writeln!(out, "    {link}");
+                        }
+                    }
                 }
             }
         }

@@ -123,6 +123,17 @@ fn quoted_ascii(mailboxes: &[Mailbox]) -> Option<String> {
         )),
         Some(_) => None,
     };
+    // Names lettre writes plainly or quoted ("feedwatch", "Duty desk")
+    // keep its form: only a name it would encode is written here.
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.');
+    let encoded_by_lettre = mailboxes.iter().any(|m| {
+        m.name
+            .as_deref()
+            .is_some_and(|n| n.is_ascii() && !n.chars().all(plain))
+    });
+    if !encoded_by_lettre {
+        return None;
+    }
     let all: Option<Vec<String>> = mailboxes.iter().map(one).collect();
     all.map(|a| a.join(", "))
 }
