@@ -100,6 +100,9 @@ fn top(out: &mut String, l: &Layout<'_>) {
         }
         out.push_str("</ul>\n");
     }
+    if l.sections.len() < 2 {
+        return;
+    }
     let links: Vec<String> = l
         .sections
         .iter()
@@ -158,7 +161,7 @@ fn sections(out: &mut String, l: &Layout<'_>) {
                     let _ = writeln!(
                         out,
                         "<div style=\"margin:0 0 12px 0;font-size:14px\"><div class=\"fw-m\" style=\"{MUTED}\">{}</div><ul style=\"padding-left:20px;margin:4px 0 0 0\">{lines}</ul></div>",
-                        escape(&l.more_line(section.rule, feed, *items))
+                        escape(&l.more_line(section.rule, feed, *items, stories))
                     );
                 }
             }

@@ -292,18 +292,24 @@ impl Layout<'_> {
         }
     }
 
-    /// The line that says a firehose feed's other stories in `section`,
-    /// with the search that lists them.
-    pub fn more_line(&self, rule: &str, feed: &str, items: usize) -> String {
-        let since = match self.coverage.and_then(|c| c.from) {
-            Some(from) => {
-                let hours = (self.now - from).num_hours().max(0) + 1;
-                format!("{hours}h")
-            }
-            None => "1d".into(),
-        };
+    /// The line that says a firehose feed's other `stories` in a section
+    /// of `rule`, with the search that lists them: back to the oldest of
+    /// them (search goes by the published time, else the fetch time).
+    pub fn more_line(
+        &self,
+        rule: &str,
+        feed: &str,
+        items: usize,
+        stories: &[&MatchView],
+    ) -> String {
+        let oldest = stories
+            .iter()
+            .map(|m| m.published.unwrap_or(m.fetched_at))
+            .min()
+            .unwrap_or(self.now);
+        let hours = (self.now - oldest).num_hours().max(0) + 1;
         format!(
-            "{items} more {} from {feed}: feedwatch search --rule {rule} --since {since} --limit {}",
+            "{items} more {} from {feed}: feedwatch search --rule {rule} --since {hours}h --limit {}",
             if items == 1 { "item" } else { "items" },
             items + FIREHOSE
         )

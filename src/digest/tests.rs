@@ -583,7 +583,7 @@ fn a_firehose_feed_is_capped_with_the_search_for_the_rest() {
     );
     assert!(
         squash(text).contains(
-            "* 4 more items from liveblog: feedwatch search --rule r --since 1d --limit 12"
+            "* 4 more items from liveblog: feedwatch search --rule r --since 1h --limit 12"
         ),
         "{text}"
     );

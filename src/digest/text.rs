@@ -45,7 +45,11 @@ pub(super) fn text(l: &Layout<'_>) -> String {
                     items,
                     stories,
                 } => {
-                    out.push_str(&wrap(&l.more_line(section.rule, feed, *items), "* ", "  "));
+                    out.push_str(&wrap(
+                        &l.more_line(section.rule, feed, *items, stories),
+                        "* ",
+                        "  ",
+                    ));
                     for story in stories {
                         out.push_str(&wrap(&story.title, "  - ", "    "));
                         if let Some(link) = &story.link {
@@ -93,6 +97,9 @@ fn top(out: &mut String, l: &Layout<'_>) {
         for (m, why) in told {
             out.push_str(&wrap(&format!("{} ({why})", m.title), "* ", "  "));
         }
+    }
+    if l.sections.len() < 2 {
+        return;
     }
     let sections: Vec<String> = l
         .sections
