@@ -208,6 +208,9 @@ pub struct MatchView {
     pub title: String,
     /// The title with the matched words between `MARK_START` and `MARK_END`.
     pub title_marked: String,
+    /// Each rule's own snippet (its words only), in rule order: a line
+    /// pointing to the item from another rule's section shows that rule's.
+    pub rule_snippets: Vec<(String, String)>,
     pub link: Option<String>,
     pub published: Option<DateTime<Utc>>,
     /// When feedwatch first stored it.

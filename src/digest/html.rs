@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::attention;
 use super::coverage;
 use super::lang;
-use super::layout::{Entry, IN_ARTICLE, Layout, local, section_count, snippet, when};
+use super::layout::{Entry, IN_ARTICLE, Layout, fragment, local, section_count, snippet, when};
 use crate::model::{AlsoIn, MARK_END, MARK_START, MatchView};
 
 /// Grey for secondary text, dark enough to read (6:1 on white, past WCAG AA).
@@ -137,9 +137,13 @@ fn sections(out: &mut String, l: &Layout<'_>) {
                 Entry::Pointer { story, under } => {
                     let _ = writeln!(
                         out,
-                        "<div style=\"margin:0 0 12px 0;font-size:14px\"><span{}>{}</span> <span class=\"fw-m\" style=\"font-size:14px;{MUTED}\">&middot; in full under &ldquo;{}&rdquo;</span></div>",
+                        "<div style=\"margin:0 0 12px 0;font-size:14px\"><span{}>{}</span>{} <span class=\"fw-m\" style=\"font-size:14px;{MUTED}\">&middot; in full under &ldquo;{}&rdquo;</span></div>",
                         lang::attr(&story.title, &story.summary),
                         linked_marked(&story.title_marked, story.link.as_deref()),
+                        fragment(story, section.rule).map_or(String::new(), |f| format!(
+                            "<div style=\"font-size:14px;line-height:1.45\">&ldquo;{}&rdquo;</div>",
+                            marked(&f)
+                        )),
                         escape(under)
                     );
                 }

@@ -238,6 +238,33 @@ pub(super) fn reported_said(reported: &[Reported]) -> String {
     said.join(", ")
 }
 
+/// A short fragment of `story`'s text around the first word `rule`
+/// marked, its words marked (from the rule's own snippet): what a line
+/// pointing to the story from `rule`'s section shows, so that the section
+/// says why the story is in it. `None` when the rule marked nothing there
+/// (its words are in the headline).
+pub(super) fn fragment(story: &MatchView, rule: &str) -> Option<String> {
+    const BEFORE: usize = 5;
+    const AFTER: usize = 9;
+    let (_, snippet) = story.rule_snippets.iter().find(|(r, _)| r == rule)?;
+    let words: Vec<&str> = snippet.split_whitespace().collect();
+    let first = words
+        .iter()
+        .position(|w| w.contains(crate::model::MARK_START))?;
+    let start = first.saturating_sub(BEFORE);
+    let end = (first + AFTER + 1).min(words.len());
+    let mut out = words[start..end].join(" ");
+    // Marks never open in one word and close in another, so the cut
+    // leaves them whole; the ellipses say where it is.
+    if start > 0 && !out.starts_with('…') {
+        out.insert(0, '…');
+    }
+    if end < words.len() && !out.ends_with('…') {
+        out.push('…');
+    }
+    Some(out)
+}
+
 /// "1 item", "3 items".
 pub(super) fn counted(n: usize) -> String {
     if n == 1 {

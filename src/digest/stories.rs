@@ -148,6 +148,11 @@ fn shown(
                 shown.rules.push(rule.clone());
             }
         }
+        for (rule, snippet) in &m.rule_snippets {
+            if !shown.rule_snippets.iter().any(|(r, _)| r == rule) {
+                shown.rule_snippets.push((rule.clone(), snippet.clone()));
+            }
+        }
         shown.fetched_at = shown.fetched_at.min(m.fetched_at);
         // A later copy that says what the shown one does not is an update.
         let later = m.published.is_some() && m.published > shown.published;

@@ -16,6 +16,10 @@ fn m(id: i64, title: &str, rules: &[&str], snippet: &str) -> MatchView {
         feed: "kyiv-independent".into(),
         title: title.into(),
         title_marked: title.into(),
+        rule_snippets: rules
+            .iter()
+            .map(|r| (r.to_string(), snippet.to_string()))
+            .collect(),
         link: Some(format!("https://e.org/{id}?a=1&b=2")),
         published: Utc.with_ymd_and_hms(2024, 6, 24, 9, 30, 0).single(),
         fetched_at: Utc.with_ymd_and_hms(2024, 6, 24, 9, 35, 0).unwrap(),
@@ -90,13 +94,22 @@ fn render_all(matches: &[MatchView]) -> Vec<Rendered> {
 
 #[test]
 fn every_rule_has_its_section_and_an_item_is_in_full_once() {
-    let ms = [
-        m(
-            1,
-            "Ukraine and Iran talk",
-            &["iran", "ukraine"],
-            "talks on \u{2}Iranian\u{3} \u{2}drones\u{3}",
+    let mut talk = m(
+        1,
+        "Ukraine and Iran talk",
+        &["iran", "ukraine"],
+        "talks on \u{2}Iranian\u{3} \u{2}drones\u{3}",
+    );
+    // Each rule's own snippet: the pointer under "ukraine" shows its words.
+    talk.rule_snippets = vec![
+        ("iran".into(), "talks on \u{2}Iranian\u{3} drones".into()),
+        (
+            "ukraine".into(),
+            "the envoys of \u{2}Ukraine\u{3} met in Oman on Monday for talks on drones that lasted six hours".into(),
         ),
+    ];
+    let ms = [
+        talk,
         m(2, "Tehran", &["iran"], "x"),
         m(3, "Kyiv", &["ukraine"], "y"),
     ];
@@ -123,8 +136,8 @@ fn every_rule_has_its_section_and_an_item_is_in_full_once() {
         "in full once: {text}"
     );
     assert!(
-        text.contains("* Ukraine and Iran talk\n  (in full under \"iran\")"),
-        "a pointer in the other rule's section: {text}"
+        text.contains("* Ukraine and Iran talk\n  \u{201c}the envoys of *Ukraine* met in Oman on Monday for talks on drones…\u{201d}\n  (in full under \"iran\")"),
+        "a pointer in the other rule's section, with that rule's words: {text}"
     );
     assert!(text.contains("2024-06-24 12:30 EEST"), "{text}");
     assert!(text.contains("rules: iran, ukraine"), "{text}");
@@ -139,7 +152,15 @@ fn every_rule_has_its_section_and_an_item_is_in_full_once() {
     assert!(html.contains(
         "ukraine <span class=\"fw-m\" style=\"font-weight:normal;color:#5f6368\">(1 item, and 1 under another rule)</span>"
     ));
-    assert_eq!(html.matches("<mark").count(), 2, "both rules' words, once");
+    assert_eq!(
+        html.matches("<mark").count(),
+        3,
+        "both rules' words in the entry, the pointer's rule's in its fragment"
+    );
+    assert!(
+        html.contains("&ldquo;the envoys of <mark style=\"background:#fff2a8;color:#202124\">Ukraine</mark> met"),
+        "{html}"
+    );
     assert!(html.contains("in full under &ldquo;iran&rdquo;"), "{html}");
     assert!(
         html.contains("href=\"https://e.org/1?a=1&amp;b=2\""),

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::attention;
 use super::coverage;
-use super::layout::{Entry, IN_ARTICLE, Layout, local, section_count, snippet, when};
+use super::layout::{Entry, IN_ARTICLE, Layout, fragment, local, section_count, snippet, when};
 use crate::model::{MARK_END, MARK_START, MatchView};
 
 pub(super) fn text(l: &Layout<'_>) -> String {
@@ -38,6 +38,13 @@ pub(super) fn text(l: &Layout<'_>) -> String {
                 Entry::Full(m) => full(&mut out, m, l),
                 Entry::Pointer { story, under } => {
                     out.push_str(&wrap(&story.title, "* ", "  "));
+                    if let Some(f) = fragment(story, section.rule) {
+                        out.push_str(&wrap(
+                            &format!("\u{201c}{}\u{201d}", starred(&f)),
+                            "  ",
+                            "  ",
+                        ));
+                    }
                     out.push_str(&wrap(&format!("(in full under \"{under}\")"), "  ", "  "));
                 }
                 Entry::More {

@@ -32,3 +32,9 @@ CREATE TABLE outages_told (
     since  INTEGER NOT NULL,
     PRIMARY KEY (digest, feed)
 ) WITHOUT ROWID;
+
+-- Each match's snippet with its own rule's words only: the snippet keeps
+-- the words of every rule of its digest that matched the item, and a line
+-- pointing to the item under another rule shows a fragment with this
+-- rule's words (README, "Delivery"). NULL for matches made before.
+ALTER TABLE matches ADD COLUMN rule_snippet TEXT;

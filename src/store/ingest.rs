@@ -249,8 +249,8 @@ fn record_matches(
     reports: &mut [IngestReport],
 ) -> Result<()> {
     let mut insert = conn.prepare_cached(
-        "INSERT INTO matches(item_id, rule, digest, snippet, title_marked, created_at, in_article)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO matches(item_id, rule, digest, snippet, title_marked, created_at, in_article, rule_snippet)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(item_id, rule) DO NOTHING",
     )?;
     let mut counted = HashSet::new();
@@ -267,7 +267,8 @@ fn record_matches(
             m.snippet,
             m.title,
             to_ts(now),
-            m.in_article
+            m.in_article,
+            m.rule_snippet
         ])?;
         if counted.insert(m.item_id)
             && let Some(report) = reports.get_mut(m.batch)

@@ -30,6 +30,9 @@ pub(super) struct Found<'r> {
     pub batch: usize,
     pub rule: &'r CompiledRule,
     pub snippet: String,
+    /// The snippet with this rule's words only (`snippet` gets the words of
+    /// every rule of the digest that matched).
+    pub rule_snippet: String,
     /// The title with the matched words marked.
     pub title: String,
     /// Found in the item's article only, not in what the feed gave.
@@ -94,6 +97,7 @@ pub(super) fn match_candidates<'r>(
             item_id: c.item_id,
             batch: c.batch,
             rule,
+            rule_snippet: snippet.clone(),
             snippet,
             title,
             in_article,

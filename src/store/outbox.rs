@@ -52,7 +52,8 @@ impl Store {
     pub fn pending(&self, digest: &str) -> Result<Vec<MatchView>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT m.id, m.item_id, m.rule, m.snippet, i.feed, i.title, i.link, i.published, i.summary,
-                    i.fetched_at, coalesce(m.title_marked, i.title), m.in_article
+                    i.fetched_at, coalesce(m.title_marked, i.title), m.in_article,
+                    coalesce(m.rule_snippet, m.snippet)
              FROM matches m JOIN items i ON i.id = m.item_id
              WHERE m.digest = ?1 AND m.outbox_id IS NULL
              ORDER BY coalesce(i.published, i.fetched_at) DESC, i.id, m.id",
@@ -74,6 +75,7 @@ impl Store {
                 fetched_at: from_ts(r.get(9)?).unwrap_or_default(),
                 title_marked: r.get(10)?,
                 in_article: r.get(11)?,
+                rule_snippets: vec![(r.get(2)?, r.get(12)?)],
                 also_in: Vec::new(),
             })
         })?;
@@ -84,6 +86,7 @@ impl Store {
                 Some(last) if last.item_id == row.item_id => {
                     last.match_ids.extend(row.match_ids);
                     last.rules.extend(row.rules);
+                    last.rule_snippets.extend(row.rule_snippets);
                     // In the article only if every rule found it only there.
                     last.in_article &= row.in_article;
                 }

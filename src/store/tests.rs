@@ -1304,6 +1304,24 @@ fn marks_are_the_words_of_this_digests_rules_only() {
         !snippet.contains("[Tehran]"),
         "another digest's word: {snippet}"
     );
+    // Each rule keeps its own snippet too, for the line pointing to the
+    // item from its section.
+    let own: Vec<(String, String)> = flash[0]
+        .rule_snippets
+        .iter()
+        .map(|(r, s)| (r.clone(), marked(s)))
+        .collect();
+    assert_eq!(own.len(), 2, "{own:?}");
+    assert!(
+        own.iter()
+            .any(|(r, s)| r == "strikes" && s.contains("[Kyiv]") && !s.contains("[drone]")),
+        "{own:?}"
+    );
+    assert!(
+        own.iter()
+            .any(|(r, s)| r == "drones" && s.contains("[drone]") && !s.contains("[Kyiv]")),
+        "{own:?}"
+    );
     let desk = s.pending("desk").unwrap();
     let snippet = marked(&desk[0].snippet);
     assert!(snippet.contains("[Tehran]"), "{snippet}");

@@ -592,7 +592,12 @@ fn the_daemon_runs_cron_and_immediate_digests_and_re_arms_its_schedules() {
             "schedule    = \"*/15 * * * *\"",
             "schedule    = \"* * * * * *\"",
         )
-        .replace("schedule = \"0 7 * * *\"", "schedule = \"* * * * * *\"")
+        // Every second, and only with news: a quiet day every second would
+        // fill the maildir.
+        .replace(
+            "schedule = \"0 7 * * *\"",
+            "schedule = \"* * * * * *\"\nsend_when_quiet = false",
+        )
         + "[[rules]]\nname = \"unveils\"\nquery = 'unveils'\ndigest = \"now\"\n\
            [[digests]]\nname = \"now\"\nschedule = \"immediate\"\nto = [\"desk@example.org\"]\n";
     std::fs::write(&config, text).unwrap();
