@@ -173,10 +173,24 @@ pub struct DigestConfig {
     pub schedule: DigestSchedule,
     pub to: Vec<String>,
     pub subject: String,
+    /// The name a reader sees in its heading ("Morning digest").
+    pub title: String,
     /// A scheduled digest is sent even when nothing matched and all its
     /// feeds are well, with what it covered (README, "Coverage and
     /// outages").
     pub send_when_quiet: bool,
+}
+
+/// A digest's title when the config gives none: its name as a reader
+/// would write it ("morning" → "Morning digest", "iran-watch" → "Iran watch
+/// digest").
+pub fn default_title(name: &str) -> String {
+    let spaced = name.replace(['-', '_'], " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(c) => format!("{}{} digest", c.to_uppercase(), chars.as_str()),
+        None => "Digest".into(),
+    }
 }
 
 impl Config {

@@ -97,5 +97,6 @@ pub struct RawDigest {
     pub schedule: Option<S<String>>,
     pub to: Option<Vec<S<String>>>,
     pub subject: Option<S<String>>,
+    pub title: Option<S<String>>,
     pub send_when_quiet: Option<S<bool>>,
 }

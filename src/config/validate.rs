@@ -447,6 +447,17 @@ impl<'a> Validator<'a> {
                         .subject
                         .as_ref()
                         .map_or(DEFAULT_SUBJECT.to_string(), |s| s.get_ref().clone()),
+                    title: d.title.as_ref().map_or_else(
+                        || super::default_title(d.name.get_ref()),
+                        // One line: it is also the page's <title>.
+                        |t| {
+                            t.get_ref()
+                                .split(char::is_control)
+                                .filter(|p| !p.trim().is_empty())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        },
+                    ),
                     send_when_quiet: d.send_when_quiet.as_ref().is_none_or(|q| *q.get_ref()),
                 });
             }
@@ -459,6 +470,7 @@ impl<'a> Validator<'a> {
                     schedule: DigestSchedule::Cron(Box::new(s)),
                     to: default_to,
                     subject: DEFAULT_SUBJECT.into(),
+                    title: super::default_title(DEFAULT_DIGEST),
                     send_when_quiet: true,
                 });
             }

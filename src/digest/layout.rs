@@ -27,6 +27,8 @@ pub struct Footer {
 /// section's are its entries and their copies' lines, and a pointer line.
 pub(super) struct Layout<'a> {
     pub digest: &'a str,
+    /// The digest's title, for the heading.
+    pub title: &'a str,
     pub tz: Tz,
     /// Items in this message, and in the whole digest.
     pub items: usize,
@@ -289,10 +291,10 @@ impl Layout<'_> {
     /// The message's first line: what it is and how much it holds.
     pub fn heading(&self) -> String {
         let new = match self.total_items {
-            0 => format!("feedwatch digest \"{}\": no new items", self.digest),
+            0 => format!("{}: no new items", self.title),
             n => format!(
-                "feedwatch digest \"{}\": {n} new {}",
-                self.digest,
+                "{}: {n} new {}",
+                self.title,
                 if n == 1 { "item" } else { "items" }
             ),
         };

@@ -35,6 +35,8 @@ const HTML_BUDGET: usize = 90_000;
 /// Everything a digest run is made from.
 pub struct Request<'a> {
     pub name: &'a str,
+    /// The name the reader sees in the heading ("Morning digest").
+    pub title: &'a str,
     /// The subject, with `{count}`, `{items}`, `{digest}` and `{rules}`.
     pub subject: &'a str,
     pub tz: Tz,
@@ -95,6 +97,7 @@ pub fn render(r: &Request<'_>) -> Vec<Rendered> {
             let views: Vec<&MatchView> = part.iter().map(|s| &s.view).collect();
             let l = Layout {
                 digest: r.name,
+                title: r.title,
                 tz: r.tz,
                 items: views.iter().map(|v| layout::items(v)).sum(),
                 total_items,

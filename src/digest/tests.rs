@@ -62,6 +62,7 @@ impl Run {
     fn render(&self, matches: &[MatchView]) -> Vec<Rendered> {
         render(&Request {
             name: "d",
+            title: "D digest",
             subject: self.subject,
             tz: self.tz,
             rules: &self.rules,
@@ -122,7 +123,7 @@ fn every_rule_has_its_section_and_an_item_is_in_full_once() {
     assert_eq!(r[0].match_ids, vec![1, 2, 3]);
     let text = &r[0].text;
     assert!(
-        text.starts_with("feedwatch digest \"d\": 3 new items\nAs of 2024-06-24 13:00 EEST\n"),
+        text.starts_with("D digest: 3 new items\nAs of 2024-06-24 13:00 EEST\n"),
         "the heading, then the time it covers: {text}"
     );
     assert!(text.contains("iran (2 items)\n--------------\n"), "{text}");
@@ -174,11 +175,7 @@ fn the_subject_reads_right_for_one_and_for_many() {
     let mut run = Run::new(&one);
     run.subject = "feedwatch: {count} new {items}";
     assert_eq!(run.render(&one)[0].subject, "feedwatch: 1 new item");
-    assert!(
-        run.render(&one)[0]
-            .text
-            .starts_with("feedwatch digest \"d\": 1 new item")
-    );
+    assert!(run.render(&one)[0].text.starts_with("D digest: 1 new item"));
     let two = [m(1, "A", &["r"], "x"), m(2, "B", &["r"], "y")];
     assert_eq!(run.render(&two)[0].subject, "feedwatch: 2 new items");
 }
@@ -380,7 +377,7 @@ fn a_later_copy_of_a_story_already_reported_is_listed_as_such_not_as_new() {
     assert!(
         only[0]
             .text
-            .starts_with("feedwatch digest \"d\": no new items, 1 already reported"),
+            .starts_with("D digest: no new items, 1 already reported"),
         "{}",
         only[0].text
     );
@@ -411,8 +408,7 @@ fn a_new_event_at_the_link_of_a_story_already_reported_is_news() {
     let r = run.render(std::slice::from_ref(&event));
     assert_eq!(r.len(), 1);
     assert!(
-        r[0].text
-            .starts_with("feedwatch digest \"d\": 1 new item\n"),
+        r[0].text.starts_with("D digest: 1 new item\n"),
         "{}",
         r[0].text
     );
@@ -473,10 +469,7 @@ fn an_update_says_what_it_changed() {
     later.published = at(8);
     let r = render_all(&[later.clone(), first.clone()]);
     let text = squash(&r[0].text);
-    assert!(
-        text.contains("feedwatch digest \"d\": 2 new items"),
-        "{text}"
-    );
+    assert!(text.contains("D digest: 2 new items"), "{text}");
     assert_eq!(
         text.matches("* Drone debris").count(),
         1,
@@ -593,10 +586,7 @@ fn a_firehose_feed_is_capped_with_the_search_for_the_rest() {
     let r = render_all(&ms);
     assert_eq!(r.len(), 1);
     let text = &r[0].text;
-    assert!(
-        text.starts_with("feedwatch digest \"d\": 14 new items"),
-        "{text}"
-    );
+    assert!(text.starts_with("D digest: 14 new items"), "{text}");
     assert_eq!(text.matches("* Live: update number").count(), 8, "{text}");
     assert!(
         text.contains("* Wire story") && text.contains("* Another wire story"),

@@ -258,6 +258,7 @@ async fn render(
     let rules: Vec<String> = ctx.config.rules.iter().map(|r| r.name.clone()).collect();
     let parts = digest::render(&digest::Request {
         name: &digest.name,
+        title: &digest.title,
         subject: &digest.subject,
         tz: ctx.config.timezone,
         rules: &rules,

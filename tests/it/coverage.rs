@@ -142,7 +142,7 @@ async fn an_outage_is_told_when_it_begins_and_ends_and_every_digest_says_what_it
     let morning = &inbox.one();
     assert!(morning.contains("What this digest covered"), "{morning}");
     assert!(
-        morning.contains("feedwatch digest \"morning\": 2 new items From 20"),
+        morning.contains("Morning digest: 2 new items From 20"),
         "the time it covers under the heading: {morning}"
     );
     assert!(morning.contains("Feeds read: 2 of 2."), "{morning}");
@@ -256,10 +256,7 @@ async fn a_quiet_day_is_sent_by_default_with_what_was_read() {
     step(&ctx, Tick::Digest("morning".into())).await;
     let quiet = &inbox.one();
     assert_eq!(subject(quiet), "feedwatch: 0 new items");
-    assert!(
-        quiet.contains("feedwatch digest \"morning\": no new items"),
-        "{quiet}"
-    );
+    assert!(quiet.contains("Morning digest: no new items"), "{quiet}");
     assert!(quiet.contains("Feeds read: 2 of 2."), "{quiet}");
     assert!(
         quiet.contains("New items checked against the rules: 2."),
