@@ -388,7 +388,7 @@ fn a_display_name_with_parentheses_is_taken_as_written() {
 #[test]
 fn a_digest_has_a_title_for_its_reader() {
     let text = format!(
-        "{MINIMAL}[[digests]]\nname = \"iran-watch\"\n[[digests]]\nname = \"flash\"\ntitle = \"Kyiv strikes\\nnow\"\n"
+        "{MINIMAL}[[digests]]\nname = \"iran-watch\"\n[[digests]]\nname = \"flash\"\ntitle = \"Kyiv strikes\\nnow\"\n[[digests]]\nname = \"default\"\n"
     );
     let c = parse(&text, Path::new("/x.toml"), None).unwrap();
     assert_eq!(c.digests[0].title, "Iran watch digest");
