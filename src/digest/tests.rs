@@ -451,6 +451,12 @@ fn entries_are_ordered_by_the_time_they_show() {
     );
     assert!(kharkiv < odesa, "09:00 before 06:00: {text}");
     assert!(text.contains("2024-06-24 06:00"), "{text}");
+    let html = &r[0].html;
+    assert!(
+        html.find("Kharkiv metro reopens").unwrap()
+            < html.find("Odesa region loses power").unwrap(),
+        "{html}"
+    );
 }
 
 /// A feed's update of a story is shown under it with what it changed,

@@ -714,3 +714,42 @@ async fn distinct_events_at_one_link_are_each_delivered() {
     );
     assert!(setup.store().pending("flash").unwrap().is_empty());
 }
+
+/// Marks are per digest, in both parts of the message: the flash digest's
+/// rule marks its words, and another digest's rule that matched the same
+/// item marks nothing there.
+#[tokio::test]
+async fn a_digest_marks_its_own_rules_words_only() {
+    let feeds = FeedServer::start().await;
+    feeds.route(
+        "/feed.xml",
+        Route::feed(
+            "<rss version=\"2.0\"><channel><title>k</title><item><guid>1</guid><title>Kyiv drone attack</title>\
+             <description>A drone hit Kyiv at night; Tehran denied sending it.</description></item></channel></rss>",
+        ),
+    );
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        &format!(
+            "[[feeds]]\nname = \"k\"\nurl = \"{}\"\n\
+             [[rules]]\nname = \"kyiv-strikes\"\nquery = 'kyiv'\ndigest = \"flash\"\n\
+             [[rules]]\nname = \"iran\"\nquery = 'tehran'\ndigest = \"desk\"\n\
+             [[digests]]\nname = \"flash\"\nschedule = \"immediate\"\n\
+             [[digests]]\nname = \"desk\"\nschedule = \"0 7 * * *\"\n",
+            feeds.url("/feed.xml")
+        ),
+    );
+    let ctx = setup.context();
+    pipeline::poll_all(&ctx).await;
+    let flash = decode_quoted_printable(&dry_text(&ctx, "flash").await);
+    let (text, html) = flash.split_once("Content-Type: text/html").unwrap();
+    assert!(
+        text.contains("*Kyiv*") && !text.contains("*Tehran*"),
+        "{text}"
+    );
+    assert!(html.contains(">Kyiv</mark>"), "{html}");
+    assert!(
+        !html.contains(">Tehran</mark>"),
+        "another digest's word: {html}"
+    );
+}
