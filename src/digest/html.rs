@@ -155,8 +155,10 @@ fn sections(out: &mut String, l: &Layout<'_>) {
                     let lines: String = stories
                         .iter()
                         .map(|m| {
+                            let copies: String =
+                                m.also_in.iter().map(|c| also_in(c, m, l.tz)).collect();
                             format!(
-                                "<li{}>{}</li>",
+                                "<li{}>{}{copies}</li>",
                                 lang::attr(&m.title, &m.summary),
                                 linked_marked(&m.title_marked, m.link.as_deref())
                             )

@@ -587,12 +587,20 @@ fn a_firehose_feed_is_capped_with_the_search_for_the_rest() {
             x
         })
         .collect();
+    // An old story past the cap carries a copy of another feed: it is
+    // listed too.
+    ms[0].also_in.push(AlsoIn {
+        feed: "mirror".into(),
+        title: "Mirror of update one".into(),
+        link: Some("https://mirror.example/1".into()),
+        ..Default::default()
+    });
     ms.push(m(13, "Wire story", &["r"], "y"));
     ms.push(m(14, "Another wire story", &["r"], "z"));
     let r = render_all(&ms);
     assert_eq!(r.len(), 1);
     let text = &r[0].text;
-    assert!(text.starts_with("D digest: 14 new items"), "{text}");
+    assert!(text.starts_with("D digest: 15 new items"), "{text}");
     assert_eq!(text.matches("* Live: update number").count(), 8, "{text}");
     assert!(
         text.contains("* Wire story") && text.contains("* Another wire story"),
@@ -600,7 +608,7 @@ fn a_firehose_feed_is_capped_with_the_search_for_the_rest() {
     );
     assert!(
         squash(text).contains(
-            "* 4 more items from liveblog: feedwatch search --rule r --since 1h --limit 12"
+            "* 5 more items from liveblog: feedwatch search --rule r --since 1h --limit 13"
         ),
         "{text}"
     );
@@ -614,10 +622,15 @@ fn a_firehose_feed_is_capped_with_the_search_for_the_rest() {
         "{text}"
     );
     assert_eq!(text.matches("Live: update number").count(), 12, "{text}");
+    assert!(
+        text.contains("    + also in mirror: Mirror of update one\n      https://mirror.example/1"),
+        "{text}"
+    );
+    assert!(r[0].html.contains("https://mirror.example/1"));
     let mut ids = r[0].match_ids.clone();
     ids.sort_unstable();
     assert_eq!(ids, (1..=14).collect::<Vec<i64>>(), "all delivered");
-    assert!(r[0].html.contains("4 more items from liveblog"));
+    assert!(r[0].html.contains("5 more items from liveblog"));
 }
 
 /// A busy message opens with the stories told most and the sections with

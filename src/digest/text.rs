@@ -62,6 +62,26 @@ pub(super) fn text(l: &Layout<'_>) -> String {
                         if let Some(link) = &story.link {
                             let _ = writeln!(out, "    {link}");
                         }
+                        // Its other copies too: nothing is left out.
+                        for copy in &story.also_in {
+                            let line = match copy.updated {
+                                Some(at) => format!(
+                                    "updated {} in {}: {}",
+                                    local(at, l.tz),
+                                    copy.feed,
+                                    copy.title
+                                ),
+                                None => format!("also in {}: {}", copy.feed, copy.title),
+                            };
+                            out.push_str(&wrap(&line, "    + ", "      "));
+                            if let Some(link) = copy
+                                .link
+                                .as_ref()
+                                .filter(|c| story.link.as_ref() != Some(*c))
+                            {
+                                let _ = writeln!(out, "      {link}");
+                            }
+                        }
                     }
                 }
             }
