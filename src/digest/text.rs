@@ -81,6 +81,13 @@ pub(super) fn text(l: &Layout<'_>) -> String {
                             {
                                 let _ = writeln!(out, "      {link}");
                             }
+                            for sentence in &copy.changed {
+                                out.push_str(&wrap(
+                                    &format!("\u{201c}{sentence}\u{201d}"),
+                                    "      ",
+                                    "      ",
+                                ));
+                            }
                         }
                     }
                 }
