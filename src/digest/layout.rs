@@ -218,11 +218,15 @@ pub(super) fn section_count(section: &Section<'_>) -> String {
     }
 }
 
-/// What the later copies of stories already reported are: "1 update",
-/// "2 already reported", "1 update, 1 already reported" (an update says
-/// something the report did not).
+/// What the later copies of stories already reported are, in items (as
+/// `status` counts them): "1 update", "2 already reported", "1 update, 1
+/// already reported" (an update says something the report did not).
 pub(super) fn reported_said(reported: &[Reported]) -> String {
-    let updates = reported.iter().filter(|r| !r.changed.is_empty()).count();
+    let updates: usize = reported
+        .iter()
+        .filter(|r| !r.changed.is_empty())
+        .map(|r| items(&r.view))
+        .sum();
     let copies: usize = reported
         .iter()
         .filter(|r| r.changed.is_empty())
@@ -256,8 +260,27 @@ pub(super) fn fragment(story: &MatchView, rule: &str) -> Option<String> {
     let start = first.saturating_sub(BEFORE);
     let end = (first + AFTER + 1).min(words.len());
     let mut out = words[start..end].join(" ");
-    // Marks never open in one word and close in another, so the cut
-    // leaves them whole; the ellipses say where it is.
+    // A phrase's mark spans words: one the cut opened or closed is closed
+    // or opened again, so that no mark runs on past the fragment.
+    let (mut depth, mut unopened) = (0usize, 0usize);
+    for c in out.chars() {
+        if c == crate::model::MARK_START {
+            depth += 1;
+        } else if c == crate::model::MARK_END {
+            if depth == 0 {
+                unopened += 1;
+            } else {
+                depth -= 1;
+            }
+        }
+    }
+    for _ in 0..unopened {
+        out.insert(0, crate::model::MARK_START);
+    }
+    for _ in 0..depth {
+        out.push(crate::model::MARK_END);
+    }
+    // The ellipses say where it is cut.
     if start > 0 && !out.starts_with('…') {
         out.insert(0, '…');
     }
@@ -337,6 +360,15 @@ impl Layout<'_> {
             .min()
             .unwrap_or(self.now);
         let hours = (self.now - oldest).num_hours().max(0) + 1;
+        // Quoted for a shell when the rule's name needs it.
+        let rule = if rule
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            rule.to_string()
+        } else {
+            format!("'{}'", rule.replace('\'', "'\\''"))
+        };
         format!(
             "{items} more {} from {feed}: feedwatch search --rule {rule} --since {hours}h --limit {}",
             if items == 1 { "item" } else { "items" },

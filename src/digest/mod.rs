@@ -126,7 +126,13 @@ pub fn render(r: &Request<'_>) -> Vec<Rendered> {
                 text: text::text(&l),
                 html: html::html(&l),
                 match_ids,
-                stories: stories::remember(part, r.name, r.now),
+                stories: {
+                    let mut told = stories::remember(part, r.name, r.now);
+                    if last {
+                        told.extend(stories::remember_updates(&reported, r.name, r.now));
+                    }
+                    told
+                },
             }
         })
         .collect()
@@ -172,7 +178,7 @@ fn subject(
         .replace("{digest}", r.name)
         .replace("{rules}", &rules.join(", "));
     let mut sources = sources_said(r);
-    if items == 0 && !reported.is_empty() {
+    if !reported.is_empty() {
         if !sources.is_empty() {
             sources.push_str("; ");
         }

@@ -103,11 +103,31 @@ pub fn boilerplate<'a>(texts: impl IntoIterator<Item = (&'a str, &'a str)>) -> H
     let heads: Vec<Vec<(String, bool)>> = items.iter().map(|(t, _)| headline_words(t)).collect();
     let texts: Vec<HashSet<String>> = items.iter().map(|(t, x)| words(t, x).collect()).collect();
     let mut parent: Vec<usize> = (0..items.len()).collect();
-    for a in 0..items.len() {
-        for b in a + 1..items.len() {
-            if one_headline((&heads[a], &texts[a]), (&heads[b], &texts[b])) {
-                union(&mut parent, a, b);
-            }
+    // Only headlines that share a telling word are compared, and a word in
+    // more than `MAX_POSTINGS` headlines tells nothing: linear in the
+    // number of items, however many a digest holds.
+    let mut by_word: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, head) in heads.iter().enumerate() {
+        for (w, _) in head {
+            by_word.entry(w.as_str()).or_default().push(i);
+        }
+    }
+    let mut pairs: Vec<(usize, usize)> = by_word
+        .values()
+        .filter(|l| l.len() > 1 && l.len() <= MAX_POSTINGS)
+        .flat_map(|l| {
+            l.iter()
+                .enumerate()
+                .flat_map(move |(k, &a)| l[k + 1..].iter().map(move |&b| (a, b)))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    for (a, b) in pairs {
+        if find(&mut parent, a) != find(&mut parent, b)
+            && one_headline((&heads[a], &texts[a]), (&heads[b], &texts[b]))
+        {
+            union(&mut parent, a, b);
         }
     }
     let mut first_story: HashMap<u64, usize> = HashMap::new();
@@ -240,16 +260,18 @@ pub fn same_at_link(a: &Fingerprint, b: &Fingerprint) -> bool {
 /// version, `Fingerprint::all`) does not have: what an update adds or
 /// changes ("injured four people" where it said two). At most `limit`,
 /// each whole; only within the first `MAX_WORDS` words, which is all that
-/// `known` covers. The feed's `boilerplate` (left out of `known`) is no
-/// change.
+/// `known` (with `known_title`, the title it was made with) covers. The
+/// feed's `boilerplate` (left out of `known`) is no change.
 pub fn changed_sentences(
     text: &str,
-    known: &[u64],
+    (known, known_title): (&[u64], &str),
     boilerplate: &HashSet<u64>,
     limit: usize,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let mut seen_words = 0;
+    // `known` covers its title's words and its text's first words, up to
+    // `MAX_WORDS` in all: past that, nothing can be told unchanged.
+    let mut seen_words = words(known_title, "").count();
     for sentence in sentences(text) {
         let words: Vec<String> = words(sentence, "").collect();
         seen_words += words.len();

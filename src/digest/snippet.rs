@@ -46,11 +46,12 @@ pub(super) fn own_news(m: &MatchView, boilerplate: &HashSet<u64>) -> Option<Stri
 
 /// The words FTS5 marked, lower case.
 fn marked_words(snippet: &str) -> HashSet<String> {
+    // A phrase is marked whole ("[air defence]"): each of its words.
     snippet
         .split(MARK_START)
         .skip(1)
         .filter_map(|s| s.split(MARK_END).next())
-        .map(str::to_lowercase)
+        .flat_map(|phrase| words_of(phrase).map(str::to_lowercase).collect::<Vec<_>>())
         .collect()
 }
 

@@ -32,6 +32,9 @@ pub(super) struct Reported {
     pub earlier: SentStory,
     /// What this copy says that the report did not (an update), if anything.
     pub changed: Vec<String>,
+    /// The fingerprint of each copy, as `Story::prints`: an update is
+    /// remembered, so that a later copy of it is not told again.
+    pub prints: Vec<(Option<String>, Fingerprint)>,
 }
 
 /// The most sentences said of what an update changed.
@@ -160,7 +163,7 @@ fn shown(
             let none = HashSet::new();
             same_story::changed_sentences(
                 &m.summary,
-                &shown_text,
+                (&shown_text, &shown.title),
                 boilerplate.get(m.feed.as_str()).unwrap_or(&none),
                 CHANGED_SHOWN,
             )
@@ -193,7 +196,7 @@ pub(super) fn reported(
     let mut reported = Vec::new();
     for story in stories {
         let arrived = story.view.fetched_at;
-        let earlier = sent.iter().find(|s| {
+        let told = |s: &SentStory| {
             s.digest == digest
                 && arrived - s.sent_at <= memory
                 && story.prints.iter().any(|(link, print)| {
@@ -204,20 +207,31 @@ pub(super) fn reported(
                     (link.is_some() && *link == s.link && same_story::same_at_link(print, &sent))
                         || same_story::same_story(print, &sent)
                 })
-        });
-        match earlier {
-            Some(e) => reported.push(Reported {
-                // Its text, not its headline: a late copy's edited headline
-                // is no news (the line shows it anyway).
-                changed: same_story::changed_sentences(
-                    &story.view.summary,
-                    &e.shingles,
-                    &story.boilerplate,
-                    CHANGED_SHOWN,
-                ),
-                view: story.view,
-                earlier: e.clone(),
-            }),
+        };
+        let matching: Vec<&SentStory> = sent.iter().filter(|s| told(s)).collect();
+        match matching.first() {
+            Some(e) => {
+                // What every report of it said (an update sent since is
+                // one of them), against its text, not its headline: a late
+                // copy's edited headline is no news (the line shows it).
+                let mut known: Vec<u64> = matching
+                    .iter()
+                    .flat_map(|s| s.shingles.iter().copied())
+                    .collect();
+                known.sort_unstable();
+                known.dedup();
+                reported.push(Reported {
+                    changed: same_story::changed_sentences(
+                        &story.view.summary,
+                        (&known, &e.title),
+                        &story.boilerplate,
+                        CHANGED_SHOWN,
+                    ),
+                    earlier: (*e).clone(),
+                    prints: story.prints,
+                    view: story.view,
+                })
+            }
             None => new.push(story),
         }
     }
@@ -226,17 +240,42 @@ pub(super) fn reported(
 
 /// What to remember of the stories a digest reports now: every copy.
 pub(super) fn remember(stories: &[&Story], digest: &str, at: DateTime<Utc>) -> Vec<SentStory> {
-    stories
+    let told: Vec<(&MatchView, &[(Option<String>, Fingerprint)])> = stories
         .iter()
-        .flat_map(|s| {
-            let copies = std::iter::once((s.view.feed.as_str(), s.view.title.as_str())).chain(
-                s.view
-                    .also_in
+        .map(|s| (&s.view, s.prints.as_slice()))
+        .collect();
+    remember_told(&told, digest, at)
+}
+
+/// What to remember of the updates a digest reports now: what they
+/// changed, so that a later copy says only what is new since.
+pub(super) fn remember_updates(
+    reported: &[Reported],
+    digest: &str,
+    at: DateTime<Utc>,
+) -> Vec<SentStory> {
+    let told: Vec<(&MatchView, &[(Option<String>, Fingerprint)])> = reported
+        .iter()
+        .filter(|r| !r.changed.is_empty())
+        .map(|r| (&r.view, r.prints.as_slice()))
+        .collect();
+    remember_told(&told, digest, at)
+}
+
+fn remember_told(
+    told: &[(&MatchView, &[(Option<String>, Fingerprint)])],
+    digest: &str,
+    at: DateTime<Utc>,
+) -> Vec<SentStory> {
+    told.iter()
+        .flat_map(|(view, prints)| {
+            let copies = std::iter::once((view.feed.as_str(), view.title.as_str())).chain(
+                view.also_in
                     .iter()
                     .map(|a| (a.feed.as_str(), a.title.as_str())),
             );
             copies
-                .zip(&s.prints)
+                .zip(prints.iter())
                 .map(move |((feed, title), (link, print))| SentStory {
                     digest: digest.to_string(),
                     sent_at: at,

@@ -348,7 +348,10 @@ fn a_later_copy_of_a_story_already_reported_is_listed_as_such_not_as_new() {
     )];
     let r = run.render(&[late.clone(), fresh]);
     assert_eq!(r.len(), 1);
-    assert_eq!(r[0].subject, "1", "one new item");
+    assert_eq!(
+        r[0].subject, "1 (1 already reported)",
+        "one new item, and the copy"
+    );
     let text = &r[0].text;
     assert!(text.contains("Already reported (later copies)"), "{text}");
     assert!(
@@ -514,6 +517,34 @@ fn an_update_says_what_it_changed() {
         "{text}"
     );
     assert!(r[0].html.contains("What changed: "));
+    // The update is remembered: the same text again later is a copy of
+    // it, with nothing changed to tell.
+    run.sent.extend(r[0].stories.clone());
+    let mut again = later.clone();
+    again.item_id = 9;
+    again.match_ids = vec![9];
+    again.feed = "mirror".into();
+    again.link = Some("https://mirror.example/9".into());
+    let r = run.render(&[again]);
+    let text = squash(&r[0].text);
+    assert!(text.contains("no new items, 1 already reported"), "{text}");
+    assert!(!text.contains("What changed"), "{text}");
+}
+
+/// A fragment cut inside a marked phrase closes the mark it opened.
+#[test]
+fn a_fragment_never_leaves_a_mark_open() {
+    let mut story = m(1, "Air defence at work", &["a", "b"], "x");
+    story.rule_snippets = vec![(
+        "b".into(),
+        "one two three four five six \u{2}air defence over the city of Kyiv at night when the alert sounded again\u{3} and more words follow here".into(),
+    )];
+    let f = super::layout::fragment(&story, "b").unwrap();
+    assert_eq!(
+        f.matches('\u{2}').count(),
+        f.matches('\u{3}').count(),
+        "{f:?}"
+    );
 }
 
 /// Two wire stories whose FTS5 snippet was the background paragraph the

@@ -135,7 +135,9 @@ fn quoted_ascii(mailboxes: &[Mailbox]) -> Option<String> {
         return None;
     }
     let all: Option<Vec<String>> = mailboxes.iter().map(one).collect();
-    all.map(|a| a.join(", "))
+    // One address a line after the first: a long list stays far from the
+    // 998-octet limit of a line (RFC 5322 folding).
+    all.map(|a| a.join(",\r\n "))
 }
 
 /// The list id of a digest: `<label.feedwatch.domain>`, the label the

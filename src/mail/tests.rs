@@ -95,7 +95,7 @@ fn display_names_are_quoted_when_ascii_and_encoded_when_not() {
         "{s}"
     );
     assert!(
-        s.contains("To: \"Duty desk (Kyiv)\" <desk@example.org>, b@example.org\r\n"),
+        s.contains("To: \"Duty desk (Kyiv)\" <desk@example.org>,\r\n b@example.org\r\n"),
         "{s}"
     );
     let from: lettre::message::Mailbox = "\"Iran watch (feedwatch)\" <fw@example.org>"

@@ -217,16 +217,20 @@ fn article_snippets_start_clean(found: &mut [Found<'_>], candidates: &[Candidate
         let Some(article) = articles.get(&f.item_id) else {
             continue;
         };
-        let Some(rest) = f.snippet.strip_prefix('…') else {
-            continue;
+        let clean = |snippet: &str| -> Option<String> {
+            let rest = snippet.strip_prefix('…')?;
+            let plain: String = rest
+                .chars()
+                .filter(|c| *c != MARK_START && *c != MARK_END)
+                .take(40)
+                .collect();
+            (!plain.is_empty() && article.starts_with(&plain)).then(|| rest.to_string())
         };
-        let plain: String = rest
-            .chars()
-            .filter(|c| *c != MARK_START && *c != MARK_END)
-            .take(40)
-            .collect();
-        if !plain.is_empty() && article.starts_with(&plain) {
-            f.snippet = rest.to_string();
+        if let Some(c) = clean(&f.snippet) {
+            f.snippet = c;
+        }
+        if let Some(c) = clean(&f.rule_snippet) {
+            f.rule_snippet = c;
         }
     }
 }

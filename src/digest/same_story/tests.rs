@@ -256,11 +256,40 @@ fn what_an_update_changed_is_its_new_or_revised_sentences() {
         .into_iter()
         .collect();
     assert_eq!(
-        changed_sentences(update, &known, &sign_off, 5),
+        changed_sentences(
+            update,
+            (&known, "Drone debris injures two in Kyiv"),
+            &sign_off,
+            5
+        ),
         [
             "Falling debris from a Russian drone injured four people in Kyiv's Obolon district early on Wednesday, the city administration said.",
             "Two of the injured were taken to hospital."
         ]
     );
-    assert!(changed_sentences(original, &known, &sign_off, 5).is_empty());
+    assert!(
+        changed_sentences(
+            original,
+            (&known, "Drone debris injures two in Kyiv"),
+            &sign_off,
+            5
+        )
+        .is_empty()
+    );
+}
+
+/// A long text told again word for word has changed nothing, up to the
+/// last word its known version covers (the title's words count there too).
+#[test]
+fn a_long_text_told_again_has_changed_nothing() {
+    let title = "One two three four five six seven eight nine ten";
+    let text: String = (0..50)
+        .map(|i| format!("Sentence number {i} says the same thing again today."))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let known = shingles(title, &text);
+    assert_eq!(
+        changed_sentences(&text, (&known, title), &HashSet::new(), 5),
+        Vec::<String>::new()
+    );
 }
