@@ -238,9 +238,12 @@ pub(super) fn reported(
     (new, reported)
 }
 
+/// A story told, and the fingerprint of each of its copies (link, print).
+type Told<'a> = (&'a MatchView, &'a [(Option<String>, Fingerprint)]);
+
 /// What to remember of the stories a digest reports now: every copy.
 pub(super) fn remember(stories: &[&Story], digest: &str, at: DateTime<Utc>) -> Vec<SentStory> {
-    let told: Vec<(&MatchView, &[(Option<String>, Fingerprint)])> = stories
+    let told: Vec<Told<'_>> = stories
         .iter()
         .map(|s| (&s.view, s.prints.as_slice()))
         .collect();
@@ -254,7 +257,7 @@ pub(super) fn remember_updates(
     digest: &str,
     at: DateTime<Utc>,
 ) -> Vec<SentStory> {
-    let told: Vec<(&MatchView, &[(Option<String>, Fingerprint)])> = reported
+    let told: Vec<Told<'_>> = reported
         .iter()
         .filter(|r| !r.changed.is_empty())
         .map(|r| (&r.view, r.prints.as_slice()))
@@ -262,11 +265,7 @@ pub(super) fn remember_updates(
     remember_told(&told, digest, at)
 }
 
-fn remember_told(
-    told: &[(&MatchView, &[(Option<String>, Fingerprint)])],
-    digest: &str,
-    at: DateTime<Utc>,
-) -> Vec<SentStory> {
+fn remember_told(told: &[Told<'_>], digest: &str, at: DateTime<Utc>) -> Vec<SentStory> {
     told.iter()
         .flat_map(|(view, prints)| {
             let copies = std::iter::once((view.feed.as_str(), view.title.as_str())).chain(
