@@ -86,7 +86,15 @@ pub fn render(r: &Request<'_>) -> Vec<Rendered> {
     if new.is_empty() && reported.is_empty() && !r.send_empty {
         return Vec::new();
     }
-    let parts = split(&new, r.tz);
+    // The stories already reported end the last part: a line each, and an
+    // update's changed sentences.
+    let tail: usize = reported
+        .iter()
+        .map(|x| {
+            400 + x.view.title.len() * 2 + x.changed.iter().map(|c| c.len() + 40).sum::<usize>()
+        })
+        .sum();
+    let parts = split(&new, r.tz, tail);
     let total_items: usize = new.iter().map(|s| layout::items(&s.view)).sum();
     let count = parts.len();
     parts
@@ -138,8 +146,9 @@ pub fn render(r: &Request<'_>) -> Vec<Rendered> {
         .collect()
 }
 
-/// The stories in parts whose entries stay within `HTML_BUDGET`.
-fn split(stories: &[Story], tz: Tz) -> Vec<Vec<&Story>> {
+/// The stories in parts whose entries stay within `HTML_BUDGET`, the last
+/// with room for `tail` (the stories already reported).
+fn split(stories: &[Story], tz: Tz, tail: usize) -> Vec<Vec<&Story>> {
     let mut parts: Vec<Vec<&Story>> = vec![Vec::new()];
     let mut size = 0;
     for s in stories {
@@ -153,6 +162,11 @@ fn split(stories: &[Story], tz: Tz) -> Vec<Vec<&Story>> {
         if let Some(last) = parts.last_mut() {
             last.push(s);
         }
+    }
+    // The last part also ends with `tail`: one of its own when it would
+    // not fit.
+    if size + tail > HTML_BUDGET && parts.last().is_some_and(|p| !p.is_empty()) {
+        parts.push(Vec::new());
     }
     parts
 }

@@ -1000,3 +1000,15 @@ fn html_is_phone_friendly_and_carries_nothing_remote() {
         "quotes in links are escaped"
     );
 }
+
+/// The last part keeps room for the stories already reported: when they
+/// would push it past the budget, they get a part of their own.
+#[test]
+fn the_stories_already_reported_fit_the_last_part() {
+    let all = stories::stories(&[m(1, "A", &["r"], "x")], &Recent::new());
+    let tz = chrono_tz::UTC;
+    assert_eq!(split(&all, tz, 1_000).len(), 1);
+    let parts = split(&all, tz, HTML_BUDGET);
+    assert_eq!(parts.len(), 2);
+    assert!(parts[1].is_empty(), "the reported lines alone");
+}
