@@ -186,19 +186,19 @@ fn explain_item(
     })
 }
 
-/// As ingest decides it (`store::ingest`, `may_alert`): an item of a
+/// As ingest decides it (`store::may_alert`): an item of a
 /// feed's first fetch alerts only when published within `backfill` of it.
 fn eligibility(config: &Config, f: &ItemFacts) -> Eligibility {
     if f.held {
         return Eligibility::Held;
     }
     let first_fetch = f.first_fetch_at == Some(f.fetched_at);
-    if first_fetch && let Some(backfill) = config.poll.backfill {
+    if let Some(backfill) = config.poll.backfill {
         let cutoff = chrono::Duration::from_std(backfill)
             .ok()
             .and_then(|d| f.fetched_at.checked_sub_signed(d))
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        if f.published.is_none_or(|p| p <= cutoff) {
+        if !crate::store::may_alert(first_fetch, Some(cutoff), f.published) {
             return Eligibility::Backfill { backfill, cutoff };
         }
     }

@@ -296,12 +296,11 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>, packer: &mut Packer) -> Res
         |r| r.get(0),
     )?;
     let fresh = insert_new_items(conn, feed_id, b, packer)?;
-    // Checked against the rules (now, or once their articles are read):
-    // what a digest's coverage counts (`coverage`).
-    let checked = fresh
-        .iter()
-        .filter(|(_, _, item)| may_alert(first_fetch, b.backfill_cutoff, item))
-        .count();
+    let new_items = fresh.len();
+    let alerting: Vec<_> = fresh
+        .into_iter()
+        .filter(|(_, _, item)| may_alert(first_fetch, b.backfill_cutoff, item.published))
+        .collect();
     conn.execute(
         "UPDATE feeds SET etag = ?2, last_modified = ?3, first_fetch_at = coalesce(first_fetch_at, ?4),
          last_fetch_at = ?4, last_success_at = ?4, last_status = ?5, last_error = NULL, consecutive_errors = 0, failing_since = NULL,
@@ -324,14 +323,11 @@ fn store_batch<'a>(conn: &Connection, b: &Batch<'a>, packer: &mut Packer) -> Res
             b.articles.fetched,
             b.articles.failed,
             b.articles.last_error,
-            checked as i64
+            // Checked against the rules (now, or once their articles are
+            // read): what a digest's coverage counts (`coverage`).
+            alerting.len() as i64
         ],
     )?;
-    let new_items = fresh.len();
-    let alerting = fresh
-        .into_iter()
-        .filter(|(_, _, item)| may_alert(first_fetch, b.backfill_cutoff, item))
-        .collect();
     Ok(Stored {
         new_items,
         alerting,
@@ -434,8 +430,13 @@ fn has_page(item: &Item) -> bool {
 
 /// On a feed's first fetch, only items published after the cutoff may
 /// alert (README, "What is new": backfill); after it, every new item.
-fn may_alert(first_fetch: bool, cutoff: Option<DateTime<Utc>>, item: &Item) -> bool {
-    !first_fetch || cutoff.is_none_or(|cut| item.published.is_some_and(|p| p > cut))
+/// `explain` says it with the same rule.
+pub fn may_alert(
+    first_fetch: bool,
+    cutoff: Option<DateTime<Utc>>,
+    published: Option<DateTime<Utc>>,
+) -> bool {
+    !first_fetch || cutoff.is_none_or(|cut| published.is_some_and(|p| p > cut))
 }
 
 /// Links that several of this fetch's items share (a status page, an

@@ -37,7 +37,7 @@ pub use damage::{FullCheck, Unreadable, unreadable_way_back};
 pub use explain::{ItemFacts, MatchFacts, MessageFacts};
 pub use feeds::PollState;
 pub use held::{Articles, Orphan};
-pub use ingest::{Batch, Failure, Write};
+pub use ingest::{Batch, Failure, Write, may_alert};
 pub use outbox::NewOutbox;
 pub use query::Delivery;
 pub use retention::Pruned;
