@@ -46,14 +46,18 @@ fn own_feeds(ctx: &Context, digest: &DigestConfig) -> Vec<String> {
     ctx.config
         .feeds
         .iter()
-        .filter(|f| {
-            ctx.config
-                .rules
-                .iter()
-                .any(|r| r.digest == digest.name && r.applies_to(&f.name))
-        })
+        .filter(|f| reads(ctx, digest, &f.name))
         .map(|f| f.name.clone())
         .collect()
+}
+
+/// Whether a rule of `digest` reads `feed`: the feeds whose problems and
+/// coverage the digest tells.
+fn reads(ctx: &Context, digest: &DigestConfig, feed: &str) -> bool {
+    ctx.config
+        .rules
+        .iter()
+        .any(|r| r.digest == digest.name && r.applies_to(feed))
 }
 
 async fn pending(ctx: &Context, digest: &DigestConfig) -> Result<Pending, StoreError> {
@@ -228,12 +232,7 @@ async fn render(
     now: DateTime<Utc>,
 ) -> Result<Made, StoreError> {
     let p = pending(ctx, digest).await?;
-    let reads = |feed: &str| {
-        ctx.config
-            .rules
-            .iter()
-            .any(|r| r.digest == digest.name && r.applies_to(feed))
-    };
+    let reads = |feed: &str| reads(ctx, digest, feed);
     let own = p.attention.for_feeds(reads);
     let (news, told) = if digest.schedule == DigestSchedule::Immediate {
         let (news, told) = source_news(&own.failing, &p.told, reads);
