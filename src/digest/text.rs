@@ -63,32 +63,7 @@ pub(super) fn text(l: &Layout<'_>) -> String {
                             let _ = writeln!(out, "    {link}");
                         }
                         // Its other copies too: nothing is left out.
-                        for copy in &story.also_in {
-                            let line = match copy.updated {
-                                Some(at) => format!(
-                                    "updated {} in {}: {}",
-                                    local(at, l.tz),
-                                    copy.feed,
-                                    copy.title
-                                ),
-                                None => format!("also in {}: {}", copy.feed, copy.title),
-                            };
-                            out.push_str(&wrap(&line, "    + ", "      "));
-                            if let Some(link) = copy
-                                .link
-                                .as_ref()
-                                .filter(|c| story.link.as_ref() != Some(*c))
-                            {
-                                let _ = writeln!(out, "      {link}");
-                            }
-                            for sentence in &copy.changed {
-                                out.push_str(&wrap(
-                                    &format!("\u{201c}{sentence}\u{201d}"),
-                                    "      ",
-                                    "      ",
-                                ));
-                            }
-                        }
+                        copies(&mut out, story, l, "  ");
                     }
                 }
             }
@@ -169,6 +144,13 @@ fn full(out: &mut String, m: &MatchView, l: &Layout<'_>) {
     if let Some(snippet) = snippet(m) {
         out.push_str(&wrap(&starred(snippet), "  ", "  "));
     }
+    copies(out, m, l, "");
+}
+
+/// A line for each other copy of `m` (its feed, its headline, its link,
+/// and for an update what changed), indented by `indent`.
+fn copies(out: &mut String, m: &MatchView, l: &Layout<'_>, indent: &str) {
+    let (first, rest) = (format!("{indent}  + "), format!("{indent}    "));
     for copy in &m.also_in {
         // A headline word for word the one above is not said again.
         let line = match (copy.updated, copy.title == m.title) {
@@ -181,20 +163,16 @@ fn full(out: &mut String, m: &MatchView, l: &Layout<'_>) {
             (None, true) => format!("also in {}", copy.feed),
             (None, false) => format!("also in {}: {}", copy.feed, copy.title),
         };
-        out.push_str(&wrap(&line, "  + ", "    "));
+        out.push_str(&wrap(&line, &first, &rest));
         match &copy.link {
-            Some(link) if m.link.as_ref() != Some(link) => {
-                out.push_str(&wrap(link, "    ", "    "))
+            Some(link) if m.link.as_ref() != Some(link) => out.push_str(&wrap(link, &rest, &rest)),
+            Some(_) => {
+                let _ = writeln!(out, "{rest}(the same page)");
             }
-            Some(_) => out.push_str("    (the same page)\n"),
             None => {}
         }
         for sentence in &copy.changed {
-            out.push_str(&wrap(
-                &format!("\u{201c}{sentence}\u{201d}"),
-                "    ",
-                "    ",
-            ));
+            out.push_str(&wrap(&format!("\u{201c}{sentence}\u{201d}"), &rest, &rest));
         }
     }
 }
