@@ -62,10 +62,6 @@ impl Inbox {
     }
 }
 
-fn squash(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// A poll as the daemon runs it: the poll step, then the steps it asks for
 /// (the immediate digests).
 async fn poll(ctx: &Context) {

@@ -14,11 +14,6 @@ async fn poll_and_send(ctx: &pipeline::Context) -> (usize, usize) {
     (r.sent, r.failed)
 }
 
-/// Text with its line breaks and indents as single spaces.
-fn squash(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn feed_and_rule(server: &FeedServer) -> String {
     format!(
         "[[feeds]]\nname = \"world\"\nurl = \"{}\"\n{}",
@@ -244,7 +239,7 @@ async fn the_same_story_in_two_feeds_is_sent_once_with_also_in() {
     let told = plain.matches(&format!("* {SEED_TITLE}")).count()
         + plain.matches("* Kyiv and Tehran held expert talks").count();
     assert_eq!(told, 1, "the story once in full in the text part:\n{text}");
-    let unwrapped = plain.split_whitespace().collect::<Vec<_>>().join(" ");
+    let unwrapped = squash(plain);
     assert!(
         unwrapped.contains("also in wire: Kyiv and Tehran held expert talks over drones, Ukraine says https://wire.example.net/")
             || unwrapped.contains(&format!("also in world: {SEED_TITLE} https://news.example.org/")),
@@ -421,7 +416,7 @@ async fn the_digest_ends_with_failing_feeds_and_undelivered_digests() {
     assert_eq!(inbox.len(), 1);
     let text = inbox[0].decoded();
     assert!(text.contains("Feeds that need attention"), "{text}");
-    let squashed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let squashed = squash(&text);
     assert!(
         squashed.contains("ghost: not fetched successfully since it was added"),
         "{text}"

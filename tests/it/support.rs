@@ -311,6 +311,12 @@ impl Received {
     }
 }
 
+/// Text with its line breaks and indents as single spaces: for assertions
+/// on wrapped text.
+pub fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// A message with quoted-printable soft breaks and escapes undone, for
 /// assertions on its text.
 pub fn decode_quoted_printable(message: &str) -> String {
