@@ -38,6 +38,7 @@ struct Run {
     recent: Recent,
     sent: Vec<SentStory>,
     attention: Attention,
+    coverage: Option<crate::model::Coverage>,
     tz: Tz,
 }
 
@@ -55,6 +56,7 @@ impl Run {
             recent: Recent::new(),
             sent: Vec::new(),
             attention: Attention::default(),
+            coverage: None,
             tz: Tz::UTC,
         }
     }
@@ -71,7 +73,7 @@ impl Run {
             sent: &self.sent,
             memory: chrono::Duration::days(3),
             attention: &self.attention,
-            coverage: None,
+            coverage: self.coverage.as_ref(),
             news: &SourceNews::default(),
             send_empty: false,
             footer: Footer {
@@ -1011,4 +1013,41 @@ fn the_stories_already_reported_fit_the_last_part() {
     let parts = split(&all, tz, HTML_BUDGET);
     assert_eq!(parts.len(), 2);
     assert!(parts[1].is_empty(), "the reported lines alone");
+}
+
+/// The coverage block says each line the README lists, the articles that
+/// could not be read included; an entry carries its own language.
+#[test]
+fn the_coverage_block_and_an_entrys_language() {
+    let mut uk = m(
+        1,
+        "Україна підтвердила переговори з Тегераном щодо іранських дронів",
+        &["r"],
+        "x",
+    );
+    uk.summary = "Міністерство закордонних справ України підтвердило, що Київ і Тегеран провели діалог щодо використання Росією іранських дронів.".into();
+    let coverage = crate::model::Coverage {
+        from: Utc.with_ymd_and_hms(2024, 6, 23, 7, 0, 0).single(),
+        feeds: 3,
+        read: 2,
+        unread: vec!["dead".into()],
+        items: 41,
+        unreadable_articles: vec![("teasers".into(), 2)],
+    };
+    let ms = [uk];
+    let mut run = Run::new(&ms);
+    run.coverage = Some(coverage);
+    let r = run.render(&ms);
+    let text = squash(&r[0].text);
+    for line in [
+        "From 2024-06-23 07:00 UTC to 2024-06-24 10:00 UTC",
+        "Feeds read: 2 of 3 (not read: dead).",
+        "New items checked against the rules: 41.",
+        "New matches: 1 item.",
+        "Articles that could not be read, their items matched on the feed's text alone: teasers (2).",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+        assert!(r[0].html.contains(&escape(line)), "{line}");
+    }
+    assert!(r[0].html.contains("<div lang=\"uk\""), "{}", r[0].html);
 }

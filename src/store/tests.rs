@@ -1236,6 +1236,7 @@ fn coverage_counts_since_the_digests_last_message_and_a_304_is_a_read() {
     let (c, _) = s.coverage("d", &feeds).unwrap();
     assert_eq!(c.from, from_ts(Some(to_ts(t0))));
     assert_eq!((c.read, c.items), (0, 0), "nothing fetched since");
+    assert!(c.unreadable_articles.is_empty());
     // A 304 after it is a read, with nothing new.
     let results = s.write_group(
         &[Write::NotModified {
@@ -1246,9 +1247,18 @@ fn coverage_counts_since_the_digests_last_message_and_a_304_is_a_read() {
         &[],
     );
     assert!(results[0].is_ok());
+    // Two articles of `f` could not be read since (a full_text feed's
+    // finish counts them on its row).
+    s.conn
+        .execute(
+            "UPDATE feeds SET articles_unread = articles_unread + 2 WHERE name = 'f'",
+            [],
+        )
+        .unwrap();
     let (c, _) = s.coverage("d", &feeds).unwrap();
     assert_eq!((c.read, c.items), (1, 0));
     assert_eq!(c.unread, ["g"]);
+    assert_eq!(c.unreadable_articles, [("f".to_string(), 2)]);
     // Composed before the first was written: another message now.
     let stale = Marks {
         follows: Some(None),

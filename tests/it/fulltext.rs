@@ -312,6 +312,13 @@ async fn a_304_the_backfill_and_the_time_bound_fetch_no_more_articles() {
     let articles = articles_of(&bounded);
     assert_eq!((articles.fetched, articles.failed), (1, 1));
     assert_last_failure(&articles, "article_wait");
+    // A digest's coverage says it (README, "Coverage and outages").
+    let (coverage, _) = bounded
+        .store()
+        .coverage("default", &["wire".to_string()])
+        .unwrap();
+    assert_eq!(coverage.unreadable_articles, [("wire".to_string(), 1)]);
+    assert_eq!((coverage.read, coverage.items), (1, 2));
 }
 
 /// A large feed (over the 1 MiB that takes the large-body turn) whose
