@@ -43,6 +43,15 @@ impl Item {
     }
 }
 
+/// Text as one line: headers (a digest's subject) and a digest's title can
+/// never start a new header or line (README, "Bad input").
+pub fn one_line(s: &str) -> String {
+    s.split(|c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What became of the articles of one fetch's new items (README, "Full
 /// text"), counted on the feed's row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

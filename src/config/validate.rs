@@ -450,13 +450,7 @@ impl<'a> Validator<'a> {
                     title: d.title.as_ref().map_or_else(
                         || super::default_title(d.name.get_ref()),
                         // One line: it is also the page's <title>.
-                        |t| {
-                            t.get_ref()
-                                .split(char::is_control)
-                                .filter(|p| !p.trim().is_empty())
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        },
+                        |t| crate::model::one_line(t.get_ref()),
                     ),
                     send_when_quiet: d.send_when_quiet.as_ref().is_none_or(|q| *q.get_ref()),
                 });

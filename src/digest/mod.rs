@@ -24,6 +24,7 @@ pub use html::{escape, marked as marked_html};
 pub use layout::Footer;
 pub use stories::{Recent, merge_same_story};
 
+pub use crate::model::one_line;
 use crate::model::{Attention, Coverage, MatchView, SentStory, SourceNews};
 use layout::Layout;
 use stories::{Reported, Story};
@@ -236,14 +237,6 @@ fn sources_said(r: &Request<'_>) -> String {
         }
     }
     said.join("; ")
-}
-
-/// Headers are one line: feed text can never start a new header (README, "Bad input").
-pub fn one_line(s: &str) -> String {
-    s.split(|c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}')
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]
