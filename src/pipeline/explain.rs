@@ -96,10 +96,18 @@ pub fn explain(config: &Config, item: &str, now: DateTime<Utc>) -> Result<Explan
     }
     let ids = store.items_named(id, &links)?;
     let mut items = Vec::new();
+    let mut all = Vec::new();
     for id in &ids {
-        if let Some(facts) = store.item_facts(*id)? {
-            items.push(explain_item(config, &store, facts, &ids, now)?);
-        }
+        all.extend(store.item_facts(*id)?);
+    }
+    for facts in &all {
+        // The others at its link, by id and feed.
+        let same_link = all
+            .iter()
+            .filter(|o| o.id != facts.id)
+            .map(|o| (o.id, o.feed.clone()))
+            .collect();
+        items.push(explain_item(config, &store, facts.clone(), same_link, now)?);
     }
     let remembered_by = if items.is_empty() && !links.is_empty() {
         store.feeds_remembering(&links)?
@@ -117,7 +125,7 @@ fn explain_item(
     config: &Config,
     store: &Store,
     facts: ItemFacts,
-    same: &[i64],
+    same_link: Vec<(i64, String)>,
     now: DateTime<Utc>,
 ) -> Result<ItemExplanation, StoreError> {
     let matches = store.item_matches(facts.id)?;
@@ -171,12 +179,6 @@ fn explain_item(
             }
         })
         .collect();
-    let mut same_link = Vec::new();
-    for other in same.iter().filter(|o| **o != facts.id) {
-        if let Some(f) = store.item_facts(*other)? {
-            same_link.push((f.id, f.feed));
-        }
-    }
     Ok(ItemExplanation {
         facts,
         eligible,
