@@ -72,7 +72,7 @@ pub(super) fn coverage_text(c: &Coverage, matches: usize) -> String {
 }
 
 pub(super) fn coverage_html(c: &Coverage, matches: usize) -> String {
-    block_html(COVERAGE_TITLE, &coverage_lines(c, matches), "#3c4043")
+    block_html(COVERAGE_TITLE, &coverage_lines(c, matches), Heading::Quiet)
 }
 
 pub(super) fn news_text(n: &SourceNews, tz: Tz) -> String {
@@ -80,7 +80,7 @@ pub(super) fn news_text(n: &SourceNews, tz: Tz) -> String {
 }
 
 pub(super) fn news_html(n: &SourceNews, tz: Tz) -> String {
-    block_html(NEWS_TITLE, &news_lines(n, tz), "#b3261e")
+    block_html(NEWS_TITLE, &news_lines(n, tz), Heading::Alert)
 }
 
 fn block_text(title: &str, lines: &[String]) -> String {
@@ -91,11 +91,17 @@ fn block_text(title: &str, lines: &[String]) -> String {
     out
 }
 
-fn block_html(title: &str, lines: &[String], color: &str) -> String {
-    let class = if color == "#b3261e" {
-        "fw-alert"
-    } else {
-        "fw-m"
+/// How a block's heading looks: grey for what it covered, red (as the
+/// attention section) for its sources' news. Each with its dark-mode class.
+enum Heading {
+    Quiet,
+    Alert,
+}
+
+fn block_html(title: &str, lines: &[String], heading: Heading) -> String {
+    let (class, color) = match heading {
+        Heading::Quiet => ("fw-m", "#3c4043"),
+        Heading::Alert => ("fw-alert", "#b3261e"),
     };
     let mut out = format!(
         "<h2 class=\"{class}\" style=\"font-size:15px;margin:16px 0 8px 0;color:{color}\">{title}</h2><ul style=\"font-size:14px;padding-left:20px;margin:0 0 12px 0\">"

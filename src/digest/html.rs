@@ -109,8 +109,8 @@ fn top(out: &mut String, l: &Layout<'_>) {
         .enumerate()
         .map(|(i, s)| {
             format!(
-                "<a href=\"#section-{i}\" style=\"color:#0b57d0;text-decoration:underline\">{}</a> <span class=\"fw-m\" style=\"{MUTED}\">({})</span>",
-                escape(s.rule),
+                "{} <span class=\"fw-m\" style=\"{MUTED}\">({})</span>",
+                linked(s.rule, Some(&format!("#section-{i}"))),
                 escape(&section_count(s))
             )
         })
