@@ -8,7 +8,8 @@
 //!
 //! - `model`: plain data exchanged between the stages.
 //! - `config`: TOML → validated `Config`, errors with line and column.
-//! - `rules`: rule syntax → AST (errors with positions) → FTS5 query.
+//! - `lexicon`: the concepts the news names in seven languages, and their forms.
+//! - `rules`: rule syntax → AST (errors with positions) → concepts expanded → FTS5 query.
 //! - `fetch`: HTTP(S)/file fetching with limits, conditional GET and the SSRF guard.
 //! - `parse`: feed bytes → items with our own identity and plain text.
 //! - `store`: SQLite: migrations, dedup (`store/ingest.rs`), the match
@@ -25,6 +26,7 @@ pub mod config;
 pub mod daemon;
 pub mod digest;
 pub mod fetch;
+pub mod lexicon;
 pub mod mail;
 pub mod model;
 pub mod opml;

@@ -56,7 +56,7 @@ fn query(config: &Config, what: &What<'_>) -> Result<Query, CliError> {
         }
         // Term sets from the config apply to ad-hoc queries too.
         (Some(q), None) => rules::parse(q, &config.terms)
-            .and_then(|node| rules::compile_rule(node, q))
+            .and_then(|node| rules::compile_rule(node, q, &config.languages))
             .map(|c| Query {
                 fts: c.fts_query,
                 marks: c.mark_query,
@@ -75,7 +75,7 @@ pub fn explain(config: &Config, what: &What<'_>) -> Result<(), CliError> {
             format!("rule {}\n{}", rule.name, rule.explanation)
         }
         (Some(q), None) => rules::parse(q, &config.terms)
-            .and_then(|node| rules::explain(node, q))
+            .and_then(|node| rules::explain(node, q, &config.languages))
             .map_err(|e| CliError::Usage(format!("query {e}")))?,
         (None, None) => return Err(CliError::Usage("give a query or --rule NAME".into())),
     };

@@ -71,6 +71,11 @@ pub struct Config {
     pub digests: Vec<DigestConfig>,
     /// `[terms]`, for ad-hoc `search` queries (rules have them compiled in).
     pub terms: TermSets,
+    /// The languages concepts expand into (`languages`), for `search`;
+    /// each rule has its own compiled in.
+    pub languages: rules::Languages,
+    /// What `check` warns about in the rules, each `line:col: message`.
+    pub rule_warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -26,6 +26,7 @@ pub struct RawConfig {
     pub terms: BTreeMap<String, S<Vec<S<String>>>>,
     #[serde(default)]
     pub digests: Vec<S<RawDigest>>,
+    pub languages: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,6 +89,7 @@ pub struct RawRule {
     pub none: Vec<S<String>>,
     pub feeds: Option<Vec<S<String>>>,
     pub digest: Option<S<String>>,
+    pub languages: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

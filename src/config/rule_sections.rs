@@ -9,9 +9,44 @@ use super::raw::{self, S};
 use super::validate::Validator;
 use super::{DEFAULT_DIGEST, DigestConfig, FeedConfig};
 use crate::model::CompiledRule;
-use crate::rules::{self, TermSets};
+use crate::rules::{self, Languages, TermSets};
 
 impl Validator<'_> {
+    /// A `languages` list (the config's, or a rule's over `default`).
+    pub(super) fn languages(
+        &mut self,
+        raw: Option<&S<Vec<S<String>>>>,
+        default: &Languages,
+    ) -> Languages {
+        let Some(list) = raw else {
+            return default.clone();
+        };
+        let mut out = Vec::new();
+        for l in list.get_ref() {
+            let code = l.get_ref().to_lowercase();
+            if rules::LANGUAGES.contains(&code.as_str()) {
+                out.push(code);
+            } else {
+                self.push(
+                    l.span().start,
+                    format!(
+                        "unknown language '{}'{}: concepts have {}",
+                        l.get_ref(),
+                        rules::suggest(&code, &rules::LANGUAGES),
+                        rules::LANGUAGES.join(", ")
+                    ),
+                );
+            }
+        }
+        if list.get_ref().is_empty() {
+            self.push(
+                list.span().start,
+                "languages is empty: leave it out for every language",
+            );
+        }
+        Languages(Some(out))
+    }
+
     pub(super) fn term_sets(&mut self, raw: &BTreeMap<String, S<Vec<S<String>>>>) -> TermSets {
         let mut sets = TermSets::new();
         for (name, terms) in raw {
@@ -64,6 +99,7 @@ impl Validator<'_> {
         feeds: &[FeedConfig],
         sets: &TermSets,
         digests: &[DigestConfig],
+        languages: &Languages,
     ) -> Vec<CompiledRule> {
         let mut out: Vec<CompiledRule> = Vec::new();
         for r in raw {
@@ -76,7 +112,8 @@ impl Validator<'_> {
                     format!("rule name '{name}' is used twice"),
                 );
             }
-            let compiled = self.rule_query(r, at, sets);
+            let languages = self.languages(r.languages.as_ref(), languages);
+            let compiled = self.rule_query(r, at, sets, &languages);
             let scope = r
                 .feeds
                 .as_ref()
@@ -132,13 +169,19 @@ impl Validator<'_> {
         r: &raw::RawRule,
         at: usize,
         sets: &TermSets,
+        languages: &Languages,
     ) -> Option<rules::Compiled> {
         let name = r.name.get_ref();
         let has_lists = !(r.all.is_empty() && r.any.is_empty() && r.none.is_empty());
         match (&r.query, has_lists) {
-            (Some(q), false) => match rules::parse(q.get_ref(), sets)
-                .and_then(|node| rules::compile_rule(node, q.get_ref()))
-            {
+            (Some(q), false) => match rules::parse(q.get_ref(), sets).and_then(|node| {
+                for (offset, warning) in rules::mixed_exact(&node, q.get_ref()) {
+                    let at = self.lines.line_col(self.query_offset(q, offset));
+                    self.rule_warnings
+                        .push(format!("{}:{}: rule '{name}': {warning}", at.0, at.1));
+                }
+                rules::compile_rule(node, q.get_ref(), languages)
+            }) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     let off = self.query_offset(q, e.offset);
@@ -159,10 +202,12 @@ impl Validator<'_> {
                 let lists =
                     rules::from_lists(&strings(&r.all), &strings(&r.any), &strings(&r.none), sets)
                         .and_then(|node| {
-                            rules::compile_rule(node, "").map_err(|error| rules::ListError {
-                                list: "none",
-                                index: 0,
-                                error,
+                            rules::compile_rule(node, "", languages).map_err(|error| {
+                                rules::ListError {
+                                    list: "none",
+                                    index: 0,
+                                    error,
+                                }
                             })
                         });
                 match lists {

@@ -20,6 +20,7 @@ use super::{
     DigestSchedule, EmailConfig, FeedConfig, PollConfig, SmtpConfig, SmtpSecurity, StateDirFrom,
     Transport,
 };
+use crate::rules::Languages;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -29,6 +30,8 @@ pub(super) struct Validator<'a> {
     path: PathBuf,
     base: PathBuf,
     pub(super) errors: Vec<ConfigError>,
+    /// `check`'s warnings about rules (`Config::rule_warnings`).
+    pub(super) rule_warnings: Vec<String>,
 }
 
 impl<'a> Validator<'a> {
@@ -39,6 +42,7 @@ impl<'a> Validator<'a> {
             path: path.to_path_buf(),
             base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             errors: Vec::new(),
+            rule_warnings: Vec::new(),
         }
     }
 
@@ -108,7 +112,8 @@ impl<'a> Validator<'a> {
             &raw.digests,
             email.as_ref().map(|e| e.to.clone()).unwrap_or_default(),
         );
-        let rules = self.rules(&raw.rules, &feeds, &sets, &digests);
+        let languages = self.languages(raw.languages.as_ref(), &Languages::default());
+        let rules = self.rules(&raw.rules, &feeds, &sets, &digests, &languages);
         Some(Config {
             path: self.path.clone(),
             state_dir,
@@ -122,6 +127,8 @@ impl<'a> Validator<'a> {
             rules,
             digests,
             terms: sets,
+            languages,
+            rule_warnings: std::mem::take(&mut self.rule_warnings),
         })
     }
 

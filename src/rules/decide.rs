@@ -63,6 +63,13 @@ pub fn decide<E>(
                 because: match shown.len() {
                     0 => "it can match nothing".into(),
                     1 => format!("{} is not in it", shown[0]),
+                    // A concept's word is the first of its many forms
+                    // (`--explain` lists them).
+                    n if n > SHOWN_FORMS => format!(
+                        "none of {} and its {} other forms (search --explain) is in it",
+                        shown[0],
+                        n - 1
+                    ),
                     _ => format!("none of {} is in it", shown.join(", ")),
                 },
             })
@@ -168,6 +175,9 @@ pub fn show(query: &Query) -> String {
     }
 }
 
+/// Alternatives of a clause named one by one; more are a concept's forms.
+const SHOWN_FORMS: usize = 6;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +197,15 @@ mod tests {
     fn the_clause_that_decided_is_named() {
         let d = on("iran AND drone* AND ukraine", &["iran", "drone"]);
         assert!(!d.matched);
-        assert_eq!(d.because, "none of ukraine, ukrainian is in it");
+        assert!(
+            d.because.starts_with("none of ukraine and its ")
+                && d.because
+                    .ends_with(" other forms (search --explain) is in it"),
+            "{}",
+            d.because
+        );
+        let d = on("=iran AND (drone* OR =uav)", &["iran"]);
+        assert_eq!(d.because, "none of drone*, uav is in it");
         let d = on(
             "iran AND drone* AND ukraine",
             &["iranian", "drone", "ukraine"],

@@ -1,53 +1,85 @@
 //! Rules stage: folding, so that a rule written the plain way finds the
-//! words news writes (README, "Rule syntax"). A plain term gains
-//! alternatives once, when the rule is compiled, so that whatever runs the
-//! rule (FTS5, live and in `search`) sees the same expanded rule:
+//! words news writes, in every language (README, "Concepts"). A plain term
+//! gains alternatives once, when the rule is compiled, so that whatever
+//! runs the rule (FTS5, live and in `search`) sees the same expanded rule:
 //!
-//! - a place name, its adjectives and demonyms (`iran` → Iranian, `kyiv` →
-//!   Kyivan), from `demonyms.tsv` (sources and licence in its header);
-//! - a Cyrillic word, its inflected forms: its stem (a light stripper of
-//!   Ukrainian and Russian case endings) as a prefix query (`Іран` →
-//!   `іран*`: Ірану, іранські, іранських).
+//! - a word or phrase that names a concept of the lexicon (`drone`, `Київ`,
+//!   `"air defence"`), every form of that concept in the rule's languages
+//!   (`lexicon`: UAV, безпілотник, БпЛА, Drohne…; Kyiv, Kiev, Києві…);
+//! - any other Cyrillic word, its inflected forms: its stem (a light
+//!   stripper of Ukrainian and Russian case endings) as a prefix query
+//!   (`Іран` → `іран*`: Ірану, іранські, іранських).
 //!
-//! A quoted term, a prefix term (`iran*`) and the terms inside `NEAR(…)`
-//! (which FTS5 allows no alternatives in) are left as written. Pure.
-
-use std::collections::HashMap;
-use std::sync::OnceLock;
+//! In `NEAR(…)`, which FTS5 allows no alternatives in, a concept's word
+//! becomes its forms in its own language, and the group one NEAR per
+//! combination (`NEAR_COMBINATIONS` at most). A prefix term (`iran*`) and
+//! an exact one (`=drone`, `="air defence"`) are left as written. Pure.
 
 use super::Node;
+use crate::lexicon::{self, Form};
 
 /// Cyrillic words shorter than this, and stems, are not folded.
 const MIN_STEM: usize = 3;
+
+/// A NEAR group expands into at most this many groups (one per
+/// combination of its words' forms); past it, its words stay themselves.
+const NEAR_COMBINATIONS: usize = 64;
+
+/// The languages a rule's concepts expand into: all of the lexicon's, or
+/// those the rule or the config names (`languages = ["en", "uk"]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Languages(pub Option<Vec<String>>);
+
+impl Languages {
+    fn list(&self) -> Option<&[String]> {
+        self.0.as_deref()
+    }
+}
 
 /// What folding did to one term, for `--explain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Folded {
     /// The term as written.
     pub term: String,
-    /// What it now finds, in rule syntax (`iran`, `iranian`; `іран*`).
-    pub finds: Vec<String>,
+    /// The concept it names, if any.
+    pub concept: Option<String>,
+    /// What it now finds, in rule syntax, per language (`""` for forms
+    /// of every language, or when the stemmer made them).
+    pub finds: Vec<(String, Vec<String>)>,
     /// Why: which table or stemmer.
     pub why: &'static str,
 }
 
-/// The rule with its plain terms folded, and what was folded.
-pub fn fold(node: Node) -> (Node, Vec<Folded>) {
+/// The rule with its plain terms folded into `languages`, and what was
+/// folded.
+pub fn fold(node: Node, languages: &Languages) -> (Node, Vec<Folded>) {
     let mut log = Vec::new();
-    let node = fold_in(node, &mut log);
+    let node = fold_in(node, languages, &mut log);
     (node, log)
 }
 
-fn fold_in(node: Node, log: &mut Vec<Folded>) -> Node {
+fn fold_in(node: Node, langs: &Languages, log: &mut Vec<Folded>) -> Node {
     match node {
         Node::Term {
             text,
             prefix: false,
-        } => fold_term(text, log),
-        Node::And(parts) => Node::And(parts.into_iter().map(|p| fold_in(p, log)).collect()),
-        Node::Or(parts) => Node::Or(parts.into_iter().map(|p| fold_in(p, log)).collect()),
+        } => fold_term(text, false, langs, log),
+        Node::Phrase { text } => fold_term(text, true, langs, log),
+        Node::Exact(inner) => {
+            if let Node::Term { text, .. } | Node::Phrase { text } = inner.as_ref() {
+                log.push(Folded {
+                    term: text.clone(),
+                    concept: None,
+                    finds: vec![(String::new(), vec![text.clone()])],
+                    why: "kept exact (=)",
+                });
+            }
+            *inner
+        }
+        Node::And(parts) => Node::And(parts.into_iter().map(|p| fold_in(p, langs, log)).collect()),
+        Node::Or(parts) => Node::Or(parts.into_iter().map(|p| fold_in(p, langs, log)).collect()),
         Node::Not { inner, at } => Node::Not {
-            inner: Box::new(fold_in(*inner, log)),
+            inner: Box::new(fold_in(*inner, langs, log)),
             at,
         },
         // The feed column holds feed names, not news: `feed:kyiv` is the
@@ -55,81 +87,196 @@ fn fold_in(node: Node, log: &mut Vec<Folded>) -> Node {
         Node::Field { field, inner } if field == "feed" => Node::Field { field, inner },
         Node::Field { field, inner } => Node::Field {
             field,
-            inner: Box::new(fold_in(*inner, log)),
+            inner: Box::new(fold_in(*inner, langs, log)),
         },
-        Node::Near { terms, distance } => Node::Near {
-            terms: terms
-                .into_iter()
-                .map(|t| match t {
-                    Node::Term {
-                        text,
-                        prefix: false,
-                    } => match cyrillic_forms(&text) {
-                        Some(Forms::Prefixes(stems)) if stems.len() == 1 => {
-                            let finds = Forms::Prefixes(stems.clone()).shown();
-                            note(log, &text, finds, CYRILLIC);
-                            Node::Term {
-                                text: stems.into_iter().next().unwrap_or(text),
-                                prefix: true,
-                            }
-                        }
-                        _ => Node::Term {
-                            text,
-                            prefix: false,
-                        },
-                    },
-                    other => other,
-                })
-                .collect(),
-            distance,
-        },
+        Node::Near { terms, distance } => fold_near(terms, distance, langs, log),
         other => other,
     }
 }
 
-fn fold_term(text: String, log: &mut Vec<Folded>) -> Node {
-    if let Some(forms) = demonyms().get(latin_key(&text).as_str()) {
-        let finds: Vec<String> = forms.iter().map(|f| f.to_string()).collect();
+/// A plain term (`phrase`: a quoted one) and its alternatives.
+fn fold_term(text: String, phrase: bool, langs: &Languages, log: &mut Vec<Folded>) -> Node {
+    let written = || {
+        if phrase {
+            Node::Phrase { text: text.clone() }
+        } else {
+            Node::Term {
+                text: text.clone(),
+                prefix: false,
+            }
+        }
+    };
+    let lex = lexicon::lexicon();
+    if let Some(found) = lex.lookup(&text) {
+        let forms = lex.forms(found.concept, langs.list());
         log.push(Folded {
             term: text.clone(),
-            finds: std::iter::once(text.clone()).chain(finds.clone()).collect(),
-            why: "a place name: also its adjective and demonym, from src/rules/demonyms.tsv",
+            concept: Some(found.concept.id.clone()),
+            finds: by_language(&forms),
+            why: "a concept: its forms in every language, from src/lexicon/concepts.tsv",
         });
-        let mut alternatives = vec![Node::Term {
-            text,
-            prefix: false,
-        }];
-        alternatives.extend(finds.into_iter().map(|text| Node::Term {
-            text,
-            prefix: false,
-        }));
+        let mut alternatives = vec![written()];
+        alternatives.extend(forms.into_iter().map(node_of));
         return Node::Or(alternatives);
+    }
+    if phrase {
+        return written();
     }
     if let Some(forms) = cyrillic_forms(&text) {
         note(log, &text, forms.shown(), CYRILLIC);
-        let mut alternatives: Vec<Node> = match forms {
-            Forms::Prefixes(stems) => stems
-                .into_iter()
-                .map(|text| Node::Term { text, prefix: true })
-                .collect(),
-            Forms::Words(words) => words
-                .into_iter()
-                .map(|text| Node::Term {
-                    text,
-                    prefix: false,
-                })
-                .collect(),
-        };
+        let mut alternatives = forms.nodes();
         return if alternatives.len() == 1 {
             alternatives.remove(0)
         } else {
             Node::Or(alternatives)
         };
     }
-    Node::Term {
-        text,
-        prefix: false,
+    written()
+}
+
+/// `NEAR(a b, n)` with each word's forms: one NEAR per combination, or the
+/// group as written (Cyrillic words their stem) when the combinations
+/// would be too many.
+fn fold_near(terms: Vec<Node>, distance: u32, langs: &Languages, log: &mut Vec<Folded>) -> Node {
+    let lex = lexicon::lexicon();
+    let mut choices: Vec<Vec<Node>> = Vec::new();
+    let mut notes = Vec::new();
+    for t in &terms {
+        let (text, phrase) = match t {
+            Node::Term {
+                text,
+                prefix: false,
+            } => (text, false),
+            Node::Phrase { text } => (text, true),
+            Node::Exact(inner) => {
+                choices.push(vec![inner.as_ref().clone()]);
+                continue;
+            }
+            other => {
+                choices.push(vec![other.clone()]);
+                continue;
+            }
+        };
+        if let Some(found) = lex.lookup(text) {
+            // Its own language's forms: NEAR is about wording, and every
+            // language's would multiply the groups.
+            let own: Vec<String> = found
+                .langs
+                .iter()
+                .map(|l| l.to_string())
+                .filter(|l| l == "all" || langs.list().is_none_or(|w| w.contains(l)))
+                .collect();
+            let forms: Vec<&Form> = lex
+                .own_forms(found.concept, Some(&own))
+                .into_iter()
+                .filter(|f| f.lang != "all" || own.iter().any(|l| l == "all"))
+                .collect();
+            if !forms.is_empty() {
+                notes.push(Folded {
+                    term: text.clone(),
+                    concept: Some(found.concept.id.clone()),
+                    finds: by_language(&forms),
+                    why: "a concept in NEAR: its forms in the word's own language",
+                });
+                choices.push(forms.into_iter().map(node_of).collect());
+                continue;
+            }
+        }
+        match cyrillic_forms(text) {
+            Some(Forms::Prefixes(stems)) if !phrase => {
+                notes.push(Folded {
+                    term: text.clone(),
+                    concept: None,
+                    finds: vec![(String::new(), Forms::Prefixes(stems.clone()).shown())],
+                    why: CYRILLIC,
+                });
+                choices.push(
+                    stems
+                        .into_iter()
+                        .map(|text| Node::Term { text, prefix: true })
+                        .collect(),
+                );
+            }
+            _ => choices.push(vec![t.clone()]),
+        }
     }
+    let combinations = choices
+        .iter()
+        .try_fold(1usize, |n, c| n.checked_mul(c.len().max(1)))
+        .unwrap_or(usize::MAX);
+    if combinations > NEAR_COMBINATIONS {
+        log.push(Folded {
+            term: format!(
+                "NEAR({})",
+                terms
+                    .iter()
+                    .map(|t| super::show(t, false))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            concept: None,
+            finds: Vec::new(),
+            why: "not folded: its words' forms make too many NEAR groups",
+        });
+        return Node::Near {
+            terms: terms
+                .into_iter()
+                .map(|t| match t {
+                    Node::Exact(inner) => *inner,
+                    other => other,
+                })
+                .collect(),
+            distance,
+        };
+    }
+    log.extend(notes);
+    let mut groups: Vec<Vec<Node>> = vec![Vec::new()];
+    for choice in choices {
+        groups = groups
+            .into_iter()
+            .flat_map(|g| {
+                choice.iter().map(move |c| {
+                    let mut g = g.clone();
+                    g.push(c.clone());
+                    g
+                })
+            })
+            .collect();
+    }
+    let mut nears: Vec<Node> = groups
+        .into_iter()
+        .map(|terms| Node::Near { terms, distance })
+        .collect();
+    if nears.len() == 1 {
+        nears.remove(0)
+    } else {
+        Node::Or(nears)
+    }
+}
+
+/// A lexicon form as a rule term: a word, a prefix, or a phrase (its last
+/// word a prefix, as FTS5 allows).
+fn node_of(form: &Form) -> Node {
+    Node::Term {
+        text: form.words.join(" "),
+        prefix: form.prefix,
+    }
+}
+
+/// Forms grouped by their language, in the lexicon's language order.
+fn by_language(forms: &[&Form]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for lang in ["all"].into_iter().chain(lexicon::LANGUAGES) {
+        let shown: Vec<String> = forms
+            .iter()
+            .filter(|f| f.lang == lang)
+            .map(|f| f.shown())
+            .collect();
+        if !shown.is_empty() {
+            out.push((lang.to_string(), shown));
+        }
+    }
+    out
 }
 
 const CYRILLIC: &str = "a Cyrillic word: its inflected forms, by its stem";
@@ -137,49 +284,10 @@ const CYRILLIC: &str = "a Cyrillic word: its inflected forms, by its stem";
 fn note(log: &mut Vec<Folded>, term: &str, finds: Vec<String>, why: &'static str) {
     log.push(Folded {
         term: term.to_string(),
-        finds,
+        concept: None,
+        finds: vec![(String::new(), finds)],
         why,
     });
-}
-
-/// The place-name table: name → its forms.
-fn demonyms() -> &'static HashMap<&'static str, Vec<&'static str>> {
-    static TABLE: OnceLock<HashMap<&'static str, Vec<&'static str>>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        include_str!("demonyms.tsv")
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .filter_map(|l| {
-                let mut cells = l.split('\t').map(str::trim);
-                let name = cells.next()?;
-                Some((name, cells.filter(|c| !c.is_empty()).collect()))
-            })
-            .collect()
-    })
-}
-
-/// A Latin-script term as the table writes its names: lower case, accents
-/// removed (as the index's `remove_diacritics 2` removes them).
-fn latin_key(term: &str) -> String {
-    term.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'à'..='å' | 'ā' | 'ă' | 'ą' => 'a',
-            'ç' | 'ć' | 'č' => 'c',
-            'è'..='ë' | 'ē' | 'ė' | 'ę' | 'ě' => 'e',
-            'ì'..='ï' | 'ī' | 'į' | 'ı' => 'i',
-            'ñ' | 'ń' | 'ň' => 'n',
-            'ò'..='ö' | 'ø' | 'ō' | 'ő' => 'o',
-            'ù'..='ü' | 'ū' | 'ů' | 'ű' => 'u',
-            'ý' | 'ÿ' => 'y',
-            'š' | 'ś' | 'ş' => 's',
-            'ž' | 'ź' | 'ż' => 'z',
-            'ř' => 'r',
-            'ł' => 'l',
-            'ğ' => 'g',
-            c => c,
-        })
-        .collect()
 }
 
 /// How a Cyrillic word is searched.
@@ -193,6 +301,23 @@ enum Forms {
 }
 
 impl Forms {
+    /// As rule terms.
+    fn nodes(self) -> Vec<Node> {
+        match self {
+            Forms::Prefixes(stems) => stems
+                .into_iter()
+                .map(|text| Node::Term { text, prefix: true })
+                .collect(),
+            Forms::Words(words) => words
+                .into_iter()
+                .map(|text| Node::Term {
+                    text,
+                    prefix: false,
+                })
+                .collect(),
+        }
+    }
+
     /// In rule syntax, for `--explain`.
     fn shown(&self) -> Vec<String> {
         match self {
@@ -276,96 +401,113 @@ fn stems(word: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn finds(term: &str) -> Vec<String> {
-        let (_, log) = fold(Node::Term {
-            text: term.into(),
+    fn term(text: &str) -> Node {
+        Node::Term {
+            text: text.into(),
             prefix: false,
-        });
-        log.into_iter().flat_map(|f| f.finds).collect()
+        }
+    }
+
+    /// Every form a term finds, in every language.
+    fn finds(text: &str) -> Vec<String> {
+        finds_in(text, &Languages::default())
+    }
+
+    fn finds_in(text: &str, langs: &Languages) -> Vec<String> {
+        let (_, log) = fold(term(text), langs);
+        log.into_iter()
+            .flat_map(|f| f.finds)
+            .flat_map(|(_, forms)| forms)
+            .collect()
+    }
+
+    fn has(list: &[String], form: &str) -> bool {
+        list.iter().any(|f| f == form)
     }
 
     #[test]
-    fn place_names_find_their_adjectives() {
-        assert_eq!(finds("iran"), ["iran", "iranian"]);
-        assert_eq!(finds("Ukraine"), ["Ukraine", "ukrainian"]);
-        assert_eq!(finds("russia"), ["russia", "russian"]);
-        assert_eq!(finds("israel"), ["israel", "israeli"]);
-        assert_eq!(finds("kyiv"), ["kyiv", "kyivan"]);
-        assert_eq!(
-            finds("Türkiye")[1..],
-            finds("turkiye")[1..],
-            "accents folded"
-        );
-        assert!(finds("Türkiye").len() > 1);
-        assert!(finds("drone").is_empty());
+    fn a_concept_word_finds_every_language_and_wording() {
+        let drone = finds("drone");
+        for form in [
+            "uav",
+            "безпілотн*",
+            "беспилотн*",
+            "бпла",
+            "drohne*",
+            "шахед*",
+        ] {
+            assert!(has(&drone, form), "{form} in {drone:?}");
+        }
+        let kyiv = finds("Київ");
+        for form in ["kiev", "kiew", "kijów", "києві", "киеве"] {
+            assert!(has(&kyiv, form), "{form} in {kyiv:?}");
+        }
+        assert!(!has(&kyiv, "київ*"), "Київ* would find Київстар");
+        assert!(has(&finds("iran"), "iranian*"), "adjectives stay");
+        assert!(has(&finds("Türkiye"), "туреччина"), "CLDR names");
+        assert_eq!(finds("Turkiye"), finds("Türkiye"), "accents folded");
     }
 
     #[test]
-    fn cyrillic_words_find_their_forms() {
-        assert_eq!(finds("Іран"), ["іран*"]);
-        assert_eq!(finds("Україна"), ["україн*"]);
-        assert_eq!(finds("Росія"), ["росі*"]);
-        assert_eq!(finds("Харків"), ["харків*", "харков*"]);
-        assert_eq!(finds("Київ"), ["київ*", "києв*"]);
-        assert_eq!(finds("дрон"), ["дрон*"]);
-        assert_eq!(finds("Иран"), ["иран*"]);
-        assert_eq!(finds("беспилотник"), ["беспилотник*"]);
-        assert_eq!(finds("Россия"), ["росси*"], "России, российский");
-        assert_eq!(finds("Харьков"), ["харьков*"], "a nominative, not a plural");
+    fn languages_limit_the_forms() {
+        let uk_en = Languages(Some(vec!["uk".into(), "en".into()]));
+        let drone = finds_in("drone", &uk_en);
+        assert!(has(&drone, "безпілотн*") && has(&drone, "uav"));
+        assert!(!has(&drone, "беспилотн*") && !has(&drone, "drohne*"));
+    }
+
+    #[test]
+    fn other_cyrillic_words_find_their_forms() {
+        assert_eq!(finds("перемовини"), ["перемовин*"]);
         assert_eq!(finds("Лавров"), ["лавров*"]);
+        assert_eq!(finds("Харьков")[..], finds("Харків")[..], "one concept");
         // Too short to fold, or an acronym: exact.
         assert!(finds("ЄС").is_empty());
-        assert!(finds("НАТО").is_empty());
         assert!(finds("ЗСУ").is_empty());
-        // A short stem is spelled out, never a prefix: Газа finds Газі,
-        // not газета (nor газ, the gas).
-        let gaza = finds("Газа");
-        assert!(gaza.contains(&"газі".to_string()) && gaza.contains(&"газою".to_string()));
-        assert!(gaza.iter().all(|f| !f.ends_with('*')) && !gaza.contains(&"газ".to_string()));
+        // A short stem is spelled out, never a prefix.
         let rak = finds("рак");
-        assert!(rak.contains(&"рака".to_string()) && rak.iter().all(|f| !f.ends_with('*')));
+        assert!(has(&rak, "рака") && rak.iter().all(|f| !f.ends_with('*')));
     }
 
     #[test]
-    fn quoted_prefixed_and_near_terms_stay_as_written() {
-        let phrase = Node::Phrase {
-            text: "iran".into(),
-        };
-        assert_eq!(fold(phrase.clone()).0, phrase);
+    fn exact_and_prefixed_terms_stay_as_written() {
+        let exact = Node::Exact(Box::new(term("drone")));
+        assert_eq!(fold(exact, &Languages::default()).0, term("drone"));
         let prefix = Node::Term {
             text: "iran".into(),
             prefix: true,
         };
-        assert_eq!(fold(prefix.clone()).0, prefix);
+        assert_eq!(fold(prefix.clone(), &Languages::default()).0, prefix);
+    }
+
+    #[test]
+    fn near_finds_each_words_forms_in_its_own_language() {
         let near = Node::Near {
-            terms: vec![
-                Node::Term {
-                    text: "iran".into(),
-                    prefix: false,
-                },
-                Node::Term {
-                    text: "дрон".into(),
-                    prefix: false,
-                },
-            ],
+            terms: vec![term("дрон"), term("Київ")],
+            distance: 12,
+        };
+        let Node::Or(groups) = fold(near, &Languages::default()).0 else {
+            panic!("one NEAR per combination")
+        };
+        let shown: Vec<String> = groups.iter().map(|g| crate::rules::show(g, true)).collect();
+        assert!(
+            shown.iter().any(|g| g == "NEAR(дрон* києві, 12)"),
+            "У Києві уламки дрона: {shown:?}"
+        );
+        assert!(
+            shown.iter().all(|g| !g.contains("kiew")),
+            "its own language only"
+        );
+        // Too many combinations: the group stays as written.
+        let wide = Node::Near {
+            terms: vec![term("drone"), term("Kyiv"), term("Iran")],
             distance: 5,
         };
-        let Node::Near { terms, .. } = fold(near).0 else {
-            panic!("still NEAR")
-        };
-        assert_eq!(
-            terms,
-            [
-                Node::Term {
-                    text: "iran".into(),
-                    prefix: false
-                },
-                Node::Term {
-                    text: "дрон".into(),
-                    prefix: true
-                }
-            ],
-            "a place name stays itself in NEAR; a Cyrillic word is its stem"
+        let (node, log) = fold(wide, &Languages::default());
+        assert!(
+            matches!(node, Node::Near { .. })
+                || matches!(node, Node::Or(ref g) if g.len() <= NEAR_COMBINATIONS)
         );
+        assert!(!log.is_empty());
     }
 }

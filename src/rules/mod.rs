@@ -8,7 +8,7 @@
 //! or      := and ("OR" and)*
 //! and     := unary (["AND"] unary)*
 //! unary   := "NOT" unary | "-" primary | primary
-//! primary := [field ":"] (word["*"] | "phrase" | "(" or ")" | NEAR(t t…, n) | @set)
+//! primary := [field ":"] (word["*"] | "phrase" | "=" (word | "phrase") | "(" or ")" | NEAR(t t…, n) | @set)
 //! ```
 //! Every term is quoted in the FTS5 output, so no user text is ever read as
 //! FTS5 syntax; case, accents and inflections are folded by the index's
@@ -24,7 +24,8 @@ use std::fmt;
 
 use crate::model::{Columns, CompiledRule, Phrase, Query};
 
-pub use fold::{Folded, fold};
+pub use crate::lexicon::LANGUAGES;
+pub use fold::{Folded, Languages, fold};
 pub use parser::parse;
 
 /// The columns of the FTS5 index a rule may scope a term to.
@@ -76,6 +77,9 @@ pub enum Node {
         field: String,
         inner: Box<Node>,
     },
+    /// `=word` or `="phrase"`: a term kept as written, never expanded into
+    /// its concept's forms (a Term or a Phrase).
+    Exact(Box<Node>),
 }
 
 /// Named term sets (`[terms]`), already parsed, used as `@name`.
@@ -165,6 +169,7 @@ fn compile_in(node: &Node, src: &str, columns: &str) -> Result<String, RuleError
         }
         Node::Not { at, .. } => Err(no_positive(src, *at)),
         Node::Field { field, inner } => Ok(format!("{field} : ({})", compile_in(inner, src, "")?)),
+        Node::Exact(inner) => compile(inner, src),
     }
 }
 
@@ -176,10 +181,11 @@ fn no_positive(src: &str, at: usize) -> RuleError {
     )
 }
 
-/// Parses, folds (`fold`: `iran` also finds "Iranian", `Іран` "іранські")
-/// and compiles in one step: how a rule's query and `search` are compiled.
+/// Parses, folds (`fold`: `drone` also finds UAV and безпілотник, `Іран`
+/// "іранські") into every language and compiles in one step: how a rule's
+/// query and `search` are compiled.
 pub fn compile_query(src: &str, sets: &TermSets) -> Result<String, RuleError> {
-    compile_rule(parse(src, sets)?, src).map(|c| c.fts_query)
+    compile_rule(parse(src, sets)?, src, &Languages::default()).map(|c| c.fts_query)
 }
 
 /// A rule folded and compiled: the FTS5 query `search` runs, the same
@@ -194,10 +200,10 @@ pub struct Compiled {
     pub explanation: String,
 }
 
-/// A parsed rule folded and compiled (`Compiled`).
-pub fn compile_rule(node: Node, src: &str) -> Result<Compiled, RuleError> {
-    let explanation = explain(node.clone(), src)?;
-    let folded = fold(node).0;
+/// A parsed rule folded into `languages` and compiled (`Compiled`).
+pub fn compile_rule(node: Node, src: &str, languages: &Languages) -> Result<Compiled, RuleError> {
+    let explanation = explain(node.clone(), src, languages)?;
+    let folded = fold(node, languages).0;
     let query = tree(&folded, None);
     Ok(Compiled {
         fts_query: compile(&folded, src)?,
@@ -210,7 +216,7 @@ pub fn compile_rule(node: Node, src: &str) -> Result<Compiled, RuleError> {
 /// A rule of the default digest over every feed, from its query: for
 /// tests and tools that have a query and no config file.
 pub fn rule_from_query(name: &str, src: &str, sets: &TermSets) -> Result<CompiledRule, RuleError> {
-    let c = compile_rule(parse(src, sets)?, src)?;
+    let c = compile_rule(parse(src, sets)?, src, &Languages::default())?;
     Ok(CompiledRule {
         name: name.to_string(),
         digest: "default".to_string(),
@@ -297,34 +303,42 @@ fn tree(node: &Node, scope: Option<Columns>) -> Query {
             let own = Columns::named(field).unwrap_or(Columns(0));
             tree(inner, Some(scope.map_or(own, |outer| outer.and(own))))
         }
+        Node::Exact(inner) => tree(inner, scope),
     }
 }
 
-/// What a rule finds, for `search --explain`: the rule after folding, in
-/// rule syntax, each folded term with what it now finds and why, and the
-/// FTS5 query it runs as.
-pub fn explain(node: Node, src: &str) -> Result<String, RuleError> {
-    let (folded, log) = fold(node);
+/// What a rule finds, for `search --explain`: each word with the concept
+/// it names and every form it expands to, per language, and why; the
+/// FTS5 query it runs as. (The whole rule after folding is in the FTS5
+/// line: with concepts, it is too long to read twice.)
+pub fn explain(node: Node, src: &str, languages: &Languages) -> Result<String, RuleError> {
+    let (folded, log) = fold(node, languages);
     let fts = compile(&folded, src)?;
-    let mut out = format!("finds:  {}\n", show(&folded, true));
-    if log.is_empty() {
-        out.push_str("folded: nothing (quoted, prefixed or words with no other forms)\n");
+    let mut out = String::new();
+    if let Some(langs) = &languages.0 {
+        out.push_str(&format!("languages: {}\n", langs.join(", ")));
     }
-    for (i, f) in log.iter().enumerate() {
-        let label = if i == 0 { "folded:" } else { "       " };
-        out.push_str(&format!(
-            "{label} {} → {} ({})\n",
-            f.term,
-            f.finds.join(" OR "),
-            f.why
-        ));
+    if log.is_empty() {
+        out.push_str("folded: nothing (prefixed words, or words with no other forms)\n");
+    }
+    for f in &log {
+        let concept = f
+            .concept
+            .as_ref()
+            .map(|c| format!(" → concept {c}"))
+            .unwrap_or_default();
+        out.push_str(&format!("{}{concept} ({})\n", f.term, f.why));
+        for (lang, forms) in &f.finds {
+            let lang = if lang.is_empty() { "" } else { lang.as_str() };
+            out.push_str(&format!("  {lang:<4}{}\n", forms.join(" | ")));
+        }
     }
     out.push_str(&format!("FTS5:   {fts}\n"));
     Ok(out)
 }
 
 /// A node in rule syntax; `top` leaves its outer parentheses off.
-fn show(node: &Node, top: bool) -> String {
+pub(crate) fn show(node: &Node, top: bool) -> String {
     let group = |parts: &[Node], op: &str| {
         let inner: Vec<String> = parts.iter().map(|p| show(p, false)).collect();
         let joined = inner.join(op);
@@ -348,7 +362,67 @@ fn show(node: &Node, top: bool) -> String {
         Node::Or(parts) => group(parts, " OR "),
         Node::Not { inner, .. } => format!("-{}", show(inner, false)),
         Node::Field { field, inner } => format!("{field}:{}", show(inner, false)),
+        Node::Exact(inner) => format!("={}", show(inner, false)),
     }
+}
+
+/// Words a rule writes both plain (expanded into their concept's forms)
+/// and exact (`=drone`, or as a prefix `drone*`), with the offset of the
+/// exact one: `check` warns, since the plain one finds what the exact one
+/// was written to leave out. Offsets are not kept in the tree, so the
+/// exact one is found again in `src` by its text.
+pub fn mixed_exact(node: &Node, src: &str) -> Vec<(usize, String)> {
+    fn walk<'a>(n: &'a Node, plain: &mut Vec<&'a str>, exact: &mut Vec<(&'a str, &'static str)>) {
+        match n {
+            Node::Term {
+                text,
+                prefix: false,
+            }
+            | Node::Phrase { text } => plain.push(text),
+            Node::Term { text, prefix: true } => exact.push((text, "*")),
+            Node::Exact(inner) => {
+                if let Node::Term { text, .. } | Node::Phrase { text } = inner.as_ref() {
+                    exact.push((text, "="));
+                }
+            }
+            Node::Near { terms, .. } | Node::And(terms) | Node::Or(terms) => {
+                terms.iter().for_each(|t| walk(t, plain, exact))
+            }
+            Node::Not { inner, .. } => walk(inner, plain, exact),
+            Node::Field { field, .. } if field == "feed" => {}
+            Node::Field { inner, .. } => walk(inner, plain, exact),
+        }
+    }
+    let (mut plain, mut exact) = (Vec::new(), Vec::new());
+    walk(node, &mut plain, &mut exact);
+    let lex = crate::lexicon::lexicon();
+    let mut out: Vec<(usize, String)> = Vec::new();
+    for (word, how) in exact {
+        let key = crate::lexicon::fold(word);
+        let Some(concept) = plain
+            .iter()
+            .filter(|p| crate::lexicon::fold(p) == key)
+            .find_map(|p| lex.lookup(p))
+        else {
+            continue;
+        };
+        let written = if how == "=" {
+            format!("={word}")
+        } else {
+            format!("{word}*")
+        };
+        if out.iter().any(|(_, m)| m.contains(&format!("'{written}'"))) {
+            continue;
+        }
+        out.push((
+            src.find(&written).unwrap_or(0),
+            format!(
+                "'{word}' is expanded into the concept {} in one place and kept as written ('{written}') in another: write it one way (README, \"Concepts\")",
+                concept.concept.id
+            ),
+        ));
+    }
+    out
 }
 
 /// The list form of a rule (`all`, `any`, `none`) as one AST: every `all`,

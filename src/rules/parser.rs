@@ -12,6 +12,8 @@ enum Tok {
         prefix: bool,
     },
     Phrase(String),
+    /// `=` before a word or phrase: keep it exact.
+    Exact,
     Field(String),
     Set(String),
     Near,
@@ -51,6 +53,19 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
                 }
             }
             '"' => phrase(src, &mut chars, start)?,
+            '=' => {
+                chars.next();
+                match chars.peek() {
+                    Some(&(_, n)) if n == '"' || is_word_char(n) => Tok::Exact,
+                    _ => {
+                        return Err(error(
+                            src,
+                            start,
+                            "expected a word or a \"phrase\" right after '=' (=drone keeps it exact)",
+                        ));
+                    }
+                }
+            }
             '@' => set_name(src, &mut chars, start)?,
             '*' | ':' => {
                 return Err(error(
@@ -237,6 +252,7 @@ impl Parser<'_> {
                 check_term(self.src, at, &text)?;
                 Ok(Node::Phrase { text })
             }
+            Tok::Exact => self.exact(at),
             Tok::Set(name) => match self.sets.get(&name) {
                 Some(node) => Ok(node.clone()),
                 None => Err(error(
@@ -253,6 +269,35 @@ impl Parser<'_> {
             Tok::And | Tok::Or => Err(error(self.src, at, "expected a term before this operator")),
             Tok::Not | Tok::Minus => Err(error(self.src, at, "expected a term after the negation")),
         }
+    }
+
+    /// `=word` or `="phrase"`, after its `=`.
+    fn exact(&mut self, at: usize) -> Result<Node, RuleError> {
+        let o = self.offset();
+        let inner = match self.bump() {
+            Some((
+                Tok::Word {
+                    text,
+                    prefix: false,
+                },
+                _,
+            )) => Node::Term {
+                text,
+                prefix: false,
+            },
+            Some((Tok::Phrase(text), _)) => Node::Phrase { text },
+            _ => {
+                return Err(error(
+                    self.src,
+                    at,
+                    "'=' keeps one word or \"phrase\" exact: not a prefix, an operator or a group",
+                ));
+            }
+        };
+        if let Node::Term { text, .. } | Node::Phrase { text } = &inner {
+            check_term(self.src, o, text)?;
+        }
+        Ok(Node::Exact(Box::new(inner)))
     }
 
     /// `field:` and what it scopes.
@@ -339,6 +384,7 @@ impl Parser<'_> {
                     check_term(self.src, o, &text)?;
                     terms.push(Node::Phrase { text });
                 }
+                Some((Tok::Exact, _)) => terms.push(self.exact(o)?),
                 Some((Tok::Comma, _)) => {
                     distance = self.near_distance()?;
                     break;

@@ -14,7 +14,7 @@ fn c(q: &str) -> String {
 #[test]
 fn unqualified_terms_leave_the_feed_name_out() {
     let q = compile_query(
-        "kyiv* OR \"air defence\" OR NEAR(a b) OR feed:kyiv",
+        "kyiv* OR =\"air defence\" OR NEAR(a b) OR feed:kyiv",
         &TermSets::new(),
     )
     .unwrap();
@@ -24,7 +24,7 @@ fn unqualified_terms_leave_the_feed_name_out() {
          OR {title summary author category} : NEAR(\"a\" \"b\", 10) OR feed : (\"kyiv\"))"
     );
     assert_eq!(
-        compile_query("title:(drone OR missile)", &TermSets::new()).unwrap(),
+        compile_query("title:(=drone OR =missile)", &TermSets::new()).unwrap(),
         "title : ((\"drone\" OR \"missile\"))",
         "a field's terms are that field's only"
     );
@@ -85,10 +85,10 @@ fn term_sets_expand_as_groups() {
     let mut sets = TermSets::new();
     sets.insert(
         "drones".into(),
-        parse("drone* OR UAV* OR Shahed", &sets.clone()).unwrap(),
+        parse("drone* OR UAV* OR =Shahed", &sets.clone()).unwrap(),
     );
     assert_eq!(
-        compile_query("missile @drones", &sets)
+        compile_query("=missile @drones", &sets)
             .unwrap()
             .replace(UNQUALIFIED, ""),
         "(\"missile\" AND (\"drone\"* OR \"UAV\"* OR \"Shahed\"))"

@@ -9,12 +9,15 @@ use std::path::Path;
 /// What each module may use. `cli` (the top) may use anything.
 fn allowed(module: &str) -> Option<&'static [&'static str]> {
     Some(match module {
-        "model" | "opml" => &[],
-        "rules" => &["model"],
+        "model" | "opml" | "lexicon" => &[],
+        "rules" => &["model", "lexicon"],
         "config" => &["model", "rules"],
-        "fetch" | "parse" | "store" | "digest" | "mail" => &["model"],
+        "fetch" | "parse" | "store" | "mail" => &["model"],
+        // The digest tags texts with concepts to see one event told in
+        // several languages.
+        "digest" => &["model", "lexicon"],
         "pipeline" => &[
-            "model", "rules", "config", "fetch", "parse", "store", "digest", "mail",
+            "model", "lexicon", "rules", "config", "fetch", "parse", "store", "digest", "mail",
         ],
         "daemon" => &["model", "config", "pipeline"],
         _ => return None,
