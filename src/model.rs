@@ -265,6 +265,20 @@ pub struct AlsoIn {
     /// sentences. Empty for a plain copy.
     pub updated: Option<DateTime<Utc>>,
     pub changed: Vec<String>,
+    /// Its language (a BCP 47 code) when it is not the shown copy's: one
+    /// event told in several languages is one entry (README, "Concepts").
+    pub lang: Option<String>,
+}
+
+impl AlsoIn {
+    /// Its feed, with its language when that is not the shown copy's:
+    /// "Укрінформ (uk)".
+    pub fn source(&self) -> String {
+        match &self.lang {
+            Some(l) => format!("{} ({l})", self.feed),
+            None => self.feed.clone(),
+        }
+    }
 }
 
 /// One row of `search` output.

@@ -255,16 +255,38 @@ pub fn article_page(f: usize, n: usize) -> Doc {
     }
 }
 
-/// The example rule and 99 more, in every form of the rule language, each
-/// matching well under 1% of items (as watch rules do): they look for the
-/// farm's rarer topic words, alone or with common vocabulary.
+/// The example rule, written the plain way (its words expand into their
+/// concepts' forms in seven languages), and 99 more, in every form of the
+/// rule language, each matching well under 1% of items (as watch rules
+/// do): they look for the farm's rarer topic words, alone or with common
+/// vocabulary, and one in ten with a concept (README, "Concepts").
 pub fn rules(n: usize) -> String {
     let mut rng = fastrand::Rng::with_seed(7);
-    let mut out =
-        String::from("[[rules]]\nname = \"r0\"\nquery = 'iran* AND drone* AND ukrain*'\n");
+    let mut out = String::from("[[rules]]\nname = \"r0\"\nquery = 'iran AND drone AND ukraine'\n");
+    const CONCEPTS: [&str; 10] = [
+        "drone",
+        "missile",
+        "ceasefire",
+        "sanctions",
+        "kyiv",
+        "gaza",
+        "\"air defence\"",
+        "grain",
+        "odesa",
+        "kharkiv",
+    ];
     for i in 1..n {
         let t = |rng: &mut fastrand::Rng| format!("topic{}", rng.usize(..2000));
         let w = VOCAB[rng.usize(..VOCAB.len())];
+        if i % 10 == 9 {
+            let c = CONCEPTS[(i / 10) % CONCEPTS.len()];
+            let _ = write!(
+                out,
+                "[[rules]]\nname = \"r{i}\"\nquery = '{} AND {c}'\n",
+                t(&mut rng)
+            );
+            continue;
+        }
         let q = match i % 5 {
             0 => format!("{} OR {}", t(&mut rng), t(&mut rng)),
             1 => format!("{} AND {w}", t(&mut rng)),

@@ -270,15 +270,15 @@ fn also_in(copy: &AlsoIn, shown: &MatchView, tz: chrono_tz::Tz) -> String {
         return format!(
             "<div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:4px 0 0 0\">updated {} in {}: {}{sentences}</div>",
             escape(&local(at, tz)),
-            escape(&copy.feed),
+            escape(&copy.source()),
             linked(&copy.title, copy.link.as_deref()),
         );
     }
     if copy.title == shown.title {
         let feed = match copy.link.as_deref() {
-            Some(link) if Some(link) != shown_link => linked(&copy.feed, Some(link)),
-            Some(_) => format!("{} <span>(the same page)</span>", escape(&copy.feed)),
-            None => escape(&copy.feed),
+            Some(link) if Some(link) != shown_link => linked(&copy.source(), Some(link)),
+            Some(_) => format!("{} <span>(the same page)</span>", escape(&copy.source())),
+            None => escape(&copy.source()),
         };
         return format!(
             "<div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:4px 0 0 0\">also in {feed}</div>"
@@ -296,7 +296,7 @@ fn also_in(copy: &AlsoIn, shown: &MatchView, tz: chrono_tz::Tz) -> String {
     };
     format!(
         "<div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:4px 0 0 0\">also in {}: {title}</div>",
-        escape(&copy.feed)
+        escape(&copy.source())
     )
 }
 

@@ -10,6 +10,7 @@ mod coverage;
 mod html;
 mod lang;
 mod layout;
+pub mod same_event;
 pub mod same_story;
 mod snippet;
 mod stories;

@@ -385,7 +385,7 @@ fn candidates(prints: &[Fingerprint]) -> Vec<(usize, usize)> {
     pairs
 }
 
-fn find(parent: &mut [usize], i: usize) -> usize {
+pub(super) fn find(parent: &mut [usize], i: usize) -> usize {
     let mut root = i;
     while parent[root] != root {
         root = parent[root];
@@ -401,7 +401,7 @@ fn find(parent: &mut [usize], i: usize) -> usize {
 
 /// Joins two groups under the smaller index, so a group's root is its first
 /// item.
-fn union(parent: &mut [usize], a: usize, b: usize) {
+pub(super) fn union(parent: &mut [usize], a: usize, b: usize) {
     let (ra, rb) = (find(parent, a), find(parent, b));
     if ra != rb {
         let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };

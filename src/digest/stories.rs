@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use super::same_event;
 use super::same_story::{self, Fingerprint};
 use crate::model::{AlsoIn, MatchView, SentStory};
 
@@ -60,7 +61,11 @@ pub(super) fn stories(matches: &[MatchView], recent: &Recent) -> Vec<Story> {
         .map(|m| same_story::fingerprint(&m.title, &m.summary, &boilerplate[m.feed.as_str()]))
         .collect();
     let links: Vec<Option<&str>> = matches.iter().map(|m| m.link.as_deref()).collect();
-    let roots = same_story::group(&links, &prints);
+    let events: Vec<same_event::Event> = matches
+        .iter()
+        .map(|m| same_event::event(&m.title, &m.summary))
+        .collect();
+    let roots = same_event::join(&same_story::group(&links, &prints), &events);
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut slot: HashMap<usize, usize> = HashMap::new();
     for (i, root) in roots.iter().enumerate() {
@@ -140,6 +145,7 @@ fn shown(
         })
         .unwrap_or(group[0]);
     let mut shown = matches[fullest].clone();
+    let shown_lang = super::lang::of(&shown.title, &shown.summary);
     let shown_text = same_story::shingles(&shown.title, &shown.summary);
     let mut order = vec![fullest];
     for &i in group.iter().filter(|&&i| i != fullest) {
@@ -170,7 +176,11 @@ fn shown(
         } else {
             Vec::new()
         };
+        let lang = super::lang::of(&m.title, &m.summary)
+            .filter(|l| Some(*l) != shown_lang)
+            .map(str::to_string);
         shown.also_in.push(AlsoIn {
+            lang,
             feed: m.feed.clone(),
             title: m.title.clone(),
             link: m.link.clone(),

@@ -623,6 +623,7 @@ fn a_firehose_feed_is_capped_with_the_search_for_the_rest() {
     // An old story past the cap carries a copy of another feed: it is
     // listed too.
     ms[0].also_in.push(AlsoIn {
+        lang: None,
         feed: "mirror".into(),
         title: "Mirror of update one".into(),
         link: Some("https://mirror.example/1".into()),
@@ -672,6 +673,7 @@ fn a_firehose_feed_is_capped_with_the_search_for_the_rest() {
 fn a_busy_digest_opens_with_the_stories_told_most_and_its_sections() {
     let mut big = m(1, "Drones hit Odesa port", &["drones", "odesa"], "x");
     big.also_in.push(AlsoIn {
+        lang: None,
         feed: "wire".into(),
         title: "Odesa port hit by drones".into(),
         link: Some("https://wire.example/1".into()),
@@ -761,6 +763,7 @@ fn headlines_are_marked_and_a_snippet_that_repeats_the_title_is_left_out() {
 fn a_copy_at_the_same_page_is_not_linked_twice() {
     let mut story = m(1, "EU sanctions", &["r"], "x");
     story.also_in.push(AlsoIn {
+        lang: None,
         feed: "europe-today".into(),
         title: "Brussels seals sanctions".into(),
         link: story.link.clone(),
@@ -786,6 +789,7 @@ fn a_copy_at_the_same_page_is_not_linked_twice() {
 fn an_identical_headline_is_not_repeated() {
     let mut story = m(1, "Drone strike hits Odesa port", &["r"], "x");
     story.also_in.push(AlsoIn {
+        lang: None,
         feed: "betawire".into(),
         title: "Drone strike hits Odesa port".into(),
         link: Some("https://betawire.example/odesa".into()),
@@ -959,6 +963,7 @@ fn html_is_phone_friendly_and_carries_nothing_remote() {
     let mut evil = m(1, "t", &["r"], "x");
     evil.link = Some("https://e.org/a\"onmouseover=\"x".into());
     evil.also_in.push(AlsoIn {
+        lang: None,
         feed: "f".into(),
         title: "t2".into(),
         link: Some("https://e.org/b".into()),

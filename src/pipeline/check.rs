@@ -95,12 +95,7 @@ pub struct CheckReport {
 /// goes, and where its SMTP password comes from.
 pub fn check(config: &Config) -> CheckReport {
     let mut report = CheckReport::default();
-    report.warnings.extend(
-        config
-            .rule_warnings
-            .iter()
-            .map(|w| format!("{}:{w}", config.path.display())),
-    );
+    report.warnings.extend(config.rule_warnings.iter().cloned());
     report.notes.push(format!(
         "state: {} ({})",
         config.state_dir.display(),

@@ -213,7 +213,7 @@ mod tests {
         assert!(d.matched);
         assert_eq!(
             d.because,
-            "iranian is in it; drone* is in it; ukraine is in it"
+            "iranian* is in it; drone* is in it; ukraine is in it"
         );
         let d = on("drone* -israel", &["drone", "israel"]);
         assert!(!d.matched);

@@ -49,6 +49,12 @@ struct Compiled {
     /// The distinct lengths of the prefixes, in bytes, ascending.
     prefix_lengths: Vec<usize>,
     ids: usize,
+    /// Per id: whether its positions matter (it is in a phrase of two
+    /// tokens or more, or in a NEAR). Only those are recorded: a concept
+    /// makes many one-word alternatives, and recording and sorting every
+    /// occurrence of them cost matching 15% of its throughput (benchmark,
+    /// README "Concepts").
+    positional: Vec<bool>,
     rules: Vec<Expr>,
 }
 
@@ -140,6 +146,7 @@ impl Matcher {
                 prefixes: FxHashMap::default(),
                 prefix_lengths: Vec::new(),
                 ids: 0,
+                positional: Vec::new(),
                 rules: Vec::new(),
             };
             for r in rules {
@@ -184,10 +191,16 @@ impl Matcher {
 impl Compiled {
     fn expr(&mut self, tokenizer: &mut Tokenizer, query: &Query) -> Result<Expr> {
         Ok(match query {
-            Query::Phrase { phrase, columns } => Expr::Phrase {
-                ids: self.phrase(tokenizer, phrase)?,
-                columns: *columns,
-            },
+            Query::Phrase { phrase, columns } => {
+                let ids = self.phrase(tokenizer, phrase)?;
+                if ids.len() > 1 {
+                    self.positional(&ids);
+                }
+                Expr::Phrase {
+                    ids,
+                    columns: *columns,
+                }
+            }
             Query::Near {
                 phrases,
                 distance,
@@ -197,6 +210,7 @@ impl Compiled {
                 for p in phrases {
                     let ids = self.phrase(tokenizer, p)?;
                     if !ids.is_empty() {
+                        self.positional(&ids);
                         kept.push(ids);
                     }
                 }
@@ -213,6 +227,17 @@ impl Compiled {
                 Box::new(self.expr(tokenizer, negative)?),
             ),
         })
+    }
+
+    /// Marks `ids` as ids whose positions are recorded.
+    fn positional(&mut self, ids: &[u32]) {
+        for &id in ids {
+            let id = id as usize;
+            if self.positional.len() <= id {
+                self.positional.resize(id + 1, false);
+            }
+            self.positional[id] = true;
+        }
     }
 
     fn exprs(&mut self, tokenizer: &mut Tokenizer, parts: &[Query]) -> Result<Vec<Expr>> {
@@ -311,7 +336,9 @@ fn scan(
                 if let Some(c) = hits.columns.get_mut(id as usize) {
                     *c |= 1 << column;
                 }
-                hits.at.push((id, column as u8, position));
+                if words.compiled.positional.get(id as usize) == Some(&true) {
+                    hits.at.push((id, column as u8, position));
+                }
             }
             position += 1;
         })?;
