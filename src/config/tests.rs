@@ -394,3 +394,78 @@ fn a_digest_has_a_title_for_its_reader() {
     assert_eq!(c.digests[0].title, "Iran watch digest");
     assert_eq!(c.digests[1].title, "Kyiv strikes now", "one line");
 }
+
+#[test]
+fn languages_limit_the_forms_for_the_config_and_for_a_rule() {
+    let text = format!(
+        "languages = [\"en\", \"uk\"]\n{MINIMAL}\n\
+         [[rules]]\nname = \"ru-only\"\nquery = 'drone'\nlanguages = [\"ru\"]\n\
+         [[rules]]\nname = \"all\"\nquery = 'drone'\n"
+    );
+    let c = parse(&text, Path::new("/etc/fw/feedwatch.toml"), None).unwrap();
+    assert_eq!(
+        c.languages,
+        rules::Languages(Some(vec!["en".into(), "uk".into()]))
+    );
+    let fts = |name: &str| {
+        c.rules
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap()
+            .fts_query
+            .clone()
+    };
+    let (ru, all) = (fts("ru-only"), fts("all"));
+    assert!(
+        ru.contains("\"беспилотн\"*") && !ru.contains("\"безпілотн\"*"),
+        "{ru}"
+    );
+    assert!(
+        !ru.contains("\"uav\""),
+        "the rule's languages, not the config's: {ru}"
+    );
+    assert!(
+        all.contains("\"безпілотн\"*") && all.contains("\"uav\""),
+        "{all}"
+    );
+    assert!(
+        !all.contains("\"drohne\"*"),
+        "the config's languages: {all}"
+    );
+}
+
+#[test]
+fn an_unknown_or_empty_language_list_is_an_error_at_its_place() {
+    let text = format!("{MINIMAL}languages = [\"en\", \"ua\"]\n");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].2.contains("unknown language 'ua'"), "{errs:?}");
+    assert!(errs[0].2.contains("did you mean 'uk'"), "{errs:?}");
+    assert_eq!(errs[0].0, text.lines().count(), "{errs:?}");
+    let text = format!("{MINIMAL}languages = []\n");
+    assert!(
+        errors(&text)[0].2.contains("languages is empty"),
+        "{:?}",
+        errors(&text)
+    );
+}
+
+#[test]
+fn a_word_written_plain_and_exact_is_warned_about_at_its_place() {
+    let text = format!("{MINIMAL}\n[[rules]]\nname = \"mixed\"\nquery = 'drone AND NOT =drone'\n");
+    let c = parse(&text, Path::new("/etc/fw/feedwatch.toml"), None).unwrap();
+    let line = text.lines().count();
+    let col = "query = 'drone AND NOT ".len() + 1;
+    assert_eq!(c.rule_warnings.len(), 1, "{:?}", c.rule_warnings);
+    assert!(
+        c.rule_warnings[0].starts_with(&format!(
+            "{line}:{col}: rule 'mixed': 'drone' is expanded into the concept drone"
+        )),
+        "{:?}",
+        c.rule_warnings
+    );
+    // Written one way only: no warning.
+    let text = format!("{MINIMAL}\n[[rules]]\nname = \"one\"\nquery = 'drone AND NOT =uav'\n");
+    let c = parse(&text, Path::new("/etc/fw/feedwatch.toml"), None).unwrap();
+    assert!(c.rule_warnings.is_empty(), "{:?}", c.rule_warnings);
+}

@@ -175,3 +175,32 @@ fn control_characters_separate_terms() {
     assert_eq!(c("a\u{0}b"), "(\"a\" AND \"b\")");
     assert_eq!(c("\"x\u{0}y\""), "\"xy\"");
 }
+
+#[test]
+fn equals_keeps_one_word_or_phrase_exact_and_says_where_it_cannot() {
+    assert_eq!(
+        compile_query("=drone", &TermSets::new()).unwrap(),
+        format!("{UNQUALIFIED}\"drone\"")
+    );
+    assert_eq!(
+        compile_query("=\"air defence\"", &TermSets::new()).unwrap(),
+        format!("{UNQUALIFIED}\"air defence\"")
+    );
+    assert!(
+        compile_query("drone", &TermSets::new())
+            .unwrap()
+            .contains("\"безпілотн\"*"),
+        "plain: its concept"
+    );
+    for (q, pos) in [
+        ("iran =", 6),
+        ("iran = drone", 6),
+        ("=drone*", 1),
+        ("=(a b)", 1),
+        ("=AND", 1),
+    ] {
+        let e = err(q);
+        assert_eq!(e.pos, pos, "{q}: {e}");
+        assert!(e.message.contains('='), "{q}: {e}");
+    }
+}
