@@ -1056,3 +1056,73 @@ fn the_coverage_block_and_an_entrys_language() {
     }
     assert!(r[0].html.contains("<div lang=\"uk\""), "{}", r[0].html);
 }
+
+#[test]
+fn one_event_in_three_languages_is_one_entry_with_each_version_and_its_language() {
+    let report = |id: i64, feed: &str, title: &str, summary: &str| {
+        let mut r = m(id, title, &["kharkiv"], "x");
+        r.feed = feed.into();
+        r.summary = summary.into();
+        r
+    };
+    let ms = [
+        report(
+            1,
+            "kyiv-independent",
+            "Russian missile strike on Kharkiv kills 3, injures 21",
+            "An Iskander-M missile hit a school and a nine-storey building in Kharkiv's \
+             Kyivskyi district at 07:40, governor Oleh Syniehubov said. Rescuers are \
+             still searching the rubble; 21 people were injured, 4 of them children.",
+        ),
+        report(
+            2,
+            "ukrinform",
+            "Ракетний удар по Харкову: 3 загиблих, 21 поранений",
+            "О 07:40 ракета «Іскандер-М» влучила у школу та дев'ятиповерхівку в \
+             Київському районі Харкова, повідомив Олег Синєгубов.",
+        ),
+        report(
+            3,
+            "interfax",
+            "Ракетный удар по Харькову: трое погибших, 21 раненый",
+            "Ракета «Искандер» попала в школу в Киевском районе Харькова в 07:40, \
+             сообщил Олег Синегубов.",
+        ),
+        report(
+            4,
+            "kyiv-independent",
+            "Second missile strike on Kharkiv at night injures 9",
+            "Two S-300 missiles hit an industrial site in Kharkiv at 23:15, injuring 9 \
+             workers, the regional governor said.",
+        ),
+    ];
+    let merged = merge_same_story(&ms, &Recent::new());
+    assert_eq!(merged.len(), 2, "{merged:#?}");
+    let strike = merged.iter().find(|e| e.match_ids.contains(&1)).unwrap();
+    let versions: Vec<(&str, Option<&str>)> = strike
+        .also_in
+        .iter()
+        .map(|a| (a.feed.as_str(), a.lang.as_deref()))
+        .collect();
+    assert_eq!(
+        versions,
+        [("ukrinform", Some("uk")), ("interfax", Some("ru"))]
+    );
+    let night = merged.iter().find(|e| e.match_ids.contains(&4)).unwrap();
+    assert!(
+        night.also_in.is_empty(),
+        "another strike that day is its own entry"
+    );
+    let r = render_all(&ms);
+    assert!(
+        r[0].text
+            .contains("also in ukrinform (uk): Ракетний удар по Харкову"),
+        "{}",
+        r[0].text
+    );
+    assert!(
+        r[0].html.contains("also in interfax (ru): "),
+        "{}",
+        r[0].html
+    );
+}
