@@ -21,9 +21,35 @@ pub struct Form {
     pub words: Vec<String>,
     /// The last word is a prefix (`дрон*`).
     pub prefix: bool,
+    /// Its words folded (`fold`) and joined by a space: what compares.
+    pub key: String,
 }
 
 impl Form {
+    /// A form of `words` (as written).
+    pub fn new(lang: &'static str, words: Vec<String>, prefix: bool) -> Form {
+        let key = words.iter().map(|w| fold(w)).collect::<Vec<_>>().join(" ");
+        Form {
+            lang,
+            words,
+            prefix,
+            key,
+        }
+    }
+
+    /// Whether every word this form finds, `other` finds too: the same
+    /// form once folded (`irán`, `iran`), or a prefix of it (`iranian*`
+    /// finds `iranian`; `дрон*` finds `дрони*`).
+    fn covered_by(&self, other: &Form) -> bool {
+        let same_words = self.words.len() == other.words.len();
+        same_words
+            && if other.prefix {
+                self.key.starts_with(&other.key)
+            } else {
+                !self.prefix && self.key == other.key
+            }
+    }
+
     /// In rule syntax: `дрон*`, `air defence`, `атомна електростанці*`.
     pub fn shown(&self) -> String {
         format!(
@@ -64,6 +90,8 @@ pub struct Lexicon {
     prefix_lengths: Vec<usize>,
     /// The folded first word of every form of two words or more.
     phrase_starts: HashSet<String>,
+    /// The most words a form has.
+    longest: usize,
 }
 
 /// The lexicon shipped in the binary.
@@ -72,45 +100,46 @@ pub fn lexicon() -> &'static Lexicon {
     LEXICON.get_or_init(|| Lexicon::parse(include_str!("concepts.tsv")))
 }
 
-/// Case and accents folded as the lexicon compares words: lower case,
-/// Latin accents and ё/й/ї removed (as the index's `remove_diacritics`
-/// removes them), apostrophes kept out.
+/// Case and accents folded as the index folds them (`unicode61
+/// remove_diacritics 2`): lower case, the accents of Latin letters removed.
+/// Not ł, ß, nor any Cyrillic letter: the index keeps санкций and санкции
+/// apart, and so must the lexicon (it once dropped санкций as a repeat).
 pub fn fold(word: &str) -> String {
     word.chars()
         .flat_map(char::to_lowercase)
-        .filter_map(|c| {
-            Some(match c {
-                'à'..='å' | 'ā' | 'ă' | 'ą' => 'a',
-                'ç' | 'ć' | 'č' => 'c',
-                'è'..='ë' | 'ē' | 'ė' | 'ę' | 'ě' => 'e',
-                'ì'..='ï' | 'ī' | 'į' | 'ı' => 'i',
-                'ñ' | 'ń' | 'ň' => 'n',
-                'ò'..='ö' | 'ø' | 'ō' | 'ő' => 'o',
-                'ù'..='ü' | 'ū' | 'ů' | 'ű' => 'u',
-                'ý' | 'ÿ' => 'y',
-                'š' | 'ś' | 'ş' => 's',
-                'ž' | 'ź' | 'ż' => 'z',
-                'ř' => 'r',
-                'ł' => 'l',
-                'ğ' => 'g',
-                'ё' => 'е',
-                'й' => 'и',
-                'ї' => 'і',
-                '\'' | '’' | 'ʼ' => return None,
-                c => c,
-            })
+        .map(|c| match c {
+            'à'..='å' | 'ā' | 'ă' | 'ą' => 'a',
+            'ç' | 'ć' | 'č' => 'c',
+            'è'..='ë' | 'ē' | 'ė' | 'ę' | 'ě' => 'e',
+            'ì'..='ï' | 'ī' | 'į' => 'i',
+            'ñ' | 'ń' | 'ň' => 'n',
+            'ò'..='ö' | 'ō' | 'ő' => 'o',
+            'ù'..='ü' | 'ū' | 'ů' | 'ű' => 'u',
+            'ý' | 'ÿ' => 'y',
+            'š' | 'ś' | 'ş' => 's',
+            'ž' | 'ź' | 'ż' => 'z',
+            'ř' => 'r',
+            'ğ' => 'g',
+            c => c,
         })
         .collect()
 }
 
-/// A text's words, folded: split where the index's tokenizer splits
-/// (anything not a letter or digit).
+/// A text's words, folded (`fold`), as `split` finds them.
 pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric() && !matches!(c, '\'' | '’' | 'ʼ'))
+    split_words(text).map(fold)
+}
+
+/// A text's words as written: split at anything not a letter or digit, as
+/// the index's tokenizer splits (an apostrophe too: харків'яни is харків
+/// and яни there).
+pub fn split(text: &str) -> Vec<String> {
+    split_words(text).map(str::to_string).collect()
+}
+
+fn split_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .flat_map(|w| w.split(['\'', '’', 'ʼ']))
-        .filter(|w| !w.is_empty())
-        .map(fold)
 }
 
 fn lang_of(code: &str) -> Option<&'static str> {
@@ -155,18 +184,9 @@ impl Lexicon {
                     Some(t) => (t, true),
                     None => (form, false),
                 };
-                let words: Vec<String> = text
-                    .split(|c: char| !c.is_alphanumeric() && !matches!(c, '\'' | '’' | 'ʼ'))
-                    .flat_map(|w| w.split(['\'', '’', 'ʼ']))
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_string)
-                    .collect();
+                let words = split(text);
                 if !words.is_empty() {
-                    concepts[k].forms.push(Form {
-                        lang,
-                        words,
-                        prefix,
-                    });
+                    concepts[k].forms.push(Form::new(lang, words, prefix));
                 }
             }
         }
@@ -174,19 +194,21 @@ impl Lexicon {
         let mut prefixes: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
         let mut lengths = HashSet::new();
         let mut phrase_starts = HashSet::new();
+        let mut longest = 1;
         for (c, concept) in concepts.iter().enumerate() {
             for (f, form) in concept.forms.iter().enumerate() {
-                let key = form.words.iter().map(|w| fold(w)).collect::<Vec<_>>();
-                if key.len() > 1 {
-                    phrase_starts.insert(key[0].clone());
+                let mut parts = form.key.split(' ');
+                if form.words.len() > 1 {
+                    phrase_starts.insert(parts.next().unwrap_or_default().to_string());
+                    longest = longest.max(form.words.len());
                 }
                 if form.prefix {
-                    if let Some(last) = key.last() {
+                    if let Some(last) = form.key.split(' ').next_back() {
                         lengths.insert(last.chars().count());
                     }
-                    prefixes.entry(key.join(" ")).or_default().push((c, f));
+                    prefixes.entry(form.key.clone()).or_default().push((c, f));
                 } else {
-                    exact.entry(key.join(" ")).or_default().push((c, f));
+                    exact.entry(form.key.clone()).or_default().push((c, f));
                 }
             }
         }
@@ -199,6 +221,7 @@ impl Lexicon {
             prefixes,
             prefix_lengths,
             phrase_starts,
+            longest,
         }
     }
 
@@ -227,12 +250,13 @@ impl Lexicon {
             .or_else(|| self.by_id.get(&joined.replace(' ', "-")))
             .copied();
         let concept = by_name.or_else(|| hits.first().map(|&(c, _)| c))?;
-        let mut langs: Vec<&'static str> = hits
-            .iter()
-            .filter(|&&(c, _)| c == concept)
-            .map(|&(c, f)| self.concepts[c].forms[f].lang)
-            .collect();
-        langs.dedup();
+        let mut langs: Vec<&'static str> = Vec::new();
+        for &(c, f) in hits.iter().filter(|&&(c, _)| c == concept) {
+            let lang = self.concepts[c].forms[f].lang;
+            if !langs.contains(&lang) {
+                langs.push(lang);
+            }
+        }
         Some(Found {
             concept: &self.concepts[concept],
             langs,
@@ -245,20 +269,24 @@ impl Lexicon {
         let (Some(last), head) = (key.last(), &key[..key.len() - 1]) else {
             return Vec::new();
         };
-        let mut hits: Vec<(usize, usize)> =
-            self.exact.get(&key.join(" ")).cloned().unwrap_or_default();
-        let chars: Vec<char> = last.chars().collect();
+        let joined;
+        let whole = if head.is_empty() {
+            last.as_str()
+        } else {
+            joined = key.join(" ");
+            joined.as_str()
+        };
+        let mut hits: Vec<(usize, usize)> = self.exact.get(whole).cloned().unwrap_or_default();
+        // Where the last word's n-th character ends, in `whole`.
+        let start = whole.len() - last.len();
+        let ends: Vec<usize> = last
+            .char_indices()
+            .map(|(i, c)| start + i + c.len_utf8())
+            .collect();
         for &n in self.prefix_lengths.iter().rev() {
-            if n > chars.len() {
-                continue;
-            }
-            let stem: String = chars[..n].iter().collect();
-            let full = if head.is_empty() {
-                stem
-            } else {
-                format!("{} {stem}", head.join(" "))
-            };
-            if let Some(h) = self.prefixes.get(&full) {
+            if let Some(&end) = ends.get(n.wrapping_sub(1))
+                && let Some(h) = self.prefixes.get(&whole[..end])
+            {
                 hits.extend(h.iter().copied());
             }
         }
@@ -266,20 +294,14 @@ impl Lexicon {
     }
 
     /// Every form of `concept` and of the concepts it sees, in `langs`
-    /// (every language when `None`; forms for `all` always), each once.
+    /// (every language when `None`; forms for `all` always), none that
+    /// another of them covers (`distinct`).
     pub fn forms<'a>(&'a self, concept: &'a Concept, langs: Option<&[String]>) -> Vec<&'a Form> {
         let mut out: Vec<&Form> = Vec::new();
         let mut seen_concepts = vec![concept.id.as_str()];
         let mut queue = vec![concept];
         while let Some(c) = queue.pop() {
-            for form in self.own_forms(c, langs) {
-                if !out
-                    .iter()
-                    .any(|o| o.words == form.words && o.prefix == form.prefix)
-                {
-                    out.push(form);
-                }
-            }
+            out.extend(self.own_forms(c, langs));
             for id in &c.see {
                 if let Some(other) = self.get(id)
                     && !seen_concepts.contains(&other.id.as_str())
@@ -289,7 +311,7 @@ impl Lexicon {
                 }
             }
         }
-        out
+        distinct(out)
     }
 
     /// The forms of `concept` itself (not of those it sees) in `langs`.
@@ -298,19 +320,13 @@ impl Lexicon {
         concept: &'a Concept,
         langs: Option<&[String]>,
     ) -> Vec<&'a Form> {
-        let mut out: Vec<&Form> = Vec::new();
-        for form in &concept.forms {
-            let wanted =
-                form.lang == "all" || langs.is_none_or(|l| l.iter().any(|x| x == form.lang));
-            if wanted
-                && !out
-                    .iter()
-                    .any(|o| o.words == form.words && o.prefix == form.prefix)
-            {
-                out.push(form);
-            }
-        }
-        out
+        distinct(
+            concept
+                .forms
+                .iter()
+                .filter(|f| f.lang == "all" || langs.is_none_or(|l| l.iter().any(|x| x == f.lang)))
+                .collect(),
+        )
     }
 
     /// The concepts a text names (indices into `concepts`), each once:
@@ -330,7 +346,7 @@ impl Lexicon {
             };
             add(self.hits(std::slice::from_ref(w)));
             if self.phrase_starts.contains(w) {
-                for n in 2..=4.min(words.len() - i) {
+                for n in 2..=self.longest.min(words.len() - i) {
                     add(self.hits(&words[i..i + n]));
                 }
             }
@@ -338,6 +354,24 @@ impl Lexicon {
         found.sort_unstable();
         found
     }
+}
+
+/// `forms` without those another of them covers (`Form::covered_by`), in
+/// their order: the forms of a concept often differ only by an accent
+/// (`irán`, `iran`) or sit under a prefix (`iranian` under `iranian*`), and
+/// every form left is one more term for FTS5 and the matcher.
+pub fn distinct(forms: Vec<&Form>) -> Vec<&Form> {
+    forms
+        .iter()
+        .enumerate()
+        .filter(|&(i, f)| {
+            !forms.iter().enumerate().any(|(j, o)| {
+                // Of two forms covering each other (the same), the first stays.
+                j != i && f.covered_by(o) && (!o.covered_by(f) || j < i)
+            })
+        })
+        .map(|(_, f)| *f)
+        .collect()
 }
 
 #[cfg(test)]

@@ -17,6 +17,21 @@ fn the_shipped_file_is_read_whole() {
         .filter(|l| l.split('\t').nth(1) != Some("see"))
         .map(|l| l.split('\t').nth(2).map_or(0, |f| f.split('|').count()))
         .sum();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let cells: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cells.len(), 3, "three cells: {line}");
+        assert!(
+            cells[1] == "see" || lang_of(cells[1]).is_some(),
+            "a known language: {line}"
+        );
+        assert!(
+            cells[2].split('|').all(|f| !f.trim().is_empty()),
+            "no empty form: {line}"
+        );
+    }
     let lex = lexicon();
     assert!(lines > 1000, "{lines} lines");
     assert_eq!(
@@ -108,4 +123,80 @@ fn a_text_is_tagged_with_the_concepts_it_names() {
     assert!(de.contains(&"ceasefire".to_string()) && de.contains(&"gaza".to_string()));
     let fr = ids("La centrale nucléaire de Zaporijia privée de courant");
     assert!(fr.contains(&"nuclear-plant".to_string()) && fr.contains(&"zaporizhzhia".to_string()));
+}
+
+/// The guard the generated names need most: a common word of any of the
+/// languages names no concept (того, "of that", was Togo; груз*, "cargo",
+/// Georgia; суда*, "ships", Sudan; island, Iceland).
+#[test]
+fn common_words_name_no_concept() {
+    let lex = lexicon();
+    for text in [
+        "Того дня самі дані про вантаж надійшли до суду; малі діти гралися біля палацу, \
+         індивідуальні гурти грали на площі, а дощ ішов увесь день.",
+        "Того же числа суда с грузом пришли в порт; данные палаты малы, самолёты сели, \
+         и самое главное — дождь шёл весь день.",
+        "The island was small, and the data came that day in an individual report; \
+         the court heard it while the weather held.",
+        "Tego dnia mali chłopcy na wyspie oglądali dane, a sąd zebrał się w pałacu.",
+        "Die Insel war klein; die Daten kamen am selben Tag, und das Gericht tagte.",
+        "Mais ce jour-là, les données sont arrivées et le tribunal a siégé au palais.",
+        "Ese día los datos llegaron pronto y el tribunal se reunió en el palacio.",
+    ] {
+        let found: Vec<&str> = lex
+            .tag(text)
+            .into_iter()
+            .map(|c| lex.concepts()[c].id.as_str())
+            .collect();
+        assert!(found.is_empty(), "{found:?} in: {text}");
+    }
+}
+
+/// No prefix of one concept starts a word another concept names, unless
+/// one sees the other or the word is a compound of both (Drohnenangriff:
+/// drone and strike) (`австр*`, Austria, found Австралія; `нігер*` was
+/// both Niger and Nigeria; `dominik*`, Dominica, Dominikana).
+#[test]
+fn no_prefix_of_one_concept_finds_another() {
+    let lex = lexicon();
+    let sees = |a: &Concept, b: &Concept| a.see.contains(&b.id) || b.see.contains(&a.id);
+    let mut clashes = Vec::new();
+    for a in lex.concepts() {
+        for p in a.forms.iter().filter(|f| f.prefix && f.words.len() == 1) {
+            for b in lex
+                .concepts()
+                .iter()
+                .filter(|b| b.id != a.id && !sees(a, b))
+            {
+                for f in b.forms.iter().filter(|f| f.words.len() == 1) {
+                    // The rest of a compound, after a German linking -n or -s.
+                    let rest = f.key.get(p.key.len()..).unwrap_or("");
+                    let compound = [rest, rest.get(1..).unwrap_or("")].iter().any(|r| {
+                        r.len() > 3 && lex.lookup(r).is_some_and(|l| l.concept.id == b.id)
+                    });
+                    if f.key.starts_with(&p.key) && !compound {
+                        clashes.push(format!("{}: {}* finds {}: {}", a.id, p.key, b.id, f.key));
+                    }
+                }
+            }
+        }
+    }
+    assert!(clashes.is_empty(), "{clashes:#?}");
+}
+
+/// The lexicon folds as the index does, so that two forms it takes for
+/// one are one to the index too (checked against SQLite's own tokenizer).
+#[test]
+fn folding_is_the_indexs() {
+    for (a, b, same) in [
+        ("Irán", "iran", true),
+        ("Dänemark", "danemark", true),
+        ("санкций", "санкции", false),
+        ("ёлка", "елка", false),
+        ("Київ", "киів", false),
+        ("łódź", "lodz", false),
+        ("Ørsted", "orsted", false),
+    ] {
+        assert_eq!(fold(a) == fold(b), same, "{a} {b}");
+    }
 }

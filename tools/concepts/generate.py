@@ -11,70 +11,95 @@ expand their words with (README, "Concepts"), from three reviewed inputs:
 - demonyms.tsv: English adjectives and demonyms of countries and cities
   (ODbL-1.0 and hand-written, sources in its header).
 
-For a country that is not curated, each language gets CLDR's name, and in
-the languages that inflect names (uk, ru, pl) a prefix of its stem: the
-Snowball stem where Snowball has the language (Russian) and keeps the
-root, otherwise the case endings stripped. A stem shorter than MIN_STEM, or
-one that cuts more than two letters off the name (Snowball's Иран → ира),
-is not used: the name stays exact. Latin-script languages other than Polish
-get the exact name only (a prefix of "Francia" would find Francisco).
+For a country or city that is not curated, each language gets CLDR's name;
+in the languages that decline names (uk, ru, pl) its cases too: its stem
+as a prefix when the stem is long, its case endings spelled out otherwise
+(`declined`). Latin-script languages other than Polish get the exact name
+only (a prefix of "Francia" would find Francisco).
 
-Run: pip install snowballstemmer==2.2.0 && python3 tools/concepts/generate.py
-The output is deterministic; a test keeps it equal to what this writes.
+Run: python3 tools/concepts/generate.py (standard library only). The output
+is deterministic and committed; src/lexicon/tests.rs checks its guards.
 """
 
 import json
 import os
-import sys
 import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "..", "src", "lexicon", "concepts.tsv")
 LANGS = ["en", "uk", "ru", "de", "fr", "es", "pl"]
-MIN_STEM = 4
+# A generated name's stem is a prefix only from this many letters: shorter
+# stems start common words (того, само, груз, дані, суда were prefixes
+# once) or other names (австр* finds Австралія).
+MIN_PREFIX = 6
 
-# Uk and ru case endings (src/rules/fold.rs has the same list), Polish ones.
-ENDINGS = {
-    "uk": ["ами", "ями", "ові", "ою", "ею", "ії", "ія", "ію", "ом", "ем", "ах", "ях", "а", "я", "у", "ю", "і", "и", "ь"],
-    "ru": ["ами", "ями", "ией", "ии", "ия", "ию", "ой", "ей", "ом", "ем", "ах", "ях", "а", "я", "у", "ю", "е", "ы", "и", "ь"],
-    "pl": ["ami", "ach", "iej", "ią", "ię", "ii", "ia", "em", "ie", "ą", "ę", "a", "y", "i", "u"],
+# How a name of each ending declines (the endings its cases take), for the
+# languages that decline names; the first class whose ending the name has
+# applies. A name whose stem is shorter than MIN_PREFIX gets these forms
+# spelled out, a longer one the stem as a prefix. Snowball's stemmers were
+# tried for this and rejected: they cut into roots (Russian Иран → ира,
+# Судан → суда, which finds суда, "ships").
+DECLENSION = {
+    "uk": [
+        ("ія", ["ія", "ії", "ію", "ією"]),
+        ("а", ["а", "и", "і", "у", "ою"]),
+        ("я", ["я", "і", "ю", "ею"]),
+        ("", ["", "у", "а", "і", "ом"]),
+    ],
+    "ru": [
+        ("ия", ["ия", "ии", "ию", "ией"]),
+        ("а", ["а", "ы", "и", "е", "у", "ой"]),
+        ("я", ["я", "и", "ю", "ей", "е"]),
+        ("", ["", "а", "у", "е", "ом"]),
+    ],
+    "pl": [
+        ("ia", ["ia", "ii", "ię", "ią"]),
+        ("ja", ["ja", "ji", "ję", "ją"]),
+        ("a", ["a", "y", "i", "ę", "ą", "ie"]),
+        ("", ["", "u", "em", "ie", "a"]),
+    ],
 }
+
+VOWELS = "аеєиіїоуюяыэёaeiouyąęó"
+
+# Names this short are left out of the languages that decline names
+# (того, "of that", is Togo; мали, "small", is Mali): too many are words.
+MIN_NAME = 5
 
 # CLDR territory codes that are not countries (regions, groupings, test
 # codes), left out.
 NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ", "AQ", "AC", "CP", "DG", "EA", "IC", "TA", "BV", "HM", "UM", "IO"}
 
 
-def snowball(lang, word):
-    try:
-        import snowballstemmer
-    except ImportError:
-        sys.exit("pip install snowballstemmer==2.2.0 (the Snowball stemmers)")
-    names = {"ru": "russian"}
-    if lang not in names:
-        return None
-    return snowballstemmer.stemmer(names[lang]).stemWord(word)
+# (concept, language) → a generated name's cases spelled out, for when its
+# prefix finds another concept's name (filled by `declined`).
+spelled = {}
 
 
-def stem(lang, name):
-    """A prefix that finds the name's inflected forms, or None."""
-    if lang not in ENDINGS or " " in name or "-" in name:
-        return None
+def declined(lang, name, cid=None):
+    """A name's forms in a language that declines names: its stem as a
+    prefix, or its cases spelled out; just the name in other languages,
+    for names of several words, and names ending in й or ь."""
     word = name.lower()
-    s = snowball(lang, word)
-    if s is None or len(s) < len(word) - 2:
-        s = word
-        for e in ENDINGS[lang]:
-            if word.endswith(e) and len(word) - len(e) >= MIN_STEM:
-                s = word[: -len(e)]
-                break
-    if len(s) < MIN_STEM or len(s) < len(word) - 2:
-        return None
-    # A Latin prefix passes through the index's porter stemmer, which may
-    # cut it further (gwatemal* → gwatem*): only long ones (a test checks).
-    if lang == "pl" and (len(s) < 6 or s[-2:] in ("al", "ic", "er")):
-        return None
-    return s + "*" if s != word else word + "*"
+    if lang not in DECLENSION or " " in word or "-" in word or word[-1] in "йь":
+        return [word]
+    if len(word) < MIN_NAME:
+        return []
+    for ending, cases in DECLENSION[lang]:
+        stem = word[: len(word) - len(ending)]
+        # The ending is the name's only after a consonant: Самоа, Палау,
+        # Indie do not decline so.
+        if word.endswith(ending) and stem and stem[-1] not in VOWELS:
+            # A Latin prefix also passes through the index's porter
+            # stemmer, which may cut it further (gwatemal* → gwatem*; a
+            # test checks every prefix).
+            porter_safe = lang != "pl" or stem[-2:] not in ("al", "ic", "er")
+            if len(stem) >= MIN_PREFIX and porter_safe:
+                if cid:
+                    spelled[(cid, lang)] = [stem + c for c in cases]
+                return [word, stem + "*"]
+            return [stem + c for c in cases]
+    return [word]
 
 
 def read_tsv(path):
@@ -138,11 +163,8 @@ def main():
             for name in names:
                 if "(" in name or "," in name:
                     continue
-                forms.append(name.lower())
-                if (cid, lang) not in curated:
-                    s = stem(lang, name)
-                    if s:
-                        forms.append(s)
+                # A curated language keeps its own forms, and the name.
+                forms.extend([name.lower()] if (cid, lang) in curated else declined(lang, name, cid))
             add(cid, lang, forms)
 
     # Cities: CLDR exemplar cities; the English name from the zone id
@@ -154,12 +176,7 @@ def main():
         for lang in LANGS[1:]:
             name = cldr[lang]["exemplarCity"].get(zone)
             if name:
-                forms = [name.lower()]
-                if (cid, lang) not in curated:
-                    s = stem(lang, name)
-                    if s:
-                        forms.append(s)
-                add(cid, lang, forms)
+                add(cid, lang, [name.lower()] if (cid, lang) in curated else declined(lang, name, cid))
 
     # English adjectives and demonyms.
     for cells in read_tsv(os.path.join(HERE, "demonyms.tsv")):
@@ -168,6 +185,22 @@ def main():
             (c for c in order if name in concepts[c].get("en", [])), name
         )
         add(cid, "en", [name] + forms)
+
+    # A generated prefix that starts a name of another concept (Polish
+    # dominik*, Dominica, finds Dominikana) is spelled out instead.
+    def folded(f):
+        return "".join(
+            c for c in unicodedata.normalize("NFD", f.lower().rstrip("*")) if not unicodedata.combining(c)
+        )
+
+    names = [(cid, folded(f)) for cid in order for forms in concepts[cid].values() for f in forms]
+    for (cid, lang), cases in spelled.items():
+        stems = [f for f in concepts[cid][lang] if f.endswith("*")]
+        for stem in stems:
+            if any(other != cid and name.startswith(folded(stem)) for other, name in names):
+                forms = concepts[cid][lang]
+                forms.remove(stem)
+                forms.extend(c for c in cases if c not in forms)
 
     with open(OUT, "w", encoding="utf-8") as out:
         out.write(HEADER)
