@@ -202,6 +202,13 @@ impl Validator<'_> {
                 let lists =
                     rules::from_lists(&strings(&r.all), &strings(&r.any), &strings(&r.none), sets)
                         .and_then(|node| {
+                            // The list form has no one text to point into:
+                            // its warnings name the rule's line.
+                            for (_, warning) in rules::mixed_exact(&node, "") {
+                                let at = self.lines.line_col(r.name.span().start);
+                                self.rule_warnings
+                                    .push(format!("{}:{}: rule '{name}': {warning}", at.0, at.1));
+                            }
                             rules::compile_rule(node, "", languages).map_err(|error| {
                                 rules::ListError {
                                     list: "none",

@@ -464,6 +464,25 @@ fn a_word_written_plain_and_exact_is_warned_about_at_its_place() {
         "{:?}",
         c.rule_warnings
     );
+    // An exact phrase is found where it is written, and the list form
+    // warns at its rule's name.
+    let text = format!(
+        "{MINIMAL}\n[[rules]]\nname = \"p\"\nquery = '\"air defence\" -=\"air defence\"'\n\
+         [[rules]]\nname = \"lists\"\nall = [\"drone\"]\nnone = [\"=drone\"]\n"
+    );
+    let c = parse(&text, Path::new("/etc/fw/feedwatch.toml"), None).unwrap();
+    let query_line = text.lines().position(|l| l.contains("-=\"air")).unwrap() + 1;
+    let name_line = text.lines().position(|l| l.contains("\"lists\"")).unwrap() + 1;
+    let col = "query = '\"air defence\" -".len() + 1;
+    assert_eq!(
+        c.rule_warnings
+            .iter()
+            .map(|w| w.split(": rule").next().unwrap().to_string())
+            .collect::<Vec<_>>(),
+        [format!("{query_line}:{col}"), format!("{name_line}:8")],
+        "{:?}",
+        c.rule_warnings
+    );
     // Written one way only: no warning.
     let text = format!("{MINIMAL}\n[[rules]]\nname = \"one\"\nquery = 'drone AND NOT =uav'\n");
     let c = parse(&text, Path::new("/etc/fw/feedwatch.toml"), None).unwrap();

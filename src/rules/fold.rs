@@ -96,16 +96,6 @@ fn fold_in(node: Node, langs: &Languages, log: &mut Vec<Folded>) -> Node {
 
 /// A plain term (`phrase`: a quoted one) and its alternatives.
 fn fold_term(text: String, phrase: bool, langs: &Languages, log: &mut Vec<Folded>) -> Node {
-    let written = || {
-        if phrase {
-            Node::Phrase { text: text.clone() }
-        } else {
-            Node::Term {
-                text: text.clone(),
-                prefix: false,
-            }
-        }
-    };
     let lex = lexicon::lexicon();
     if let Some(found) = lex.lookup(&text) {
         let forms = lex.forms(found.concept, langs.list());
@@ -115,12 +105,14 @@ fn fold_term(text: String, phrase: bool, langs: &Languages, log: &mut Vec<Folded
             finds: by_language(&forms),
             why: "a concept: its forms in every language, from src/lexicon/concepts.tsv",
         });
-        let mut alternatives = vec![written()];
-        alternatives.extend(forms.into_iter().map(node_of));
-        return Node::Or(alternatives);
+        // The word as written, unless a form already finds it.
+        let written = Form::new("all", lexicon::split(&text), false);
+        let mut all = vec![&written];
+        all.extend(forms);
+        return Node::Or(lexicon::distinct(all).into_iter().map(node_of).collect());
     }
     if phrase {
-        return written();
+        return Node::Phrase { text };
     }
     if let Some(forms) = cyrillic_forms(&text) {
         note(log, &text, forms.shown(), CYRILLIC);
@@ -131,49 +123,72 @@ fn fold_term(text: String, phrase: bool, langs: &Languages, log: &mut Vec<Folded
             Node::Or(alternatives)
         };
     }
-    written()
+    Node::Term {
+        text,
+        prefix: false,
+    }
 }
 
-/// `NEAR(a b, n)` with each word's forms: one NEAR per combination, or the
-/// group as written (Cyrillic words their stem) when the combinations
-/// would be too many.
+/// `NEAR(a b, n)` with each word's forms: one NEAR per combination, or,
+/// when the combinations would be too many, the group with each word as
+/// folding found it before concepts (a Cyrillic word its stem).
 fn fold_near(terms: Vec<Node>, distance: u32, langs: &Languages, log: &mut Vec<Folded>) -> Node {
     let lex = lexicon::lexicon();
+    // Per word: its choices, and what it is when there are too many.
     let mut choices: Vec<Vec<Node>> = Vec::new();
+    let mut plain: Vec<Node> = Vec::new();
     let mut notes = Vec::new();
-    for t in &terms {
-        let (text, phrase) = match t {
+    for t in terms {
+        let (text, phrase) = match &t {
             Node::Term {
                 text,
                 prefix: false,
-            } => (text, false),
-            Node::Phrase { text } => (text, true),
+            } => (text.clone(), false),
+            Node::Phrase { text } => (text.clone(), true),
             Node::Exact(inner) => {
                 choices.push(vec![inner.as_ref().clone()]);
+                plain.push(inner.as_ref().clone());
                 continue;
             }
             other => {
                 choices.push(vec![other.clone()]);
+                plain.push(t);
                 continue;
             }
         };
-        if let Some(found) = lex.lookup(text) {
+        let stem = match cyrillic_forms(&text) {
+            Some(Forms::Prefixes(stems)) if !phrase && stems.len() == 1 => {
+                let shown = Forms::Prefixes(stems.clone()).shown();
+                Some((
+                    stems
+                        .into_iter()
+                        .map(|text| Node::Term { text, prefix: true })
+                        .collect::<Vec<_>>(),
+                    shown,
+                ))
+            }
+            _ => None,
+        };
+        plain.push(
+            stem.as_ref()
+                .map_or_else(|| t.clone(), |(n, _)| n[0].clone()),
+        );
+        if let Some(found) = lex.lookup(&text) {
             // Its own language's forms: NEAR is about wording, and every
             // language's would multiply the groups.
-            let own: Vec<String> = found
-                .langs
+            let own: Vec<&Form> = found
+                .concept
+                .forms
                 .iter()
-                .map(|l| l.to_string())
-                .filter(|l| l == "all" || langs.list().is_none_or(|w| w.contains(l)))
+                .filter(|f| found.langs.contains(&f.lang))
+                .filter(|f| {
+                    f.lang == "all" || langs.list().is_none_or(|w| w.iter().any(|l| l == f.lang))
+                })
                 .collect();
-            let forms: Vec<&Form> = lex
-                .own_forms(found.concept, Some(&own))
-                .into_iter()
-                .filter(|f| f.lang != "all" || own.iter().any(|l| l == "all"))
-                .collect();
+            let forms = lexicon::distinct(own);
             if !forms.is_empty() {
                 notes.push(Folded {
-                    term: text.clone(),
+                    term: text,
                     concept: Some(found.concept.id.clone()),
                     finds: by_language(&forms),
                     why: "a concept in NEAR: its forms in the word's own language",
@@ -182,22 +197,17 @@ fn fold_near(terms: Vec<Node>, distance: u32, langs: &Languages, log: &mut Vec<F
                 continue;
             }
         }
-        match cyrillic_forms(text) {
-            Some(Forms::Prefixes(stems)) if !phrase => {
+        match stem {
+            Some((nodes, shown)) => {
                 notes.push(Folded {
-                    term: text.clone(),
+                    term: text,
                     concept: None,
-                    finds: vec![(String::new(), Forms::Prefixes(stems.clone()).shown())],
+                    finds: vec![(String::new(), shown)],
                     why: CYRILLIC,
                 });
-                choices.push(
-                    stems
-                        .into_iter()
-                        .map(|text| Node::Term { text, prefix: true })
-                        .collect(),
-                );
+                choices.push(nodes);
             }
-            _ => choices.push(vec![t.clone()]),
+            None => choices.push(vec![t]),
         }
     }
     let combinations = choices
@@ -208,7 +218,7 @@ fn fold_near(terms: Vec<Node>, distance: u32, langs: &Languages, log: &mut Vec<F
         log.push(Folded {
             term: format!(
                 "NEAR({})",
-                terms
+                plain
                     .iter()
                     .map(|t| super::show(t, false))
                     .collect::<Vec<_>>()
@@ -216,16 +226,10 @@ fn fold_near(terms: Vec<Node>, distance: u32, langs: &Languages, log: &mut Vec<F
             ),
             concept: None,
             finds: Vec::new(),
-            why: "not folded: its words' forms make too many NEAR groups",
+            why: "its words' forms make too many NEAR groups: each word as written (a Cyrillic word its stem)",
         });
         return Node::Near {
-            terms: terms
-                .into_iter()
-                .map(|t| match t {
-                    Node::Exact(inner) => *inner,
-                    other => other,
-                })
-                .collect(),
+            terms: plain,
             distance,
         };
     }
@@ -365,8 +369,7 @@ fn cyrillic_forms(term: &str) -> Option<Forms> {
 /// The case and number endings of Ukrainian and Russian nouns and
 /// adjectives. Only endings: a derivational suffix stays, so that a place
 /// name keeps its whole root (`Иран` → иран, not Snowball's `ира`, which
-/// finds Ирак and Ирина; measured on the labelled set, README "Rule
-/// syntax"). Not -ов/-ев: a word a rule names so is a nominative (Лавров,
+/// finds Ирак and Ирина; docs/concepts.md). Not -ов/-ев: a word a rule names so is a nominative (Лавров,
 /// Харьков), not a genitive plural.
 const ENDINGS: &[&str] = &[
     // Three letters.
@@ -444,7 +447,7 @@ mod tests {
         }
         assert!(!has(&kyiv, "київ*"), "Київ* would find Київстар");
         assert!(has(&finds("iran"), "iranian*"), "adjectives stay");
-        assert!(has(&finds("Türkiye"), "туреччина"), "CLDR names");
+        assert!(has(&finds("Türkiye"), "туреччин*"), "CLDR names");
         assert_eq!(finds("Turkiye"), finds("Türkiye"), "accents folded");
     }
 

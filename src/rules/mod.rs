@@ -329,7 +329,6 @@ pub fn explain(node: Node, src: &str, languages: &Languages) -> Result<String, R
             .unwrap_or_default();
         out.push_str(&format!("{}{concept} ({})\n", f.term, f.why));
         for (lang, forms) in &f.finds {
-            let lang = if lang.is_empty() { "" } else { lang.as_str() };
             out.push_str(&format!("  {lang:<4}{}\n", forms.join(" | ")));
         }
     }
@@ -406,10 +405,10 @@ pub fn mixed_exact(node: &Node, src: &str) -> Vec<(usize, String)> {
         else {
             continue;
         };
-        let written = if how == "=" {
-            format!("={word}")
-        } else {
-            format!("{word}*")
+        let written = match how {
+            "=" if word.contains(|c: char| !c.is_alphanumeric()) => format!("=\"{word}\""),
+            "=" => format!("={word}"),
+            _ => format!("{word}*"),
         };
         if out.iter().any(|(_, m)| m.contains(&format!("'{written}'"))) {
             continue;
