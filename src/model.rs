@@ -270,17 +270,6 @@ pub struct AlsoIn {
     pub lang: Option<String>,
 }
 
-impl AlsoIn {
-    /// Its feed, with its language when that is not the shown copy's:
-    /// "Укрінформ (uk)".
-    pub fn source(&self) -> String {
-        match &self.lang {
-            Some(l) => format!("{} ({l})", self.feed),
-            None => self.feed.clone(),
-        }
-    }
-}
-
 /// One row of `search` output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchHit {

@@ -270,15 +270,20 @@ fn also_in(copy: &AlsoIn, shown: &MatchView, tz: chrono_tz::Tz) -> String {
         return format!(
             "<div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:4px 0 0 0\">updated {} in {}: {}{sentences}</div>",
             escape(&local(at, tz)),
-            escape(&copy.source()),
+            escape(&super::layout::source(copy)),
             linked(&copy.title, copy.link.as_deref()),
         );
     }
     if copy.title == shown.title {
         let feed = match copy.link.as_deref() {
-            Some(link) if Some(link) != shown_link => linked(&copy.source(), Some(link)),
-            Some(_) => format!("{} <span>(the same page)</span>", escape(&copy.source())),
-            None => escape(&copy.source()),
+            Some(link) if Some(link) != shown_link => {
+                linked(&super::layout::source(copy), Some(link))
+            }
+            Some(_) => format!(
+                "{} <span>(the same page)</span>",
+                escape(&super::layout::source(copy))
+            ),
+            None => escape(&super::layout::source(copy)),
         };
         return format!(
             "<div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:4px 0 0 0\">also in {feed}</div>"
@@ -289,14 +294,15 @@ fn also_in(copy: &AlsoIn, shown: &MatchView, tz: chrono_tz::Tz) -> String {
         Some(_) => format!("{} <span>(the same page)</span>", escape(&copy.title)),
         None => escape(&copy.title),
     };
-    // A headline alone is short: its language only when it is clear.
-    let title = match lang::of(&copy.title, "") {
+    // Its language as the digest found it from its whole text (and named
+    // it beside the feed); else from its headline, only when that is clear.
+    let title = match copy.lang.as_deref().or_else(|| lang::of(&copy.title, "")) {
         Some(l) => format!("<span lang=\"{l}\">{title}</span>"),
         None => title,
     };
     format!(
         "<div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:4px 0 0 0\">also in {}: {title}</div>",
-        escape(&copy.source())
+        escape(&super::layout::source(copy))
     )
 }
 

@@ -478,3 +478,12 @@ impl Layout<'_> {
         )
     }
 }
+
+/// Another copy's feed, with its language when that is not the shown
+/// copy's: "Укрінформ (uk)".
+pub(super) fn source(copy: &crate::model::AlsoIn) -> String {
+    match &copy.lang {
+        Some(l) => format!("{} ({l})", copy.feed),
+        None => copy.feed.clone(),
+    }
+}

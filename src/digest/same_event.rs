@@ -31,23 +31,25 @@ pub struct Event {
     figures: Vec<u64>,
 }
 
-/// A report's event, from its title and text.
+/// Words of a text beyond this many do not count: the lede tells the
+/// event (as in `same_story`).
+const MAX_WORDS: usize = 200;
+
+/// A report's event, from its title and the start of its text.
 pub fn event(title: &str, text: &str) -> Event {
-    let lex = lexicon::lexicon();
-    let all = format!("{title}. {text}");
-    let mut concepts = lex.tag(&all);
-    concepts.sort_unstable();
-    concepts.dedup();
+    let lede: Vec<&str> = text.split_whitespace().take(MAX_WORDS).collect();
+    let all = format!("{title}. {}", lede.join(" "));
     Event {
-        concepts,
+        concepts: lexicon::lexicon().tag(&all),
         figures: figures(&all),
     }
 }
 
 /// The figures of a text: numbers of two digits or more, with their
 /// thousands separators read (`2,000`, `2 000`, `2.000` are 2000); a
-/// single digit is too common to tell events apart, and a year says
-/// nothing of which event.
+/// single digit is too common to tell events apart, and a year (four
+/// digits from 1900 to 2100, written without a separator) says nothing of
+/// which event.
 fn figures(text: &str) -> Vec<u64> {
     let mut out = Vec::new();
     let chars: Vec<char> = text.chars().collect();
@@ -58,6 +60,7 @@ fn figures(text: &str) -> Vec<u64> {
             continue;
         }
         let mut digits = String::new();
+        let mut separated = false;
         while i < chars.len() {
             let c = chars[i];
             let grouped = matches!(c, ',' | '.' | ' ' | '\u{a0}' | '\u{202f}')
@@ -69,14 +72,16 @@ fn figures(text: &str) -> Vec<u64> {
                     == 3;
             if c.is_ascii_digit() {
                 digits.push(c);
-            } else if !grouped {
+            } else if grouped {
+                separated = true;
+            } else {
                 break;
             }
             i += 1;
         }
         if let Ok(n) = digits.parse::<u64>()
             && n >= 10
-            && !(1900..=2100).contains(&n)
+            && (separated || !(1900..=2100).contains(&n))
         {
             out.push(n);
         }
@@ -115,47 +120,26 @@ const MAX_COMPARED: usize = 1000;
 /// first copy tells its event (`same_event`). Each is compared with a
 /// group's first copy, not with any of its copies: chains of "a bit like
 /// the last one" would join a day's reports on one topic into one.
-pub fn join(roots: &[usize], events: &[Event]) -> Vec<usize> {
-    let n = roots.len().min(events.len());
-    let mut parent: Vec<usize> = roots[..n].to_vec();
+/// `event(i)` is asked only of the first copy of each story, once.
+pub fn join(roots: &[usize], event: impl Fn(usize) -> Event) -> Vec<usize> {
+    let mut parent: Vec<usize> = roots.to_vec();
+    let n = parent.len();
     if n > MAX_COMPARED {
         return parent;
     }
-    // The first copy of each story, in order.
-    let mut heads: Vec<usize> = Vec::new();
-    for i in 0..n {
-        if same_story::find(&mut parent, i) == i {
-            heads.push(i);
+    // Each event group: its first story's first copy, and that event.
+    let mut groups: Vec<(usize, Event)> = Vec::new();
+    for head in 0..n {
+        if same_story::find(&mut parent, head) != head {
+            continue;
         }
-    }
-    let mut groups: Vec<usize> = Vec::new();
-    for &h in &heads {
-        match groups.iter().find(|&&g| same_event(&events[g], &events[h])) {
-            Some(&g) => same_story::union(&mut parent, g, h),
-            None => groups.push(h),
+        let e = event(head);
+        match groups.iter().find(|(_, g)| same_event(g, &e)) {
+            Some(&(g, _)) => same_story::union(&mut parent, g, head),
+            None => groups.push((head, e)),
         }
     }
     (0..n).map(|i| same_story::find(&mut parent, i)).collect()
-}
-
-/// Pairs of items `join` puts in one group, against the pairs that are
-/// one event (`truth`: each item's event): (precision, recall), over
-/// pairs. For the measurement in tests and the README.
-pub fn measure(texts: &[(&str, &str)], truth: &[&str]) -> (f64, f64) {
-    let events: Vec<Event> = texts.iter().map(|(t, x)| event(t, x)).collect();
-    let roots = join(&(0..texts.len()).collect::<Vec<_>>(), &events);
-    let (mut both, mut grouped, mut same) = (0usize, 0usize, 0usize);
-    for a in 0..texts.len() {
-        for b in a + 1..texts.len() {
-            let g = roots[a] == roots[b];
-            let s = truth[a] == truth[b];
-            both += usize::from(g && s);
-            grouped += usize::from(g);
-            same += usize::from(s);
-        }
-    }
-    let ratio = |x: usize, y: usize| if y == 0 { 1.0 } else { x as f64 / y as f64 };
-    (ratio(both, grouped), ratio(both, same))
 }
 
 #[cfg(test)]
@@ -191,6 +175,7 @@ mod tests {
             figures("12,000 drones in 2026, 31 of 35, 07:40"),
             [31, 35, 40, 12_000]
         );
+        assert_eq!(figures("2,000 troops"), [2000], "a figure, not a year");
         assert_eq!(figures("1 000 000 тонн"), [1_000_000]);
     }
 }

@@ -61,11 +61,9 @@ pub(super) fn stories(matches: &[MatchView], recent: &Recent) -> Vec<Story> {
         .map(|m| same_story::fingerprint(&m.title, &m.summary, &boilerplate[m.feed.as_str()]))
         .collect();
     let links: Vec<Option<&str>> = matches.iter().map(|m| m.link.as_deref()).collect();
-    let events: Vec<same_event::Event> = matches
-        .iter()
-        .map(|m| same_event::event(&m.title, &m.summary))
-        .collect();
-    let roots = same_event::join(&same_story::group(&links, &prints), &events);
+    let roots = same_event::join(&same_story::group(&links, &prints), |i| {
+        same_event::event(&matches[i].title, &matches[i].summary)
+    });
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut slot: HashMap<usize, usize> = HashMap::new();
     for (i, root) in roots.iter().enumerate() {

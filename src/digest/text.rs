@@ -157,11 +157,11 @@ fn copies(out: &mut String, m: &MatchView, l: &Layout<'_>, indent: &str) {
             (Some(at), _) => format!(
                 "updated {} in {}: {}",
                 local(at, l.tz),
-                copy.source(),
+                super::layout::source(copy),
                 copy.title
             ),
-            (None, true) => format!("also in {}", copy.source()),
-            (None, false) => format!("also in {}: {}", copy.source(), copy.title),
+            (None, true) => format!("also in {}", super::layout::source(copy)),
+            (None, false) => format!("also in {}: {}", super::layout::source(copy), copy.title),
         };
         out.push_str(&wrap(&line, &first, &rest));
         match &copy.link {
