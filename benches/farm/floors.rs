@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::generator::{feed_doc, rules};
+use crate::generator::{feed_doc, rules, rules_as};
 
 /// Fetches every feed at concurrency 16 (conditionally with `etags`);
 /// optionally parses each body with feed-rs.
@@ -150,6 +150,50 @@ pub fn build_archive(n: usize) -> (tempfile::TempDir, Window, Window, usize, usi
         }
     }
     (dir, empty, full, text_bytes, n)
+}
+
+/// What concepts cost matching, in one run: `n` items stored and matched
+/// into two archives, batch by batch in turn (so both see the same phase
+/// of the machine), one with the 100 rules as written (`rules`, their
+/// concepts expanded), one with the same rules with no word expanded
+/// (`rules_as(_, false)`). Returns the matching time of each, and the
+/// items.
+pub fn concept_cost(n: usize) -> (Duration, Duration, usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let compiled = |concepts: bool, name: &str| {
+        let text = format!(
+            "state_dir = \"{name}\"\n[email]\nfrom = \"a@example.org\"\nto = [\"b@example.org\"]\ntransport = \"stdout\"\n{}",
+            rules_as(100, concepts)
+        );
+        let config =
+            feedwatch::config::parse(&text, &dir.path().join("x.toml"), None).expect("rules");
+        let store = feedwatch::store::Store::open_dir(&dir.path().join(name)).expect("store");
+        (store, config.rules)
+    };
+    let mut runs = [compiled(true, "with"), compiled(false, "without")];
+    let mut spent = [Duration::ZERO; 2];
+    let base = url::Url::parse("https://example.org/").expect("url");
+    let (mut done, mut f) = (0, 0);
+    while done < n {
+        let c = 50.min(n - done);
+        let doc = feed_doc(20_000 + f, done, c, 1);
+        let p = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
+        let now = chrono::Utc::now();
+        let feed = format!("a{}", f % 100);
+        let batch = [fetch_of(&feed, &p.items, now)];
+        // Each goes first in turn.
+        for k in [f % 2, 1 - f % 2] {
+            let (store, rules) = &mut runs[k];
+            let before = store.matching_time();
+            for r in store.ingest_many(&batch, rules) {
+                r.expect("ingest");
+            }
+            spent[k] += store.matching_time() - before;
+        }
+        done += c;
+        f += 1;
+    }
+    (spent[0], spent[1], n)
 }
 
 /// Time to store `n` parsed items, GROUP feeds of 50 per call, no rules.

@@ -261,8 +261,21 @@ pub fn article_page(f: usize, n: usize) -> Doc {
 /// do): they look for the farm's rarer topic words, alone or with common
 /// vocabulary, and one in ten with a concept (README, "Concepts").
 pub fn rules(n: usize) -> String {
+    rules_as(n, true)
+}
+
+/// `rules`, or (`concepts` false) the same rules with no word expanded:
+/// every plain word exact (`=word`) and the example rule as its prefixes,
+/// as rules were before concepts. The two match the farm's items alike
+/// (its text is English vocabulary); what differs is the cost.
+pub fn rules_as(n: usize, concepts: bool) -> String {
     let mut rng = fastrand::Rng::with_seed(7);
-    let mut out = String::from("[[rules]]\nname = \"r0\"\nquery = 'iran AND drone AND ukraine'\n");
+    let exact = if concepts { "" } else { "=" };
+    let mut out = String::from(if concepts {
+        "[[rules]]\nname = \"r0\"\nquery = 'iran AND drone AND ukraine'\n"
+    } else {
+        "[[rules]]\nname = \"r0\"\nquery = 'iran* AND drone* AND ukrain*'\n"
+    });
     const CONCEPTS: [&str; 10] = [
         "drone",
         "missile",
@@ -277,12 +290,12 @@ pub fn rules(n: usize) -> String {
     ];
     for i in 1..n {
         let t = |rng: &mut fastrand::Rng| format!("topic{}", rng.usize(..2000));
-        let w = VOCAB[rng.usize(..VOCAB.len())];
+        let w = format!("{exact}{}", VOCAB[rng.usize(..VOCAB.len())]);
         if i % 10 == 9 {
             let c = CONCEPTS[(i / 10) % CONCEPTS.len()];
             let _ = write!(
                 out,
-                "[[rules]]\nname = \"r{i}\"\nquery = '{} AND {c}'\n",
+                "[[rules]]\nname = \"r{i}\"\nquery = '{} AND {exact}{c}'\n",
                 t(&mut rng)
             );
             continue;

@@ -75,6 +75,7 @@ fn main() {
     if std::env::args().any(|a| a == "--match-only") {
         let mut report = Report::default();
         let (archive, text_bytes, items) = match_rows(&a, &mut report);
+        concept_rows(&mut report);
         search_row(archive.path(), items, &mut report);
         database_notes(archive.path(), text_bytes, items, &mut report);
         if std::env::var_os("FARM_KEEP").is_some() {
@@ -360,6 +361,26 @@ fn match_rows(a: &Args, report: &mut Report) -> (tempfile::TempDir, usize, usize
         ));
     }
     (archive_dir, text_bytes, items_stored)
+}
+
+/// Matching with the rules' concepts expanded and without, in one run
+/// (`floors::concept_cost`, 100,000 items).
+fn concept_rows(report: &mut Report) {
+    let (with, without, items) = floors::concept_cost(100_000);
+    report.rows.push(floor(
+        "matching alone, 100 rules, concepts expanded (same run as the next row)",
+        with,
+        items,
+    ));
+    report.rows.push(floor(
+        "matching alone, the same 100 rules, no word expanded",
+        without,
+        items,
+    ));
+    report.notes.push(format!(
+        "concepts cost matching {:+.0}% of its time",
+        (with.as_secs_f64() / without.as_secs_f64() - 1.0) * 100.0
+    ));
 }
 
 /// The archive's size per item and against its text, and its largest tables.
