@@ -90,9 +90,15 @@ pub(super) fn match_candidates<'r>(
     matched.dedup();
     index_matched(conn, &matched, candidates, &feed_of)?;
     let mut found = Vec::with_capacity(hits.len());
+    // Each rule's marks, asked once for the whole group (`marks_of`).
+    let mut asked: HashMap<usize, Asked> = HashMap::new();
     for (n, i, in_article) in hits {
         let (c, rule) = (&candidates[n], &rules[i]);
-        let (snippet, title) = marked(conn, rule, c, &mut unmarked)?;
+        let marks = match asked.entry(i) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(marks_of(conn, rule)?),
+        };
+        let (snippet, title) = marked(marks, rule, c, &mut unmarked);
         found.push(Found {
             item_id: c.item_id,
             batch: c.batch,
@@ -157,29 +163,40 @@ fn mark_query(rule: &CompiledRule) -> &str {
     rule.mark_query.as_deref().unwrap_or(&rule.fts_query)
 }
 
-/// The snippet and marked title FTS5 makes of a match. The matcher and
-/// FTS5 agree (tests/it/matcher.rs); were they ever not to, the match still
-/// alerts, with the summary's beginning, rather than be lost. So does a
-/// match FTS5 fails to mark (an error of `snippet()` or `highlight()` on a
-/// query it matched is a fault of its marks, never damage: the index is
-/// this run's, in memory), said once per rule in `unmarked`.
-fn marked(
-    conn: &Connection,
-    rule: &CompiledRule,
-    c: &Candidate<'_>,
-    unmarked: &mut HashSet<String>,
-) -> Result<(String, String)> {
+/// A rule's marks over the group's matched items (item id → snippet and
+/// marked title), or FTS5's error for its query.
+type Asked = std::result::Result<HashMap<i64, (String, String)>, rusqlite::Error>;
+
+/// The snippets and marked titles FTS5 makes of a rule's matches in the
+/// group, in one query: a rule's query is parsed and each of its terms
+/// looked up once per group, not once per match. (A rule whose words
+/// expand into their concepts' forms is an OR of a hundred terms or more;
+/// asked once per match, it cost matching 22% of its time, benchmark
+/// `--match-only`.)
+fn marks_of(conn: &Connection, rule: &CompiledRule) -> Result<Asked> {
     let sql = format!(
-        "SELECT {}, {} FROM marks WHERE marks MATCH ?1 AND rowid = ?2",
+        "SELECT rowid, {}, {} FROM marks WHERE marks MATCH ?1",
         snippet_sql(),
         title_sql()
     );
-    let asked = conn
-        .prepare_cached(&sql)?
-        .query_row(params![mark_query(rule), c.item_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional();
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![mark_query(rule)], |r| {
+        Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?)))
+    });
+    Ok(rows.and_then(|rows| rows.collect()))
+}
+
+/// The snippet and marked title FTS5 makes of a match (from `marks_of`).
+/// The matcher and FTS5 agree (tests/it/matcher.rs); were they ever not
+/// to, the match still alerts, with the summary's beginning, rather than
+/// be lost. So does a match of a rule FTS5 cannot mark (said once per
+/// rule in `unmarked`).
+fn marked(
+    asked: &Asked,
+    rule: &CompiledRule,
+    c: &Candidate<'_>,
+    unmarked: &mut HashSet<String>,
+) -> (String, String) {
     let plain = || {
         let head: String = c
             .item
@@ -190,19 +207,21 @@ fn marked(
             .join(" ");
         (head, c.item.title.clone())
     };
-    Ok(match asked {
-        Ok(Some(row)) => row,
-        Ok(None) => {
-            tracing::warn!(rule = %rule.name, item = c.item_id, "the matcher found an item FTS5 does not; alerting without marks");
-            plain()
-        }
+    match asked {
+        Ok(marks) => match marks.get(&c.item_id) {
+            Some(row) => row.clone(),
+            None => {
+                tracing::warn!(rule = %rule.name, item = c.item_id, "the matcher found an item FTS5 does not; alerting without marks");
+                plain()
+            }
+        },
         Err(e) => {
             if unmarked.insert(rule.name.clone()) {
                 tracing::warn!(rule = %rule.name, error = %e, "FTS5 cannot mark this rule's matches; they alert with the start of their text, unmarked");
             }
             plain()
         }
-    })
+    }
 }
 
 /// FTS5 starts a snippet that does not begin its column with "…"; a
