@@ -13,8 +13,10 @@
 use super::same_story;
 use crate::lexicon;
 
-/// Concepts two reports of one event must share at least.
-const MIN_SHARED: usize = 3;
+/// Concepts two reports of one event must share at least, besides those
+/// common in the digest (measured on the labelled set: 3 found 0.22 of the
+/// pairs, 1 joined wrongly one pair in five).
+const MIN_SHARED: usize = 2;
 
 /// Share of the smaller report's concepts the other must name.
 const CONCEPTS_CONTAINED: f64 = 0.75;
@@ -79,6 +81,21 @@ fn figures(text: &str) -> Vec<u64> {
             }
             i += 1;
         }
+        // A time (07:40) is one figure, not an hour and a count of 40.
+        let minutes: String = chars
+            .get(i + 1..i + 3)
+            .map_or(String::new(), |m| m.iter().collect());
+        if chars.get(i) == Some(&':')
+            && digits.len() <= 2
+            && minutes.len() == 2
+            && minutes.chars().all(|c| c.is_ascii_digit())
+            && !chars.get(i + 3).is_some_and(char::is_ascii_digit)
+            && let (Ok(h), Ok(m)) = (digits.parse::<u64>(), minutes.parse::<u64>())
+        {
+            out.push(TIME + h * 100 + m);
+            i += 3;
+            continue;
+        }
         if let Ok(n) = digits.parse::<u64>()
             && n >= 10
             && (separated || !(1900..=2100).contains(&n))
@@ -91,14 +108,32 @@ fn figures(text: &str) -> Vec<u64> {
     out
 }
 
+/// Times are figures above this (07:40 is TIME + 740), apart from counts.
+const TIME: u64 = 1_000_000_000_000;
+
 fn shared<T: Ord>(a: &[T], b: &[T]) -> usize {
     a.iter().filter(|x| b.binary_search(x).is_ok()).count()
 }
 
 /// Whether two reports tell one event.
 pub fn same_event(a: &Event, b: &Event) -> bool {
-    let common = shared(&a.concepts, &b.concepts);
-    let smaller = a.concepts.len().min(b.concepts.len());
+    same_event_but(a, b, &[])
+}
+
+/// `same_event`, the concepts in `common` (sorted) left out: what most
+/// reports of a digest name (Ukraine, Russia, a strike) tells none of
+/// them apart.
+fn same_event_but(a: &Event, b: &Event, common: &[usize]) -> bool {
+    let telling = |e: &Event| -> Vec<usize> {
+        e.concepts
+            .iter()
+            .copied()
+            .filter(|c| common.binary_search(c).is_err())
+            .collect()
+    };
+    let (ca, cb) = (telling(a), telling(b));
+    let common = shared(&ca, &cb);
+    let smaller = ca.len().min(cb.len());
     if common < MIN_SHARED || (common as f64) < CONCEPTS_CONTAINED * smaller as f64 {
         return false;
     }
@@ -115,28 +150,62 @@ pub fn same_event(a: &Event, b: &Event) -> bool {
 /// pair (a digest larger than this groups by text and links only).
 const MAX_COMPARED: usize = 1000;
 
+/// A digest's stories from this many on are enough to tell which
+/// concepts are common among them.
+const MIN_FOR_COMMON: usize = 8;
+
+/// The concepts more than a quarter of `events` name (sorted), when they
+/// are `MIN_FOR_COMMON` or more: in a digest of the war, Ukraine and
+/// Russia are in every report, and sharing them says nothing.
+fn common_concepts<'a>(events: impl Iterator<Item = &'a Event>) -> Vec<usize> {
+    let mut count: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut n = 0;
+    for e in events {
+        n += 1;
+        for &c in &e.concepts {
+            *count.entry(c).or_default() += 1;
+        }
+    }
+    if n < MIN_FOR_COMMON {
+        return Vec::new();
+    }
+    let mut common: Vec<usize> = count
+        .into_iter()
+        .filter(|&(_, k)| k * 4 > n)
+        .map(|(c, _)| c)
+        .collect();
+    common.sort_unstable();
+    common
+}
+
 /// `roots` (each copy's story, from `same_story::group`) with the stories
 /// that tell one event joined: a story joins the first earlier story whose
 /// first copy tells its event (`same_event`). Each is compared with a
 /// group's first copy, not with any of its copies: chains of "a bit like
 /// the last one" would join a day's reports on one topic into one.
 /// `event(i)` is asked only of the first copy of each story, once.
+/// Concepts most of the stories name are left out of the comparison
+/// (`common_concepts`).
 pub fn join(roots: &[usize], event: impl Fn(usize) -> Event) -> Vec<usize> {
     let mut parent: Vec<usize> = roots.to_vec();
     let n = parent.len();
     if n > MAX_COMPARED {
         return parent;
     }
+    let heads: Vec<(usize, Event)> = (0..n)
+        .filter(|&i| same_story::find(&mut parent, i) == i)
+        .map(|i| (i, event(i)))
+        .collect();
+    let common = common_concepts(heads.iter().map(|(_, e)| e));
     // Each event group: its first story's first copy, and that event.
-    let mut groups: Vec<(usize, Event)> = Vec::new();
-    for head in 0..n {
-        if same_story::find(&mut parent, head) != head {
-            continue;
-        }
-        let e = event(head);
-        match groups.iter().find(|(_, g)| same_event(g, &e)) {
-            Some(&(g, _)) => same_story::union(&mut parent, g, head),
-            None => groups.push((head, e)),
+    let mut groups: Vec<&(usize, Event)> = Vec::new();
+    for head in &heads {
+        match groups
+            .iter()
+            .find(|(_, g)| same_event_but(g, &head.1, &common))
+        {
+            Some(&&(g, _)) => same_story::union(&mut parent, g, head.0),
+            None => groups.push(head),
         }
     }
     (0..n).map(|i| same_story::find(&mut parent, i)).collect()
@@ -173,9 +242,13 @@ mod tests {
     fn figures_are_read_with_their_separators_and_years_left_out() {
         assert_eq!(
             figures("12,000 drones in 2026, 31 of 35, 07:40"),
-            [31, 35, 40, 12_000]
+            [31, 35, 12_000, TIME + 740]
         );
         assert_eq!(figures("2,000 troops"), [2000], "a figure, not a year");
+        assert_eq!(
+            figures("at 07:40, 12:40 and 21"),
+            [21, TIME + 740, TIME + 1240]
+        );
         assert_eq!(figures("1 000 000 тонн"), [1_000_000]);
     }
 }
