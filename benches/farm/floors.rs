@@ -153,7 +153,7 @@ pub fn build_archive(n: usize) -> (tempfile::TempDir, Window, Window, usize, usi
 }
 
 /// What concepts cost matching, in one run: `n` items stored and matched
-/// into two archives, batch by batch in turn (so both see the same phase
+/// into two archives, group by group in turn (so both see the same phase
 /// of the machine), one with the 100 rules as written (`rules`, their
 /// concepts expanded), one with the same rules with no word expanded
 /// (`rules_as(_, false)`). Returns the matching time of each, and the
@@ -175,23 +175,32 @@ pub fn concept_cost(n: usize) -> (Duration, Duration, usize) {
     let base = url::Url::parse("https://example.org/").expect("url");
     let (mut done, mut f) = (0, 0);
     while done < n {
-        let c = 50.min(n - done);
-        let doc = feed_doc(20_000 + f, done, c, 1);
-        let p = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
+        // GROUP feeds of 50 per call, as a poll stores them.
+        let mut parsed = Vec::new();
+        let mut count = 0;
+        while parsed.len() < GROUP && done + count < n {
+            let c = 50.min(n - done - count);
+            let doc = feed_doc(20_000 + f, done + count, c, 1);
+            let p = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
+            parsed.push((format!("a{}", f % 100), p));
+            count += c;
+            f += 1;
+        }
         let now = chrono::Utc::now();
-        let feed = format!("a{}", f % 100);
-        let batch = [fetch_of(&feed, &p.items, now)];
+        let batches: Vec<_> = parsed
+            .iter()
+            .map(|(name, p)| fetch_of(name, &p.items, now))
+            .collect();
         // Each goes first in turn.
         for k in [f % 2, 1 - f % 2] {
             let (store, rules) = &mut runs[k];
             let before = store.matching_time();
-            for r in store.ingest_many(&batch, rules) {
+            for r in store.ingest_many(&batches, rules) {
                 r.expect("ingest");
             }
             spent[k] += store.matching_time() - before;
         }
-        done += c;
-        f += 1;
+        done += count;
     }
     (spent[0], spent[1], n)
 }
