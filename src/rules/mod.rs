@@ -254,20 +254,7 @@ fn tree(node: &Node, scope: Option<Columns>) -> Query {
             columns,
         },
         Node::Near { terms, distance } => Query::Near {
-            phrases: terms
-                .iter()
-                .filter_map(|t| match t {
-                    Node::Term { text, prefix } => Some(Phrase {
-                        text: text.clone(),
-                        prefix: *prefix,
-                    }),
-                    Node::Phrase { text } => Some(Phrase {
-                        text: text.clone(),
-                        prefix: false,
-                    }),
-                    _ => None,
-                })
-                .collect(),
+            phrases: terms.iter().filter_map(near_phrase).collect(),
             distance: *distance,
             columns,
         },
@@ -304,6 +291,23 @@ fn tree(node: &Node, scope: Option<Columns>) -> Query {
             tree(inner, Some(scope.map_or(own, |outer| outer.and(own))))
         }
         Node::Exact(inner) => tree(inner, scope),
+    }
+}
+
+/// A term of a NEAR group as a phrase (an exact one too: folding unwraps
+/// it, but a tree of a rule not folded keeps it).
+fn near_phrase(t: &Node) -> Option<Phrase> {
+    match t {
+        Node::Term { text, prefix } => Some(Phrase {
+            text: text.clone(),
+            prefix: *prefix,
+        }),
+        Node::Phrase { text } => Some(Phrase {
+            text: text.clone(),
+            prefix: false,
+        }),
+        Node::Exact(inner) => near_phrase(inner),
+        _ => None,
     }
 }
 

@@ -204,3 +204,21 @@ fn equals_keeps_one_word_or_phrase_exact_and_says_where_it_cannot() {
         assert!(e.message.contains('='), "{q}: {e}");
     }
 }
+
+#[test]
+fn explain_names_the_languages_and_each_words_forms_per_language() {
+    let node = parse("drone", &TermSets::new()).unwrap();
+    let uk = Languages(Some(vec!["uk".into()]));
+    let said = explain(node.clone(), "drone", &uk).unwrap();
+    assert!(
+        said.starts_with("languages: uk\ndrone → concept drone"),
+        "{said}"
+    );
+    assert!(said.contains("\n  uk  дрон* | безпілотн*"), "{said}");
+    assert!(!said.contains("\n  de  "), "{said}");
+    let all = explain(node, "drone", &Languages::default()).unwrap();
+    assert!(
+        !all.contains("languages:") && all.contains("\n  de  drohne*"),
+        "{all}"
+    );
+}
