@@ -92,7 +92,6 @@ pub fn build_archive(n: usize) -> (tempfile::TempDir, Window, Window, usize, usi
     );
     let config =
         feedwatch::config::parse(&config_text, &dir.path().join("x.toml"), None).expect("rules");
-    let base = url::Url::parse("https://example.org/").expect("url");
     let mut text_bytes = 0;
     let mut done = 0;
     let window = 50_000.min(n / 2).max(1);
@@ -101,21 +100,12 @@ pub fn build_archive(n: usize) -> (tempfile::TempDir, Window, Window, usize, usi
     let started_all = Instant::now();
     let mut f = 0;
     while done < n {
-        let mut parsed = Vec::new();
-        let mut count = 0;
-        while parsed.len() < GROUP && done + count < n {
-            let c = 50.min(n - done - count);
-            let doc = feed_doc(10_000 + f, done + count, c, 1);
-            let p = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
-            text_bytes += p
-                .items
-                .iter()
-                .map(|i| i.title.len() + i.summary.len())
-                .sum::<usize>();
-            parsed.push((format!("a{}", f % 100), p));
-            count += c;
-            f += 1;
-        }
+        let (parsed, count) = group_of_feeds(10_000, &mut f, done, n);
+        text_bytes += parsed
+            .iter()
+            .flat_map(|(_, p)| &p.items)
+            .map(|i| i.title.len() + i.summary.len())
+            .sum::<usize>();
         let now = chrono::Utc::now();
         let batches: Vec<_> = parsed
             .iter()
@@ -172,20 +162,9 @@ pub fn concept_cost(n: usize) -> (Duration, Duration, usize) {
     };
     let mut runs = [compiled(true, "with"), compiled(false, "without")];
     let mut spent = [Duration::ZERO; 2];
-    let base = url::Url::parse("https://example.org/").expect("url");
     let (mut done, mut f) = (0, 0);
     while done < n {
-        // GROUP feeds of 50 per call, as a poll stores them.
-        let mut parsed = Vec::new();
-        let mut count = 0;
-        while parsed.len() < GROUP && done + count < n {
-            let c = 50.min(n - done - count);
-            let doc = feed_doc(20_000 + f, done + count, c, 1);
-            let p = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
-            parsed.push((format!("a{}", f % 100), p));
-            count += c;
-            f += 1;
-        }
+        let (parsed, count) = group_of_feeds(20_000, &mut f, done, n);
         let now = chrono::Utc::now();
         let batches: Vec<_> = parsed
             .iter()
@@ -203,6 +182,30 @@ pub fn concept_cost(n: usize) -> (Duration, Duration, usize) {
         done += count;
     }
     (spent[0], spent[1], n)
+}
+
+/// The next GROUP feeds of 50 items (fewer at the end of `n`), parsed, as
+/// a poll stores them in one call: feed numbers from `first + *f` on
+/// (`f` counts the feeds made), their items from `done` on; and how many
+/// items they hold.
+fn group_of_feeds(
+    first: usize,
+    f: &mut usize,
+    done: usize,
+    n: usize,
+) -> (Vec<(String, feedwatch::parse::ParsedFeed)>, usize) {
+    let base = url::Url::parse("https://example.org/").expect("url");
+    let mut parsed = Vec::new();
+    let mut count = 0;
+    while parsed.len() < GROUP && done + count < n {
+        let c = 50.min(n - done - count);
+        let doc = feed_doc(first + *f, done + count, c, 1);
+        let p = feedwatch::parse::parse_feed(&doc.body, &base, 1000).expect("parse");
+        parsed.push((format!("a{}", *f % 100), p));
+        count += c;
+        *f += 1;
+    }
+    (parsed, count)
 }
 
 /// Time to store `n` parsed items, GROUP feeds of 50 per call, no rules.
