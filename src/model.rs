@@ -170,6 +170,28 @@ pub struct Phrase {
     pub prefix: bool,
 }
 
+impl Phrase {
+    /// The phrase in FTS5 syntax with its column filter (`{title summary}
+    /// : "iran"*`); `None` when it may be in no column.
+    pub fn to_fts5(&self, columns: Columns) -> Option<String> {
+        let names: Vec<&str> = Columns::NAMES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| columns.has(*i))
+            .map(|(_, n)| *n)
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        let star = if self.prefix { "*" } else { "" };
+        Some(format!(
+            "{{{}}} : \"{}\"{star}",
+            names.join(" "),
+            self.text.replace('"', "\"\"")
+        ))
+    }
+}
+
 /// A compiled rule as a tree: exactly what its FTS5 query (`fts_query`)
 /// asks, with every column filter pushed down to the phrases.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,6 +215,23 @@ pub enum Query {
         positive: Box<Query>,
         negative: Box<Query>,
     },
+}
+
+impl Query {
+    /// Calls `each` with every phrase that can make the query match (not
+    /// those under a NOT), and its columns: the words a match's marks show.
+    pub fn positive_phrases(&self, each: &mut dyn FnMut(&Phrase, Columns)) {
+        match self {
+            Query::Phrase { phrase, columns } => each(phrase, *columns),
+            Query::Near {
+                phrases, columns, ..
+            } => phrases.iter().for_each(|p| each(p, *columns)),
+            Query::And(parts) | Query::Or(parts) => {
+                parts.iter().for_each(|p| p.positive_phrases(each));
+            }
+            Query::Not { positive, .. } => positive.positive_phrases(each),
+        }
+    }
 }
 
 /// What storing one feed's fetched items changed.

@@ -11,7 +11,7 @@
 //! its columns: the rule's words wherever they are in the item, which is
 //! what a reader looks for, and a query FTS5 marks right (no NEAR).
 
-use crate::model::{Columns, Phrase, Query};
+use crate::model::Query;
 
 /// The query to ask for `query`'s marks with, when FTS5 would mark the
 /// rule's own query wrong; `None` when it marks it right.
@@ -20,8 +20,8 @@ pub(super) fn mark_query(query: &Query) -> Option<String> {
         return None;
     }
     let mut phrases: Vec<String> = Vec::new();
-    positive_phrases(query, &mut |phrase, columns| {
-        if let Some(p) = render(phrase, columns)
+    query.positive_phrases(&mut |phrase, columns| {
+        if let Some(p) = phrase.to_fts5(columns)
             && !phrases.contains(&p)
         {
             phrases.push(p);
@@ -44,41 +44,6 @@ fn has_near_of_several(query: &Query) -> bool {
             has_near_of_several(positive) || has_near_of_several(negative)
         }
     }
-}
-
-/// Calls `each` with every phrase that can make `query` match (not those
-/// under a NOT), and its columns.
-fn positive_phrases(query: &Query, each: &mut dyn FnMut(&Phrase, Columns)) {
-    match query {
-        Query::Phrase { phrase, columns } => each(phrase, *columns),
-        Query::Near {
-            phrases, columns, ..
-        } => phrases.iter().for_each(|p| each(p, *columns)),
-        Query::And(parts) | Query::Or(parts) => {
-            parts.iter().for_each(|p| positive_phrases(p, each));
-        }
-        Query::Not { positive, .. } => positive_phrases(positive, each),
-    }
-}
-
-/// One phrase in FTS5 syntax, with its column filter; `None` when it may
-/// be in no column.
-fn render(phrase: &Phrase, columns: Columns) -> Option<String> {
-    let names: Vec<&str> = Columns::NAMES
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| columns.has(*i))
-        .map(|(_, n)| *n)
-        .collect();
-    if names.is_empty() {
-        return None;
-    }
-    let star = if phrase.prefix { "*" } else { "" };
-    Some(format!(
-        "{{{}}} : {}{star}",
-        names.join(" "),
-        super::quote(&phrase.text)
-    ))
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ struct Compiled {
     /// README "Concepts").
     positional: Vec<bool>,
     rules: Vec<Expr>,
+    /// Per rule: the phrases that can make it match, in FTS5 syntax with
+    /// their columns, and their token ids (`Matcher::mark_query`).
+    marks: Vec<Vec<(String, Vec<u32>)>>,
 }
 
 /// What one item's scan found of the rules' tokens.
@@ -110,6 +113,9 @@ pub(super) struct Matcher {
     memo: Memo,
     compiled: Option<Compiled>,
     hits: Hits,
+    /// Per token id: whether an item of this group that a rule matched
+    /// has it (`Matcher::mark_query`).
+    seen: Vec<bool>,
     /// The rules whose matches FTS5 could not mark in this run
     /// (`matching::marked`): said once, not once per item. The matcher
     /// goes when a run is over, so a later run says it again.
@@ -124,6 +130,7 @@ impl Matcher {
             memo: Memo::default(),
             compiled: None,
             hits: Hits::default(),
+            seen: Vec::new(),
             unmarked: std::collections::HashSet::new(),
         })
     }
@@ -148,17 +155,44 @@ impl Matcher {
                 ids: 0,
                 positional: Vec::new(),
                 rules: Vec::new(),
+                marks: Vec::new(),
             };
             for r in rules {
                 let expr = compiled.expr(&mut self.tokenizer, &r.query)?;
                 compiled.rules.push(expr);
+                let marks = compiled.marks(&mut self.tokenizer, &r.query)?;
+                compiled.marks.push(marks);
             }
             compiled.prefix_lengths.sort_unstable();
             compiled.prefix_lengths.dedup();
             self.compiled = Some(compiled);
             self.memo.clear();
         }
+        let ids = self.compiled.as_ref().map_or(0, |c| c.ids);
+        self.seen.clear();
+        self.seen.resize(ids, false);
         Ok(())
+    }
+
+    /// The query FTS5 is asked for rule `rule`'s marks with, in the group
+    /// since `prepare`: its phrases that can make it match (not those
+    /// under a NOT), ORed, each in its columns; only those whose tokens
+    /// are in an item a rule matched, as no others can be marked. A rule
+    /// whose words expand into their concepts' forms is an OR of hundreds
+    /// of phrases, which FTS5 parsed and looked up for every group: that
+    /// was most of what concepts cost matching (benchmark `--match-only`,
+    /// README "Concepts"). `None`: no phrase is there.
+    pub fn mark_query(&self, rule: usize) -> Option<String> {
+        let marks = self.compiled.as_ref()?.marks.get(rule)?;
+        let there: Vec<&str> = marks
+            .iter()
+            .filter(|(_, ids)| {
+                ids.iter()
+                    .all(|&id| self.seen.get(id as usize) == Some(&true))
+            })
+            .map(|(text, _)| text.as_str())
+            .collect();
+        (!there.is_empty()).then(|| there.join(" OR "))
     }
 
     /// Which of the rules last `prepare`d (by index; only those `wanted`
@@ -182,9 +216,15 @@ impl Matcher {
             failed: None,
         };
         scan(&mut self.split, &mut words, texts, &mut self.hits)?;
-        Ok((0..compiled.rules.len())
+        let found: Vec<usize> = (0..compiled.rules.len())
             .filter(|&i| wanted(i) && eval(&compiled.rules[i], &self.hits))
-            .collect())
+            .collect();
+        if !found.is_empty() {
+            for (seen, &columns) in self.seen.iter_mut().zip(&self.hits.columns) {
+                *seen |= columns != 0;
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -238,6 +278,33 @@ impl Compiled {
             }
             self.positional[id] = true;
         }
+    }
+
+    /// `query`'s phrases that can make it match, each in FTS5 syntax with
+    /// its columns and as token ids; each once, none that has no token.
+    fn marks(
+        &mut self,
+        tokenizer: &mut Tokenizer,
+        query: &Query,
+    ) -> Result<Vec<(String, Vec<u32>)>> {
+        let mut phrases = Vec::new();
+        query.positive_phrases(&mut |phrase, columns| {
+            if let Some(text) = phrase.to_fts5(columns) {
+                phrases.push((text, phrase.clone()));
+            }
+        });
+        let mut marks: Vec<(String, Vec<u32>)> = Vec::with_capacity(phrases.len());
+        let mut once = std::collections::HashSet::new();
+        for (text, phrase) in phrases {
+            if !once.insert(text.clone()) {
+                continue;
+            }
+            let ids = self.phrase(tokenizer, &phrase)?;
+            if !ids.is_empty() {
+                marks.push((text, ids));
+            }
+        }
+        Ok(marks)
     }
 
     fn exprs(&mut self, tokenizer: &mut Tokenizer, parts: &[Query]) -> Result<Vec<Expr>> {
@@ -454,5 +521,31 @@ mod tests {
         assert!(!matches("title:iran", "", "iran"));
         assert!(matches("feed:feed", "", ""));
         assert!(!matches("feed", "", ""));
+    }
+
+    #[test]
+    fn marks_are_asked_with_the_words_the_matched_items_have() {
+        let mut m = Matcher::new(super::super::FTS_DEFINITION).unwrap();
+        m.prepare(&[rule(
+            "(iran OR tehran OR \"air defence\") AND drone* -israel",
+        )])
+        .unwrap();
+        assert_eq!(m.mark_query(0), None);
+        m.matching(["Tehran", "air defence drones", "", "", "f"], &|_| true)
+            .unwrap();
+        let query = m.mark_query(0).unwrap();
+        assert!(query.contains("\"tehran\""), "{query}");
+        assert!(query.contains("\"air defence\""), "{query}");
+        assert!(query.contains("\"drone\"*"), "{query}");
+        assert!(!query.contains("iran\""), "{query}");
+        assert!(!query.contains("israel"), "{query}");
+        // An item no rule matched adds nothing; a new group starts anew.
+        m.matching(["Iran", "", "", "", "f"], &|_| true).unwrap();
+        assert!(!m.mark_query(0).unwrap().contains("\"iran\""));
+        m.prepare(&[rule(
+            "(iran OR tehran OR \"air defence\") AND drone* -israel",
+        )])
+        .unwrap();
+        assert_eq!(m.mark_query(0), None);
     }
 }

@@ -5,8 +5,9 @@
 //! match carries its snippet (from the summary) and its title with the
 //! matched words marked, for the digest: FTS5's own `snippet()` and
 //! `highlight()`, on a small index of just the group's matched items, asked
-//! with the rule's mark query (`CompiledRule::mark_query`). Marks never
-//! cost a match: where FTS5 cannot mark one, it alerts unmarked.
+//! with those of the rule's words that these items have
+//! (`Matcher::mark_query`). Marks never cost a match: where FTS5 cannot
+//! mark one, it alerts unmarked.
 
 use std::collections::{HashMap, HashSet};
 
@@ -29,6 +30,8 @@ pub(super) struct Found<'r> {
     pub item_id: i64,
     pub batch: usize,
     pub rule: &'r CompiledRule,
+    /// The query its marks were asked with (`Matcher::mark_query`).
+    pub mark_query: String,
     pub snippet: String,
     /// The snippet with this rule's words only (`snippet` gets the words of
     /// every rule of the digest that matched).
@@ -90,16 +93,29 @@ pub(super) fn match_candidates<'r>(
     matched.dedup();
     index_matched(conn, &matched, candidates, &feed_of)?;
     let mut found = Vec::with_capacity(hits.len());
-    // Each rule's marks, asked once for the whole group (`marks_of`).
-    let mut asked: HashMap<usize, Asked> = HashMap::new();
+    // Each rule's marks, asked once for the whole group (`marks_of`), with
+    // the words of it the group's matched items have (`Matcher::mark_query`).
+    let mut asked: HashMap<usize, (String, Asked)> = HashMap::new();
+    let mut items_of: HashMap<usize, Vec<i64>> = HashMap::new();
+    for &(n, i, _) in &hits {
+        items_of.entry(i).or_default().push(candidates[n].item_id);
+    }
     for (n, i, in_article) in hits {
         let (c, rule) = (&candidates[n], &rules[i]);
-        let marks = match asked.entry(i) {
+        let (query, marks) = match asked.entry(i) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(marks_of(conn, rule)?),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let query = matcher
+                    .mark_query(i)
+                    .unwrap_or_else(|| mark_query(rule).to_string());
+                let items = items_of.get(&i).map_or(&[][..], Vec::as_slice);
+                let marks = marks_of(conn, &query, items)?;
+                e.insert((query, marks))
+            }
         };
         let (snippet, title) = marked(marks, rule, c, &mut unmarked);
         found.push(Found {
+            mark_query: query.clone(),
             item_id: c.item_id,
             batch: c.batch,
             rule,
@@ -173,14 +189,16 @@ type Asked = std::result::Result<HashMap<i64, (String, String)>, rusqlite::Error
 /// expand into their concepts' forms is an OR of a hundred terms or more;
 /// asked once per match, it cost matching 22% of its time, benchmark
 /// `--match-only`.)
-fn marks_of(conn: &Connection, rule: &CompiledRule) -> Result<Asked> {
+fn marks_of(conn: &Connection, query: &str, items: &[i64]) -> Result<Asked> {
     let sql = format!(
-        "SELECT rowid, {}, {} FROM marks WHERE marks MATCH ?1",
+        "SELECT rowid, {}, {} FROM marks
+         WHERE marks MATCH ?1 AND rowid IN (SELECT value FROM json_each(?2))",
         snippet_sql(),
         title_sql()
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![mark_query(rule)], |r| {
+    let items = serde_json::Value::from(items.to_vec()).to_string();
+    let rows = stmt.query_map(params![query, items], |r| {
         Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?)))
     });
     Ok(rows.and_then(|rows| rows.collect()))
@@ -298,7 +316,7 @@ fn mark_every_rule(
     for (item_id, at) in rules_of {
         let either: Vec<String> = at
             .iter()
-            .map(|&i| format!("({})", mark_query(found[i].rule)))
+            .map(|&i| format!("({})", found[i].mark_query))
             .collect();
         // None if FTS5 disagreed with the matcher or failed (see `marked`):
         // each rule then keeps its own marks.
@@ -325,4 +343,40 @@ fn mark_every_rule(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_match_fts5_cannot_mark_alerts_with_its_text_and_is_said_once() {
+        let rule = crate::rules::rule_from_query("r", "iran", &Default::default()).unwrap();
+        let item = Item {
+            key: "1".into(),
+            link: None,
+            title: "Iran".into(),
+            summary: "Iran's envoy spoke of a drone.".into(),
+            author: String::new(),
+            category: String::new(),
+            published: None,
+            article: None,
+        };
+        let c = Candidate {
+            item_id: 1,
+            item: &item,
+            batch: 0,
+        };
+        let failed: Asked = Err(rusqlite::Error::InvalidQuery);
+        let mut unmarked = HashSet::new();
+        let plain = (
+            "Iran's envoy spoke of a drone.".to_string(),
+            "Iran".to_string(),
+        );
+        assert_eq!(marked(&failed, &rule, &c, &mut unmarked), plain);
+        assert_eq!(marked(&failed, &rule, &c, &mut unmarked), plain);
+        assert_eq!(unmarked.len(), 1);
+        // An item FTS5 does not find alerts the same way.
+        assert_eq!(marked(&Ok(HashMap::new()), &rule, &c, &mut unmarked), plain);
+    }
 }
