@@ -10,6 +10,7 @@ mod coverage;
 mod html;
 mod lang;
 mod layout;
+mod names;
 pub mod same_event;
 pub mod same_story;
 mod snippet;

@@ -342,9 +342,9 @@ fn one_event_in_several_languages_is_grouped() {
         "same event, {} on-topic items: precision {p:.2}, recall {r:.2}",
         texts.len()
     );
-    // Measured: precision 0.88, recall 0.37 (docs/concepts.md): short of
-    // what the digest should reach; this keeps it from getting worse.
-    assert!(p >= 0.85 && r >= 0.35, "precision {p:.2}, recall {r:.2}");
+    // Measured: precision 0.88, recall 0.69 (docs/concepts.md); this keeps
+    // it from getting worse.
+    assert!(p >= 0.85 && r >= 0.65, "precision {p:.2}, recall {r:.2}");
 }
 
 /// Pairs of items the digest's grouping (`same_event::join` over items
