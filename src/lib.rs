@@ -8,7 +8,7 @@
 //!
 //! - `model`: plain data exchanged between the stages.
 //! - `config`: TOML → validated `Config`, errors with line and column.
-//! - `lexicon`: the concepts the news names in seven languages, and their forms.
+//! - `lexicon`: the concepts the news names in eight languages, and their forms.
 //! - `rules`: rule syntax → AST (errors with positions) → concepts expanded → FTS5 query.
 //! - `fetch`: HTTP(S)/file fetching with limits, conditional GET and the SSRF guard.
 //! - `parse`: feed bytes → items with our own identity and plain text.

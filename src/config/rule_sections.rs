@@ -32,7 +32,12 @@ impl Validator<'_> {
                     format!(
                         "unknown language '{}'{}: concepts have {}",
                         l.get_ref(),
-                        rules::suggest(&code, &rules::LANGUAGES),
+                        country_of_language(&code).map_or_else(
+                            || rules::suggest(&code, &rules::LANGUAGES),
+                            |lang| format!(
+                                " (did you mean '{lang}'? '{code}' is the country's code)"
+                            )
+                        ),
                         rules::LANGUAGES.join(", ")
                     ),
                 );
@@ -276,5 +281,19 @@ impl Validator<'_> {
         names.sort();
         names.dedup();
         names
+    }
+}
+
+/// The language of a country whose code is often written for it (`ua`
+/// for Ukrainian; `ir`, Iran, for Persian), which spelling distance
+/// would not find: `ua` is as near to `fa` as to `uk`.
+fn country_of_language(code: &str) -> Option<&'static str> {
+    match code {
+        "ua" => Some("uk"),
+        "ir" => Some("fa"),
+        "gb" | "us" => Some("en"),
+        "at" => Some("de"),
+        "mx" | "ar" => Some("es"),
+        _ => None,
     }
 }

@@ -442,6 +442,8 @@ fn an_unknown_or_empty_language_list_is_an_error_at_its_place() {
     assert!(errs[0].2.contains("unknown language 'ua'"), "{errs:?}");
     assert!(errs[0].2.contains("did you mean 'uk'"), "{errs:?}");
     assert_eq!(errs[0].0, text.lines().count(), "{errs:?}");
+    let errs = errors(&format!("{MINIMAL}languages = [\"ir\"]\n"));
+    assert!(errs[0].2.contains("did you mean 'fa'"), "{errs:?}");
     let text = format!("{MINIMAL}languages = []\n");
     assert!(
         errors(&text)[0].2.contains("languages is empty"),

@@ -66,7 +66,15 @@ pub fn event(title: &str, text: &str) -> Event {
 /// which event.
 fn figures(text: &str) -> Vec<u64> {
     let mut out = Vec::new();
-    let chars: Vec<char> = text.chars().collect();
+    // Persian and Arabic digits (۲۱, ٢١) are the figures Latin digits are.
+    let chars: Vec<char> = text
+        .chars()
+        .map(|c| match c {
+            '\u{6f0}'..='\u{6f9}' => char::from(b'0' + (c as u32 - 0x6f0) as u8),
+            '\u{660}'..='\u{669}' => char::from(b'0' + (c as u32 - 0x660) as u8),
+            _ => c,
+        })
+        .collect();
     let mut i = 0;
     while i < chars.len() {
         if !chars[i].is_ascii_digit() {
@@ -134,7 +142,7 @@ fn magnitude(after: &[char]) -> u64 {
         // "40th", "5km": a word of its own only after a space, or short.
         return 1;
     }
-    const EXACT: [(&str, u64); 9] = [
+    const EXACT: [(&str, u64); 10] = [
         ("mil", 1_000),
         ("mille", 1_000),
         ("tys", 1_000),
@@ -144,8 +152,9 @@ fn magnitude(after: &[char]) -> u64 {
         ("mln", 1_000_000),
         ("mio", 1_000_000),
         ("млрд", 1_000_000_000),
+        ("هزار", 1_000),
     ];
-    const STEMS: [(&str, u64); 13] = [
+    const STEMS: [(&str, u64); 15] = [
         ("thousand", 1_000),
         ("tausend", 1_000),
         ("тисяч", 1_000),
@@ -159,6 +168,8 @@ fn magnitude(after: &[char]) -> u64 {
         ("billion", 1_000_000_000),
         ("milliard", 1_000_000_000),
         ("мільярд", 1_000_000_000),
+        ("میلیون", 1_000_000),
+        ("میلیارد", 1_000_000_000),
     ];
     EXACT
         .iter()
@@ -381,6 +392,10 @@ mod tests {
             [1_000_000, 59_000_000, 2_000_000_000]
         );
         assert_eq!(figures("à 23h15, le 5 mil"), [5_000, TIME + 2315]);
+        assert_eq!(
+            figures("ساعت ۷:۴۰، ۲۱ زخمی و شش هزار تن، ٣٤ و ۱۲ هزار"),
+            [21, 34, 12_000, TIME + 740]
+        );
         assert_eq!(
             figures("the 40th, 5km, 12 miles"),
             [12, 40],

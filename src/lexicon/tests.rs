@@ -142,6 +142,11 @@ fn common_words_name_no_concept() {
         "Die Insel war klein; die Daten kamen am selben Tag, und das Gericht tagte.",
         "Mais ce jour-là, les données sont arrivées et le tribunal a siégé au palais.",
         "Ese día los datos llegaron pronto y el tribunal se reunió en el palacio.",
+        // Persian: a bag and a wallet (کیف, Kyiv elsewhere), a witness
+        // (شاهد), financial (مالی, Mali), a cheque (چک), a racket (راکت),
+        // fire (آتش), scrutiny (موشکافی, not موشک), dear (گران, Geran).
+        "آن روز یک شاهد کیف پول و چک را در دادگاه نشان داد؛ گزارش مالی با \
+         موشکافی خوانده شد، راکت تنیس گران بود و آتش تا شب روشن ماند.",
     ] {
         let found: Vec<&str> = lex
             .tag(text)

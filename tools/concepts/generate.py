@@ -5,7 +5,7 @@ expand their words with (README, "Concepts"), from three reviewed inputs:
 - curated.tsv: concepts written by hand for the news domain (inflections,
   spellings, abbreviations, synonyms), which win where they say a language;
 - cldr/*.json: Unicode CLDR's names of every country and of some cities
-  (exemplar cities of time zones) in the seven languages (Unicode License
+  (exemplar cities of time zones) in the eight languages (Unicode License
   v3, cldr/LICENSE.txt; extracted from unicode-org/cldr-json at the commit
   each file names);
 - demonyms.tsv: English adjectives and demonyms of countries and cities
@@ -14,8 +14,8 @@ expand their words with (README, "Concepts"), from three reviewed inputs:
 For a country or city that is not curated, each language gets CLDR's name;
 in the languages that decline names (uk, ru, pl) its cases too: its stem
 as a prefix when the stem is long, its case endings spelled out otherwise
-(`declined`). Latin-script languages other than Polish get the exact name
-only (a prefix of "Francia" would find Francisco).
+(`declined`). Latin-script languages other than Polish, and Persian, get
+the exact name only (a prefix of "Francia" would find Francisco).
 
 Run: python3 tools/concepts/generate.py (standard library only). The output
 is deterministic and committed; src/lexicon/tests.rs checks its guards.
@@ -27,7 +27,7 @@ import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "..", "src", "lexicon", "concepts.tsv")
-LANGS = ["en", "uk", "ru", "de", "fr", "es", "pl"]
+LANGS = ["en", "uk", "ru", "de", "fr", "es", "pl", "fa"]
 # A generated name's stem is a prefix only from this many letters: shorter
 # stems start common words (того, само, груз, дані, суда were prefixes
 # once) or other names (австр* finds Австралія).
@@ -220,7 +220,7 @@ HEADER = """\
 # Sources and licences
 #   tools/concepts/curated.tsv: written by hand for feedwatch (MIT OR Apache-2.0).
 #   Unicode CLDR (cldr-json, names of countries and exemplar cities in en uk ru
-#     de fr es pl): Unicode License v3, tools/concepts/cldr/LICENSE.txt.
+#     de fr es pl fa): Unicode License v3, tools/concepts/cldr/LICENSE.txt.
 #   tools/concepts/demonyms.tsv: English adjectives and demonyms; countries from
 #     mledoze/countries (ODbL-1.0), cities by hand; this file, a derived database
 #     of them, is shared under ODbL-1.0 as well.
