@@ -158,7 +158,7 @@ fn sections(out: &mut String, l: &Layout<'_>) {
                             let copies: String =
                                 m.also_in.iter().map(|c| also_in(c, m, l.tz)).collect();
                             format!(
-                                "<li{}>{}{copies}</li>",
+                                "<li><span{}>{}</span>{copies}</li>",
                                 lang::attr(&m.title, &m.summary),
                                 linked_marked(&m.title_marked, m.link.as_deref())
                             )
@@ -205,22 +205,23 @@ fn reported(out: &mut String, l: &Layout<'_>) {
 /// when, the snippet, and a line for each other copy, linked to that feed's
 /// copy.
 pub(super) fn entry_html(m: &MatchView, tz: chrono_tz::Tz) -> String {
+    // The entry's language, on its headline and its snippet: the lines
+    // around them are the digest's own (feed, time, rules, other copies),
+    // and a Persian entry's right-to-left would reorder their dates.
+    let lang = lang::attr(&m.title, &m.summary);
     let snippet = snippet(m).map_or(String::new(), |s| {
         format!(
-            "<div style=\"font-size:14px;line-height:1.45\">{}</div>",
+            "<div{lang} style=\"font-size:14px;line-height:1.45\">{}</div>",
             marked(s)
         )
     });
     let copies: String = m.also_in.iter().map(|c| also_in(c, m, tz)).collect();
     format!(
-        "<div{} style=\"margin:0 0 18px 0\"><div style=\"font-size:16px;font-weight:600;line-height:1.35\">{}</div>\
+        "<div style=\"margin:0 0 18px 0\"><div{lang} style=\"font-size:16px;font-weight:600;line-height:1.35\">{}</div>\
          <div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:2px 0 4px 0\">{} &middot; {} &middot; rules: {}</div>\
          {}{snippet}{copies}</div>\n",
-        // The entry's language, on the entry: its meta line is in it too,
-        // but is names and times.
-        lang::attr(&m.title, &m.summary),
         linked_marked(&m.title_marked, m.link.as_deref()),
-        escape(&m.feed),
+        isolated(&m.feed),
         escape(&when(m, tz)),
         escape(&m.rules.join(", ")),
         if m.in_article {
@@ -270,20 +271,15 @@ fn also_in(copy: &AlsoIn, shown: &MatchView, tz: chrono_tz::Tz) -> String {
         return format!(
             "<div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:4px 0 0 0\">updated {} in {}: {}{sentences}</div>",
             escape(&local(at, tz)),
-            escape(&super::layout::source(copy)),
+            source(copy),
             linked(&copy.title, copy.link.as_deref()),
         );
     }
     if copy.title == shown.title {
         let feed = match copy.link.as_deref() {
-            Some(link) if Some(link) != shown_link => {
-                linked(&super::layout::source(copy), Some(link))
-            }
-            Some(_) => format!(
-                "{} <span>(the same page)</span>",
-                escape(&super::layout::source(copy))
-            ),
-            None => escape(&super::layout::source(copy)),
+            Some(link) if Some(link) != shown_link => link_around(&source(copy), Some(link)),
+            Some(_) => format!("{} <span>(the same page)</span>", source(copy)),
+            None => source(copy),
         };
         return format!(
             "<div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:4px 0 0 0\">also in {feed}</div>"
@@ -297,13 +293,33 @@ fn also_in(copy: &AlsoIn, shown: &MatchView, tz: chrono_tz::Tz) -> String {
     // Its language as the digest found it from its whole text (and named
     // it beside the feed); else from its headline, only when that is clear.
     let title = match copy.lang.as_deref().or_else(|| lang::of(&copy.title, "")) {
-        Some(l) => format!("<span lang=\"{l}\">{title}</span>"),
+        Some(l) => format!("<span{}>{title}</span>", lang::tag_attrs(l)),
         None => title,
     };
     format!(
         "<div class=\"fw-m\" style=\"font-size:14px;{MUTED};margin:4px 0 0 0\">also in {}: {title}</div>",
-        escape(&super::layout::source(copy))
+        source(copy)
     )
+}
+
+/// A copy's feed (and language), isolated when it is written right to
+/// left: a feed named in Persian or Arabic ("BBC فارسی") would otherwise
+/// draw the figures after it into its right-to-left run.
+fn source(copy: &AlsoIn) -> String {
+    isolated(&super::layout::source(copy))
+}
+
+/// `text` escaped, and isolated (`<bdi>`) when it has letters of a
+/// right-to-left script.
+fn isolated(text: &str) -> String {
+    let rtl = text.chars().any(
+        |c| matches!(c, '\u{590}'..='\u{8ff}' | '\u{fb1d}'..='\u{fdff}' | '\u{fe70}'..='\u{feff}'),
+    );
+    if rtl {
+        format!("<bdi>{}</bdi>", escape(text))
+    } else {
+        escape(text)
+    }
 }
 
 /// HTML-escapes feed text: the only markup in a digest is ours.

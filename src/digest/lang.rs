@@ -19,7 +19,24 @@ pub(super) fn of(title: &str, text: &str) -> Option<&'static str> {
     {
         return Some(l);
     }
+    if matches!(info.lang(), Lang::Pes | Lang::Ara | Lang::Urd)
+        && let Some(l) = arabic_script(&sample)
+    {
+        return Some(l);
+    }
     tag(info.lang()).filter(|_| info.is_reliable())
+}
+
+/// Persian written in the Arabic script has letters Arabic lacks (پ چ ژ
+/// گ) and its own ye and kaf (ی ک for ي ك); Urdu has more letters of
+/// its own (ٹ ڈ ڑ ں ے). whatlang is seldom sure on a headline and a
+/// sentence.
+fn arabic_script(text: &str) -> Option<&'static str> {
+    let has = |letters: &[char]| text.chars().any(|c| letters.contains(&c));
+    if has(&['ٹ', 'ڈ', 'ڑ', 'ں', 'ے']) {
+        return None;
+    }
+    (has(&['پ', 'چ', 'ژ', 'گ']) || has(&['ی', 'ک']) && !has(&['ي', 'ك', 'ة'])).then_some("fa")
 }
 
 /// Ukrainian and Russian share most trigrams (whatlang is often unsure
@@ -89,7 +106,16 @@ fn tag(lang: Lang) -> Option<&'static str> {
 
 /// ` lang="uk"`, or nothing.
 pub(super) fn attr(title: &str, text: &str) -> String {
-    of(title, text).map_or(String::new(), |l| format!(" lang=\"{l}\""))
+    of(title, text).map_or(String::new(), tag_attrs)
+}
+
+/// ` lang="…"`, and ` dir="rtl"` for a language written right to left
+/// (Persian, Arabic, Hebrew, Urdu): its punctuation and figures then sit
+/// where its reader expects them, and the element is isolated from the
+/// English around it.
+pub(super) fn tag_attrs(lang: &str) -> String {
+    let rtl = matches!(lang, "fa" | "ar" | "he" | "ur");
+    format!(" lang=\"{lang}\"{}", if rtl { " dir=\"rtl\"" } else { "" })
 }
 
 #[cfg(test)]
@@ -97,7 +123,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn news_in_three_languages_is_told_apart() {
+    fn news_in_five_languages_is_told_apart() {
         assert_eq!(
             of(
                 "Ukraine confirms talks with Tehran on Iranian drones",
@@ -125,6 +151,22 @@ mod tests {
                 "Das ukrainische Außenministerium bestätigte, dass Kiew und Teheran einen Dialog geführt hätten."
             ),
             Some("de")
+        );
+        assert_eq!(
+            of(
+                "حمله موشکی به خارکیف",
+                "یک موشک اسکندر ساعت ۷:۴۰ به یک مدرسه اصابت کرد."
+            ),
+            Some("fa"),
+            "Persian, by its letters, on a headline and a sentence"
+        );
+        assert_ne!(
+            of(
+                "هجوم صاروخي على خاركيف",
+                "أصاب صاروخ مدرسة في المدينة صباحاً."
+            ),
+            Some("fa"),
+            "Arabic"
         );
     }
 }

@@ -161,9 +161,15 @@ fn shown(
             }
         }
         shown.fetched_at = shown.fetched_at.min(m.fetched_at);
-        // A later copy that says what the shown one does not is an update.
+        // Another language's version (one event, `same_event`): its
+        // sentences cannot be compared with the shown one's.
+        let lang = super::lang::of(&m.title, &m.summary)
+            .filter(|l| Some(*l) != shown_lang)
+            .map(str::to_string);
+        // A later copy that says what the shown one does not is an update;
+        // a translation says nothing new by having other words.
         let later = m.published.is_some() && m.published > shown.published;
-        let changed = if later {
+        let changed = if later && lang.is_none() {
             let none = HashSet::new();
             same_story::changed_sentences(
                 &m.summary,
@@ -174,9 +180,6 @@ fn shown(
         } else {
             Vec::new()
         };
-        let lang = super::lang::of(&m.title, &m.summary)
-            .filter(|l| Some(*l) != shown_lang)
-            .map(str::to_string);
         shown.also_in.push(AlsoIn {
             lang,
             feed: m.feed.clone(),

@@ -1088,6 +1088,19 @@ fn one_event_in_three_languages_is_one_entry_with_each_version_and_its_language(
             "Ракета «Искандер» попала в школу в Киевском районе Харькова в 07:40, \
              сообщил Олег Синегубов.",
         ),
+        {
+            // Later than the version shown, and in words of its own: a
+            // translation, not an update.
+            let mut r = report(
+                5,
+                "bbc-persian",
+                "حمله موشکی روسیه به خارکیف سه کشته و ۲۱ زخمی برجای گذاشت",
+                "یک موشک اسکندر-ام ساعت ۷:۴۰ به یک مدرسه در منطقه کیفسکی خارکیف اصابت کرد؛ \
+                 به گفته استاندار سه نفر کشته و ۲۱ نفر زخمی شدند.",
+            );
+            r.published = r.published.map(|p| p + chrono::Duration::hours(2));
+            r
+        },
         report(
             4,
             "kyiv-independent",
@@ -1106,7 +1119,16 @@ fn one_event_in_three_languages_is_one_entry_with_each_version_and_its_language(
         .collect();
     assert_eq!(
         versions,
-        [("ukrinform", Some("uk")), ("interfax", Some("ru"))]
+        [
+            ("ukrinform", Some("uk")),
+            ("interfax", Some("ru")),
+            ("bbc-persian", Some("fa"))
+        ]
+    );
+    assert!(
+        strike.also_in.iter().all(|a| a.updated.is_none()),
+        "a version in another language is not an update: {:#?}",
+        strike.also_in
     );
     let night = merged.iter().find(|e| e.match_ids.contains(&4)).unwrap();
     assert!(
@@ -1122,6 +1144,25 @@ fn one_event_in_three_languages_is_one_entry_with_each_version_and_its_language(
     );
     assert!(
         r[0].html.contains("also in interfax (ru): "),
+        "{}",
+        r[0].html
+    );
+    assert!(
+        r[0].html.contains("<span lang=\"fa\" dir=\"rtl\">"),
+        "Persian, right to left: {}",
+        r[0].html
+    );
+    // A feed named right to left is isolated from the date after it.
+    let mut persian = ms[3].clone();
+    persian.feed = "BBC فارسی".into();
+    let r = render_all(&[persian]);
+    assert!(
+        r[0].html.contains("<bdi>BBC فارسی</bdi> &middot; "),
+        "{}",
+        r[0].html
+    );
+    assert!(
+        r[0].html.contains("<div lang=\"fa\" dir=\"rtl\""),
         "{}",
         r[0].html
     );
