@@ -313,7 +313,7 @@ fn source(copy: &AlsoIn) -> String {
 /// right-to-left script.
 fn isolated(text: &str) -> String {
     let rtl = text.chars().any(
-        |c| matches!(c, '\u{590}'..='\u{8ff}' | '\u{fb1d}'..='\u{fdff}' | '\u{fe70}'..='\u{feff}'),
+        |c| matches!(c, '\u{590}'..='\u{8ff}' | '\u{fb1d}'..='\u{fdff}' | '\u{fe70}'..='\u{fefc}'),
     );
     if rtl {
         format!("<bdi>{}</bdi>", escape(text))

@@ -161,15 +161,17 @@ fn shown(
             }
         }
         shown.fetched_at = shown.fetched_at.min(m.fetched_at);
-        // Another language's version (one event, `same_event`): its
-        // sentences cannot be compared with the shown one's.
-        let lang = super::lang::of(&m.title, &m.summary)
+        let own_lang = super::lang::of(&m.title, &m.summary);
+        let lang = own_lang
             .filter(|l| Some(*l) != shown_lang)
             .map(str::to_string);
         // A later copy that says what the shown one does not is an update;
-        // a translation says nothing new by having other words.
+        // a version in another language (one event, `same_event`) says
+        // nothing new by having other words. Other only when both are
+        // known: an undetected language is no reason to drop an update.
+        let translated = matches!((own_lang, shown_lang), (Some(a), Some(b)) if a != b);
         let later = m.published.is_some() && m.published > shown.published;
-        let changed = if later && lang.is_none() {
+        let changed = if later && !translated {
             let none = HashSet::new();
             same_story::changed_sentences(
                 &m.summary,

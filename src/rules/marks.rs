@@ -1,5 +1,6 @@
-//! Rules, the FTS5 query a rule's marks are asked with (docs/DESIGN.md §6,
-//! "FTS5 marks a NEAR beside an OR"). FTS5's `snippet()` and `highlight()`
+//! Rules, the FTS5 query `search` asks a rule's marks with (docs/DESIGN.md
+//! §6, "FTS5 marks a NEAR beside an OR"; the live matcher asks with the
+//! rule's phrases its group's matches have, `store::matcher`). FTS5's `snippet()` and `highlight()`
 //! read the positions of every phrase of the query on the row. A NEAR of
 //! several phrases that stands on a row without matching it — beside an
 //! OR, under a NOT — keeps the positions the previous row left in its
@@ -8,8 +9,9 @@
 //! fails with SQLITE_CORRUPT when such a position lies past the row's
 //! text. The MATCH itself is right: only the marks go wrong. A rule with
 //! such a NEAR is therefore marked with its positive phrases ORed, each in
-//! its columns: the rule's words wherever they are in the item, which is
-//! what a reader looks for, and a query FTS5 marks right (no NEAR).
+//! its columns (`model::Query::positive_phrases`): the rule's words
+//! wherever they are in the item, which is what a reader looks for, and a
+//! query FTS5 marks right (no NEAR).
 
 use crate::model::Query;
 

@@ -12,7 +12,11 @@
 //! and NEAR). Text is split and folded by unicode61, and each distinct
 //! folded word is stemmed by porter once and remembered with its ids
 //! (`Memo`): news repeats its words, and porter was the largest part of
-//! the scan under perf before.
+//! the scan under perf before. An OR's one-token phrases in the same
+//! columns (a concept's forms) share one more id, added to a word's ids in
+//! the memo, so that the OR is one lookup (`Compiled::or`). The ids the
+//! group's matched items have (`seen`) choose the phrases FTS5 is asked
+//! for marks with (`Matcher::mark_query`).
 
 use rustc_hash::FxHashMap;
 

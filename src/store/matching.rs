@@ -183,12 +183,14 @@ fn mark_query(rule: &CompiledRule) -> &str {
 /// marked title), or FTS5's error for its query.
 type Asked = std::result::Result<HashMap<i64, (String, String)>, rusqlite::Error>;
 
-/// The snippets and marked titles FTS5 makes of a rule's matches in the
-/// group, in one query: a rule's query is parsed and each of its terms
-/// looked up once per group, not once per match. (A rule whose words
-/// expand into their concepts' forms is an OR of a hundred terms or more;
-/// asked once per match, it cost matching 22% of its time, benchmark
-/// `--match-only`.)
+/// The snippets and marked titles FTS5 makes of a rule's matches (`items`)
+/// in the group, in one statement, with `query` (`Matcher::mark_query`: the
+/// few of the rule's phrases the group's matches have). SQLite runs the
+/// rowid IN as one FTS5 lookup per item, each parsing that short query;
+/// without it, FTS5 made snippets for every matched item of the group that
+/// has one of the rule's words, matched by another rule or not (matching
+/// took three times as long, benchmark `--match-only`). Asked with the
+/// rule's whole expanded query once per match, marks cost matching 22%.
 fn marks_of(conn: &Connection, query: &str, items: &[i64]) -> Result<Asked> {
     let sql = format!(
         "SELECT rowid, {}, {} FROM marks

@@ -123,6 +123,10 @@ def main():
     never = set()
 
     def add(cid, lang, forms):
+        # Persian: the hamza above a final he (کرهٔ) is mostly not written,
+        # and the index splits the word at it: the name as news writes it.
+        if lang == "fa":
+            forms = [f.replace("\u0654", "") for f in forms]
         if cid not in concepts:
             concepts[cid] = {}
             order.append(cid)
