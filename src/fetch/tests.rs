@@ -149,6 +149,20 @@ async fn a_link_to_a_local_file_is_refused() {
 }
 
 #[test]
+fn a_held_large_body_turn_is_not_equal_to_none() {
+    let turn = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+    let held = LargeBody(Some(std::sync::Arc::new(
+        turn.clone().try_acquire_owned().unwrap(),
+    )));
+    assert_ne!(held, LargeBody::default());
+    assert_eq!(LargeBody::default(), LargeBody::default());
+    let mut released = held.clone();
+    released.release();
+    assert_eq!(released, LargeBody::default());
+    assert_eq!(held.clone(), held);
+}
+
+#[test]
 fn retry_after_in_seconds_or_as_a_date() {
     let now = httpdate::parse_http_date("Fri, 27 Nov 2026 07:00:00 GMT").unwrap();
     assert_eq!(
