@@ -199,6 +199,7 @@ systemctl restart feedwatch || finish "FAIL: restart with the SMTP config failed
 log | grep -q "password from the systemd credential smtp-password" || finish "FAIL: the service did not find the credential"
 wait_for "digest sent" || finish "FAIL: the service sent no immediate digest"
 grep -l "X-Test-Password: from-the-credential" /fwresult/mail-*.eml >/dev/null 2>&1 || finish "FAIL: the service's message did not carry the credential's password"
+! grep -l "Sent by feedwatch on this host" /fwresult/mail-*.eml >/dev/null 2>&1 || finish "FAIL: the service's digest does not name its host (ProcSubset=pid hides /proc/sys/kernel/hostname)"
 mails=$(ls /fwresult/mail-*.eml | wc -l)
 feedwatch digest morning > /fwresult/digest.txt 2>&1 || finish "FAIL: root's digest failed: $(cat /fwresult/digest.txt)"
 [ "$(ls /fwresult/mail-*.eml | wc -l)" -gt "$mails" ] || finish "FAIL: root's digest sent nothing"

@@ -14,12 +14,45 @@ use tracing_subscriber::registry::LookupSpan;
 use super::output::LogWriter;
 
 /// The scheduler crate logs a line at info for every job it creates (one
-/// per schedule per run): noise for an operator.
-const DAEMON_DEFAULT: &str = "info,tokio_cron_scheduler=warn";
+/// per schedule per run): noise for an operator, at any level that does not
+/// name the crate.
+const QUIET_CRATES: &str = "tokio_cron_scheduler=warn";
+
+/// The log filter: `RUST_LOG` (`rust_log`) when set, else `info` for the
+/// daemon and `warn` for the other commands; either way the chatty crates
+/// stay at warn unless it names them (`RUST_LOG=debug`, the README's own
+/// drop-in, brought back a line per job and schedule).
+fn filter_spec(rust_log: Option<&str>, daemon: bool) -> String {
+    let base = match rust_log.map(str::trim) {
+        Some(l) if !l.is_empty() => l,
+        _ if daemon => "info",
+        _ => "warn",
+    };
+    if base.contains("tokio_cron_scheduler") {
+        base.to_string()
+    } else {
+        format!("{base},{QUIET_CRATES}")
+    }
+}
+
+/// Colour on a terminal, unless `NO_COLOR` is set to anything but empty
+/// (no-color.org).
+pub(super) fn colour(on_terminal: bool) -> bool {
+    colour_with(on_terminal, std::env::var_os("NO_COLOR").as_deref())
+}
+
+fn colour_with(on_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    on_terminal && no_color.is_none_or(|v| v.is_empty())
+}
 
 pub fn init(daemon: bool) {
-    let default = if daemon { DAEMON_DEFAULT } else { "warn" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let spec = filter_spec(rust_log.as_deref(), daemon);
+    // A RUST_LOG the filter cannot read is said, and the default used.
+    let (filter, bad) = match EnvFilter::try_new(&spec) {
+        Ok(f) => (f, None),
+        Err(e) => (EnvFilter::new(filter_spec(None, daemon)), Some(e)),
+    };
     if stderr_is_the_journal() {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
@@ -31,8 +64,11 @@ pub fn init(daemon: bool) {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(LogWriter)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_ansi(colour(std::io::IsTerminal::is_terminal(&std::io::stderr())))
             .init();
+    }
+    if let Some(e) = bad {
+        tracing::warn!(error = %e, "RUST_LOG cannot be read; logging at the default level");
     }
 }
 
@@ -161,6 +197,45 @@ where
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn no_color_turns_colour_off_on_a_terminal_too() {
+        use std::ffi::OsStr;
+        assert!(colour_with(true, None));
+        assert!(colour_with(true, Some(OsStr::new(""))), "empty: unset");
+        assert!(!colour_with(true, Some(OsStr::new("1"))));
+        assert!(!colour_with(false, None), "not a terminal");
+    }
+
+    #[test]
+    fn any_rust_log_keeps_the_scheduler_quiet_unless_it_names_it() {
+        assert_eq!(filter_spec(None, true), "info,tokio_cron_scheduler=warn");
+        assert_eq!(filter_spec(None, false), "warn,tokio_cron_scheduler=warn");
+        assert_eq!(
+            filter_spec(Some("debug"), true),
+            "debug,tokio_cron_scheduler=warn",
+            "the README's RUST_LOG=debug drop-in"
+        );
+        assert_eq!(
+            filter_spec(Some("feedwatch=trace"), true),
+            "feedwatch=trace,tokio_cron_scheduler=warn"
+        );
+        assert_eq!(
+            filter_spec(Some("info,tokio_cron_scheduler=debug"), true),
+            "info,tokio_cron_scheduler=debug",
+            "asked for by name"
+        );
+        assert_eq!(
+            filter_spec(Some(" "), true),
+            "info,tokio_cron_scheduler=warn"
+        );
+        // What the filter makes of it: the crate's info lines are off.
+        let filter = EnvFilter::try_new(filter_spec(Some("debug"), true)).unwrap();
+        assert!(
+            filter.to_string().contains("tokio_cron_scheduler=warn"),
+            "{filter}"
+        );
+    }
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);

@@ -2,7 +2,8 @@
 //! `poll`; stderr for `run --once`, whose stdout carries the digests of the
 //! stdout transport), a progress bar while the user watches, and exit 1
 //! when the poll itself failed (the store, a bug, pruning by `retention`)
-//! rather than a feed. `run --once` also runs the daemon's daily full
+//! or no feed could be read (every one that was fetched failed); one feed
+//! failing among others is its line only. `run --once` also runs the daemon's daily full
 //! check of the database when the last one is a day old, so that whoever
 //! runs feedwatch from cron hears of damage: after the whole cycle, exit 1
 //! with the way back.
@@ -34,6 +35,11 @@ fn report_line(r: &FeedReport) -> String {
             r.feed,
             until.format("%Y-%m-%d %H:%M UTC")
         ),
+        FeedOutcome::NotDue(until) => format!(
+            "{}: not due until {} (the feed's own refresh interval)",
+            r.feed,
+            until.format("%Y-%m-%d %H:%M UTC")
+        ),
         FeedOutcome::Skipped => format!("{}: skipped (shutting down)", r.feed),
     }
 }
@@ -53,6 +59,26 @@ fn poll_failed(reports: &[FeedReport]) -> Result<(), CliError> {
          their items are fetched again next time",
         plural(failed.len(), "feed"),
         failed.join(", ")
+    )))
+}
+
+/// No feed could be read: at least one failed and none was read (stored
+/// or not modified); a script or timer running `poll` must see it.
+fn every_feed_failed(reports: &[FeedReport]) -> Result<(), CliError> {
+    let failed = reports
+        .iter()
+        .filter(|r| matches!(r.outcome, FeedOutcome::Failed(_)))
+        .count();
+    let read = reports
+        .iter()
+        .any(|r| matches!(r.outcome, FeedOutcome::Stored(_) | FeedOutcome::NotModified));
+    if failed == 0 || read {
+        return Ok(());
+    }
+    Err(CliError::Runtime(anyhow::anyhow!(
+        "no feed could be read: {} failed (see the lines above); check the \
+         network, or `feedwatch status`",
+        plural(failed, "feed")
     )))
 }
 
@@ -76,6 +102,7 @@ pub async fn poll(ctx: &Context, feed: Option<&str>) -> Result<(), CliError> {
         outln!(out, "{}", report_line(r));
     }
     poll_failed(&reports)?;
+    every_feed_failed(&reports)?;
     pruned?;
     writes.map_err(|e| CliError::Runtime(anyhow::anyhow!("{e}")))
 }
@@ -93,7 +120,11 @@ pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
         eprintln!("{}", report_line(r));
     }
     // Exit 1 so that a timer or cron job shows each failure; nothing is lost.
-    let mut failures: Vec<CliError> = poll_failed(&reports).err().into_iter().collect();
+    let mut failures: Vec<CliError> = poll_failed(&reports)
+        .err()
+        .or_else(|| every_feed_failed(&reports).err())
+        .into_iter()
+        .collect();
     let delivered = deliver_due(ctx).await;
     if let Err(e) = pruned {
         failures.push(e.into());

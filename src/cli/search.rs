@@ -135,7 +135,7 @@ pub fn search(config: &Config, what: &What<'_>, json: bool) -> Result<(), CliErr
             .collect();
         outln!(out, "{}", serde_json::Value::Array(rows));
     } else {
-        let bold = out.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let bold = super::logging::colour(out.is_terminal());
         for h in &hits {
             let date = h.published.map(|d| local_time(d, config.timezone));
             outln!(

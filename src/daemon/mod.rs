@@ -192,7 +192,10 @@ async fn start(
     shutdown: &CancellationToken,
     stop_grace: Option<Duration>,
 ) -> anyhow::Result<(StateLock, Context, Jobs, mpsc::Receiver<Fired>)> {
-    let lock = service::lock_state_dir(&config.state_dir)?;
+    let lock = service::lock_state_dir(
+        &config.state_dir,
+        config.state_dir_from == crate::config::StateDirFrom::Config,
+    )?;
     let mut ctx = Context::open(config, shutdown.clone(), &mut service::migrating)?;
     if let Some(grace) = stop_grace {
         ctx.stop_grace = grace;
@@ -304,6 +307,14 @@ pub async fn step(ctx: &Context, tick: Tick) -> Vec<Tick> {
         Tick::Poll | Tick::PollFeed(_) => {
             let feeds = feeds_for(&ctx.config, &tick);
             let reports = pipeline::poll_feeds(ctx, &feeds).await;
+            for r in &reports {
+                if let pipeline::FeedOutcome::Failed(error) = &r.outcome
+                    && error.is_the_feeds()
+                {
+                    let url = ctx.config.feed(&r.feed).map(|f| f.url.as_str());
+                    tracing::warn!(feed = %r.feed, url = url.unwrap_or(""), error = %error, "feed failed");
+                }
+            }
             let failed = reports
                 .iter()
                 .filter(|r| matches!(r.outcome, pipeline::FeedOutcome::Failed(_)))

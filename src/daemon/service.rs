@@ -100,14 +100,21 @@ pub struct StateLock {
 pub enum LockError {
     #[error("another feedwatch daemon{} is running on {dir}; stop it first (only one daemon per state directory)", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     Held { dir: String, pid: Option<u32> },
-    #[error("cannot lock {path}: {error}{}", read_only_hint(error))]
-    Io { path: String, error: std::io::Error },
+    #[error("cannot lock {path}: {error}{}", read_only_hint(error, *from_config))]
+    Io {
+        path: String,
+        error: std::io::Error,
+        /// The config set `state_dir` (the hint to remove it is true only
+        /// then).
+        from_config: bool,
+    },
 }
 
 /// Under the systemd unit only its StateDirectory is writable: a state_dir
-/// left in the config (the example's) meets a read-only file system.
-fn read_only_hint(error: &std::io::Error) -> &'static str {
-    if error.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
+/// left in the config (the example's) meets a read-only file system. Said
+/// only when the config set one: otherwise there is nothing to remove.
+fn read_only_hint(error: &std::io::Error, from_config: bool) -> &'static str {
+    if from_config && error.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
         " (under the systemd unit only /var/lib/feedwatch, its StateDirectory, is writable: \
          remove state_dir from the config)"
     } else {
@@ -116,11 +123,12 @@ fn read_only_hint(error: &std::io::Error) -> &'static str {
 }
 
 /// Takes `feedwatch.lock` in `state_dir`, writing our pid into it.
-pub fn lock_state_dir(state_dir: &Path) -> Result<StateLock, LockError> {
+pub fn lock_state_dir(state_dir: &Path, from_config: bool) -> Result<StateLock, LockError> {
     let path = state_dir.join("feedwatch.lock");
     let io = |error| LockError::Io {
         path: path.display().to_string(),
         error,
+        from_config,
     };
     std::fs::create_dir_all(state_dir).map_err(io)?;
     let mut file = File::options()
@@ -156,8 +164,8 @@ mod tests {
     #[test]
     fn a_second_lock_on_the_same_state_dir_is_refused_and_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
-        let first = lock_state_dir(dir.path()).unwrap();
-        let err = lock_state_dir(dir.path())
+        let first = lock_state_dir(dir.path(), false).unwrap();
+        let err = lock_state_dir(dir.path(), false)
             .err()
             .expect("second lock refused");
         let msg = err.to_string();
@@ -167,6 +175,24 @@ mod tests {
         );
         assert!(msg.contains("only one daemon per state directory"), "{msg}");
         drop(first);
-        assert!(lock_state_dir(dir.path()).is_ok(), "released on drop");
+        assert!(
+            lock_state_dir(dir.path(), false).is_ok(),
+            "released on drop"
+        );
+    }
+
+    #[test]
+    fn the_read_only_hint_says_to_remove_state_dir_only_when_the_config_set_one() {
+        let ro = || std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem);
+        let said = |from_config| {
+            LockError::Io {
+                path: "/var/lib/feedwatch/feedwatch.lock".into(),
+                error: ro(),
+                from_config,
+            }
+            .to_string()
+        };
+        assert!(said(true).contains("remove state_dir from the config"));
+        assert!(!said(false).contains("state_dir"), "{}", said(false));
     }
 }

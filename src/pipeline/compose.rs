@@ -204,12 +204,20 @@ fn footer(ctx: &Context, digest: &DigestConfig, now: DateTime<Utc>) -> Footer {
     }
 }
 
+/// The host's name, from uname(2): the unit's `ProcSubset=pid` hides
+/// /proc/sys/kernel/hostname, which every digest the service sent read as
+/// "this host".
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "this host".into())
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .trim()
+        .to_string();
+    if name.is_empty() {
+        "this host".into()
+    } else {
+        name
+    }
 }
 
 /// What `render` made of a digest's pending matches.

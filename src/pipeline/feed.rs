@@ -75,7 +75,8 @@ pub(super) async fn poll_feed(
         Ok(o) => o,
         Err(error) => {
             if error.is_the_feeds() {
-                tracing::warn!(feed = %feed.name, url = %feed.url, error = %error, "feed failed");
+                // Said once, by whoever polled: the daemon's log line, or
+                // the command's FAILED line (`cli/poll.rs`).
                 writer.failed(feed, &error);
             } else {
                 tracing::error!(feed = %feed.name, error = %error, "the feed could not be polled");
@@ -97,7 +98,11 @@ async fn poll(
     slots: Slots,
 ) -> Result<FeedOutcome, FeedError> {
     if let Some(until) = backing_off(ctx, &state) {
-        return Ok(FeedOutcome::Deferred(until));
+        return Ok(if state.failing {
+            FeedOutcome::Deferred(until)
+        } else {
+            FeedOutcome::NotDue(until)
+        });
     }
     let adopted = adopted_url(&state);
     let deadline = Instant::now() + ctx.config.poll.timeout;
@@ -318,7 +323,13 @@ async fn store(
         report.matched_items += matched.matched_items;
     }
     report.held.clear();
-    tracing::info!(feed = %feed.name, new_items = report.new_items, matched_items = report.matched_items, "feed polled");
+    // A feed with nothing new is said at debug: at info, every feed of a
+    // quiet hour filled the journal on every poll.
+    if report.new_items > 0 {
+        tracing::info!(feed = %feed.name, new_items = report.new_items, matched_items = report.matched_items, "feed polled");
+    } else {
+        tracing::debug!(feed = %feed.name, "feed polled: nothing new");
+    }
     if let Some(to) = &moved_to {
         tracing::warn!(feed = %feed.name, moved_to = %to, "the feed has moved permanently; update the config");
     }

@@ -191,8 +191,11 @@ pub enum FeedOutcome {
     Stored(IngestReport),
     NotModified,
     Failed(FeedError),
-    /// Not fetched: the feed is backing off until then.
+    /// Not fetched: the feed is backing off until then (it failed).
     Deferred(chrono::DateTime<Utc>),
+    /// Not fetched: a healthy feed not due before then, by its own refresh
+    /// interval (`<ttl>`, `Cache-Control: max-age`, `Retry-After`).
+    NotDue(chrono::DateTime<Utc>),
     /// Not started, or abandoned, because of shutdown.
     Skipped,
 }

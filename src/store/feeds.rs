@@ -23,6 +23,9 @@ pub struct PollState {
     /// Where its URL redirects permanently, and how many fetches in a row
     /// confirmed it.
     pub moved: Option<(String, i64)>,
+    /// Its last fetch failed: a wait is its backoff, not its own refresh
+    /// interval (`<ttl>`, max-age).
+    pub failing: bool,
 }
 
 /// The feed's row id, creating the row on first sight (or updating its URL).
@@ -103,20 +106,12 @@ impl Store {
         count_failure(&self.conn, id, status, error, now)
     }
 
-    /// The feed is not to be fetched before `until` (backoff, Retry-After).
-    pub fn defer(&mut self, feed: &str, until: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
-            "UPDATE feeds SET next_fetch_at = ?2 WHERE name = ?1",
-            params![feed, to_ts(until)],
-        )?;
-        Ok(())
-    }
-
     /// What a poll needs to know about every stored feed before fetching
     /// it, in one query (a poll of 1,000 feeds asked 3,000 times).
     pub fn poll_states(&self) -> Result<HashMap<String, PollState>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT name, etag, last_modified, next_fetch_at, moved_to, moved_count FROM feeds",
+            "SELECT name, etag, last_modified, next_fetch_at, moved_to, moved_count,
+                    consecutive_errors FROM feeds",
         )?;
         let rows = stmt.query_map([], |r| {
             let moved_to: Option<String> = r.get(4)?;
@@ -130,6 +125,7 @@ impl Store {
                     },
                     next_fetch_at: super::from_ts(r.get(3)?),
                     moved: moved_to.map(|to| (to, moved_count)),
+                    failing: r.get::<_, i64>(6)? > 0,
                 },
             ))
         })?;

@@ -203,6 +203,33 @@ fn a_missing_config_is_exit_2_and_usage_errors_too() {
 }
 
 #[test]
+fn poll_says_a_failed_feed_once_and_exits_1_when_no_feed_could_be_read() {
+    let dir = example();
+    std::fs::remove_file(dir.path().join("sample-feed.xml")).unwrap();
+    let config = dir.path().join("feedwatch.toml");
+    let poll = feedwatch(&config, &["poll"]);
+    let (stdout, stderr) = (text(&poll.stdout), text(&poll.stderr));
+    assert_eq!(poll.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("sample-world-desk: FAILED"), "{stdout}");
+    assert!(
+        !stderr.contains("WARN"),
+        "said once, not also logged: {stderr}"
+    );
+    assert!(
+        stderr.contains("no feed could be read: 1 feed failed"),
+        "{stderr}"
+    );
+    // Waiting out its backoff is not a failure: nothing was tried.
+    let again = feedwatch(&config, &["run", "--once"]);
+    let stderr = text(&again.stderr);
+    assert!(
+        stderr.contains("sample-world-desk: backing off until"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no feed could be read"), "{stderr}");
+}
+
+#[test]
 fn poll_search_status_and_digest_commands() {
     let dir = example();
     let config = dir.path().join("feedwatch.toml");

@@ -502,17 +502,32 @@ fn on_a_terminal_no_color_is_honoured_and_log_lines_stay_off_the_progress_bar() 
         feeds.feeds_toml(&["broken"]),
         rule_iran_drones_ukraine()
     ));
-    let shown = on_a_terminal(&path, "poll", &[]);
+    // A log line (the failed feed is said by its FAILED line only, so the
+    // info line of the feed that brought news).
+    let shown = on_a_terminal(&path, "poll", &[("RUST_LOG", "info")]);
     assert!(shown.contains("/2 feeds"), "a progress bar: {shown:?}");
-    // The warning is a whole line of its own: the bar was cleared first.
+    // The log line is a whole line of its own: the bar was cleared first.
     let warning = shown
         .split(['\r', '\n'])
-        .find(|l| l.contains("feed failed"))
+        .find(|l| l.contains("feed polled"))
         .unwrap_or_else(|| panic!("{shown:?}"));
     assert!(
         !warning.contains("feeds"),
         "not on the bar's line: {warning:?}"
     );
+    // Log lines in colour on a terminal, and not with NO_COLOR.
+    let coloured = |l: &str| l.contains("\x1b[2m") || l.contains("\x1b[32m");
+    assert!(coloured(warning), "{warning:?}");
+    let shown = on_a_terminal(
+        &path,
+        "poll",
+        &[("RUST_LOG", "feedwatch=debug"), ("NO_COLOR", "1")],
+    );
+    let line = shown
+        .split(['\r', '\n'])
+        .find(|l| l.contains("feed polled"))
+        .unwrap_or_else(|| panic!("{shown:?}"));
+    assert!(!coloured(line), "NO_COLOR: {line:?}");
     let bold = on_a_terminal(&path, "search drone*", &[]);
     assert!(bold.contains("\x1b[1;33m"), "bold on a terminal: {bold:?}");
     let plain = on_a_terminal(&path, "search drone*", &[("NO_COLOR", "1")]);
