@@ -199,7 +199,7 @@ systemctl restart feedwatch || finish "FAIL: restart with the SMTP config failed
 log | grep -q "password from the systemd credential smtp-password" || finish "FAIL: the service did not find the credential"
 wait_for "digest sent" || finish "FAIL: the service sent no immediate digest"
 grep -l "X-Test-Password: from-the-credential" /fwresult/mail-*.eml >/dev/null 2>&1 || finish "FAIL: the service's message did not carry the credential's password"
-! grep -l "Sent by feedwatch on this host" /fwresult/mail-*.eml >/dev/null 2>&1 || finish "FAIL: the service's digest does not name its host (ProcSubset=pid hides /proc/sys/kernel/hostname)"
+grep -l "Sent by feedwatch on $(hostname)" /fwresult/mail-*.eml >/dev/null 2>&1 || finish "FAIL: the service's digest does not name its host $(hostname) (ProcSubset=pid hides /proc/sys/kernel/hostname): $(grep -h 'Sent by feedwatch' /fwresult/mail-*.eml | head -1)"
 mails=$(ls /fwresult/mail-*.eml | wc -l)
 feedwatch digest morning > /fwresult/digest.txt 2>&1 || finish "FAIL: root's digest failed: $(cat /fwresult/digest.txt)"
 [ "$(ls /fwresult/mail-*.eml | wc -l)" -gt "$mails" ] || finish "FAIL: root's digest sent nothing"
@@ -335,4 +335,4 @@ if [ "$result" != PASS ]; then
 fi
 echo "--- status after stop"; cat "$work/result/status.txt"
 echo "--- stop took $(cat "$work/result/stop-ms.txt") ms"
-echo "PASS: the README's install block works as written; the service started without a password file, polled, logged with priorities, showed its next poll, reloaded and refused a bad config visibly, used its credential (and root its source), let root's check/status/digest work with no prefix, stopped within seconds with a feed in flight, and kept polling past hostile article pages"
+echo "PASS: the README's install block works as written; the service started without a password file, polled, logged with priorities, showed its next poll, reloaded and refused a bad config visibly, used its credential (and root its source), named its host in the digest, let root's check/status/digest work with no prefix, stopped within seconds with a feed in flight, and kept polling past hostile article pages"
