@@ -152,6 +152,9 @@ systemctl show -p StatusText --value feedwatch | grep -q "next poll .*next diges
 feedwatch check > /fwresult/check.txt 2>&1 || finish "FAIL: root's check failed"
 grep -q "state: /var/lib/feedwatch" /fwresult/check.txt || finish "FAIL: check does not say where the state is"
 feedwatch status > /fwresult/status.txt 2>&1 || finish "FAIL: root's status failed"
+# Another user may not look into the service's state: told so, not told to poll first.
+setpriv --reuid=65534 --regid=65534 --clear-groups feedwatch -c /etc/feedwatch/feedwatch.toml status > /fwresult/nobody.txt 2>&1
+grep -q "may not read the feedwatch database" /fwresult/nobody.txt || finish "FAIL: a non-root user's status says: $(cat /fwresult/nobody.txt)"
 grep -q "^sample-world-desk " /fwresult/status.txt || finish "FAIL: status does not show the feed"
 grep -Eq "^morning +1 +[0-9-]+ 07:00 EES?T" /fwresult/status.txt || finish "FAIL: status does not show the digest's pending item and next send"
 log | grep -q "Job creator created" && finish "FAIL: the scheduler's chatter reaches the journal"
@@ -335,4 +338,4 @@ if [ "$result" != PASS ]; then
 fi
 echo "--- status after stop"; cat "$work/result/status.txt"
 echo "--- stop took $(cat "$work/result/stop-ms.txt") ms"
-echo "PASS: the README's install block works as written; the service started without a password file, polled, logged with priorities, showed its next poll, reloaded and refused a bad config visibly, used its credential (and root its source), named its host in the digest, let root's check/status/digest work with no prefix, stopped within seconds with a feed in flight, and kept polling past hostile article pages"
+echo "PASS: the README's install block works as written; the service started without a password file, polled, logged with priorities, showed its next poll, reloaded and refused a bad config visibly, used its credential (and root its source), named its host in the digest, told another user it may not read the state, let root's check/status/digest work with no prefix, stopped within seconds with a feed in flight, and kept polling past hostile article pages"

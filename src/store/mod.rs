@@ -113,6 +113,13 @@ pub enum StoreError {
         "there is no feedwatch database in {dir} yet: it is made by the first poll (`feedwatch poll`, or the daemon)"
     )]
     NoDatabase { dir: String },
+    /// This user may not look into the state directory (the service's is
+    /// 0700, its own user's).
+    #[error(
+        "this user may not read the feedwatch database in {dir} ({error}): run the command \
+         as root, or as the user the service runs as"
+    )]
+    NotAllowed { dir: String, error: String },
     /// The database file cannot be written by this process (another user
     /// owns it: root restored a backup, or ran the first poll).
     #[error(
@@ -192,10 +199,8 @@ impl Store {
     /// writing it (one that did would have made that file).
     pub fn open_read_only(state_dir: &Path) -> Result<Self> {
         let path = state_dir.join(DB_FILE);
-        if !path.exists() {
-            return Err(StoreError::NoDatabase {
-                dir: state_dir.display().to_string(),
-            });
+        if let Some(e) = not_there(path.try_exists(), state_dir) {
+            return Err(e);
         }
         use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -458,6 +463,22 @@ impl Db {
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+/// Why the database cannot be opened for reading, when it cannot: it is not
+/// there yet, or this user may not look (`Path::exists` said "not there"
+/// for a directory the user may not enter, and the hint to run a first
+/// poll was wrong).
+fn not_there(exists: std::io::Result<bool>, state_dir: &Path) -> Option<StoreError> {
+    let dir = state_dir.display().to_string();
+    match exists {
+        Ok(true) => None,
+        Ok(false) => Some(StoreError::NoDatabase { dir }),
+        Err(e) => Some(StoreError::NotAllowed {
+            dir,
+            error: e.to_string(),
+        }),
     }
 }
 

@@ -1345,3 +1345,15 @@ fn marks_are_the_words_of_this_digests_rules_only() {
     );
     assert_eq!(marked(&desk[0].title_marked), "Kyiv drone attack");
 }
+
+#[test]
+fn a_state_dir_this_user_may_not_enter_is_not_called_empty() {
+    let dir = std::path::Path::new("/var/lib/private/feedwatch");
+    let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+    let said = not_there(Err(denied), dir).unwrap().to_string();
+    assert!(said.contains("may not read"), "{said}");
+    assert!(!said.contains("first poll"), "{said}");
+    let said = not_there(Ok(false), dir).unwrap().to_string();
+    assert!(said.contains("no feedwatch database"), "{said}");
+    assert!(not_there(Ok(true), dir).is_none());
+}
