@@ -114,6 +114,10 @@ pub enum Command {
         /// textfile collector).
         #[arg(long)]
         prometheus: bool,
+        /// Every column in full, however wide (on a terminal the table is
+        /// cut to its width; piped, it is always in full).
+        #[arg(long, conflicts_with_all = ["json", "check", "prometheus"])]
+        wide: bool,
     },
     /// Import feeds from OPML (prints [[feeds]] TOML) or export them as OPML.
     Opml {
@@ -245,12 +249,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             json,
             check,
             prometheus,
+            wide,
         } => {
             let form = match (json, check, prometheus) {
                 (true, _, _) => status::Form::Json,
                 (_, true, _) => status::Form::Check,
                 (_, _, true) => status::Form::Prometheus,
-                _ => status::Form::Table,
+                _ if wide => status::Form::Table { columns: None },
+                _ => status::Form::Table {
+                    columns: status::terminal_columns(),
+                },
             };
             status::status(&config, form)
         }

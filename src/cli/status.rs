@@ -19,7 +19,10 @@ pub(super) const LATE: chrono::Duration = chrono::Duration::days(2);
 /// How `status` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
-    Table,
+    /// The table, cut to `columns` when given (a terminal's width).
+    Table {
+        columns: Option<usize>,
+    },
     Json,
     /// One line and a Nagios exit code (`monitor`).
     Check,
@@ -50,20 +53,60 @@ pub fn status(config: &Config, form: Form) -> Result<(), CliError> {
             outln!(out, "{}", super::monitor::prometheus(&status).trim_end());
             return Ok(());
         }
-        Form::Table => {}
+        Form::Table { .. } => {}
     }
+    let columns = match form {
+        Form::Table { columns } => columns,
+        _ => None,
+    };
     let tz = config.timezone;
-    feeds(&mut out, &status, tz)?;
+    feeds(&mut out, &status, tz, columns)?;
     full_text(&mut out, &status)?;
     digests(&mut out, &status, tz)?;
     outbox(&mut out, &status)?;
     database(&mut out, &status, tz)
 }
 
-fn feeds(out: &mut Out, status: &Status, tz: Tz) -> Result<(), CliError> {
+/// The width of the terminal standard output is, when it is one.
+pub fn terminal_columns() -> Option<usize> {
+    let term = console::Term::stdout();
+    if !term.is_term() {
+        return None;
+    }
+    term.size_checked().map(|(_, columns)| usize::from(columns))
+}
+
+/// The feeds table's columns other than the name and the last error, with
+/// the two spaces after each.
+const FEED_COLUMNS: usize = 20 + 2 + 4 + 2 + 7 + 2 + 6 + 2 + 20 + 2 + 2;
+
+/// The widths of the feed name and of the last error, for names as wide
+/// as `longest` on a terminal of `columns` (None: in full). A name keeps
+/// at least 16 characters and the error at least 20; one 91-character name
+/// padded every line to about 200 columns.
+fn fit(longest: usize, columns: Option<usize>) -> (usize, Option<usize>) {
+    let Some(columns) = columns else {
+        return (longest, None);
+    };
+    let name = longest.min(columns.saturating_sub(FEED_COLUMNS + 20).max(16));
+    let error = columns.saturating_sub(FEED_COLUMNS + name).max(20);
+    (name, Some(error))
+}
+
+/// `text` in at most `width` characters, its end cut to "…".
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+fn feeds(out: &mut Out, status: &Status, tz: Tz, columns: Option<usize>) -> Result<(), CliError> {
     let time =
         |t: Option<chrono::DateTime<Utc>>| t.map_or_else(|| "never".into(), |t| local_time(t, tz));
-    let width = column_width(status.feeds.iter().map(|f| f.status.name.as_str()), "FEED");
+    let longest = column_width(status.feeds.iter().map(|f| f.status.name.as_str()), "FEED");
+    let (width, error_width) = fit(longest, columns);
     outln!(
         out,
         "{:<width$}  {:<20}  {:>4}  {:>7}  {:>6}  {:<20}  LAST ERROR",
@@ -89,10 +132,11 @@ fn feeds(out: &mut Out, status: &Status, tz: Tz) -> Result<(), CliError> {
                     .map(|to| format!("moved permanently to {to}"))
             })
             .unwrap_or_default();
+        let note = error_width.map_or(note.clone(), |w| cut(&note, w));
         outln!(
             out,
             "{:<width$}  {:<20}  {:>4}  {:>7}  {:>6}  {:<20}  {note}",
-            f.name,
+            cut(&f.name, width),
             time(f.last_fetch),
             f.last_status.map_or("-".into(), |s| s.to_string()),
             f.items,
@@ -279,4 +323,25 @@ fn to_json(status: &Status) -> serde_json::Value {
             })),
         },
     })
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_name_is_cut_to_the_terminal_and_shown_in_full_otherwise() {
+        let long = 91;
+        // 80 columns: the name keeps 16, the error the rest, 20 at least.
+        let (name, error) = fit(long, Some(80));
+        assert_eq!((name, error), (16, Some(20)));
+        // 160 columns: the name gets what the error's 20 leave.
+        let (name, error) = fit(long, Some(160));
+        assert_eq!(name + FEED_COLUMNS + error.unwrap(), 160);
+        // Short names are not padded further; --wide or piped: in full.
+        assert_eq!(fit(17, Some(160)).0, 17);
+        assert_eq!(fit(long, None), (91, None));
+        assert_eq!(cut("Ukrainska Pravda — news", 10), "Ukrainska…");
+        assert_eq!(cut("short", 10), "short");
+    }
 }

@@ -467,6 +467,51 @@ fn digest_name_touches_only_that_digest() {
     );
 }
 
+/// `status` on a terminal 120 columns wide fits it, however long a feed's
+/// name and error; `--wide`, or piped, shows them in full.
+#[test]
+fn status_fits_the_terminal_and_wide_shows_everything() {
+    let long = "Ukrainska Pravda — news feed of the regional editions, Kharkiv, Odesa, Dnipro and Lviv desks";
+    let (_dir, path) = config_with(&format!(
+        "state_dir = \"state\"\n{BASE}transport = \"stdout\"\n\
+         [[feeds]]\nname = \"{long}\"\nurl = \"file://missing.xml\"\n\
+         [[feeds]]\nname = \"sample\"\nurl = \"file://sample-feed.xml\"\n"
+    ));
+    let _ = feedwatch_with(&path, &["poll"], &[]);
+    let at_120 = |args: &str| {
+        let cmd = format!(
+            "stty rows 40 cols 120; {} --config {} status {args}",
+            env!("CARGO_BIN_EXE_feedwatch"),
+            path.display()
+        );
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .expect("`script` (util-linux) runs a command on a terminal");
+        text(&out.stdout)
+    };
+    let shown = at_120("");
+    let table: Vec<&str> = shown.lines().take_while(|l| !l.trim().is_empty()).collect();
+    assert_eq!(table.len(), 3, "{shown}");
+    for line in &table {
+        assert!(
+            line.trim_end().chars().count() <= 120,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(
+        table[1..]
+            .iter()
+            .any(|l| l.starts_with("Ukrainska Pravda") && l.contains('…')),
+        "{shown}"
+    );
+    let wide = at_120("--wide");
+    assert!(wide.contains(long), "{wide}");
+    let piped = feedwatch_with(&path, &["status"], &[]);
+    assert!(text(&piped.stdout).contains(long), "piped: in full");
+}
+
 /// Runs `feedwatch ARGS` on a pseudo-terminal (util-linux's `script`), as
 /// a person at a terminal would, and returns what the terminal showed.
 fn on_a_terminal(config: &Path, args: &str, env: &[(&str, &str)]) -> String {
