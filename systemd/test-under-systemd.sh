@@ -197,6 +197,11 @@ schedule = "immediate"
 TOML
 install -m 600 /dev/null /etc/feedwatch/smtp-password && printf 'from-the-credential\n' > /etc/feedwatch/smtp-password
 feedwatch check 2>&1 | grep -q "password from /etc/feedwatch/smtp-password" || finish "FAIL: root's check does not find the credential's source"
+# A config only root can read: the service could not start; check says so.
+chmod 600 $config
+feedwatch check > /fwresult/check-600.txt 2>&1
+grep -q "can be read by its owner only" /fwresult/check-600.txt || finish "FAIL: check passes a config the service cannot read: $(cat /fwresult/check-600.txt)"
+chmod 644 $config
 rm -f /var/lib/private/feedwatch/feedwatch.db*   # so that the sample alerts again
 systemctl restart feedwatch || finish "FAIL: restart with the SMTP config failed"
 log | grep -q "password from the systemd credential smtp-password" || finish "FAIL: the service did not find the credential"
@@ -338,4 +343,4 @@ if [ "$result" != PASS ]; then
 fi
 echo "--- status after stop"; cat "$work/result/status.txt"
 echo "--- stop took $(cat "$work/result/stop-ms.txt") ms"
-echo "PASS: the README's install block works as written; the service started without a password file, polled, logged with priorities, showed its next poll, reloaded and refused a bad config visibly, used its credential (and root its source), named its host in the digest, told another user it may not read the state, let root's check/status/digest work with no prefix, stopped within seconds with a feed in flight, and kept polling past hostile article pages"
+echo "PASS: the README's install block works as written; the service started without a password file, polled, logged with priorities, showed its next poll, reloaded and refused a bad config visibly, used its credential (and root its source), named its host in the digest, told another user it may not read the state, warned of a config the service cannot read, let root's check/status/digest work with no prefix, stopped within seconds with a feed in flight, and kept polling past hostile article pages"

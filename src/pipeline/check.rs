@@ -70,6 +70,13 @@ pub fn load_config(path: &Path, state_dir: Option<&Path>) -> Result<Config, Conf
     }
 }
 
+/// Whether a file of `mode` can be read by a user that neither owns it nor
+/// is in its group: the service's own user (the unit's `DynamicUser=yes`)
+/// is such a user for the files under /etc/feedwatch.
+fn others_may_read(mode: u32) -> bool {
+    mode & 0o004 != 0
+}
+
 /// The places the SMTP password may come from for this config: its
 /// `password_file`, and the file beside the config that the unit loads as
 /// its credential.
@@ -111,6 +118,18 @@ pub fn check(config: &Config) -> CheckReport {
              remove state_dir from {} to run it as the service",
             config.state_dir.display(),
             config::DEFAULT_STATE_DIR,
+            config.path.display()
+        ));
+    }
+    if for_the_service
+        && let Ok(meta) = std::fs::metadata(&config.path)
+        && !others_may_read(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()))
+    {
+        report.warnings.push(format!(
+            "{} can be read by its owner only, and the service runs as a user of its own \
+             (DynamicUser): it would not start; `chmod 644 {}` (keep the password in \
+             {SERVICE_CONFIG_DIR}/smtp-password, which only root reads)",
+            config.path.display(),
             config.path.display()
         ));
     }
@@ -280,7 +299,27 @@ pub const FULL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs
 /// unpacked), recorded for `status`. `FullCheck::problem` says the damage
 /// with the way back.
 pub async fn check_database(ctx: &super::Context) -> Result<FullCheck, StoreError> {
-    ctx.db.call(|s| s.check_full(chrono::Utc::now())).await
+    let at = chrono::Utc::now();
+    // On a connection of its own, on a blocking thread: the check reads the
+    // whole file (minutes on a 2 GB archive), and the store the lanes, the
+    // watchdog's health check and `status` use stays free meanwhile. A
+    // database that cannot be opened so (an in-memory one) is checked
+    // through the store.
+    let Ok(reader) = crate::store::Store::open_read_only(&ctx.config.state_dir) else {
+        return ctx.db.call(move |s| s.check_full(at)).await;
+    };
+    let interrupt = reader.interrupt_handle();
+    let mut examine = tokio::task::spawn_blocking(move || reader.examine());
+    let found = tokio::select! {
+        found = &mut examine => found,
+        () = ctx.shutdown_requested() => {
+            // A stop does not wait for the check: SQLite ends it.
+            interrupt.interrupt();
+            examine.await
+        }
+    };
+    let found = found.map_err(|e| StoreError::Task(e.to_string()))??;
+    ctx.db.call(move |s| s.record_full(at, found)).await
 }
 
 /// `check_database` when the last full check is `FULL_CHECK_EVERY` old or
@@ -293,4 +332,16 @@ pub async fn check_database_if_due(ctx: &super::Context) -> Result<Option<FullCh
         return Ok(None);
     }
     check_database(ctx).await.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_only_its_owner_reads_is_unreadable_by_the_service() {
+        assert!(!others_may_read(0o100600), "root's 0600 config");
+        assert!(!others_may_read(0o100640), "root's group only");
+        assert!(others_may_read(0o100644));
+    }
 }
