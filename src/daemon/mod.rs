@@ -107,8 +107,12 @@ pub async fn serve_with_grace(
     let watchdog_every = service::watchdog_interval();
     let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let (mut polls, mut deliveries) = (Lane::new("poll"), Lane::new("delivery"));
-    // The full integrity check: now, then daily.
+    // The full integrity check: now, then daily; in a task of its own, so
+    // that signals, the watchdog and the schedules go on while it reads the
+    // whole file (it ran inline, and on a 2 GB archive outlasted
+    // WatchdogSec: systemd killed the daemon, which restarted into it).
     let mut integrity = tokio::time::interval(pipeline::FULL_CHECK_EVERY);
+    let mut checking: Option<tokio::task::JoinHandle<()>> = None;
     let outcome = loop {
         polls.start_next(&ctx, |ctx, tick| async move { step(&ctx, tick).await });
         deliveries.start_next(&ctx, |ctx, tick| async move { step(&ctx, tick).await });
@@ -127,7 +131,12 @@ pub async fn serve_with_grace(
                 }
             }
             _ = rearm_check.tick() => jobs.rearm_missed(&ctx.config).await,
-            _ = integrity.tick() => check_integrity(&ctx).await,
+            _ = integrity.tick() => {
+                if checking.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
+                    let ctx = ctx.clone();
+                    checking = Some(tokio::spawn(async move { check_integrity(&ctx).await }));
+                }
+            }
             Some(fired) = rx.recv() => {
                 // Arm the next run first: a long run must not make it late.
                 jobs.rearm(&ctx.config, &fired).await;
@@ -155,6 +164,10 @@ pub async fn serve_with_grace(
     polls.stop().await;
     deliveries.stop().await;
     jobs.stop().await;
+    // The check ends at the token (SQLite interrupts it).
+    if let Some(check) = checking {
+        let _ = check.await;
+    }
     drop(lock);
     tracing::info!("feedwatch stopped");
     outcome

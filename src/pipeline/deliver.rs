@@ -30,7 +30,20 @@ pub async fn prune(ctx: &Context) -> Result<crate::store::Pruned, StoreError> {
     let cutoff = Utc::now()
         .checked_sub_signed(retention)
         .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
-    let pruned = ctx.db.call(move |s| s.prune(cutoff)).await?;
+    // In steps, each its own call: the store serves the lanes, the watchdog
+    // and `status` between them, and a stop ends pruning between two.
+    let mut pruned = crate::store::Pruned::default();
+    loop {
+        let step = ctx
+            .db
+            .call(move |s| s.prune_some(cutoff, crate::store::PRUNE_BATCH))
+            .await?;
+        pruned.items += step.items;
+        pruned.messages += step.messages;
+        if step.items < crate::store::PRUNE_BATCH || ctx.shutting_down() {
+            break;
+        }
+    }
     if pruned.items > 0 || pruned.messages > 0 {
         tracing::info!(
             items = pruned.items,

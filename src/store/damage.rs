@@ -73,6 +73,14 @@ pub fn unreadable_way_back(n: i64) -> String {
     )
 }
 
+/// What the full check found (`Store::examine`), not yet recorded.
+#[derive(Debug)]
+pub struct Examined {
+    damage: Option<String>,
+    /// `None` when the texts could not be checked (structural damage).
+    unreadable: Option<Vec<(i64, String)>>,
+}
+
 impl Store {
     /// SQLite's structural check (`PRAGMA quick_check`): of the whole file
     /// with `full`, else of the small tables every command relies on. Any
@@ -109,6 +117,14 @@ impl Store {
     /// docs/DESIGN.md §3); recorded at `at` for `status`, in place of what
     /// the last one found.
     pub fn check_full(&mut self, at: DateTime<Utc>) -> Result<FullCheck> {
+        let found = self.examine()?;
+        self.record_full(at, found)
+    }
+
+    /// What the full check finds, recording nothing: it reads the whole
+    /// file, so the daemon runs it on a connection of its own
+    /// (`open_read_only`), and the store it writes with stays free.
+    pub fn examine(&self) -> Result<Examined> {
         let damage = match self.check_integrity(true) {
             Ok(()) => None,
             Err(StoreError::Corrupt(p)) => Some(p),
@@ -121,6 +137,18 @@ impl Store {
             Err(StoreError::Corrupt(_)) if damage.is_some() => None,
             Err(e) => return Err(e),
         };
+        Ok(Examined { damage, unreadable })
+    }
+
+    /// Lets another thread stop `examine` (at a stop: a check of a large
+    /// file takes minutes).
+    pub fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
+        self.conn.get_interrupt_handle()
+    }
+
+    /// Records what `examine` found at `at`, for `status`.
+    pub fn record_full(&mut self, at: DateTime<Utc>, found: Examined) -> Result<FullCheck> {
+        let Examined { damage, unreadable } = found;
         let recorded = self.record_check(at, damage.as_deref(), unreadable.as_deref());
         // Recording may fail on a damaged file; the caller says the damage.
         if damage.is_none() {

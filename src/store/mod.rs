@@ -33,14 +33,14 @@ mod tokenizer;
 
 pub use compact::Progress;
 pub use coverage::{Counters, Marks, Told};
-pub use damage::{FullCheck, Unreadable, unreadable_way_back};
+pub use damage::{Examined, FullCheck, Unreadable, unreadable_way_back};
 pub use explain::{ItemFacts, MatchFacts, MessageFacts};
 pub use feeds::PollState;
 pub use held::{Articles, Orphan};
 pub use ingest::{Batch, Failure, Write, may_alert};
 pub use outbox::NewOutbox;
 pub use query::Delivery;
-pub use retention::Pruned;
+pub use retention::{PRUNE_BATCH, Pruned};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -18,10 +18,35 @@ pub struct Pruned {
     pub messages: usize,
 }
 
+/// Items deleted in one transaction (`Store::prune_some`): each deleted
+/// row re-tokenises its text for the FTS5 index, so one transaction over a
+/// large archive whose `retention` was lowered held the store for minutes,
+/// past the watchdog, and was rolled back by the restart to start over.
+pub const PRUNE_BATCH: usize = 500;
+
 impl Store {
-    /// Prunes what was stored before `cutoff`.
+    /// Prunes everything stored before `cutoff`, `PRUNE_BATCH` items per
+    /// transaction.
     pub fn prune(&mut self, cutoff: DateTime<Utc>) -> Result<Pruned> {
+        let mut all = Pruned::default();
+        loop {
+            let some = self.prune_some(cutoff, PRUNE_BATCH)?;
+            all.items += some.items;
+            all.messages += some.messages;
+            if some.items < PRUNE_BATCH {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// One step of pruning, in one transaction: at most `limit` items
+    /// stored before `cutoff` (the oldest first), and the sent messages
+    /// and story memory older than it. Fewer than `limit` items: nothing
+    /// is left to prune. Each step commits what it did, so a step cut short
+    /// by a stop is not done again.
+    pub fn prune_some(&mut self, cutoff: DateTime<Utc>, limit: usize) -> Result<Pruned> {
         let cutoff = to_ts(cutoff);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -36,10 +61,12 @@ impl Store {
         )?;
         tx.execute("DELETE FROM sent_stories WHERE sent_at < ?1", [cutoff])?;
         let items = tx.execute(
-            "DELETE FROM items WHERE fetched_at < ?1
-               AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.item_id = items.id)
-               AND summary IS NOT NULL",
-            [cutoff],
+            "DELETE FROM items WHERE id IN (
+               SELECT id FROM items WHERE fetched_at < ?1
+                 AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.item_id = items.id)
+                 AND summary IS NOT NULL
+               ORDER BY id LIMIT ?2)",
+            rusqlite::params![cutoff, limit],
         )?;
         tx.commit()?;
         Ok(Pruned { items, messages })

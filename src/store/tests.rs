@@ -1357,3 +1357,24 @@ fn a_state_dir_this_user_may_not_enter_is_not_called_empty() {
     assert!(said.contains("no feedwatch database"), "{said}");
     assert!(not_there(Ok(true), dir).is_none());
 }
+
+#[test]
+fn pruning_goes_in_steps_of_a_bounded_number_of_items_each_committed() {
+    let mut s = Store::open_in_memory().unwrap();
+    let items: Vec<Item> = (0..25)
+        .map(|i| item(&format!("k{i}"), &format!("Story {i}"), "text", 0))
+        .collect();
+    ingest(&mut s, "f", &items, &[]);
+    let later = Utc::now() + Duration::days(1);
+    let steps: Vec<usize> = std::iter::from_fn(|| {
+        let n = s.prune_some(later, 10).unwrap().items;
+        (n > 0).then_some(n)
+    })
+    .collect();
+    assert_eq!(steps, [10, 10, 5], "oldest first, ten at a time");
+    // Identities stay: the items are not new again.
+    assert_eq!(ingest(&mut s, "f", &items, &[]).new_items, 0);
+    // `prune` takes every step.
+    ingest(&mut s, "g", &items, &[]);
+    assert_eq!(s.prune(later).unwrap().items, 25);
+}
