@@ -1142,28 +1142,14 @@ fn one_event_in_three_languages_is_one_entry_with_each_version_and_its_language(
         "{}",
         r[0].text
     );
-    assert!(
-        r[0].html.contains("also in interfax (ru): "),
-        "{}",
-        r[0].html
-    );
-    assert!(
-        r[0].html.contains("<span lang=\"fa\" dir=\"rtl\">"),
-        "Persian, right to left: {}",
-        r[0].html
-    );
+    let has = |html: &str, part: &str| assert!(html.contains(part), "{part} in {html}");
+    has(&r[0].html, "also in interfax (ru): ");
+    // Persian, right to left.
+    has(&r[0].html, "<span lang=\"fa\" dir=\"rtl\">");
     // A feed named right to left is isolated from the date after it.
     let mut persian = ms[3].clone();
     persian.feed = "BBC فارسی".into();
     let r = render_all(&[persian]);
-    assert!(
-        r[0].html.contains("<bdi>BBC فارسی</bdi> &middot; "),
-        "{}",
-        r[0].html
-    );
-    assert!(
-        r[0].html.contains("<div lang=\"fa\" dir=\"rtl\""),
-        "{}",
-        r[0].html
-    );
+    has(&r[0].html, "<bdi>BBC فارسی</bdi> &middot; ");
+    has(&r[0].html, "<div lang=\"fa\" dir=\"rtl\"");
 }
