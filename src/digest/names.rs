@@ -103,9 +103,8 @@ fn key(word: &str) -> Option<u64> {
     if classes.len() < 3 {
         return None;
     }
-    Some(classes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &c| {
-        (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3)
-    }))
+    let skeleton: String = classes.iter().map(|&c| char::from(c)).collect();
+    Some(super::same_story::fnv1a(&skeleton))
 }
 
 /// A consonant's class; `None` for a vowel, y, j, and anything else.

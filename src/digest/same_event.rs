@@ -43,13 +43,13 @@ pub struct Event {
     names: Vec<u64>,
 }
 
-/// Words of a text beyond this many do not count: the lede tells the
-/// event (as in `same_story`).
-const MAX_WORDS: usize = 200;
-
 /// A report's event, from its title and the start of its text.
 pub fn event(title: &str, text: &str) -> Event {
-    let lede: Vec<&str> = text.split_whitespace().take(MAX_WORDS).collect();
+    // Words past `same_story`'s do not count: the lede tells the event.
+    let lede: Vec<&str> = text
+        .split_whitespace()
+        .take(same_story::MAX_WORDS)
+        .collect();
     let all = format!("{title}. {}", lede.join(" "));
     let lexicon = lexicon::lexicon();
     Event {
@@ -187,10 +187,6 @@ fn magnitude(after: &[char]) -> u64 {
 /// Times are figures above this (07:40 is TIME + 740), apart from counts.
 const TIME: u64 = 1_000_000_000_000;
 
-fn shared<T: Ord>(a: &[T], b: &[T]) -> usize {
-    a.iter().filter(|x| b.binary_search(x).is_ok()).count()
-}
-
 /// Whether two reports tell one event.
 pub fn same_event(a: &Event, b: &Event) -> bool {
     same_event_but(a, b, &Common::default())
@@ -215,7 +211,7 @@ fn same_event_but(a: &Event, b: &Event, common: &Common) -> bool {
     let (ca, cb) = (telling(a), telling(b));
     // A shared name counts as a shared concept: the governor, the village,
     // the ship that the lexicon does not know.
-    let shared_concepts = shared(&ca, &cb) + names;
+    let shared_concepts = same_story::shared(&ca, &cb) + names;
     let smaller = ca.len().min(cb.len());
     if shared_concepts < MIN_SHARED
         || (shared_concepts as f64) < CONCEPTS_CONTAINED * smaller as f64
@@ -231,7 +227,7 @@ fn same_event_but(a: &Event, b: &Event, common: &Common) -> bool {
     if fewer == 0 {
         return names >= MIN_NAMES_WITHOUT_FIGURES;
     }
-    let common = shared(&a.figures, &b.figures);
+    let common = same_story::shared(&a.figures, &b.figures);
     common as f64 >= FIGURES_CONTAINED * fewer as f64 && (common >= 2 || fewer == 1)
 }
 

@@ -30,7 +30,7 @@ pub const THRESHOLD: f64 = 0.35;
 pub const LEDE_THRESHOLD: f64 = 0.25;
 
 /// Words of a text beyond this many do not count: the lede decides.
-const MAX_WORDS: usize = 200;
+pub(super) const MAX_WORDS: usize = 200;
 
 /// Words of the lede (after the title's).
 const LEDE_WORDS: usize = 40;
@@ -200,14 +200,14 @@ fn one_headline(
 
 /// FNV-1a: stable across runs and versions (std's hasher is not promised
 /// to be), since fingerprints of sent stories are stored.
-fn fnv1a(s: &str) -> u64 {
+pub(super) fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
 
-/// How many of `a` are in `b` (both sorted).
-fn shared(a: &[u64], b: &[u64]) -> usize {
+/// How many of `a` are in `b` (both sorted, each once).
+pub(super) fn shared<T: Ord>(a: &[T], b: &[T]) -> usize {
     let (mut i, mut j, mut n) = (0, 0, 0usize);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
