@@ -187,32 +187,14 @@ fn magnitude(after: &[char]) -> u64 {
 /// Times are figures above this (07:40 is TIME + 740), apart from counts.
 const TIME: u64 = 1_000_000_000_000;
 
-/// Whether two reports tell one event.
+/// Whether two reports tell one event (in a digest, with what most of its
+/// reports name left out of both: `Common::leave_out`).
 pub fn same_event(a: &Event, b: &Event) -> bool {
-    same_event_but(a, b, &Common::default())
-}
-
-/// `same_event`, what `common` holds left out: what most reports of a
-/// digest name (Ukraine, Russia, a strike; a president) tells none of them
-/// apart.
-fn same_event_but(a: &Event, b: &Event, common: &Common) -> bool {
-    let telling = |e: &Event| -> Vec<usize> {
-        e.concepts
-            .iter()
-            .copied()
-            .filter(|c| common.concepts.binary_search(c).is_err())
-            .collect()
-    };
-    let names = a
-        .names
-        .iter()
-        .filter(|n| common.names.binary_search(n).is_err() && b.names.binary_search(n).is_ok())
-        .count();
-    let (ca, cb) = (telling(a), telling(b));
+    let names = same_story::shared(&a.names, &b.names);
     // A shared name counts as a shared concept: the governor, the village,
     // the ship that the lexicon does not know.
-    let shared_concepts = same_story::shared(&ca, &cb) + names;
-    let smaller = ca.len().min(cb.len());
+    let shared_concepts = same_story::shared(&a.concepts, &b.concepts) + names;
+    let smaller = a.concepts.len().min(b.concepts.len());
     if shared_concepts < MIN_SHARED
         || (shared_concepts as f64) < CONCEPTS_CONTAINED * smaller as f64
     {
@@ -243,7 +225,7 @@ const MIN_FOR_COMMON: usize = 8;
 /// (each sorted), when they are `MIN_FOR_COMMON` or more: in a digest of
 /// the war, Ukraine and Russia are in every report, and sharing them says
 /// nothing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Common {
     concepts: Vec<usize>,
     names: Vec<u64>,
@@ -255,6 +237,14 @@ impl Common {
             concepts: common(events.clone().map(|e| e.concepts.as_slice())),
             names: common(events.map(|e| e.names.as_slice())),
         }
+    }
+
+    /// `event` without what is common: once per story, not per pair.
+    fn leave_out(&self, event: &mut Event) {
+        event
+            .concepts
+            .retain(|c| self.concepts.binary_search(c).is_err());
+        event.names.retain(|n| self.names.binary_search(n).is_err());
     }
 }
 
@@ -295,18 +285,18 @@ pub fn join(roots: &[usize], event: impl Fn(usize) -> Event) -> Vec<usize> {
     if n > MAX_COMPARED {
         return parent;
     }
-    let heads: Vec<(usize, Event)> = (0..n)
+    let mut heads: Vec<(usize, Event)> = (0..n)
         .filter(|&i| same_story::find(&mut parent, i) == i)
         .map(|i| (i, event(i)))
         .collect();
     let common = Common::of(heads.iter().map(|(_, e)| e));
+    for (_, e) in &mut heads {
+        common.leave_out(e);
+    }
     // Each event group: its first story's first copy, and that event.
     let mut groups: Vec<&(usize, Event)> = Vec::new();
     for head in &heads {
-        match groups
-            .iter()
-            .find(|(_, g)| same_event_but(g, &head.1, &common))
-        {
+        match groups.iter().find(|(_, g)| same_event(g, &head.1)) {
             Some(&&(g, _)) => same_story::union(&mut parent, g, head.0),
             None => groups.push(head),
         }
