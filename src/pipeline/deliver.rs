@@ -38,9 +38,9 @@ pub async fn prune(ctx: &Context) -> Result<crate::store::Pruned, StoreError> {
             .db
             .call(move |s| s.prune_some(cutoff, crate::store::PRUNE_BATCH))
             .await?;
-        pruned.items += step.items;
-        pruned.messages += step.messages;
-        if step.items < crate::store::PRUNE_BATCH || ctx.shutting_down() {
+        let last = step.last_step();
+        pruned += step;
+        if last || ctx.shutting_down() {
             break;
         }
     }

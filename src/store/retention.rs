@@ -18,6 +18,20 @@ pub struct Pruned {
     pub messages: usize,
 }
 
+impl std::ops::AddAssign for Pruned {
+    fn add_assign(&mut self, step: Pruned) {
+        self.items += step.items;
+        self.messages += step.messages;
+    }
+}
+
+impl Pruned {
+    /// A step that removed fewer items than a full one: nothing is left.
+    pub fn last_step(&self) -> bool {
+        self.items < PRUNE_BATCH
+    }
+}
+
 /// Items deleted in one transaction (`Store::prune_some`): each deleted
 /// row re-tokenises its text for the FTS5 index, so one transaction over a
 /// large archive whose `retention` was lowered held the store for minutes,
@@ -30,10 +44,10 @@ impl Store {
     pub fn prune(&mut self, cutoff: DateTime<Utc>) -> Result<Pruned> {
         let mut all = Pruned::default();
         loop {
-            let some = self.prune_some(cutoff, PRUNE_BATCH)?;
-            all.items += some.items;
-            all.messages += some.messages;
-            if some.items < PRUNE_BATCH {
+            let step = self.prune_some(cutoff, PRUNE_BATCH)?;
+            let last = step.last_step();
+            all += step;
+            if last {
                 return Ok(all);
             }
         }
