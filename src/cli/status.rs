@@ -43,7 +43,7 @@ pub fn status(config: &Config, form: Form) -> Result<(), CliError> {
         Err(e) => return Err(e.into()),
     };
     let mut out = Out::new();
-    match form {
+    let columns = match form {
         Form::Json => {
             outln!(out, "{:#}", to_json(&status));
             return Ok(());
@@ -53,11 +53,7 @@ pub fn status(config: &Config, form: Form) -> Result<(), CliError> {
             outln!(out, "{}", super::monitor::prometheus(&status).trim_end());
             return Ok(());
         }
-        Form::Table { .. } => {}
-    }
-    let columns = match form {
         Form::Table { columns } => columns,
-        _ => None,
     };
     let tz = config.timezone;
     feeds(&mut out, &status, tz, columns)?;
@@ -132,7 +128,10 @@ fn feeds(out: &mut Out, status: &Status, tz: Tz, columns: Option<usize>) -> Resu
                     .map(|to| format!("moved permanently to {to}"))
             })
             .unwrap_or_default();
-        let note = error_width.map_or(note.clone(), |w| cut(&note, w));
+        let note = match error_width {
+            Some(w) => cut(&note, w),
+            None => note,
+        };
         outln!(
             out,
             "{:<width$}  {:<20}  {:>4}  {:>7}  {:>6}  {:<20}  {note}",
