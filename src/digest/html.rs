@@ -312,10 +312,7 @@ fn source(copy: &AlsoIn) -> String {
 /// `text` escaped, and isolated (`<bdi>`) when it has letters of a
 /// right-to-left script.
 fn isolated(text: &str) -> String {
-    let rtl = text.chars().any(
-        |c| matches!(c, '\u{590}'..='\u{8ff}' | '\u{fb1d}'..='\u{fdff}' | '\u{fe70}'..='\u{fefc}'),
-    );
-    if rtl {
+    if lang::right_to_left(text) {
         format!("<bdi>{}</bdi>", escape(text))
     } else {
         escape(text)

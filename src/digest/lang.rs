@@ -109,6 +109,14 @@ pub(super) fn attr(title: &str, text: &str) -> String {
     of(title, text).map_or(String::new(), tag_attrs)
 }
 
+/// Whether `text` has letters of a right-to-left script (Hebrew, Arabic
+/// and the scripts after them up to U+08FF, their presentation forms).
+pub(super) fn right_to_left(text: &str) -> bool {
+    text.chars().any(
+        |c| matches!(c, '\u{590}'..='\u{8ff}' | '\u{fb1d}'..='\u{fdff}' | '\u{fe70}'..='\u{fefc}'),
+    )
+}
+
 /// ` lang="…"`, and ` dir="rtl"` for a language written right to left
 /// (Persian, Arabic, Hebrew, Urdu): its punctuation and figures then sit
 /// where its reader expects them, and the element is isolated from the
