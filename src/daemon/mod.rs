@@ -260,6 +260,10 @@ async fn check_integrity(ctx: &Context) {
     match pipeline::check_database(ctx).await.map(|c| c.problem()) {
         Ok(None) => tracing::debug!("database integrity check passed"),
         Ok(Some(damage)) => tracing::error!(error = %damage, "the database is damaged"),
+        // A stop interrupts the check (`check_database`): not a failure.
+        Err(e) if ctx.shutting_down() => {
+            tracing::debug!(error = %e, "database check interrupted by the stop");
+        }
         Err(e) => tracing::error!(error = %e, "cannot check the database"),
     }
 }
