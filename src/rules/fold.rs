@@ -501,7 +501,8 @@ mod tests {
             shown.iter().all(|g| !g.contains("kiew")),
             "its own language only"
         );
-        // Too many combinations: the group stays as written.
+        // Too many combinations: one NEAR, each word as written (a Cyrillic
+        // word by its stem).
         let wide = Node::Near {
             terms: vec![term("drone"), term("Kyiv"), term("Iran")],
             distance: 5,
