@@ -170,6 +170,11 @@ pub struct Phrase {
     pub prefix: bool,
 }
 
+/// `text` as one FTS5 string: in double quotes, its own doubled.
+pub fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
 impl Phrase {
     /// The phrase in FTS5 syntax with its column filter (`{title summary}
     /// : "iran"*`); `None` when it may be in no column.
@@ -185,9 +190,9 @@ impl Phrase {
         }
         let star = if self.prefix { "*" } else { "" };
         Some(format!(
-            "{{{}}} : \"{}\"{star}",
+            "{{{}}} : {}{star}",
             names.join(" "),
-            self.text.replace('"', "\"\"")
+            quote(&self.text)
         ))
     }
 }

@@ -109,9 +109,7 @@ pub fn suggest(word: &str, known: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn quote(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
-}
+use crate::model::quote;
 
 /// Compiles a parsed query to an FTS5 MATCH expression. Fails (with the
 /// position of the offending NOT) where FTS5 has no meaning for the query:
