@@ -22,7 +22,7 @@ mod parser;
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::model::{Columns, CompiledRule, Phrase, Query};
+use crate::model::{Columns, CompiledRule, Phrase, Query, quote};
 
 pub use crate::lexicon::LANGUAGES;
 pub use fold::{Folded, Languages, fold};
@@ -108,8 +108,6 @@ pub fn suggest(word: &str, known: &[&str]) -> String {
         .map(|(_, k)| format!(" (did you mean '{k}'?)"))
         .unwrap_or_default()
 }
-
-use crate::model::quote;
 
 /// Compiles a parsed query to an FTS5 MATCH expression. Fails (with the
 /// position of the offending NOT) where FTS5 has no meaning for the query:
