@@ -1,6 +1,6 @@
 //! The `feedwatch` binary: parses the command line, sets up logging to stderr
 //! (level from `RUST_LOG`), runs the command and maps its error to the exit
-//! codes of README, "Commands" (0 success, 1 runtime failure, 2 bad usage
+//! codes of docs/reference.md, "Commands" (0 success, 1 runtime failure, 2 bad usage
 //! or config).
 
 use clap::Parser;

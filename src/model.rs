@@ -14,7 +14,7 @@ pub const MARK_END: char = '\u{3}';
 /// One feed item as `parse` extracted it: text only, never markup.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
-    /// Our identity of the item within its feed (README, "What is new"), see `parse::item_key`.
+    /// Our identity of the item within its feed (docs/digests.md, "What is new"), see `parse::item_key`.
     pub key: String,
     /// The canonical link, when the item has one.
     pub link: Option<String>,
@@ -26,7 +26,7 @@ pub struct Item {
     pub category: String,
     pub published: Option<DateTime<Utc>>,
     /// The text of the article the item links to, for a `full_text` feed
-    /// (README, "Full text"); stored and matched after `summary`.
+    /// (docs/fetching.md, "Full text"); stored and matched after `summary`.
     pub article: Option<String>,
 }
 
@@ -44,7 +44,7 @@ impl Item {
 }
 
 /// Text as one line: headers (a digest's subject) and a digest's title can
-/// never start a new header or line (README, "Bad input").
+/// never start a new header or line (docs/operations.md, "Bad input").
 pub fn one_line(s: &str) -> String {
     s.split(|c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}')
         .filter(|p| !p.is_empty())
@@ -52,7 +52,7 @@ pub fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-/// What became of the articles of one fetch's new items (README, "Full
+/// What became of the articles of one fetch's new items (docs/fetching.md, "Full
 /// text"), counted on the feed's row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ArticleTally {
@@ -62,7 +62,7 @@ pub struct ArticleTally {
     pub last_error: Option<String>,
 }
 
-/// The most an article page may hold before it is parsed (README, "Full
+/// The most an article page may hold before it is parsed (docs/fetching.md, "Full
 /// text": `max_article_depth`, `max_article_elements`; `parse::bounds`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageLimits {
@@ -94,7 +94,7 @@ pub struct Validators {
 }
 
 /// A host inside the operator's network that URLs found in feed data may
-/// lead to all the same (`[poll] allow_internal`; README, "Fetching").
+/// lead to all the same (`[poll] allow_internal`; docs/fetching.md, "Fetching").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InternalHost {
     /// As a URL parser writes it: lower case, punycode, an IPv6 address
@@ -245,7 +245,7 @@ pub struct IngestReport {
     pub new_items: usize,
     /// New items that one rule or more matched (each counted once).
     pub matched_items: usize,
-    /// New items held for their articles, unmatched yet (README, "Full
+    /// New items held for their articles, unmatched yet (docs/fetching.md, "Full
     /// text"): each item's place in the fetch and its row id.
     pub held: Vec<(usize, i64)>,
 }
@@ -271,7 +271,7 @@ pub struct MatchView {
     /// Short text with matched words between `MARK_START` and `MARK_END`.
     pub snippet: String,
     /// Every rule found it only in the article its link leads to, not in
-    /// what the feed gave (README, "Full text").
+    /// what the feed gave (docs/fetching.md, "Full text").
     pub in_article: bool,
     /// The item's text, for finding the same story in other feeds; empty
     /// when `unreadable`.
@@ -284,7 +284,7 @@ pub struct MatchView {
 }
 
 /// A story a digest reported, remembered for a while so that a later copy
-/// in another feed is not presented as new (README, "What is new").
+/// in another feed is not presented as new (docs/digests.md, "What is new").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentStory {
     pub digest: String,
@@ -310,7 +310,7 @@ pub struct AlsoIn {
     pub updated: Option<DateTime<Utc>>,
     pub changed: Vec<String>,
     /// Its language (a BCP 47 code) when it is not the shown copy's: one
-    /// event told in several languages is one entry (README, "Concepts").
+    /// event told in several languages is one entry (docs/reference.md, "Concepts").
     pub lang: Option<String>,
 }
 
@@ -328,7 +328,7 @@ pub struct SearchHit {
     pub unreadable: bool,
 }
 
-/// What a digest ends with (README, "Delivery"): feeds that need the reader's
+/// What a digest ends with (docs/digests.md, "Delivery"): feeds that need the reader's
 /// attention and earlier digests that are still undelivered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attention {
@@ -355,7 +355,7 @@ pub struct FailingFeed {
 }
 
 /// What a scheduled digest covered, from its last message to this one
-/// (README, "Coverage and outages"): its own feeds only, those its rules
+/// (docs/digests.md, "Coverage and outages"): its own feeds only, those its rules
 /// read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Coverage {
@@ -376,7 +376,7 @@ pub struct Coverage {
     pub unreadable_articles: Vec<(String, i64)>,
 }
 
-/// What an immediate digest tells of its own feeds when it happens (README,
+/// What an immediate digest tells of its own feeds when it happens (docs/digests.md,
 /// "Coverage and outages"): each outage once, when it starts, and each
 /// recovery.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

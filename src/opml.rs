@@ -1,6 +1,6 @@
 //! OPML, the feed-list format every reader exports: `import` turns an OPML
 //! file into `[[feeds]]` TOML to paste into the config, `export` writes the
-//! configured feeds as OPML (README, "Commands"). Pure: text in, text out.
+//! configured feeds as OPML (docs/reference.md, "Commands"). Pure: text in, text out.
 //! Folders (nested outlines) and OPML 2.0 `category` attributes become tags;
 //! a feed listed in several folders is one feed with all their tags, and
 //! its title is kept. Export writes each tag as a folder. Uses quick-xml,

@@ -259,7 +259,7 @@ pub fn article_page(f: usize, n: usize) -> Doc {
 /// concepts' forms in seven languages), and 99 more, in every form of the
 /// rule language, each matching well under 1% of items (as watch rules
 /// do): they look for the farm's rarer topic words, alone or with common
-/// vocabulary, and one in ten with a concept (README, "Concepts").
+/// vocabulary, and one in ten with a concept (docs/reference.md, "Concepts").
 pub fn rules(n: usize) -> String {
     rules_as(n, true)
 }

@@ -238,7 +238,7 @@ fn polls(config: &Path, farm: &Farm, a: &Args, report: &mut Report) -> (Run, Run
     (first, nochange, changed)
 }
 
-/// The article path (README, "Full text"): 16 teaser feeds of
+/// The article path (docs/fetching.md, "Full text"): 16 teaser feeds of
 /// `TEASERS_PER_FEED` items polled without and with `full_text` (16
 /// articles in flight: one per feed, no delay between requests); the
 /// difference per article, and the peak memory. Then the article reader

@@ -1,4 +1,4 @@
-//! Command line: `explain ITEM` (README, "Commands"), an item id from
+//! Command line: `explain ITEM` (docs/reference.md, "Commands"), an item id from
 //! `search --json` or a link: whether the item could alert, each rule's
 //! answer and the clause that decided it, and where each match is (waiting
 //! for its digest, or the message: Message-ID, sent or why not yet).

@@ -20,7 +20,7 @@ const QUIET_CRATES: &str = "tokio_cron_scheduler=warn";
 
 /// The log filter: `RUST_LOG` (`rust_log`) when set, else `info` for the
 /// daemon and `warn` for the other commands; either way the chatty crates
-/// stay at warn unless it names them (`RUST_LOG=debug`, the README's own
+/// stay at warn unless it names them (`RUST_LOG=debug`, docs/operations.md's
 /// drop-in, brought back a line per job and schedule).
 fn filter_spec(rust_log: Option<&str>, daemon: bool) -> String {
     let base = match rust_log.map(str::trim) {
@@ -76,7 +76,7 @@ pub fn init(daemon: bool) {
 /// backtrace with `RUST_BACKTRACE`) that the journal shows as unrelated
 /// entries, after the ones of the poll it broke; this one writes one error
 /// line, where and what, through the log. A panic inside one feed's parse or
-/// task costs that feed only and is reported with it too (README, "Bad
+/// task costs that feed only and is reported with it too (docs/operations.md, "Bad
 /// input"). `RUST_BACKTRACE=1` still adds the backtrace, to that one entry.
 pub fn log_panics() {
     log_panics_with(std::backtrace::Backtrace::capture);
@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(
             filter_spec(Some("debug"), true),
             "debug,tokio_cron_scheduler=warn",
-            "the README's RUST_LOG=debug drop-in"
+            "the RUST_LOG=debug drop-in of docs/operations.md"
         );
         assert_eq!(
             filter_spec(Some("feedwatch=trace"), true),

@@ -1,4 +1,4 @@
-//! Command line: the commands of README, "Commands", one file per group,
+//! Command line: the commands of docs/reference.md, "Commands", one file per group,
 //! each only turning what `pipeline` returns into lines for a person or a
 //! script. All terminal output lives here: stdout through `output::Out`
 //! (a closed pipe ends the command quietly), logs through
@@ -82,7 +82,7 @@ pub enum Command {
     /// Search everything stored with a query in rule syntax, newest first
     /// (exit 1 when nothing matches, like grep).
     Search {
-        /// A query in rule syntax, e.g. 'iran AND drone*' (README, "Rule syntax")
+        /// A query in rule syntax, e.g. 'iran AND drone*' (docs/reference.md, "Rule syntax")
         #[arg(required_unless_present = "rule", conflicts_with = "rule")]
         query: Option<String>,
         /// Search with a configured rule's query and feed scope.

@@ -1,5 +1,5 @@
 //! Command line: `status --check` and `status --prometheus`, for the
-//! monitoring operators already run (README, "Monitoring"). `--check` is a
+//! monitoring operators already run (docs/operations.md, "Monitoring"). `--check` is a
 //! Nagios plugin: one line, exit 0 OK, 1 WARNING, 2 CRITICAL. `--prometheus`
 //! prints the Prometheus text exposition format (version 0.0.4), which
 //! node-exporter's textfile collector reads too. Both read what `status`

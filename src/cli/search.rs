@@ -2,7 +2,7 @@
 //! without writing to it, newest first; matched words are bold on a
 //! terminal (unless `NO_COLOR` is set) and `*word*` otherwise. Like grep,
 //! it exits 1 when nothing matched. `--explain` says what the query finds
-//! after folding instead (README, "Rule syntax"), and needs no archive.
+//! after folding instead (docs/reference.md, "Rule syntax"), and needs no archive.
 
 use chrono::Utc;
 

@@ -146,7 +146,7 @@ fn feeds(out: &mut Out, status: &Status, tz: Tz, columns: Option<usize>) -> Resu
     Ok(())
 }
 
-/// The articles of `full_text` feeds (README, "Full text"): read, and
+/// The articles of `full_text` feeds (docs/fetching.md, "Full text"): read, and
 /// failed (those items were matched on the feed's text).
 fn full_text(out: &mut Out, status: &Status) -> Result<(), CliError> {
     let rows: Vec<_> = status.feeds.iter().filter(|r| r.full_text).collect();
@@ -217,7 +217,7 @@ fn outbox(out: &mut Out, status: &Status) -> Result<(), CliError> {
 }
 
 /// The last full check of the database file, and the stored texts that
-/// cannot be read (README, "Bad input").
+/// cannot be read (docs/operations.md, "Bad input").
 fn database(out: &mut Out, status: &Status, tz: Tz) -> Result<(), CliError> {
     let line = match &status.integrity {
         None => "not checked in full yet (the daemon checks at start and daily, \
@@ -229,7 +229,7 @@ fn database(out: &mut Out, status: &Status, tz: Tz) -> Result<(), CliError> {
                 None => "no damage".to_string(),
                 Some(damage) => format!(
                     "DAMAGED ({damage}); stop feedwatch and restore the last backup \
-                     (README, \"Operations\")"
+                     (docs/operations.md, \"Operations\")"
                 ),
             };
             let late = Utc::now() - *at > LATE;

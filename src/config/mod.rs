@@ -1,5 +1,5 @@
 //! Config stage: TOML text → `raw` structs → a validated `Config`, or every
-//! problem found, each with its line and column (README, "Configuration" and "Bad input"). Reading the
+//! problem found, each with its line and column (docs/reference.md, "Configuration"; docs/operations.md, "Bad input"). Reading the
 //! file is the only I/O here (`load`); `parse` works on a string, so tests and
 //! `check` see exactly the same errors. Uses `model` and `rules`.
 
@@ -104,7 +104,7 @@ pub struct PollConfig {
     /// down (digests, `status --check`).
     pub failing_after: u32,
     /// Hosts inside the network that URLs found in feed data (article
-    /// links, advertised feeds, redirects) may lead to (README, "Fetching").
+    /// links, advertised feeds, redirects) may lead to (docs/fetching.md, "Fetching").
     pub allow_internal: Vec<InternalHost>,
 }
 
@@ -162,7 +162,7 @@ pub struct FeedConfig {
     pub tags: Vec<String>,
     pub schedule: Option<Schedule>,
     /// Fetch each new item's link and match its article text too
-    /// (README, "Full text").
+    /// (docs/fetching.md, "Full text").
     pub full_text: bool,
 }
 
@@ -181,7 +181,7 @@ pub struct DigestConfig {
     /// The name a reader sees in its heading ("Morning digest").
     pub title: String,
     /// A scheduled digest is sent even when nothing matched and all its
-    /// feeds are well, with what it covered (README, "Coverage and
+    /// feeds are well, with what it covered (docs/digests.md, "Coverage and
     /// outages").
     pub send_when_quiet: bool,
 }

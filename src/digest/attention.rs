@@ -1,4 +1,4 @@
-//! Digest stage: the closing section of a digest (README, "Delivery") — feeds that
+//! Digest stage: the closing section of a digest (docs/digests.md, "Delivery") — feeds that
 //! have been failing a few polls in a row (`[poll] failing_after`), are gone or have moved, and earlier digests that are
 //! still undelivered — as plain text and as HTML. Pure; feed names and error
 //! texts are escaped like all other feed-derived text.

@@ -1,4 +1,4 @@
-//! Digest stage: what a digest says of its own sources (README, "Coverage
+//! Digest stage: what a digest says of its own sources (docs/digests.md, "Coverage
 //! and outages"). A scheduled digest opens with what it covered — feeds
 //! read (the time it covers is under its heading), items checked, new matches, articles that
 //! could not be read — so that a quiet day reads differently from dead

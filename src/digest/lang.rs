@@ -1,5 +1,5 @@
 //! Digest stage: the language of an entry, for its HTML `lang` attribute
-//! (README, "Delivery"), so that screen readers speak Ukrainian, Russian or
+//! (docs/digests.md, "Delivery"), so that screen readers speak Ukrainian, Russian or
 //! German news in its own voice and clients hyphenate it by its own rules.
 //! Feeds rarely say their language per item and often say it wrong, so it
 //! is detected from the entry's own words (whatlang's trigrams), and given

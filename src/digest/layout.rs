@@ -83,7 +83,7 @@ pub(super) fn items(story: &MatchView) -> usize {
 /// The snippet to show, if it says more than the title: a feed whose
 /// description is its title would only repeat it.
 /// What an entry says when its rules found it only in the article its link
-/// leads to (README, "Full text").
+/// leads to (docs/fetching.md, "Full text").
 pub(super) const IN_ARTICLE: &str = "Found in the full article, not in the feed's text.";
 
 pub(super) fn snippet(m: &MatchView) -> Option<&str> {

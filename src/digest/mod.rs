@@ -1,6 +1,6 @@
 //! Digest stage: pending matches → the messages of one digest run: subject,
 //! plain text and HTML, split into parts so that each HTML part stays under
-//! the size where webmail clips (README, "Delivery"). The same story once
+//! the size where webmail clips (docs/digests.md, "Delivery"). The same story once
 //! (`stories`), every rule's matches in its own section (`layout`), stories
 //! this digest already reported set apart. Pure: no I/O, no clock (the
 //! caller passes the time and the zone).
@@ -48,11 +48,11 @@ pub struct Request<'a> {
     pub matches: &'a [MatchView],
     /// Each matched feed's recent items, where its boilerplate is found.
     pub recent: &'a Recent,
-    /// Stories this digest reported within `memory` (README, "What is new").
+    /// Stories this digest reported within `memory` (docs/digests.md, "What is new").
     pub sent: &'a [SentStory],
     pub memory: chrono::Duration,
     pub attention: &'a Attention,
-    /// What a scheduled digest covered (README, "Coverage and outages").
+    /// What a scheduled digest covered (docs/digests.md, "Coverage and outages").
     pub coverage: Option<&'a Coverage>,
     /// An immediate digest's outages begun or ended.
     pub news: &'a SourceNews,

@@ -1,5 +1,5 @@
 //! Digest stage: one event told in several languages, or rewritten by
-//! another outlet (README, "What is new"; docs/concepts.md). The word
+//! another outlet (docs/digests.md, "What is new"; docs/concepts.md). The word
 //! shingles of `same_story` need the same words, so a Ukrainian and a
 //! German report of one strike never share one; what they share is what
 //! the event is made of: the concepts they name (`lexicon`: Kharkiv and

@@ -1,4 +1,4 @@
-//! Digest stage: finding the same story told by several items (README,
+//! Digest stage: finding the same story told by several items (docs/digests.md,
 //! "What is new"), so that a digest shows it once with "also in: …", and a
 //! story already sent is not presented as new again. Two items are the same
 //! story when their canonical links are equal (unless both texts can be
@@ -15,13 +15,13 @@
 //! boilerplate, a background paragraph) is the feed's, not the story's: its
 //! shingles are left out before comparing (`boilerplate`) — unless the items
 //! that repeat it have one story's headline (an update, a re-post). Measured on
-//! `tests/fixtures/same_story.toml` and `same_story_hard.toml`: see README.
+//! `tests/fixtures/same_story.toml` and `same_story_hard.toml`: see docs/digests.md.
 //! Pure.
 
 use std::collections::{HashMap, HashSet};
 
 /// Containment of word 3-shingles at or above which two texts can be the
-/// same story (chosen on the test sets; see the README).
+/// same story (chosen on the test sets; see docs/digests.md).
 pub const THRESHOLD: f64 = 0.35;
 
 /// Share of one item's lede that must be in the other (chosen on the hard

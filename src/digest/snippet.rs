@@ -1,4 +1,4 @@
-//! Digest stage: a snippet that shows the item's own news (README,
+//! Digest stage: a snippet that shows the item's own news (docs/digests.md,
 //! "Delivery"). FTS5's `snippet()` picks the passage densest in the matched
 //! words, which on a wire is often the background paragraph every story of
 //! the feed carries ("…Shahed drones, first supplied by Iran in 2022…"):

@@ -1,5 +1,5 @@
 //! Digest stage: from pending matches to stories. Every copy of the same
-//! story (README, "What is new") becomes one entry: the fullest copy shown,
+//! story (docs/digests.md, "What is new") becomes one entry: the fullest copy shown,
 //! every other one listed under "also in" with its link. A story a digest
 //! already reported (remembered for `story_memory`) is set apart as
 //! "already reported", not presented as new. Pure.

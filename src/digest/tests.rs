@@ -1020,7 +1020,7 @@ fn the_stories_already_reported_fit_the_last_part() {
     assert!(parts[1].is_empty(), "the reported lines alone");
 }
 
-/// The coverage block says each line the README lists, the articles that
+/// The coverage block says each line docs/digests.md lists, the articles that
 /// could not be read included; an entry carries its own language.
 #[test]
 fn the_coverage_block_and_an_entrys_language() {

@@ -1,4 +1,4 @@
-//! Fetch stage: the SSRF guard (README, "Fetching"). Feed data must not be
+//! Fetch stage: the SSRF guard (docs/fetching.md, "Fetching"). Feed data must not be
 //! able to lead feedwatch into the operator's own network (loopback, the
 //! LAN, the cloud's metadata service). The guard decides at every hop,
 //! before connecting: the configured feed URL, and a redirect of it that

@@ -113,7 +113,7 @@ impl Fetcher {
 
     /// Reads the body by `deadline`, counting the decoded stream: a small
     /// gzip/brotli bomb cannot get past the cap by expanding after the
-    /// Content-Length check (README, "Fetching" and "Bad input"). A body
+    /// Content-Length check (docs/fetching.md, "Fetching"; docs/operations.md, "Bad input"). A body
     /// past `SMALL_BODY` waits for the large-body turn.
     async fn read_body(
         &self,

@@ -1,4 +1,4 @@
-//! Fetch stage: one reqwest client with the limits of README, "Fetching" (connect and
+//! Fetch stage: one reqwest client with the limits of docs/fetching.md, "Fetching" (connect and
 //! total timeouts, at most 5 redirects, a body cap that holds after
 //! decompression because it counts the decoded stream, no proxy from the
 //! environment), the SSRF guard at every hop (`guard`), conditional GET,
@@ -21,7 +21,7 @@ use http::classify;
 
 pub use guard::{Refusal, is_public};
 
-/// Redirects followed before a fetch fails (README, "Fetching").
+/// Redirects followed before a fetch fails (docs/fetching.md, "Fetching").
 const MAX_REDIRECTS: usize = 5;
 /// Connecting is never allowed more than this, whatever the total timeout.
 const MAX_CONNECT: Duration = Duration::from_secs(10);
@@ -158,7 +158,7 @@ impl Fetcher {
                 .read_timeout(timeout)
                 .timeout(timeout)
                 // Redirects are followed by hand (`fetch_http`) so that we know
-                // whether every hop was permanent (README, "Fetching": reported in status)
+                // whether every hop was permanent (docs/fetching.md, "Fetching": reported in status)
                 // and can keep a public feed from leading us inside (`guard`).
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()

@@ -1,4 +1,4 @@
-//! Parse stage: an article page's main text, for `full_text` feeds (README,
+//! Parse stage: an article page's main text, for `full_text` feeds (docs/fetching.md,
 //! "Full text"). dom_smoothie (a port of readability.js, Firefox's reader
 //! view) finds the article and drops menus, sidebars, comments and
 //! footers. It was chosen over the `readability` crate after both read the

@@ -1,5 +1,5 @@
 //! Parse stage: the bounds an article page must keep before it is parsed
-//! (README, "Full text"). html5ever and dom_smoothie build and walk the
+//! (docs/fetching.md, "Full text"). html5ever and dom_smoothie build and walk the
 //! whole tree: a page nested 30,000 `<div>`s deep (330 KB) overflowed the
 //! stack and aborted the daemon, parse time grew with the square of the
 //! depth (100,000 levels: still parsing after 300 s), and the tree takes

@@ -1,4 +1,4 @@
-//! Parse stage: feed bytes to UTF-8 (README, "Fetching": the BOM, then the
+//! Parse stage: feed bytes to UTF-8 (docs/fetching.md, "Fetching": the BOM, then the
 //! charset of the HTTP Content-Type, then the XML declaration), with the
 //! declaration rewritten to match, so that feed-rs only ever reads UTF-8.
 //! Invalid bytes are replaced later, never fatal. Pure.

@@ -1,4 +1,4 @@
-//! Parse stage: feed autodiscovery (README, "Fetching"). A URL that returns an HTML
+//! Parse stage: feed autodiscovery (docs/fetching.md, "Fetching"). A URL that returns an HTML
 //! page instead of a feed is searched for `<link rel="alternate"
 //! type="application/rss+xml|atom+xml|feed+json" href="…">`. A small scanner
 //! of `<link>` tags, not an HTML parser: it only needs those attributes.

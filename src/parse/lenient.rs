@@ -9,7 +9,7 @@
 //! `item` or `entry` (whatever its prefix, case or depth) is an entry, and
 //! its children are taken by local name. Each entry is read on its own: one
 //! that cannot be read is skipped with its reason and the reader goes on at
-//! the next one (README, "Feeds the world throws at us"). Measured on
+//! the next one (docs/fetching.md, "Feeds the world throws at us"). Measured on
 //! tests/corpus against feedparser's counts, this was the option that
 //! closed the gap; repairs before feed-rs could not restore entries feed-rs
 //! leaves out, and a patched feed-rs would have to be carried forward at

@@ -1,7 +1,7 @@
 //! Parse stage: links. An item's link is made canonical (absolute, scheme
 //! and host lower-cased, default port, fragment and tracking parameters
 //! removed; http(s) only), because a canonical link is part of an item's
-//! identity (README, "What is new") and what the digest links to. The rules
+//! identity (docs/digests.md, "What is new") and what the digest links to. The rules
 //! carry a version, so that stored links can follow when they change.
 
 use feed_rs::model::Entry;
@@ -18,7 +18,7 @@ pub fn recanonicalize(link: &str) -> Option<String> {
     canonical_link(link, &Url::parse(link).ok()?)
 }
 
-/// Query parameters that only track the reader, removed from links (README, "What is new").
+/// Query parameters that only track the reader, removed from links (docs/digests.md, "What is new").
 const TRACKING_PARAMS: &[&str] = &[
     // Ad and social click ids.
     "fbclid",
@@ -73,7 +73,7 @@ pub(super) fn entry_link(e: &Entry, base: &Url) -> Option<String> {
     canonical_link(&link.href, base)
 }
 
-/// Canonical form of a link (README, "What is new"): absolute, scheme and host lower-cased,
+/// Canonical form of a link (docs/digests.md, "What is new"): absolute, scheme and host lower-cased,
 /// default port dropped, fragment and tracking parameters removed. Only http
 /// and https links are kept: anything else is not a link we would put in a mail.
 pub fn canonical_link(href: &str, base: &Url) -> Option<String> {

@@ -1,5 +1,5 @@
 //! Parse stage: feed bytes + final URL → `model::Item`s, via feed-rs.
-//! Here live our item identity (README, "What is new": id/GUID, else canonical link, else a
+//! Here live our item identity (docs/digests.md, "What is new": id/GUID, else canonical link, else a
 //! hash of title and date; never feed-rs's invented ids), link
 //! canonicalisation, and the reduction of feed HTML to plain text: nothing
 //! that leaves this stage carries markup. Pure: no I/O. Uses `model`.
@@ -69,7 +69,7 @@ pub fn parse_feed(bytes: &[u8], base: &Url, max_items: usize) -> Result<ParsedFe
 }
 
 /// As `parse_feed`, with the HTTP `Content-Type` the bytes came with: its
-/// charset is used when the body has no BOM (README, "Fetching": BOM, then the HTTP
+/// charset is used when the body has no BOM (docs/fetching.md, "Fetching": BOM, then the HTTP
 /// charset, then the XML declaration).
 pub fn parse_feed_as(
     bytes: &[u8],
@@ -122,7 +122,7 @@ pub fn parse_feed_as(
 
 /// feed-rs's reading. feed-rs (through quick-xml) has assertions reachable
 /// from input; a hostile feed must cost us that feed, never the process
-/// (README, "Bad input").
+/// (docs/operations.md, "Bad input").
 fn strict(utf8: &str, base: &Url) -> Result<feed_rs::model::Feed, ParseError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
@@ -276,7 +276,7 @@ fn plausible(d: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     d <= now + Duration::days(2) && d.timestamp() >= 631_152_000 // 1990-01-01
 }
 
-/// Item identity (README, "What is new"): the id/GUID, else the canonical link, else a hash of title and date.
+/// Item identity (docs/digests.md, "What is new"): the id/GUID, else the canonical link, else a hash of title and date.
 pub fn item_key(
     id: &str,
     canonical_link: Option<&str>,

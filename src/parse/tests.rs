@@ -352,7 +352,7 @@ fn the_xml_declaration_decodes_koi8_and_the_http_charset_wins_over_it() {
         parse_feed(&rss, &base(), 10).unwrap().items[0].title,
         "Україна і Київ"
     );
-    // The order of README, "Fetching": BOM, then the HTTP charset, then the XML declaration.
+    // The order of docs/fetching.md, "Fetching": BOM, then the HTTP charset, then the XML declaration.
     let mislabelled = rss_with_title(" encoding=\"iso-8859-1\"", CP1251);
     let f = parse_feed_as(
         &mislabelled,
@@ -434,7 +434,7 @@ fn koi8_r_russian_text_by_declaration() {
 }
 
 /// A fixture of `tests/fixtures/parse/`, one per kind of document feed-rs
-/// rejects or reads short (README, "Feeds the world throws at us").
+/// rejects or reads short (docs/fetching.md, "Feeds the world throws at us").
 fn fixture(name: &str) -> ParsedFeed {
     let path = format!("{}/tests/fixtures/parse/{name}", env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(&path).unwrap();

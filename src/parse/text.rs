@@ -1,5 +1,5 @@
 //! Parse stage: feed text to plain text. Feed HTML is untrusted: only its
-//! words reach a digest (README, "Delivery"), normalised (no control
+//! words reach a digest (docs/digests.md, "Delivery"), normalised (no control
 //! characters, which also keeps our snippet markers ours; no bidi
 //! overrides; whitespace collapsed; length capped). Pure.
 
@@ -28,7 +28,7 @@ fn decode_basic_entities(s: &str) -> String {
 }
 
 /// Feed HTML → text. Scripts, styles, images and markup are dropped; only
-/// the words reach a digest (README, "Delivery": feed HTML is untrusted).
+/// the words reach a digest (docs/digests.md, "Delivery": feed HTML is untrusted).
 pub fn html_to_text(html: &str) -> String {
     nanohtml2text::html2text(html)
 }

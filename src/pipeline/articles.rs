@@ -1,4 +1,4 @@
-//! Pipeline: full text of teaser feeds (README, "Full text"). For a
+//! Pipeline: full text of teaser feeds (docs/fetching.md, "Full text"). For a
 //! `full_text` feed, the items of a fetch that the store held for their
 //! articles — new, past the backfill of a feed's first fetch, with a link —
 //! get the text of the article their link leads to, after they are stored
@@ -385,7 +385,7 @@ pub(super) async fn read_article(
 }
 
 /// How an article page is read: the bounds it must keep, and how long its
-/// parse may take (README, "Full text").
+/// parse may take (docs/fetching.md, "Full text").
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Reader {
     pub limits: PageLimits,

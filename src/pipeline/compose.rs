@@ -4,7 +4,7 @@
 //! List-Id, parts after the first threaded to it) → store (outbox row,
 //! matches claimed, stories remembered, in one transaction). A match whose
 //! item's text cannot be read goes out by its title, link and snippet, and
-//! is recorded and said (README, "Bad input"); it holds nothing up.
+//! is recorded and said (docs/operations.md, "Bad input"); it holds nothing up.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -232,7 +232,7 @@ struct Made {
 }
 
 /// The rendered parts of `digest` now: its pending matches, and what it
-/// says of its feeds (README, "Coverage and outages"); nothing when it has
+/// says of its feeds (docs/digests.md, "Coverage and outages"); nothing when it has
 /// nothing to say.
 async fn render(
     ctx: &Context,

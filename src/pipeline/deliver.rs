@@ -1,7 +1,7 @@
 //! Pipeline, deliver side: compose each digest (`compose.rs`), then mail
 //! (send) → store (mark sent), plus retention.
 //! A message's failure is recorded on its outbox row and retried; it never
-//! stops the others (README, "Delivery").
+//! stops the others (docs/digests.md, "Delivery").
 
 use chrono::Utc;
 
@@ -23,7 +23,7 @@ pub struct DeliverReport {
     pub unreadable: usize,
 }
 
-/// Prunes what is older than `retention` (README, "Operations"); identities stay.
+/// Prunes what is older than `retention` (docs/operations.md, "Operations"); identities stay.
 pub async fn prune(ctx: &Context) -> Result<crate::store::Pruned, StoreError> {
     let retention =
         chrono::Duration::from_std(ctx.config.retention).unwrap_or(chrono::Duration::MAX);
@@ -112,7 +112,7 @@ pub enum DeliverError {
 }
 
 /// Sends the outbox rows `due` returns; each is marked sent only once the
-/// server has accepted it (README, "Delivery"). Returns (sent, failed).
+/// server has accepted it (docs/digests.md, "Delivery"). Returns (sent, failed).
 async fn send_rows(
     ctx: &Context,
     mailer: &Mailer,
@@ -174,7 +174,7 @@ async fn send_one(
 
 /// The digests `run --once` composes at `now`: an immediate one always, a
 /// scheduled one when an occurrence of its schedule has come since it last
-/// had a message written, or when it never had one (README, "Commands": a
+/// had a message written, or when it never had one (docs/reference.md, "Commands": a
 /// cron job every 15 minutes sends the 07:00 digest once a day, not at
 /// every run).
 pub async fn digests_due(

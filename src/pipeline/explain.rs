@@ -1,4 +1,4 @@
-//! Pipeline, explaining one item (`feedwatch explain`, README, "Commands"):
+//! Pipeline, explaining one item (`feedwatch explain`, docs/reference.md, "Commands"):
 //! config (rules, backfill, digests' schedules) + store (the item, its
 //! matches, their messages, the archive index) → why it did or did not
 //! alert. Each rule is decided clause by clause on the archive index

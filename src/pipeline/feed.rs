@@ -138,7 +138,7 @@ fn backing_off(ctx: &Context, state: &PollState) -> Option<DateTime<Utc>> {
 const MOVE_CONFIRMATIONS: i64 = 3;
 
 /// A permanent redirect confirmed often enough is followed directly
-/// (README, "Fetching"); `status` and the digests keep telling the user to
+/// (docs/fetching.md, "Fetching"); `status` and the digests keep telling the user to
 /// update the config.
 fn adopted_url(state: &PollState) -> Option<Url> {
     state
@@ -165,7 +165,7 @@ pub(super) struct Found {
 /// Fetches and parses the configured `url`, or the URL it moved to when
 /// that move is `adopted` (judged by the guard as any URL the feed's
 /// server gave: only the configured origin is the operator's choice); a
-/// web page is followed to the feed it advertises (README, "Fetching").
+/// web page is followed to the feed it advertises (docs/fetching.md, "Fetching").
 /// Everything ends by `deadline`.
 pub(super) async fn fetch_and_parse(
     fetcher: &Fetcher,
@@ -264,7 +264,7 @@ async fn advertised_feed(
 
 /// Hands the parsed items to the poll's writer and waits for their report;
 /// then, for a `full_text` feed, reads the articles of the items held for
-/// them, outside the poll's slots (README, "Full text": the items are
+/// them, outside the poll's slots (docs/fetching.md, "Full text": the items are
 /// stored first, an article costs only itself).
 async fn store(
     ctx: &Context,
@@ -285,13 +285,13 @@ async fn store(
     if let Some(why) = &parsed.read_leniently {
         tracing::debug!(feed = %feed.name, reason = %why, "read with the lenient reader");
     }
-    // README, "Feeds the world throws at us": an entry that cannot be read
+    // docs/fetching.md, "Feeds the world throws at us": an entry that cannot be read
     // costs that entry only.
     for entry in &parsed.skipped {
         tracing::warn!(feed = %feed.name, entry = %entry, "an entry of the feed cannot be read; the others are stored");
     }
     // The feed's body is parsed: its large-body turn goes to the next one,
-    // which may be this feed's own article (README, "Fetching").
+    // which may be this feed's own article (docs/fetching.md, "Fetching").
     fetched.large.release();
     let moved_to = fetched.moved_to.clone().or(adopted).map(|u| u.to_string());
     let written = writer
@@ -352,7 +352,7 @@ fn backfill_cutoff(ctx: &Context) -> Option<DateTime<Utc>> {
     )
 }
 
-/// Cache-Control max-age and `<ttl>` are minimum intervals (README,
+/// Cache-Control max-age and `<ttl>` are minimum intervals (docs/fetching.md,
 /// "Fetching"), believed up to a day.
 fn not_before(
     max_age: Option<std::time::Duration>,
@@ -366,7 +366,7 @@ fn not_before(
 /// First wait after a failure; it doubles with each failure in a row.
 const BACKOFF_BASE: chrono::Duration = chrono::Duration::minutes(5);
 /// The longest wait: a feed failing for long is still probed daily, never
-/// silently abandoned (README, "Fetching").
+/// silently abandoned (docs/fetching.md, "Fetching").
 const BACKOFF_CAP: chrono::Duration = chrono::Duration::hours(24);
 /// A Retry-After longer than this is not believed.
 const RETRY_AFTER_CAP: chrono::Duration = chrono::Duration::days(7);

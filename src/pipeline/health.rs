@@ -1,4 +1,4 @@
-//! Pipeline: the store's health while feedwatch runs (README, "Bad input").
+//! Pipeline: the store's health while feedwatch runs (docs/operations.md, "Bad input").
 //! A store that stops taking writes (the file made read-only, a full disk,
 //! damage) used to show only as journal lines while `status` and the
 //! StatusText looked normal. Each poll says here whether its writes went
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 /// Polls in a row whose writes failed before the daemon gives up and
 /// exits 1: a passing lock or a moment of a full disk is not worth a
-/// restart, a store that stays broken is (README, "Bad input").
+/// restart, a store that stays broken is (docs/operations.md, "Bad input").
 pub const FAILED_POLLS: u32 = 3;
 
 /// The file beside the database that says the store is failing.

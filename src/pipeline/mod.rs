@@ -55,7 +55,7 @@ pub struct Context {
     /// asks for by hand fetches them anyway.
     pub respect_backoff: bool,
     /// Each feed of a poll starts after a random delay up to this, so that
-    /// scheduled polls do not hit every server in the same second (README,
+    /// scheduled polls do not hit every server in the same second (docs/fetching.md,
     /// "Fetching"). Zero (the default) for polls asked for by hand.
     pub jitter: std::time::Duration,
     /// Beaten as a run makes progress (a feed done, a message sent or
@@ -237,7 +237,7 @@ pub async fn poll_feeds(ctx: &Context, feeds: &[FeedConfig]) -> Vec<FeedReport> 
 
 /// As `poll_feeds`, calling `progress` as each feed finishes (the CLI draws
 /// a progress bar with it). Every poll — the daemon's, `run --once`'s,
-/// `poll`'s — ends by pruning what is older than `retention` (README,
+/// `poll`'s — ends by pruning what is older than `retention` (docs/reference.md,
 /// "Configuration"), unless shutdown was asked for.
 pub async fn poll_feeds_with_progress(
     ctx: &Context,
@@ -372,7 +372,7 @@ impl FeedTasks {
             let report = match joined {
                 Ok((_, r)) => r,
                 // A panic inside one feed's task costs that feed only
-                // (README, "Fetching"), and is reported as the bug it is.
+                // (docs/fetching.md, "Fetching"), and is reported as the bug it is.
                 Err(e) => {
                     tracing::error!(error = %e, "a feed task panicked");
                     let (i, feed) = self.feed_of.remove(&e.id()).unwrap_or_default();

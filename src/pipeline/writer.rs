@@ -5,7 +5,7 @@
 //! pass) — new items, 304s, and failures with their backoff. While a group
 //! is being written the next one gathers, so groups grow exactly when the
 //! store is the bottleneck. Per-feed commits were most of a first poll's
-//! time (README, Performance). Only stored items are waited for; a 304 or a
+//! time (docs/performance.md, "Performance"). Only stored items are waited for; a 304 or a
 //! failure is recorded without the feed's task waiting, and the poll ends
 //! only when the writer has written everything.
 
@@ -30,7 +30,7 @@ pub(super) struct Parsed {
     pub moved_to: Option<String>,
     pub not_before: Option<DateTime<Utc>>,
     /// A `full_text` feed: hold the new items that may alert for their
-    /// articles (README, "Full text").
+    /// articles (docs/fetching.md, "Full text").
     pub hold_for_articles: bool,
 }
 
@@ -245,7 +245,7 @@ fn held_items(w: &Work, report: &IngestReport) -> Vec<(i64, Item)> {
 /// When a feed may be tried again, given how many times in a row it failed.
 type RetryAt = Box<dyn Fn(i64) -> DateTime<Utc> + Sync>;
 
-/// A failure's backoff (README, "Fetching"), from now.
+/// A failure's backoff (docs/fetching.md, "Fetching"), from now.
 fn retry_at(w: &Work, now: DateTime<Utc>) -> RetryAt {
     match w {
         Work::Failed {

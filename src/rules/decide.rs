@@ -1,4 +1,4 @@
-//! Rules, why a rule matched an item or not (`feedwatch explain`, README,
+//! Rules, why a rule matched an item or not (`feedwatch explain`, docs/reference.md,
 //! "Commands"): the rule's compiled tree (`Query`, what the live matcher
 //! and FTS5 both run) walked clause by clause, each leaf asked of the item
 //! by the caller (the store asks the archive index, as `search` does), and

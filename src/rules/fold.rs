@@ -1,5 +1,5 @@
 //! Rules stage: folding, so that a rule written the plain way finds the
-//! words news writes, in every language (README, "Concepts"). A plain term
+//! words news writes, in every language (docs/reference.md, "Concepts"). A plain term
 //! gains alternatives once, when the rule is compiled, so that whatever
 //! runs the rule (FTS5, live and in `search`) sees the same expanded rule:
 //!

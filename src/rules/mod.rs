@@ -1,4 +1,4 @@
-//! Rules stage: the watch-rule language (README, "Rule syntax") → an AST →
+//! Rules stage: the watch-rule language (docs/reference.md, "Rule syntax") → an AST →
 //! an FTS5 MATCH expression; errors carry the position in the query. Pure: no I/O, no SQLite; `store` runs what this
 //! produces, so a rule gives the same answer live and in `search` (docs/DESIGN.md §3).
 //!
@@ -416,7 +416,7 @@ pub fn mixed_exact(node: &Node, src: &str) -> Vec<(usize, String)> {
         out.push((
             src.find(&written).unwrap_or(0),
             format!(
-                "'{word}' is expanded into the concept {} in one place and kept as written ('{written}') in another: write it one way (README, \"Concepts\")",
+                "'{word}' is expanded into the concept {} in one place and kept as written ('{written}') in another: write it one way (docs/reference.md, \"Concepts\")",
                 concept.concept.id
             ),
         ));

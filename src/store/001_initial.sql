@@ -17,7 +17,7 @@ CREATE TABLE feeds (
 CREATE TABLE items (
     id         INTEGER PRIMARY KEY,
     feed_id    INTEGER NOT NULL REFERENCES feeds(id),
-    key        TEXT NOT NULL,             -- our identity within the feed (README, "What is new")
+    key        TEXT NOT NULL,             -- our identity within the feed (docs/digests.md, "What is new")
     link       TEXT,                      -- canonical link
     title      TEXT NOT NULL,
     summary    TEXT NOT NULL,

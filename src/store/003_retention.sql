@@ -1,4 +1,4 @@
--- Schema version 3: retention (README, "Operations"). Item identities move to `seen`, a
+-- Schema version 3: retention (docs/operations.md, "Operations"). Item identities move to `seen`, a
 -- small table that is never pruned, so that an item whose text has been
 -- pruned from `items` never alerts again. (Shrinking rows in place would
 -- not give their pages back: the text has to go with its row.)

@@ -1,7 +1,7 @@
 -- Schema version 9: what digests remember, and facts about the database.
 --
 -- The stories each digest reported, so that a later copy in another feed
--- is listed as already reported instead of as new (README, "What is new").
+-- is listed as already reported instead of as new (docs/digests.md, "What is new").
 -- One row per copy the message carried, with the text's fingerprint
 -- (little-endian u64 shingle hashes, sorted). Rows go after `retention`.
 CREATE TABLE sent_stories (

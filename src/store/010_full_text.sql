@@ -1,4 +1,4 @@
--- Schema version 10: full text of teaser feeds (README, "Full text").
+-- Schema version 10: full text of teaser feeds (docs/fetching.md, "Full text").
 --
 -- A match found only in the article a `full_text` feed's item links to,
 -- not in what the feed itself gave: the digest says so.

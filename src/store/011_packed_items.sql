@@ -1,4 +1,4 @@
--- Schema 11 (README, "Performance": the archive at rest), first half: the
+-- Schema 11 (docs/performance.md, "Performance": the archive at rest), first half: the
 -- new shape of `items`, which the store fills from the old table in
 -- resumable steps (`compact`), then 012 swaps in.
 --

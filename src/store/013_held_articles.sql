@@ -1,5 +1,5 @@
 -- Schema version 13: a full_text feed's items are stored before their
--- articles are read (README, "Full text").
+-- articles are read (docs/fetching.md, "Full text").
 --
 -- A new item that may alert and links to an article is stored at once,
 -- with the feed's text, and held here unmatched until its article is read

@@ -1,4 +1,4 @@
--- Schema 14: stored texts that cannot be read (README, "Bad input"). A
+-- Schema 14: stored texts that cannot be read (docs/operations.md, "Bad input"). A
 -- summary whose zstd frame is damaged reads as NULL (`codec`: one bad frame
 -- fails no query); whoever meets one and can write records it here (a
 -- delivery, the full check, which finds them all and keeps this table

@@ -1,5 +1,5 @@
 -- Schema version 16: what each digest covered, and the outages an
--- immediate digest has told its readers of (README, "Coverage and
+-- immediate digest has told its readers of (docs/digests.md, "Coverage and
 -- outages").
 --
 -- Counters on each feed that only grow, from zero at this migration:
@@ -36,5 +36,5 @@ CREATE TABLE outages_told (
 -- Each match's snippet with its own rule's words only: the snippet keeps
 -- the words of every rule of its digest that matched the item, and a line
 -- pointing to the item under another rule shows a fragment with this
--- rule's words (README, "Delivery"). NULL for matches made before.
+-- rule's words (docs/digests.md, "Delivery"). NULL for matches made before.
 ALTER TABLE matches ADD COLUMN rule_snippet TEXT;

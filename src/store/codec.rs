@@ -13,7 +13,7 @@
 //!
 //! zstd was chosen for its ratio on short texts and its speed both ways:
 //! the benchmark's 1,000,000-item archive is 0.87× its text with it, 1.55×
-//! without (README, "Performance").
+//! without (docs/performance.md, "Performance").
 
 use std::sync::Mutex;
 

@@ -1,5 +1,5 @@
 //! Store, digest side: what a digest covered since its last message, and
-//! the outages an immediate digest has told (schema 16; README, "Coverage
+//! the outages an immediate digest has told (schema 16; docs/digests.md, "Coverage
 //! and outages"). Each feed's row keeps counters that only grow (successful
 //! fetches, new items checked against the rules, articles that could not
 //! be read); a digest

@@ -1,4 +1,4 @@
-//! Store, damage (README, "Bad input"; docs/DESIGN.md §3): SQLite's
+//! Store, damage (docs/operations.md, "Bad input"; docs/DESIGN.md §3): SQLite's
 //! structural check — of the small tables whenever the database is opened,
 //! of the whole file by the full check — and the stored texts that cannot
 //! be read (a damaged zstd frame, `codec`). Damage costs the damaged rows
@@ -68,7 +68,7 @@ pub fn unreadable_way_back(n: i64) -> String {
     format!(
         "{texts} cannot be read (damaged in the database): {items} kept and shown, and \
          nothing else is affected; to get the text back, stop feedwatch and restore the last \
-         backup (README, \"Operations\") — `sqlite3 feedwatch.db .recover` copies a damaged \
+         backup (docs/operations.md, \"Operations\") — `sqlite3 feedwatch.db .recover` copies a damaged \
          text as it is"
     )
 }

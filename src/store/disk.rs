@@ -1,4 +1,4 @@
-//! Store: a full disk said as one (README, "Bad input"). SQLite reports a
+//! Store: a full disk said as one (docs/operations.md, "Bad input"). SQLite reports a
 //! full disk as SQLITE_FULL ("database or disk is full") where it writes
 //! the database or its WAL, which `StoreError::from` maps, but as a plain
 //! I/O error where the write that failed was another one — growing the

@@ -1,4 +1,4 @@
-//! Store, read side: what `feedwatch explain` (README, "Commands") needs to
+//! Store, read side: what `feedwatch explain` (docs/reference.md, "Commands") needs to
 //! say why an item did or did not alert: the item and its feed's first
 //! fetch, whether it waits for its article or its text cannot be read,
 //! items elsewhere with the same link, every match it has with its digest

@@ -2,7 +2,7 @@
 //! feed (validators, backoff, a permanent move), and the three ways a fetch
 //! ends on its row — items stored (in `ingest`), a 304, a failure with its
 //! backoff. The functions take a connection so that the writer can run them
-//! inside its group's transaction (README, "Fetching").
+//! inside its group's transaction (docs/fetching.md, "Fetching").
 
 use std::collections::HashMap;
 
@@ -92,7 +92,7 @@ impl Store {
         mark_not_modified(&self.conn, feed, url, now)
     }
 
-    /// A failed fetch or parse; shown in `status` (README, "Bad input").
+    /// A failed fetch or parse; shown in `status` (docs/operations.md, "Bad input").
     /// Returns how many times in a row the feed has now failed.
     pub fn record_failure(
         &mut self,

@@ -1,4 +1,4 @@
-//! Store, full text (README, "Full text"): a `full_text` feed's new items
+//! Store, full text (docs/fetching.md, "Full text"): a `full_text` feed's new items
 //! are stored before their articles are read. Those that may alert and
 //! link to an article are held (`held`, schema 13) unmatched; when their
 //! articles are in, the article joins the stored text (the archive's index

@@ -3,10 +3,10 @@
 //! a site changed its ids) and saves its HTTP validators, then matches just
 //! the group's new rows (`matching`) and records the pending matches — so
 //! an item is "new" exactly once, whatever crashes (docs/DESIGN.md §1;
-//! README, "What is new"). Grouping is for speed: FTS5 writes a segment at
+//! docs/digests.md, "What is new"). Grouping is for speed: FTS5 writes a segment at
 //! every commit and a query costs the same on 50 rows as on 2,000, so a
 //! poll of 1,000 feeds that commits and matches feed by feed spends most of
-//! its time there (README, Performance).
+//! its time there (docs/performance.md, "Performance").
 
 use std::collections::{HashMap, HashSet};
 
@@ -403,7 +403,7 @@ const FTS_STAGE: &str = "CREATE TEMP TABLE IF NOT EXISTS fts_new(id INTEGER PRIM
 const KEYS_WITH_LINK: &str =
     "SELECT count(*) FROM (SELECT 1 FROM seen WHERE feed_id = ?1 AND link = ?2 LIMIT 2)";
 
-/// README, "What is new": an item whose id changed but whose canonical link
+/// docs/digests.md, "What is new": an item whose id changed but whose canonical link
 /// is known in this feed is the same item — when the link identifies one
 /// item: it is this fetch's only item with that link, and one known item
 /// has it.
@@ -429,7 +429,7 @@ fn has_page(item: &Item) -> bool {
 }
 
 /// On a feed's first fetch, only items published after the cutoff may
-/// alert (README, "What is new": backfill); after it, every new item.
+/// alert (docs/digests.md, "What is new": backfill); after it, every new item.
 /// `explain` says it with the same rule.
 pub fn may_alert(
     first_fetch: bool,

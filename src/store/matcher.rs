@@ -57,7 +57,7 @@ struct Compiled {
     /// tokens or more, or in a NEAR). Only those are recorded: a concept
     /// makes many one-word alternatives, and recording and sorting every
     /// occurrence of them cost matching 15% of its throughput (benchmark,
-    /// README "Concepts").
+    /// docs/reference.md, "Concepts").
     positional: Vec<bool>,
     rules: Vec<Expr>,
     /// Per token id: the ids of the ORs of one-token phrases it is one of
@@ -189,7 +189,7 @@ impl Matcher {
     /// whose words expand into their concepts' forms is an OR of hundreds
     /// of phrases, which FTS5 parsed and looked up for every group: that
     /// was most of what concepts cost matching (benchmark `--match-only`,
-    /// README "Concepts"). `None`: no phrase is there.
+    /// docs/reference.md, "Concepts"). `None`: no phrase is there.
     pub fn mark_query(&self, rule: usize) -> Option<String> {
         let marks = self.compiled.as_ref()?.marks.get(rule)?;
         let there: Vec<&str> = marks
@@ -282,7 +282,7 @@ impl Compiled {
     /// (`also`): a concept is an OR of a hundred forms or more, and an
     /// item without it was asked for each of them (the rule `iran AND
     /// drone AND ukraine`, for every item: benchmark `--match-only`,
-    /// README "Concepts").
+    /// docs/reference.md, "Concepts").
     fn or(&mut self, tokenizer: &mut Tokenizer, parts: &[Query]) -> Result<Expr> {
         let mut alike: Vec<(Columns, Vec<u32>)> = Vec::new();
         let mut rest = Vec::new();

@@ -75,7 +75,7 @@ pub(super) fn match_candidates<'r>(
         }
         // An item with its article is matched again on the feed's own text:
         // a rule that finds the one but not the other found the item in its
-        // article only (README, "Full text").
+        // article only (docs/fetching.md, "Full text").
         let by_teaser = match item.article.as_deref() {
             Some(a) if !a.is_empty() => {
                 matcher.matching(texts(&item.summary), &|i| by_full.contains(&i))?
@@ -289,7 +289,7 @@ fn title_sql() -> String {
 /// An item several rules of one digest matched gets one snippet and one
 /// headline with the words of every one of them marked: their mark
 /// queries joined by OR. Only its own digest's rules: another digest's
-/// words are not this digest's reader's (README, "Delivery"). Where FTS5
+/// words are not this digest's reader's (docs/digests.md, "Delivery"). Where FTS5
 /// cannot make them, each rule keeps its own (said once per set of rules in
 /// `unmarked`).
 fn mark_every_rule(

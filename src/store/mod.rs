@@ -81,7 +81,7 @@ pub enum StoreError {
     /// SQLite found damaged pages (SQLITE_CORRUPT, or not a database).
     #[error(
         "the database is damaged ({0}): stop feedwatch and restore the last backup \
-         (README, \"Operations\"), or save what is readable with \
+         (docs/operations.md, \"Operations\"), or save what is readable with \
          `sqlite3 feedwatch.db .recover | sqlite3 recovered.db`"
     )]
     Corrupt(String),

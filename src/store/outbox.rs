@@ -1,7 +1,7 @@
 //! Store, deliver side: pending matches are read, rendered elsewhere, and
 //! become an outbox row in one transaction that also claims them; the row,
 //! with its Message-ID fixed, is sent until a server accepts it, and only
-//! then marked sent (docs/DESIGN.md §1; README, "Delivery": nothing is lost, at worst re-sent
+//! then marked sent (docs/DESIGN.md §1; docs/digests.md, "Delivery": nothing is lost, at worst re-sent
 //! with the same Message-ID).
 
 use chrono::{DateTime, Utc};
@@ -36,7 +36,7 @@ pub struct NewOutbox<'a> {
 impl Store {
     /// When `digest` last had a message written (any state), if it has
     /// one: `run --once` sends a scheduled digest only when an occurrence
-    /// has come since (README, "Commands").
+    /// has come since (docs/reference.md, "Commands").
     pub fn last_composed(&self, digest: &str) -> Result<Option<DateTime<Utc>>> {
         let at: Option<i64> = self.conn.query_row(
             "SELECT max(created_at) FROM outbox WHERE digest = ?1",

@@ -1,4 +1,4 @@
-//! Store: retention (README, "Operations"). Items stored longer ago than `retention` are
+//! Store: retention (docs/operations.md, "Operations"). Items stored longer ago than `retention` are
 //! deleted with their text and FTS entries; their identity (feed, key,
 //! canonical link) stays in `seen`, so they never alert again. An item with
 //! a match not yet sent stays whatever its age, and so does an item whose

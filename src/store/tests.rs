@@ -965,7 +965,7 @@ fn pruned_items_leave_search_but_never_alert_again() {
 
 /// A busy feed for a simulated year (60 items a day of ~1.2 KB), pruned
 /// daily with a 30-day retention, against the same year unpruned: the
-/// database stops growing with the text. Prints the figures in the README.
+/// database stops growing with the text. Prints the figures in docs/operations.md.
 #[test]
 fn retention_bounds_the_database_over_a_simulated_half_year() {
     let dir = tempfile::tempdir().unwrap();

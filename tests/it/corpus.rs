@@ -1,7 +1,7 @@
 //! The third-party corpus in `tests/corpus/` (feedparser's test feeds,
 //! good and broken; see its README): every file parses or fails with a
 //! clean error; none takes the process down; at most 5% fail (the counts
-//! are asserted, and listed in the README). Two oracles from feedparser:
+//! are asserted, and listed in docs/fetching.md). Two oracles from feedparser:
 //! the files' `Expect: feed['title'] == '…'` lines for what we extract
 //! (entities, encodings), and `feedparser-entries.tsv` for how many
 //! distinct entries each file holds.
@@ -86,7 +86,7 @@ fn every_corpus_file_parses_or_fails_cleanly() {
         eprintln!("  {w}");
     }
     assert!(crashed.is_empty(), "feed-rs panics caught: {crashed:?}");
-    // The README lists these counts; they may only get better.
+    // docs/fetching.md lists these counts; they may only get better.
     assert!(
         failed * 20 <= all.len(),
         "more than 5% of the corpus fails: {failed} of {}",
@@ -100,7 +100,7 @@ fn every_corpus_file_parses_or_fails_cleanly() {
     );
 }
 
-/// Titles that differ from feedparser's expectation (measured; see README).
+/// Titles that differ from feedparser's expectation (measured; see docs/fetching.md).
 const MAX_WRONG_TITLES: usize = 48;
 
 /// `feed['title'] == '…'` from a feedparser test file's `Expect:` line, with
@@ -151,7 +151,7 @@ fn oracle() -> Vec<(String, usize)> {
 }
 
 /// The files where feedwatch stores fewer distinct entries than feedparser
-/// finds, each for a reason the README gives ("Feeds the world throws at
+/// finds, each for a reason docs/fetching.md gives ("Feeds the world throws at
 /// us"): entries that are the same story by feedwatch's identity (no id,
 /// the same link, or neither id nor link and the same title and date),
 /// and a document cut inside its only entry.
@@ -204,6 +204,6 @@ fn feedwatch_stores_as_many_entries_as_feedparser_finds() {
     );
     assert_eq!(
         short, FEWER_THAN_FEEDPARSER,
-        "the files with fewer entries changed: update the list and the README"
+        "the files with fewer entries changed: update the list and docs/fetching.md"
     );
 }

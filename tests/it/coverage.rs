@@ -1,4 +1,4 @@
-//! What digests say of their own feeds (README, "Coverage and outages"),
+//! What digests say of their own feeds (docs/digests.md, "Coverage and outages"),
 //! driven through the daemon's own step (`daemon::step`: a poll, then the
 //! immediate digests after it; a scheduled digest's tick) on paused time,
 //! with file feeds so that nothing else waits on the clock. An outage was

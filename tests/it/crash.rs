@@ -1,4 +1,4 @@
-//! README, "Delivery": a crash or kill at any moment loses no match, and at worst
+//! docs/digests.md, "Delivery": a crash or kill at any moment loses no match, and at worst
 //! re-sends a message with the same Message-ID. feedwatch — in turn the
 //! daemon (`run`, with an immediate digest) and `run --once` — is killed
 //! (SIGKILL) at many random points — while polling, matching, writing

@@ -80,7 +80,7 @@ async fn the_sample_rule_delivers_exactly_the_seed_article_once() {
     );
 
     // A second run finds nothing new: the daily digest, sent now, says so
-    // (a quiet day is said, README "Coverage and outages") and carries
+    // (a quiet day is said, docs/digests.md, "Coverage and outages") and carries
     // nothing again.
     assert_eq!(poll_and_send(&ctx).await, (1, 0));
     let inbox = smtp.received();

@@ -1,4 +1,4 @@
-//! `feedwatch explain ITEM` (README, "Commands"): no one could ask why an
+//! `feedwatch explain ITEM` (docs/reference.md, "Commands"): no one could ask why an
 //! item did or did not alert — a matched item older than `backfill` showed
 //! only as "1 new item, 0 matched". Now, by id or by link: eligible or why
 //! not (backfill, pruned by retention), each rule matched or not and the

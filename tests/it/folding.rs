@@ -1,10 +1,10 @@
-//! Concepts, measured (README, "Concepts"): the labelled set in
+//! Concepts, measured (docs/reference.md, "Concepts"): the labelled set in
 //! `tests/fixtures/multilingual/` — 457 news items in eight languages,
 //! written by hand and labelled before any rule ran — gives the precision
 //! and recall of eight rules written the plain way (`iran AND drone AND
 //! ukraine`, `Київ AND ППО`, `Sanktionen AND Russland`), per language, with
 //! concepts and without them (every word kept exact). The targets are
-//! asserted; the README reports the figures.
+//! asserted; docs/concepts.md reports the figures.
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -1,4 +1,4 @@
-//! Full text of teaser feeds (README, "Full text"), on loopback: a teaser
+//! Full text of teaser feeds (docs/fetching.md, "Full text"), on loopback: a teaser
 //! whose article names the story alerts only with `full_text = true`; an
 //! article that fails (500, a timeout, 20 MiB, not HTML) leaves its item
 //! matched on the teaser; an item link into the operator's network is
@@ -312,7 +312,7 @@ async fn a_304_the_backfill_and_the_time_bound_fetch_no_more_articles() {
     let articles = articles_of(&bounded);
     assert_eq!((articles.fetched, articles.failed), (1, 1));
     assert_last_failure(&articles, "article_wait");
-    // A digest's coverage says it (README, "Coverage and outages").
+    // A digest's coverage says it (docs/digests.md, "Coverage and outages").
     let (coverage, _) = bounded
         .store()
         .coverage("default", &["wire".to_string()])

@@ -1,4 +1,4 @@
-//! The SSRF guard decides at every hop (README, "Fetching"), on loopback
+//! The SSRF guard decides at every hop (docs/fetching.md, "Fetching"), on loopback
 //! only: a configured feed on 127.0.0.1 is the operator's choice, but the
 //! URLs found in what it sends — its items' links, a redirect to another
 //! origin — are judged by where they lead, so another loopback server

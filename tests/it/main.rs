@@ -9,6 +9,7 @@ mod coverage;
 mod crash;
 mod daemon;
 mod delivery;
+mod docs;
 mod explain;
 mod faults;
 mod folding;

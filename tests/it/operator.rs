@@ -583,7 +583,7 @@ fn on_a_terminal_no_color_is_honoured_and_log_lines_stay_off_the_progress_bar() 
     drop(server);
 }
 
-/// README, "Configuration": items older than `retention` are deleted after
+/// docs/reference.md, "Configuration": items older than `retention` are deleted after
 /// every poll. `poll` (the command) did not prune; the daemon and
 /// `run --once` did.
 #[test]

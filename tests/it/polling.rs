@@ -538,7 +538,7 @@ async fn a_web_page_url_is_followed_to_the_feed_it_advertises() {
     server.route("/", page);
     server.route("/feed.xml", Route::feed(sample_feed()));
     // The advertised feed is data, judged by where it leads: the server
-    // stands in for a public one (README, "Fetching").
+    // stands in for a public one (docs/fetching.md, "Fetching").
     let setup = Setup::with_poll(
         &server.allowed(),
         "transport = \"stdout\"",

@@ -1,5 +1,5 @@
 //! Upgrading an archive from before schema 11 under systemd's notify
-//! protocol (README, "Operations"): the daemon packs it in steps, and
+//! protocol (docs/operations.md, "Operations"): the daemon packs it in steps, and
 //! before READY=1 each step tells systemd to extend its start timeout and
 //! says how far it is, so a large archive does not get the service killed.
 

@@ -2,7 +2,7 @@
 //! and 30 different stories on the same topics (`same_story.toml`), and the
 //! harder set (`same_story_hard.toml`: late copies, rewrites, same-day
 //! different events, follow-ups, paywall blurbs). The figures printed are
-//! the README's; the assertions keep them.
+//! those in docs/digests.md; the assertions keep them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
