@@ -104,7 +104,7 @@ pub async fn poll(ctx: &Context, feed: Option<&str>) -> Result<(), CliError> {
     poll_failed(&reports)?;
     every_feed_failed(&reports)?;
     pruned?;
-    writes.map_err(|e| CliError::Runtime(anyhow::anyhow!("{e}")))
+    writes.map_err(|e| CliError::Runtime(e.into()))
 }
 
 pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
@@ -130,7 +130,7 @@ pub async fn run_once(ctx: &Context) -> Result<(), CliError> {
         failures.push(e.into());
     }
     if let Err(e) = writes {
-        failures.push(CliError::Runtime(anyhow::anyhow!("{e}")));
+        failures.push(CliError::Runtime(e.into()));
     }
     let unreadable = match delivered {
         Ok(d) if d.failed > 0 => {

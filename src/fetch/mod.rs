@@ -103,7 +103,7 @@ pub enum FetchError {
     #[error("too many redirects (more than {MAX_REDIRECTS}, or a loop)")]
     TooManyRedirects,
     /// The SSRF guard would not let a hop lead where it pointed.
-    #[error("{0}")]
+    #[error(transparent)]
     Refused(#[from] Refusal),
     #[error("{0}")]
     Network(String),

@@ -223,15 +223,14 @@ const ORPHAN_MARGIN: Duration = Duration::from_secs(60);
 pub(super) async fn finish_orphans(
     ctx: &Context,
     writer: &super::writer::Writer,
-) -> Result<(), String> {
+) -> Result<(), super::WriteError> {
     let now = chrono::Utc::now();
     let age = chrono::Duration::from_std(ctx.config.poll.article_wait + ORPHAN_MARGIN)
         .unwrap_or_default();
     let orphans = ctx
         .db
         .call(move |s| s.claim_orphans(now - age, now))
-        .await
-        .map_err(|e| format!("cannot read the items held for their articles: {e}"))?;
+        .await?;
     let deadline = Instant::now() + ctx.config.poll.article_wait;
     let mut feeds: Vec<&str> = orphans.iter().map(|o| o.feed.as_str()).collect();
     feeds.dedup();

@@ -318,7 +318,7 @@ pub async fn check_database(ctx: &super::Context) -> Result<FullCheck, StoreErro
             examine.await
         }
     };
-    let found = found.map_err(|e| StoreError::Task(e.to_string()))??;
+    let found = found.map_err(StoreError::Task)??;
     ctx.db.call(move |s| s.record_full(at, found)).await
 }
 

@@ -103,7 +103,7 @@ pub enum Retry {
 /// Why nothing could be delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// The transport cannot be set up (no password, a bad CA file): nothing
     /// is composed, so the matches stay pending until it can.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 use url::Url;
 
-use super::writer::{Parsed, Writer};
+use super::writer::{Parsed, WriteError, Writer};
 use super::{Context, FeedOutcome, FeedReport};
 use crate::config::FeedConfig;
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher};
@@ -21,7 +21,7 @@ use crate::store::PollState;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FeedError {
     /// Fetching failed: the network, an HTTP status, the size, the time.
-    #[error("{0}")]
+    #[error(transparent)]
     Fetch(#[from] FetchError),
     /// The body is neither a feed nor a page advertising one.
     #[error("{error}")]
@@ -29,8 +29,10 @@ pub enum FeedError {
     /// The items could not be stored: a failure of the store (the disk,
     /// the database), not of the feed, so the feed does not back off and
     /// the poll fails.
+    /// Says its cause, and keeps it typed rather than as `source()`
+    /// (docs/DESIGN.md §5).
     #[error("cannot store the feed's items: {0}")]
-    Store(String),
+    Store(WriteError),
     /// The feed's task panicked: a bug in feedwatch, reported as one.
     #[error("internal error, please report it: {0}")]
     Panicked(String),

@@ -39,6 +39,7 @@ pub use deliver::{
 pub use feed::FeedError;
 pub use health::{FAILED_POLLS, StoreFailure, StoreHealth, read_failure};
 pub use status::{DigestRow, FeedRow, NextSend, Status, status};
+pub use writer::WriteError;
 use writer::Writer;
 
 /// Everything a pipeline run needs.
@@ -101,13 +102,27 @@ impl Heartbeat {
     }
 }
 
-/// Why a pipeline context could not be set up.
+/// Why a pipeline context could not be set up. Each variant says its cause
+/// and keeps it typed, but does not also expose it as `source()`: a chain
+/// printed whole says each cause once (docs/DESIGN.md §5).
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("opening the database: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("setting up the HTTP client: {0}")]
-    Fetch(#[from] crate::fetch::FetchError),
+    Fetch(crate::fetch::FetchError),
+}
+
+impl From<StoreError> for SetupError {
+    fn from(e: StoreError) -> Self {
+        SetupError::Store(e)
+    }
+}
+
+impl From<crate::fetch::FetchError> for SetupError {
+    fn from(e: crate::fetch::FetchError) -> Self {
+        SetupError::Fetch(e)
+    }
 }
 
 /// What a long migration at start reports (for the daemon, which does not
@@ -225,7 +240,7 @@ pub struct Polled {
     /// Why some of the poll's writes failed, if any did: the writer's
     /// groups, or finishing what an earlier poll held for its articles
     /// (logged as well; the store's health, `health`).
-    pub writes: Result<(), String>,
+    pub writes: Result<(), WriteError>,
 }
 
 /// Polls the given feeds concurrently: at most `poll.concurrency` at once and
@@ -257,7 +272,7 @@ pub async fn poll_feeds_with_progress(
         let failure = writes
             .as_ref()
             .err()
-            .cloned()
+            .map(ToString::to_string)
             .or_else(|| pruned.as_ref().err().map(ToString::to_string));
         match failure {
             Some(e) => ctx
@@ -279,15 +294,16 @@ async fn fetch_and_store(
     ctx: &Context,
     feeds: &[FeedConfig],
     progress: &(dyn Fn(&FeedReport) + Sync),
-) -> (Vec<FeedReport>, Result<(), String>) {
+) -> (Vec<FeedReport>, Result<(), WriteError>) {
     // Every feed's validators, backoff and moves in one query.
     let states = match ctx.db.call(|s| s.poll_states()).await {
         Ok(states) => states,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the feeds' state; nothing polled");
+            let e = WriteError::from(e);
             let failed = |feed: &FeedConfig| FeedReport {
                 feed: feed.name.clone(),
-                outcome: FeedOutcome::Failed(FeedError::Store(e.to_string())),
+                outcome: FeedOutcome::Failed(FeedError::Store(e.clone())),
             };
             let reports: Vec<FeedReport> = feeds.iter().map(failed).collect();
             reports.iter().for_each(progress);
@@ -320,7 +336,7 @@ async fn fetch_and_store(
         Ok(error) => error,
         Err(e) => {
             tracing::error!(error = %e, "the store writer panicked");
-            Some(format!("the store writer panicked: {e}"))
+            Some(WriteError::Panicked(e.to_string()))
         }
     };
     (reports, orphans.and(write_error.map_or(Ok(()), Err)))

@@ -17,7 +17,52 @@ use tokio::sync::{mpsc, oneshot};
 use super::feed::{FeedError, backoff};
 use crate::config::{Config, FeedConfig};
 use crate::model::{ArticleTally, IngestReport, Item, Validators};
-use crate::store::{Articles, Batch, Db, Failure, Write};
+use crate::store::{Articles, Batch, Db, Failure, StoreError, Write};
+
+/// Why a poll's write did not go through. One store error answers every
+/// feed of the group written with it, hence the `Arc`; it stays typed, so
+/// a caller tells a full disk from a database it may not write by its kind
+/// (`store`), never by its text.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    /// The writer's task ended before answering (the runtime stopping).
+    #[error("the store writer has stopped")]
+    Stopped,
+    /// The writer's task panicked: a bug in feedwatch.
+    #[error("the store writer panicked: {0}")]
+    Panicked(String),
+}
+
+impl WriteError {
+    /// The store's own error, when the store refused the write.
+    pub fn store(&self) -> Option<&StoreError> {
+        match self {
+            WriteError::Store(e) => Some(e),
+            WriteError::Stopped | WriteError::Panicked(_) => None,
+        }
+    }
+}
+
+impl From<StoreError> for WriteError {
+    fn from(e: StoreError) -> Self {
+        WriteError::Store(Arc::new(e))
+    }
+}
+
+/// The same failure: one store error shared by the feeds of a group is
+/// equal to itself, not to another error with the same words.
+impl PartialEq for WriteError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (WriteError::Store(a), WriteError::Store(b)) => Arc::ptr_eq(a, b),
+            (WriteError::Stopped, WriteError::Stopped) => true,
+            (WriteError::Panicked(a), WriteError::Panicked(b)) => a == b,
+            _ => false,
+        }
+    }
+}
 
 /// One feed's fetched and parsed items, to be stored.
 pub(super) struct Parsed {
@@ -85,7 +130,7 @@ impl Work {
 
 /// Where the outcome goes; `None` when nobody waits for it (a 304, a
 /// failure), and the writer logs a failure to write it itself.
-type Reply = Option<oneshot::Sender<Result<Written, String>>>;
+type Reply = Option<oneshot::Sender<Result<Written, WriteError>>>;
 
 /// A group stops growing at this many items: the store stages a group's
 /// text in memory for the index, and a feed waits for its whole group.
@@ -99,7 +144,10 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writer; it ends when every `Writer` clone is dropped.
-    pub fn start(db: Db, config: Arc<Config>) -> (Writer, tokio::task::JoinHandle<Option<String>>) {
+    pub fn start(
+        db: Db,
+        config: Arc<Config>,
+    ) -> (Writer, tokio::task::JoinHandle<Option<WriteError>>) {
         // Unbounded, yet bounded in practice: a feed task with items waits
         // for its reply while holding its concurrency slot, so at most
         // `poll.concurrency` feeds' items are queued; a 304 or a failure is
@@ -110,7 +158,7 @@ impl Writer {
 
     /// Stores one feed's items (with the others waiting) and matches them,
     /// but for those held for their articles.
-    pub async fn store(&self, parsed: Parsed) -> Result<Written, String> {
+    pub async fn store(&self, parsed: Parsed) -> Result<Written, WriteError> {
         self.ask(Work::Stored(parsed)).await
     }
 
@@ -120,18 +168,17 @@ impl Writer {
         feed: String,
         items: Vec<(i64, Item)>,
         tally: ArticleTally,
-    ) -> Result<IngestReport, String> {
+    ) -> Result<IngestReport, WriteError> {
         let work = Work::Articles { feed, items, tally };
         self.ask(work).await.map(|w| w.report)
     }
 
-    async fn ask(&self, work: Work) -> Result<Written, String> {
-        let stopped = || "the store writer has stopped".to_string();
+    async fn ask(&self, work: Work) -> Result<Written, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((work, Some(reply)))
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+            .map_err(|_| WriteError::Stopped)?;
+        answer.await.map_err(|_| WriteError::Stopped)?
     }
 
     /// Records a 304 with the other work waiting, without waiting for it:
@@ -166,7 +213,7 @@ async fn run(
     db: Db,
     config: Arc<Config>,
     mut rx: mpsc::UnboundedReceiver<(Work, Reply)>,
-) -> Option<String> {
+) -> Option<WriteError> {
     let mut last_error = None;
     while let Some(first) = rx.recv().await {
         let mut weight = first.0.weight();
@@ -182,7 +229,7 @@ async fn run(
             Ok(results) => results,
             Err(e) => {
                 tracing::error!(error = %e, "the store writer could not write a group");
-                let e = e.to_string();
+                let e = WriteError::from(e);
                 replies.iter().map(|_| Err(e.clone())).collect()
             }
         };
@@ -205,7 +252,7 @@ fn write_group(
     s: &mut crate::store::Store,
     config: &Config,
     work: &[Work],
-) -> Vec<Result<Written, String>> {
+) -> Vec<Result<Written, WriteError>> {
     let now = Utc::now();
     let retry_at: Vec<RetryAt> = work.iter().map(|w| retry_at(w, now)).collect();
     let group: Vec<Write<'_>> = work
@@ -220,7 +267,7 @@ fn write_group(
             if let (Err(e), Work::NotModified { .. } | Work::Failed { .. }) = (&result, w) {
                 tracing::error!(feed = %w.feed(), error = %e, "cannot record the feed's state");
             }
-            let report = result.map_err(|e| e.to_string())?;
+            let report = result.map_err(WriteError::from)?;
             Ok(Written {
                 held: held_items(w, &report),
                 report,

@@ -91,11 +91,8 @@ pub enum StoreError {
          (what could not be written is fetched or sent again) ({0})"
     )]
     DiskFull(String),
-    #[error("cannot create the state directory {path}: {source}")]
-    StateDir {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot create the state directory {path}: {error}")]
+    StateDir { path: String, error: std::io::Error },
     #[error(
         "the database has schema version {found}, newer than this feedwatch understands ({known}); \
          upgrade feedwatch or restore a backup"
@@ -105,8 +102,14 @@ pub enum StoreError {
     BadQuery { rule: String, message: String },
     #[error("the pending matches were taken by another process; try again")]
     Conflict,
-    #[error("the database task failed: {0}")]
-    Task(String),
+    /// The blocking task that held the connection panicked or was cancelled
+    /// (a bug, or the runtime shutting down).
+    #[error("the database task stopped: {0}")]
+    Task(tokio::task::JoinError),
+    /// SQLite's FTS5 tokenizer could not be found or failed on a text (the
+    /// shared tokenizer, docs/DESIGN.md §3).
+    #[error("the FTS5 tokenizer {0}")]
+    Tokenizer(String),
     #[error("the database holds a value feedwatch cannot read ({what}): {message}")]
     BadValue { what: String, message: String },
     #[error(
@@ -184,9 +187,9 @@ impl Store {
     /// `open_dir`, with the progress of a long migration (packing an
     /// archive from before schema 11) passed to `report`.
     pub fn open_dir_reporting(state_dir: &Path, report: &mut dyn FnMut(Progress)) -> Result<Self> {
-        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::StateDir {
+        std::fs::create_dir_all(state_dir).map_err(|error| StoreError::StateDir {
             path: state_dir.display().to_string(),
-            source,
+            error,
         })?;
         Self::init(Connection::open(state_dir.join(DB_FILE))?, report)
     }
@@ -462,7 +465,7 @@ impl Db {
             f(&mut store).map_err(|e| disk::said(e, || disk::system_errno(&store.conn)))
         })
         .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        .map_err(StoreError::Task)?
     }
 }
 

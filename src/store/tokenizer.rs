@@ -7,8 +7,9 @@
 //! Porter stemmer would be a second one to keep equal (the differential
 //! test in tests/it/matcher.rs checks the whole matcher against FTS5).
 //!
-//! This is the crate's one `unsafe` file: the FFI calls, each with the
-//! invariant it relies on.
+//! The FFI calls are here, each with the invariant it relies on (the
+//! crate's few other `unsafe` calls are listed in docs/DESIGN.md §5, and
+//! `tests/it/architecture.rs` keeps the list true).
 
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -82,7 +83,6 @@ impl Tokenizer {
                 "CREATE VIRTUAL TABLE probe USING fts5({fts_definition});"
             ))?;
         }
-        let api = fts5_api(&conn)?;
         let (tokenizer, arguments) = stage.name_and_arguments();
         let name = CString::new(tokenizer).map_err(|e| unavailable(e.to_string()))?;
         let args: Vec<CString> = arguments
@@ -91,15 +91,7 @@ impl Tokenizer {
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| unavailable(e.to_string()))?;
         let mut arg_ptrs: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
-        let mut user_data: *mut c_void = std::ptr::null_mut();
-        // SAFETY: `api` is the live fts5_api of `conn` (checked non-null);
-        // the methods struct is plain data FTS5 fills in.
-        let mut methods: ffi::fts5_tokenizer = unsafe { std::mem::zeroed() };
-        let find = unsafe { (*api).xFindTokenizer }.ok_or_else(|| unavailable("xFindTokenizer"))?;
-        let rc = unsafe { find(api, name.as_ptr(), &mut user_data, &mut methods) };
-        if rc != ffi::SQLITE_OK {
-            return Err(unavailable(format!("no tokenizer '{tokenizer}' ({rc})")));
-        }
+        let (user_data, methods) = Fts5Api::of(&conn)?.find_tokenizer(&name)?;
         let create = methods.xCreate.ok_or_else(|| unavailable("xCreate"))?;
         let mut instance: *mut ffi::Fts5Tokenizer = std::ptr::null_mut();
         // SAFETY: the arguments outlive the call (FTS5 copies what it keeps).
@@ -158,9 +150,7 @@ impl Tokenizer {
         if rc == ffi::SQLITE_OK {
             Ok(())
         } else {
-            Err(StoreError::Task(format!(
-                "the FTS5 tokenizer failed ({rc})"
-            )))
+            Err(StoreError::Tokenizer(format!("failed ({rc})")))
         }
     }
 
@@ -213,40 +203,78 @@ unsafe extern "C" fn on_token(
     }
 }
 
-/// The connection's `fts5_api`, by FTS5's documented way: `SELECT fts5(?1)`
-/// with a pointer bound under the type "fts5_api_ptr".
-fn fts5_api(conn: &Connection) -> Result<*mut ffi::fts5_api> {
-    let mut api: *mut ffi::fts5_api = std::ptr::null_mut();
-    let sql = c"SELECT fts5(?1)";
-    let kind = c"fts5_api_ptr";
-    // SAFETY: the handle is live for the borrow of `conn`; the statement is
-    // finalized before returning; `api` outlives the step that writes it.
-    unsafe {
-        let db = conn.handle();
-        let mut stmt: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
-        if ffi::sqlite3_prepare_v2(db, sql.as_ptr(), -1, &mut stmt, std::ptr::null_mut())
-            != ffi::SQLITE_OK
-        {
-            return Err(unavailable("SELECT fts5(?1) failed"));
+/// A connection's `fts5_api`, borrowed from it: the pointer FTS5 hands out
+/// lives as long as the connection, and the borrow keeps it from outliving
+/// it.
+struct Fts5Api<'c> {
+    api: std::ptr::NonNull<ffi::fts5_api>,
+    _conn: std::marker::PhantomData<&'c Connection>,
+}
+
+impl<'c> Fts5Api<'c> {
+    /// By FTS5's documented way: `SELECT fts5(?1)` with a pointer bound
+    /// under the type "fts5_api_ptr". Every step's return code is checked.
+    fn of(conn: &'c Connection) -> Result<Self> {
+        let mut api: *mut ffi::fts5_api = std::ptr::null_mut();
+        let sql = c"SELECT fts5(?1)";
+        let kind = c"fts5_api_ptr";
+        // SAFETY: the handle is live for the borrow of `conn`; the
+        // statement is finalized on every path before returning; `api`
+        // outlives the step that writes it; `kind` is a static string, as
+        // sqlite3_bind_pointer requires.
+        let (bound, stepped, finalized) = unsafe {
+            let db = conn.handle();
+            let mut stmt: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
+            let rc = ffi::sqlite3_prepare_v2(db, sql.as_ptr(), -1, &mut stmt, std::ptr::null_mut());
+            if rc != ffi::SQLITE_OK {
+                ffi::sqlite3_finalize(stmt);
+                return Err(unavailable(format!("SELECT fts5(?1) failed ({rc})")));
+            }
+            let bound = ffi::sqlite3_bind_pointer(
+                stmt,
+                1,
+                (&mut api as *mut *mut ffi::fts5_api).cast::<c_void>(),
+                kind.as_ptr(),
+                None,
+            );
+            let stepped = if bound == ffi::SQLITE_OK {
+                ffi::sqlite3_step(stmt)
+            } else {
+                ffi::SQLITE_MISUSE
+            };
+            (bound, stepped, ffi::sqlite3_finalize(stmt))
+        };
+        if bound != ffi::SQLITE_OK || stepped != ffi::SQLITE_ROW || finalized != ffi::SQLITE_OK {
+            return Err(unavailable(format!(
+                "SELECT fts5(?1) failed (bind {bound}, step {stepped}, finalize {finalized})"
+            )));
         }
-        ffi::sqlite3_bind_pointer(
-            stmt,
-            1,
-            (&mut api as *mut *mut ffi::fts5_api).cast::<c_void>(),
-            kind.as_ptr(),
-            None,
-        );
-        ffi::sqlite3_step(stmt);
-        ffi::sqlite3_finalize(stmt);
+        let api = std::ptr::NonNull::new(api).ok_or_else(|| unavailable("SQLite has no FTS5"))?;
+        Ok(Fts5Api {
+            api,
+            _conn: std::marker::PhantomData,
+        })
     }
-    if api.is_null() {
-        return Err(unavailable("SQLite has no FTS5"));
+
+    /// The tokenizer registered as `name`: its user data and its methods.
+    fn find_tokenizer(&self, name: &std::ffi::CStr) -> Result<(*mut c_void, ffi::fts5_tokenizer)> {
+        let api = self.api.as_ptr();
+        let mut user_data: *mut c_void = std::ptr::null_mut();
+        // SAFETY: `api` is the live fts5_api of the borrowed connection;
+        // the methods struct is plain data (function pointers, all None
+        // when zeroed) that FTS5 fills in; `name` outlives the call.
+        let mut methods: ffi::fts5_tokenizer = unsafe { std::mem::zeroed() };
+        let find = unsafe { (*api).xFindTokenizer }.ok_or_else(|| unavailable("xFindTokenizer"))?;
+        let rc = unsafe { find(api, name.as_ptr(), &mut user_data, &mut methods) };
+        if rc != ffi::SQLITE_OK {
+            return Err(unavailable(format!("no tokenizer {name:?} ({rc})")));
+        }
+        Ok((user_data, methods))
     }
-    Ok(api)
 }
 
 fn unavailable(why: impl std::fmt::Display) -> StoreError {
-    StoreError::Task(format!("the FTS5 tokenizer is unavailable: {why}"))
+    StoreError::Tokenizer(format!("is unavailable: {why}"))
 }
 
 #[cfg(test)]

@@ -112,3 +112,158 @@ fn the_reference_scanner_sees_grouped_and_plain_uses() {
         ["digest", "parse", "store"]
     );
 }
+
+/// The fields of one error variant that thiserror exposes as `source()`:
+/// `#[from]`, `#[source]`, or a field named `source`.
+fn source_fields(variant: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for marker in ["#[from]", "#[source]"] {
+        for (at, _) in variant.match_indices(marker) {
+            let before = variant[..at].trim_end();
+            let after = variant[at + marker.len()..].trim_start();
+            if before.ends_with('(') {
+                out.push("0".to_string());
+            } else if let Some((name, _)) = after.split_once(':') {
+                out.push(name.trim().to_string());
+            }
+        }
+    }
+    if variant.contains("source:") {
+        out.push("source".to_string());
+    }
+    out
+}
+
+/// Variants whose message prints a field that is also their `source()`:
+/// a chain printed whole would say that cause twice.
+fn twice_said(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let pieces: Vec<&str> = code.split("#[error(").collect();
+    for piece in pieces.iter().skip(1) {
+        let Some(end) = piece.find(")]") else {
+            continue;
+        };
+        let message = &piece[..end];
+        if message.trim() == "transparent" {
+            continue;
+        }
+        // The variant: up to the end of its enum or the next doc comment.
+        let rest = &piece[end + 2..];
+        let variant = rest.split("\n}").next().unwrap_or(rest);
+        let variant = variant.split("///").next().unwrap_or(variant);
+        for field in source_fields(variant) {
+            let said = [
+                format!("{{{field}}}"),
+                format!("{{{field}:"),
+                format!(".{field}"),
+            ];
+            if said.iter().any(|s| message.contains(s.as_str())) {
+                out.push(format!("{} prints its source {field}", message.trim()));
+            }
+        }
+    }
+    out
+}
+
+/// docs/DESIGN.md §5: an error says its cause or exposes it as `source()`,
+/// never both, so the CLI prints a chain whole and says each cause once.
+#[test]
+fn no_error_says_its_cause_twice() {
+    let mut files = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut wrong = Vec::new();
+    let mut errors = 0;
+    for file in files {
+        let code = std::fs::read_to_string(&file).expect("a source file");
+        errors += code.matches("#[error(").count();
+        for w in twice_said(&code) {
+            wrong.push(format!("{}: {w}", file.display()));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(errors > 50, "only {errors} error variants found");
+}
+
+#[test]
+fn the_twice_said_check_sees_each_form() {
+    let code = r#"
+enum E {
+    #[error("opening: {0}")]
+    A(#[from] Inner),
+    #[error("cannot create {path}: {source}")]
+    B { path: String, source: std::io::Error },
+    #[error("reading {what}: {error}")]
+    C { what: String, #[source] error: Inner },
+    #[error("opening: {0}")]
+    D(Inner),
+    #[error(transparent)]
+    F(#[from] Inner),
+    #[error("opening the file")]
+    G(#[source] Inner),
+}
+"#;
+    let found = twice_said(code);
+    assert_eq!(found.len(), 3, "{found:?}");
+}
+
+/// The files that may use `unsafe`, as docs/DESIGN.md §5 lists them.
+const UNSAFE_FILES: [&str; 4] = [
+    "src/store/tokenizer.rs",
+    "src/store/disk.rs",
+    "src/daemon/service.rs",
+    "src/cli/output.rs",
+];
+
+/// docs/DESIGN.md §5: `unsafe` lives in the files listed there, and each
+/// block or impl says on the lines above it why it is sound (`SAFETY:`).
+#[test]
+fn unsafe_is_where_the_design_says_and_says_why() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    walk(&root.join("src"), &mut files);
+    let mut wrong = Vec::new();
+    let mut seen = BTreeSet::new();
+    for file in files {
+        let code = std::fs::read_to_string(&file).expect("a source file");
+        let name = file
+            .strip_prefix(root)
+            .expect("under the crate")
+            .display()
+            .to_string();
+        let lines: Vec<&str> = code.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code_part = line.split("//").next().unwrap_or("");
+            if !(code_part.contains("unsafe {") || code_part.contains("unsafe impl")) {
+                continue;
+            }
+            seen.insert(name.clone());
+            if !UNSAFE_FILES.contains(&name.as_str()) {
+                wrong.push(format!("{name}:{}: unsafe outside the listed files", i + 1));
+            }
+            // The SAFETY comment: on this line's statement or in the
+            // comment block just above it (a few lines up for a block
+            // that starts a statement).
+            let above = lines[i.saturating_sub(6)..=i].join("\n");
+            if !above.contains("SAFETY:") {
+                wrong.push(format!("{name}:{}: unsafe without a SAFETY comment", i + 1));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let listed: BTreeSet<String> = UNSAFE_FILES.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        seen, listed,
+        "docs/DESIGN.md §5 lists a file with no unsafe, or misses one"
+    );
+    let design = std::fs::read_to_string(root.join("docs/DESIGN.md")).expect("DESIGN.md");
+    for file in UNSAFE_FILES {
+        let short = file.trim_start_matches("src/");
+        assert!(
+            design.contains(short),
+            "docs/DESIGN.md does not list {file}"
+        );
+    }
+}

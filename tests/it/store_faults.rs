@@ -243,3 +243,43 @@ fn run_once_checks_the_whole_database_daily_and_finds_a_text_nobody_read() {
     let out = feedwatch_with(&setup.path, &["run", "--once"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// A poll's failed write reaches its caller typed: the feed's report and
+/// the poll's `writes` carry the one `StoreError` the store answered the
+/// group with, told by its kind (here SQLite's constraint code from a
+/// trigger that refuses every new item), not by the words of its message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_keeps_the_stores_error_typed() {
+    use feedwatch::pipeline::{FeedError, FeedOutcome, WriteError};
+    use feedwatch::store::StoreError;
+    let setup = Setup::new(
+        "transport = \"stdout\"",
+        "[[feeds]]\nname = \"wire\"\nurl = \"file://wire.xml\"\n",
+    );
+    write_feed(&setup.dir.path().join("wire.xml"), &NEAR_ITEMS);
+    let ctx = setup.context();
+    let db = setup.dir.path().join("state").join("feedwatch.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER no_items BEFORE INSERT ON items \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+    let feeds = ctx.config.feeds.clone();
+    let polled = feedwatch::pipeline::poll_feeds_with_progress(&ctx, &feeds, &|_| {}).await;
+    let writes = polled.writes.expect_err("the write failed");
+    let Some(StoreError::Sqlite(e)) = writes.store() else {
+        panic!("not the store's own error: {writes:?}");
+    };
+    assert_eq!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ConstraintViolation)
+    );
+    match &polled.reports[0].outcome {
+        FeedOutcome::Failed(FeedError::Store(w @ WriteError::Store(_))) => {
+            assert_eq!(w, &writes, "the same error, shared")
+        }
+        other => panic!("the feed's report: {other:?}"),
+    }
+}
