@@ -79,30 +79,34 @@ pub fn init(daemon: bool) {
 /// task costs that feed only and is reported with it too (docs/operations.md, "Bad
 /// input"). `RUST_BACKTRACE=1` still adds the backtrace, to that one entry.
 pub fn log_panics() {
-    log_panics_with(std::backtrace::Backtrace::capture);
+    std::panic::set_hook(Box::new(|info| {
+        // `capture` reads RUST_BACKTRACE.
+        let backtrace = std::backtrace::Backtrace::capture();
+        log_panic(info.payload(), info.location(), &backtrace);
+    }));
 }
 
-/// `log_panics`, with where the backtrace comes from (`capture` reads
-/// `RUST_BACKTRACE`).
-fn log_panics_with(backtrace: fn() -> std::backtrace::Backtrace) {
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(no message)".into());
-        let at = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let backtrace = backtrace();
-        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
-            tracing::error!(%at, panic = %what, %backtrace, "a bug: feedwatch panicked");
-        } else {
-            tracing::error!(%at, panic = %what, "a bug: feedwatch panicked");
-        }
-    }));
+/// The hook's one line: what panicked and where (and the backtrace when
+/// one was captured). Apart from the hook, so that a test calls it without
+/// swapping the process-wide hook under the tests running beside it.
+fn log_panic(
+    payload: &(dyn std::any::Any + Send),
+    location: Option<&std::panic::Location<'_>>,
+    backtrace: &std::backtrace::Backtrace,
+) {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into());
+    let at = location
+        .map(|l| format!("{}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+        tracing::error!(%at, panic = %what, %backtrace, "a bug: feedwatch panicked");
+    } else {
+        tracing::error!(%at, panic = %what, "a bug: feedwatch panicked");
+    }
 }
 
 fn format() -> Format {
@@ -281,13 +285,14 @@ mod tests {
             .with_ansi(false)
             .event_format(Journald(format().without_time().with_target(false)))
             .finish();
-        let previous = std::panic::take_hook();
-        log_panics_with(std::backtrace::Backtrace::disabled);
         tracing::subscriber::with_default(subscriber, || {
-            let caught = std::panic::catch_unwind(|| panic!("feed-rs assertion"));
-            assert!(caught.is_err());
+            let payload: Box<dyn std::any::Any + Send> = Box::new("feed-rs assertion");
+            log_panic(
+                payload.as_ref(),
+                Some(std::panic::Location::caller()),
+                &std::backtrace::Backtrace::disabled(),
+            );
         });
-        std::panic::set_hook(previous);
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(

@@ -83,29 +83,6 @@ pub(super) fn record_failure(conn: &Connection, f: &Failure<'_>) -> Result<()> {
 }
 
 impl Store {
-    fn feed_id(&self, name: &str, url: &str) -> Result<i64> {
-        upsert_feed(&self.conn, name, url)
-    }
-
-    /// A 304: nothing to parse, the feed is healthy.
-    pub fn not_modified(&mut self, feed: &str, url: &str, now: DateTime<Utc>) -> Result<()> {
-        mark_not_modified(&self.conn, feed, url, now)
-    }
-
-    /// A failed fetch or parse; shown in `status` (docs/operations.md, "Bad input").
-    /// Returns how many times in a row the feed has now failed.
-    pub fn record_failure(
-        &mut self,
-        feed: &str,
-        url: &str,
-        status: Option<u16>,
-        error: &str,
-        now: DateTime<Utc>,
-    ) -> Result<i64> {
-        let id = self.feed_id(feed, url)?;
-        count_failure(&self.conn, id, status, error, now)
-    }
-
     /// What a poll needs to know about every stored feed before fetching
     /// it, in one query (a poll of 1,000 feeds asked 3,000 times).
     pub fn poll_states(&self) -> Result<HashMap<String, PollState>> {

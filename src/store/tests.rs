@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 
-use super::ingest::{Batch, Write};
+use super::ingest::{Batch, Failure, Write};
 use super::outbox::NewOutbox;
 use super::*;
 use crate::model::{CompiledRule, IngestReport, Item, Validators};
@@ -689,20 +689,64 @@ fn search_can_be_limited_to_a_rule_scope() {
     assert_eq!(s.search(&q, Some(&[]), None, 10).unwrap().len(), 0);
 }
 
+/// A failed fetch as a poll writes it: through `write_group`, with its
+/// backoff (an hour after `now`), as the writer does.
+fn record_failure(
+    s: &mut Store,
+    feed: &str,
+    url: &str,
+    status: Option<u16>,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let retry_at = move |_failures: i64| now + Duration::hours(1);
+    let failure = Write::Failed(Failure {
+        feed,
+        url,
+        status,
+        error,
+        now,
+        retry_at: &retry_at,
+    });
+    s.write_group(&[failure], &[])
+        .pop()
+        .expect("one result")
+        .map(drop)
+}
+
+/// A 304 as a poll writes it.
+fn not_modified(s: &mut Store, feed: &str, url: &str, now: DateTime<Utc>) -> Result<()> {
+    let write = Write::NotModified { feed, url, now };
+    s.write_group(&[write], &[])
+        .pop()
+        .expect("one result")
+        .map(drop)
+}
+
 #[test]
 fn failures_and_304_show_in_status() {
     let mut s = Store::open_in_memory().unwrap();
-    s.record_failure("bad", "https://bad/", Some(500), "HTTP 500", Utc::now())
-        .unwrap();
-    s.record_failure("bad", "https://bad/", None, "timeout", Utc::now())
-        .unwrap();
-    s.not_modified("good", "https://good/", Utc::now()).unwrap();
+    record_failure(
+        &mut s,
+        "bad",
+        "https://bad/",
+        Some(500),
+        "HTTP 500",
+        Utc::now(),
+    )
+    .unwrap();
+    record_failure(&mut s, "bad", "https://bad/", None, "timeout", Utc::now()).unwrap();
+    not_modified(&mut s, "good", "https://good/", Utc::now()).unwrap();
     let st = s.feed_status().unwrap();
     assert_eq!(st[0].name, "bad");
     assert_eq!(
         (st[0].consecutive_errors, st[0].last_error.as_deref()),
         (2, Some("timeout"))
     );
+    // The failure set its backoff; the 304 cleared any.
+    let states = s.poll_states().unwrap();
+    assert!(states["bad"].failing && states["bad"].next_fetch_at.is_some());
+    assert!(!states["good"].failing && states["good"].next_fetch_at.is_none());
     assert_eq!(
         (st[1].last_status, st[1].consecutive_errors),
         (Some(304), 0)
@@ -745,8 +789,15 @@ fn a_database_from_schema_version_1_is_upgraded_in_place() {
         ("old", 3),
         "data kept"
     );
-    s.record_failure("old", "https://o/", Some(500), "HTTP 500", Utc::now())
-        .unwrap();
+    record_failure(
+        &mut s,
+        "old",
+        "https://o/",
+        Some(500),
+        "HTTP 500",
+        Utc::now(),
+    )
+    .unwrap();
     assert_eq!(
         s.attention(3).unwrap().never_fetched.len(),
         1,
@@ -872,25 +923,50 @@ fn attention_names_feeds_failing_a_few_polls_in_a_row_gone_feeds_and_undelivered
     for feed in ["long", "brief"] {
         ingest(&mut s, feed, &[], &[]);
     }
-    s.record_failure("long", "u", Some(503), "HTTP 503", now - Duration::days(2))
-        .unwrap();
-    s.record_failure("long", "u", Some(503), "HTTP 503", now - Duration::hours(1))
-        .unwrap();
-    s.record_failure("long", "u", Some(503), "HTTP 503 again", now)
-        .unwrap();
+    record_failure(
+        &mut s,
+        "long",
+        "u",
+        Some(503),
+        "HTTP 503",
+        now - Duration::days(2),
+    )
+    .unwrap();
+    record_failure(
+        &mut s,
+        "long",
+        "u",
+        Some(503),
+        "HTTP 503",
+        now - Duration::hours(1),
+    )
+    .unwrap();
+    record_failure(&mut s, "long", "u", Some(503), "HTTP 503 again", now).unwrap();
     // Two failed polls: a blip, not yet an outage (failing_after = 3).
     for _ in 0..2 {
-        s.record_failure("brief", "u", None, "timeout", now - Duration::hours(2))
-            .unwrap();
+        record_failure(
+            &mut s,
+            "brief",
+            "u",
+            None,
+            "timeout",
+            now - Duration::hours(2),
+        )
+        .unwrap();
     }
-    s.record_failure("gone", "u", Some(410), "HTTP 410", now)
-        .unwrap();
-    s.record_failure("healed", "u", None, "timeout", now - Duration::days(3))
-        .unwrap();
-    s.not_modified("healed", "u", now).unwrap();
+    record_failure(&mut s, "gone", "u", Some(410), "HTTP 410", now).unwrap();
+    record_failure(
+        &mut s,
+        "healed",
+        "u",
+        None,
+        "timeout",
+        now - Duration::days(3),
+    )
+    .unwrap();
+    not_modified(&mut s, "healed", "u", now).unwrap();
     // A feed added with a wrong URL: said at once, not after a day.
-    s.record_failure("typo", "u", Some(404), "HTTP 404", now)
-        .unwrap();
+    record_failure(&mut s, "typo", "u", Some(404), "HTTP 404", now).unwrap();
     let id = enqueue(&mut s, "morning", "<1@x>", &[]).unwrap();
     s.mark_failed(id, "550 no such user", now).unwrap();
     let a = s.attention(3).unwrap();

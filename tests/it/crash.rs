@@ -1,11 +1,14 @@
 //! docs/digests.md, "Delivery": a crash or kill at any moment loses no match, and at worst
 //! re-sends a message with the same Message-ID. feedwatch — in turn the
 //! daemon (`run`, with an immediate digest) and `run --once` — is killed
-//! (SIGKILL) at many random points — while polling, matching, writing
-//! the outbox, and while the SMTP server holds the message it has stored but
-//! not yet acknowledged — as new items keep arriving; then a last run
-//! finishes. Every expected match must have arrived, and any story that
-//! arrived twice must have come in messages with the same Message-ID.
+//! (SIGKILL) as new items keep arriving, at points chosen by what it has
+//! visibly done, not by a delay that a faster machine would outrun: after
+//! some of its fetches, after new items reached the database, with a
+//! digest in the outbox, and while the SMTP server holds a message it has
+//! stored but not yet acknowledged. Each point must be hit several times;
+//! then a last run finishes. Every expected match must have arrived, and
+//! any story that arrived twice must have come in messages with the same
+//! Message-ID.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
@@ -60,6 +63,73 @@ fn message_id(data: &str) -> String {
         .to_string()
 }
 
+/// Where a run is killed, by what it has visibly done this round.
+#[derive(Clone, Copy)]
+enum KillPoint {
+    /// The feed server has answered some of this round's requests: polling.
+    Fetching,
+    /// New items are in the database: matching and storing the rest.
+    Stored,
+    /// A new outbox row: the digest is composed, not yet sent.
+    Queued,
+    /// The SMTP server holds the message, not yet acknowledged (it waits
+    /// 40 ms before it answers the end of DATA).
+    Sending,
+}
+
+impl KillPoint {
+    const ALL: [KillPoint; 4] = [
+        KillPoint::Fetching,
+        KillPoint::Stored,
+        KillPoint::Queued,
+        KillPoint::Sending,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            KillPoint::Fetching => "while fetching",
+            KillPoint::Stored => "after storing",
+            KillPoint::Queued => "with a message queued",
+            KillPoint::Sending => "while the mail server held a message",
+        }
+    }
+
+    fn reached(self, before: &Seen, now: &Seen, fetches: usize) -> bool {
+        match self {
+            KillPoint::Fetching => now.requests >= before.requests + fetches,
+            KillPoint::Stored => now.stored > before.stored,
+            KillPoint::Queued => now.queued > before.queued,
+            KillPoint::Sending => now.received > before.received,
+        }
+    }
+}
+
+/// What the world has seen of feedwatch so far.
+struct Seen {
+    requests: usize,
+    stored: i64,
+    queued: i64,
+    received: usize,
+}
+
+impl Seen {
+    fn now(server: &FeedServer, smtp: &SmtpServer, db: &std::path::Path) -> Self {
+        let count = |sql: &str| -> i64 {
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .and_then(|c| c.query_row(sql, [], |r| r.get(0)))
+                .unwrap_or(0)
+        };
+        Seen {
+            requests: (0..FEEDS)
+                .map(|f| server.seen(&format!("/{f}.xml")).len())
+                .sum(),
+            stored: count("SELECT count(*) FROM seen"),
+            queued: count("SELECT count(*) FROM outbox"),
+            received: smtp.received().len(),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_feedwatch_at_any_moment_loses_no_match_and_resends_only_the_same_message() {
     let server = FeedServer::start().await;
@@ -80,8 +150,11 @@ async fn killing_feedwatch_at_any_moment_loses_no_match_and_resends_only_the_sam
         ),
     );
     let mut rng = fastrand::Rng::with_seed(0xdead_beef);
-    let rounds = 30;
-    let (mut killed, mut daemons_killed) = (0, 0);
+    let rounds = 32;
+    let db = setup.dir.path().join("state").join("feedwatch.db");
+    // Where each kill landed, by what the process had visibly done: not a
+    // delay, which lands elsewhere on a faster or a slower machine.
+    let mut landed: BTreeMap<&str, usize> = BTreeMap::new();
     for round in 0..rounds {
         for f in 0..FEEDS {
             server.route(&format!("/{f}.xml"), Route::feed(feed(f, round)));
@@ -91,6 +164,9 @@ async fn killing_feedwatch_at_any_moment_loses_no_match_and_resends_only_the_sam
         } else {
             &["run"]
         };
+        let point = KillPoint::ALL[(round / 2) % KillPoint::ALL.len()];
+        let before = Seen::now(&server, &smtp, &db);
+        let fetches = rng.usize(1..=FEEDS);
         let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
             .arg("--config")
             .arg(&setup.path)
@@ -99,26 +175,38 @@ async fn killing_feedwatch_at_any_moment_loses_no_match_and_resends_only_the_sam
             .stderr(Stdio::null())
             .spawn()
             .expect("start feedwatch");
-        // A kill anywhere from start-up to the end of delivery.
-        let delay = Duration::from_millis(rng.u64(0..120));
-        let child = tokio::task::spawn_blocking(move || {
-            std::thread::sleep(delay);
-            let done = matches!(child.try_wait(), Ok(Some(_)));
-            let _ = child.kill();
-            let _ = child.wait();
-            done
-        })
-        .await
-        .unwrap();
-        if !child {
-            killed += 1;
-            daemons_killed += usize::from(round % 2 == 1);
-        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let outcome = loop {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                break "finished first";
+            }
+            let now = Seen::now(&server, &smtp, &db);
+            if point.reached(&before, &now, fetches) {
+                let _ = child.kill();
+                // Whether it was still running when killed.
+                break match child.wait() {
+                    Ok(status) if status.code().is_none() => point.name(),
+                    _ => "finished first",
+                };
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: {} never came",
+                point.name()
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        *landed.entry(outcome).or_default() += 1;
     }
-    // What was killed, not how fast this machine is: the daemon never ends
-    // by itself, so every daemon round is a kill wherever it was; a one-shot
-    // run is killed where it is, or finishes first on a fast machine.
-    assert_eq!(daemons_killed, rounds / 2, "every daemon run was killed");
+    // Every kind of kill landed, each several times, wherever the machine's
+    // speed put the rest of the run.
+    for point in KillPoint::ALL {
+        let n = landed.get(point.name()).copied().unwrap_or(0);
+        assert!(n >= 4, "only {n} kills {}: {landed:?}", point.name());
+    }
+    let killed: usize = rounds - landed.get("finished first").copied().unwrap_or(0);
 
     // The last run is left to finish.
     let out = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
@@ -164,7 +252,7 @@ async fn killing_feedwatch_at_any_moment_loses_no_match_and_resends_only_the_sam
             .collect::<BTreeSet<_>>()
             .len();
     eprintln!(
-        "{killed} kills, {} messages received, {resent} re-sent with the same Message-ID",
+        "{killed} kills ({landed:?}), {} messages received, {resent} re-sent with the same Message-ID",
         inbox.len()
     );
 }

@@ -542,16 +542,19 @@ async fn the_parts_of_a_digest_are_threaded_and_listed() {
 /// A feed "ghost" that has been failing for two days.
 fn failing_for_two_days(setup: &Setup) {
     let two_days_ago = chrono::Utc::now() - chrono::Duration::days(2);
-    setup
-        .store()
-        .record_failure(
-            "ghost",
-            "https://ghost.invalid/",
-            Some(503),
-            "HTTP 503",
-            two_days_ago,
-        )
-        .unwrap();
+    // Written as a poll writes a failure, with its backoff.
+    let retry_at = |_failures: i64| chrono::Utc::now() + chrono::Duration::hours(1);
+    let failure = feedwatch::store::Write::Failed(feedwatch::store::Failure {
+        feed: "ghost",
+        url: "https://ghost.invalid/",
+        status: Some(503),
+        error: "HTTP 503",
+        now: two_days_ago,
+        retry_at: &retry_at,
+    });
+    for written in setup.store().write_group(&[failure], &[]) {
+        written.unwrap();
+    }
 }
 
 /// The sample feed ("world", with the example rule) and "/wire.xml" as
