@@ -13,26 +13,28 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::output::LogWriter;
 
-/// The scheduler crate logs a line at info for every job it creates (one
-/// per schedule per run): noise for an operator, at any level that does not
-/// name the crate.
-const QUIET_CRATES: &str = "tokio_cron_scheduler=warn";
+/// The crates under feedwatch that log a line per connection, handshake or
+/// request at debug: noise for an operator who asked feedwatch for more
+/// (`RUST_LOG=debug`, the drop-in of docs/operations.md), at any level that
+/// does not name them.
+const QUIET_CRATES: [&str; 4] = ["hyper_util", "reqwest", "rustls", "h2"];
 
 /// The log filter: `RUST_LOG` (`rust_log`) when set, else `info` for the
 /// daemon and `warn` for the other commands; either way the chatty crates
-/// stay at warn unless it names them (`RUST_LOG=debug`, docs/operations.md's
-/// drop-in, brought back a line per job and schedule).
+/// stay at warn unless it names them.
 fn filter_spec(rust_log: Option<&str>, daemon: bool) -> String {
     let base = match rust_log.map(str::trim) {
         Some(l) if !l.is_empty() => l,
         _ if daemon => "info",
         _ => "warn",
     };
-    if base.contains("tokio_cron_scheduler") {
-        base.to_string()
-    } else {
-        format!("{base},{QUIET_CRATES}")
+    let mut spec = base.to_string();
+    for name in QUIET_CRATES {
+        if !base.contains(name) {
+            spec.push_str(&format!(",{name}=warn"));
+        }
     }
+    spec
 }
 
 /// Colour on a terminal, unless `NO_COLOR` is set to anything but empty
@@ -212,33 +214,28 @@ mod tests {
     }
 
     #[test]
-    fn any_rust_log_keeps_the_scheduler_quiet_unless_it_names_it() {
-        assert_eq!(filter_spec(None, true), "info,tokio_cron_scheduler=warn");
-        assert_eq!(filter_spec(None, false), "warn,tokio_cron_scheduler=warn");
+    fn any_rust_log_keeps_the_chatty_crates_quiet_unless_it_names_them() {
+        let quiet = ",hyper_util=warn,reqwest=warn,rustls=warn,h2=warn";
+        assert_eq!(filter_spec(None, true), format!("info{quiet}"));
+        assert_eq!(filter_spec(None, false), format!("warn{quiet}"));
         assert_eq!(
             filter_spec(Some("debug"), true),
-            "debug,tokio_cron_scheduler=warn",
+            format!("debug{quiet}"),
             "the RUST_LOG=debug drop-in of docs/operations.md"
         );
         assert_eq!(
             filter_spec(Some("feedwatch=trace"), true),
-            "feedwatch=trace,tokio_cron_scheduler=warn"
+            format!("feedwatch=trace{quiet}")
         );
         assert_eq!(
-            filter_spec(Some("info,tokio_cron_scheduler=debug"), true),
-            "info,tokio_cron_scheduler=debug",
+            filter_spec(Some("info,rustls=debug"), true),
+            "info,rustls=debug,hyper_util=warn,reqwest=warn,h2=warn",
             "asked for by name"
         );
-        assert_eq!(
-            filter_spec(Some(" "), true),
-            "info,tokio_cron_scheduler=warn"
-        );
-        // What the filter makes of it: the crate's info lines are off.
+        assert_eq!(filter_spec(Some(" "), true), format!("info{quiet}"));
+        // What the filter makes of it: the crates' debug lines are off.
         let filter = EnvFilter::try_new(filter_spec(Some("debug"), true)).unwrap();
-        assert!(
-            filter.to_string().contains("tokio_cron_scheduler=warn"),
-            "{filter}"
-        );
+        assert!(filter.to_string().contains("hyper_util=warn"), "{filter}");
     }
 
     #[derive(Clone, Default)]

@@ -12,7 +12,7 @@ use url::Url;
 use crate::model::InternalHost;
 
 /// A cron schedule, normalised to the 6-field form (seconds first) that
-/// tokio-cron-scheduler and croner expect (docs/DESIGN.md §3).
+/// croner is set to expect (docs/DESIGN.md §3).
 #[derive(Debug, Clone)]
 pub struct Schedule {
     pub expr: String,

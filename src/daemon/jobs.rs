@@ -1,22 +1,22 @@
-//! Daemon: the schedules of a config as tokio-cron-scheduler one-shot jobs.
-//! Each job fires at the next occurrence computed in the config's time zone
-//! (croner + chrono-tz) and only `try_send`s a tick; the loop re-arms it
-//! when the tick arrives, so a schedule is DST-correct and never has more
-//! than one tick in flight (the channel has room for all of them).
+//! Daemon: when each schedule of a config is next due. Each schedule's
+//! next occurrence is computed in the config's time zone (croner +
+//! chrono-tz), so a 07:00 digest is at 07:00 local on both sides of a DST
+//! change; the daemon loop waits for the earliest on tokio's timer and
+//! takes it when the clock has reached it, never before, then arms the one
+//! after. The clock is injected (`Clock`): the system's in service, one
+//! that moves with tokio's paused time in tests, so every schedule is
+//! tested without sleeping (docs/DESIGN.md §3 says why this is not
+//! tokio-cron-scheduler).
 
-use std::collections::HashMap;
-use std::time::Instant;
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use tokio::sync::mpsc;
-use tokio_cron_scheduler::{Job, JobScheduler};
 
-use super::{REARM_CHECK, Tick};
+use super::Tick;
 use crate::config::{Config, DigestSchedule, Schedule};
-
-/// A tick as the channel carries it: which schedule, and the occurrence it
+/// A tick as the loop takes it: which schedule, and the occurrence it
 /// was armed for (`None` for a tick sent by hand, such as the start-up poll).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Fired {
@@ -78,99 +78,151 @@ pub fn schedules(config: &Config) -> Vec<(Tick, &Schedule)> {
     out
 }
 
-/// The scheduler and the next run armed for each schedule. Each run is a
-/// one-shot tokio-cron-scheduler job at the next occurrence computed in the
-/// config's time zone (croner + chrono-tz), re-armed when it fires: a cron
-/// job would fix the zone's UTC offset when created and drift by an hour
-/// after a DST change (docs/DESIGN.md §3).
+/// Where the daemon reads the time of day for its schedules.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    /// The system's clock (the service).
+    System,
+    /// `start` when created, then moving with tokio's clock: paused time in
+    /// tests drives the schedules hours ahead in milliseconds.
+    Tokio {
+        start: DateTime<Utc>,
+        at: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// A clock that reads `start` now and moves with tokio's time.
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Clock::Tokio {
+            start,
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Tokio { start, at } => {
+                *start + chrono::Duration::from_std(at.elapsed()).unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// The longest the loop sleeps towards an occurrence before it reads the
+/// clock again: the system's clock may be set or jump (NTP, a resume from
+/// suspend), and tokio's timer does not follow it.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// Every schedule's next occurrence, and the ticks sent by hand.
 pub(super) struct Jobs {
-    scheduler: JobScheduler,
-    tx: mpsc::Sender<Fired>,
     tz: Tz,
+    clock: Clock,
+    schedules: Vec<(Tick, Schedule)>,
     armed: HashMap<Tick, DateTime<Utc>>,
+    /// The last occurrence each schedule fired for: kept across a reload,
+    /// so that no occurrence runs twice.
+    fired: HashMap<Tick, DateTime<Utc>>,
+    by_hand: VecDeque<Tick>,
 }
 
 impl Jobs {
-    pub(super) async fn start(config: &Config) -> anyhow::Result<(Self, mpsc::Receiver<Fired>)> {
-        let all = schedules(config);
-        // One pending tick per schedule plus the start-up poll: never full.
-        let (tx, rx) = mpsc::channel(all.len() + 2);
-        let scheduler = JobScheduler::new()
-            .await
-            .context("starting the scheduler")?;
-        scheduler.start().await.context("starting the scheduler")?;
+    pub(super) fn start(config: &Config, clock: Clock) -> Self {
         let mut jobs = Jobs {
-            scheduler,
-            tx,
             tz: config.timezone,
+            clock,
+            schedules: Vec::new(),
             armed: HashMap::new(),
+            fired: HashMap::new(),
+            by_hand: VecDeque::new(),
         };
-        let now = Utc::now();
-        for (tick, schedule) in all {
-            jobs.arm(tick, schedule, now).await;
-        }
-        Ok((jobs, rx))
+        // At start nothing is known of what ran: the next occurrence after
+        // now (the start-up poll covers the moment).
+        let now = jobs.clock.now();
+        jobs.configure(config, now);
+        jobs
     }
 
-    pub(super) fn send_now(&self, tick: Tick) {
-        let _ = self.tx.try_send(Fired {
-            tick,
-            occurrence: None,
-        });
+    /// The schedules of a reloaded config. An occurrence that has come this
+    /// very second is kept (a reload as a digest's time comes does not
+    /// lose it), one that already ran is not armed again (nor run twice).
+    pub(super) fn reload(&mut self, config: &Config) {
+        self.tz = config.timezone;
+        let floor = self.clock.now() - chrono::Duration::seconds(1);
+        self.configure(config, floor);
     }
 
-    async fn arm(&mut self, tick: Tick, schedule: &Schedule, after: DateTime<Utc>) {
-        let Some(next) = schedule.next_after(self.tz, after) else {
-            tracing::warn!(schedule = %schedule.expr, "schedule has no next occurrence");
-            return;
-        };
-        let wait = (next - Utc::now()).to_std().unwrap_or_default();
-        let tx = self.tx.clone();
-        let fired = Fired {
-            tick: tick.clone(),
-            occurrence: Some(next),
-        };
-        let job = Job::new_one_shot_at_instant_async(
-            Instant::now()
-                .checked_add(wait)
-                .unwrap_or_else(Instant::now),
-            move |_, _| {
-                let (tx, fired) = (tx.clone(), fired.clone());
-                Box::pin(async move {
-                    // The loop may be busy; the channel has room for this tick.
-                    let _ = tx.try_send(fired);
-                })
-            },
-        );
-        match job {
-            Ok(job) => match self.scheduler.add(job).await {
-                Ok(_) => {
-                    tracing::debug!(?tick, %next, "scheduled");
-                    self.armed.insert(tick, next);
-                }
-                Err(e) => tracing::error!(?tick, error = %e, "cannot schedule"),
-            },
-            Err(e) => tracing::error!(?tick, error = %e, "cannot schedule"),
-        }
-    }
-
-    /// After a schedule's job fired: arm its next occurrence, strictly after
-    /// the one that fired (the scheduler works in whole seconds and may fire
-    /// a little early, so "now" is not a safe base). A tick sent by hand, or
-    /// one from before a reload, arms nothing.
-    pub(super) async fn rearm(&mut self, config: &Config, fired: &Fired) {
-        let Some(occurrence) = fired.occurrence else {
-            return;
-        };
-        if self.armed.get(&fired.tick) != Some(&occurrence) {
-            return;
-        }
-        if let Some((t, s)) = schedules(config)
+    /// Arms each schedule of `config` at its first occurrence after
+    /// `floor` and after the last one it ran for.
+    fn configure(&mut self, config: &Config, floor: DateTime<Utc>) {
+        self.schedules = schedules(config)
             .into_iter()
-            .find(|(t, _)| *t == fired.tick)
-        {
-            let after = occurrence.max(Utc::now() - chrono::Duration::seconds(1));
-            self.arm(t, s, after).await;
+            .map(|(t, s)| (t, s.clone()))
+            .collect();
+        self.armed.clear();
+        for (tick, schedule) in &self.schedules {
+            let after = self.fired.get(tick).map_or(floor, |last| floor.max(*last));
+            match schedule.next_after(self.tz, after) {
+                Some(next) => {
+                    tracing::debug!(?tick, %next, "scheduled");
+                    self.armed.insert(tick.clone(), next);
+                }
+                None => {
+                    tracing::warn!(schedule = %schedule.expr, "schedule has no next occurrence")
+                }
+            }
+        }
+    }
+
+    pub(super) fn send_now(&mut self, tick: Tick) {
+        self.by_hand.push_back(tick);
+    }
+
+    /// The next tick: one sent by hand at once, else the earliest armed
+    /// occurrence once the clock has reached it, with the schedule armed
+    /// for its next occurrence. Cancel-safe: nothing changes before it
+    /// returns, so the loop may drop it for another event.
+    pub(super) async fn next(&mut self) -> Fired {
+        loop {
+            if let Some(tick) = self.by_hand.pop_front() {
+                return Fired {
+                    tick,
+                    occurrence: None,
+                };
+            }
+            let Some((tick, at)) = self
+                .armed
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(t, at)| (t.clone(), *at))
+            else {
+                return std::future::pending().await;
+            };
+            let now = self.clock.now();
+            if now >= at {
+                self.fired.insert(tick.clone(), at);
+                // A daemon that was asleep (suspend, a long stall) runs a
+                // missed occurrence once, not once per occurrence missed.
+                let after = at.max(now);
+                let next = self
+                    .schedules
+                    .iter()
+                    .find(|(t, _)| *t == tick)
+                    .and_then(|(_, s)| s.next_after(self.tz, after));
+                match next {
+                    Some(next) => self.armed.insert(tick.clone(), next),
+                    None => self.armed.remove(&tick),
+                };
+                return Fired {
+                    tick,
+                    occurrence: Some(at),
+                };
+            }
+            // Never early: tokio's timer may end a little before the
+            // clock reads `at`; then this sleeps the rest.
+            let wait = (at - now).to_std().unwrap_or_default().min(MAX_SLEEP);
+            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
         }
     }
 
@@ -198,33 +250,145 @@ impl Jobs {
         format!("{poll}; {digest}")
     }
 
-    /// No schedule's run is long overdue (the scheduler is doing its job).
+    /// No schedule's run is long overdue: the loop takes its ticks.
     pub(super) fn on_time(&self) -> bool {
-        let late = Utc::now() - chrono::Duration::from_std(REARM_CHECK * 2).unwrap_or_default();
+        let late = self.clock.now() - chrono::Duration::from_std(MAX_SLEEP * 2).unwrap_or_default();
         self.armed.values().all(|at| *at >= late)
     }
+}
 
-    /// Re-arms schedules whose run is long past (a lost tick).
-    pub(super) async fn rearm_missed(&mut self, config: &Config) {
-        let late = Utc::now() - chrono::Duration::from_std(REARM_CHECK).unwrap_or_default();
-        let missed: Vec<Fired> = self
-            .armed
-            .iter()
-            .filter(|(_, at)| **at < late)
-            .map(|(tick, at)| Fired {
-                tick: tick.clone(),
-                occurrence: Some(*at),
-            })
-            .collect();
-        for fired in missed {
-            tracing::warn!(tick = ?fired.tick, "a scheduled run was missed; re-arming");
-            self.rearm(config, &fired).await;
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(schedules: &str) -> Config {
+        let text = format!(
+            "state_dir = \"/tmp/x\"\ntimezone = \"Europe/Kyiv\"\n[poll]\nschedule = \"*/15 * * * *\"\n\
+             [email]\nfrom = \"a@example.org\"\nto = [\"b@example.org\"]\ntransport = \"stdout\"\n\
+             [[feeds]]\nname = \"f\"\nurl = \"https://e.org/f\"\n\
+             [[rules]]\nname = \"r\"\nquery = \"x\"\ndigest = \"am\"\n{schedules}"
+        );
+        crate::config::parse(&text, std::path::Path::new("/x.toml"), None).unwrap()
     }
 
-    pub(super) async fn stop(&mut self) {
-        if let Err(e) = self.scheduler.shutdown().await {
-            tracing::warn!(error = %e, "stopping the scheduler");
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// A day and a night of schedules on paused time, across the night
+    /// Kyiv moves to summer time (03:00 EET → 04:00 EEST, 2026-03-29): the
+    /// 07:00 digest is at 07:00 local on both sides, every tick comes once
+    /// the clock has reached its occurrence (never before) and within a
+    /// millisecond of it, and the polls keep their quarter hours.
+    #[tokio::test(start_paused = true)]
+    async fn a_day_of_schedules_across_a_dst_change_on_paused_time() {
+        let config = config("[[digests]]\nname = \"am\"\nschedule = \"0 7 * * *\"\n");
+        let start = utc("2026-03-28T20:00:00Z");
+        let clock = Clock::starting_at(start);
+        let mut jobs = Jobs::start(&config, clock);
+        let end = utc("2026-03-30T06:00:00Z");
+        let (mut polls, mut digests) = (0, Vec::new());
+        loop {
+            let fired = jobs.next().await;
+            let at = fired.occurrence.expect("a scheduled tick");
+            if at > end {
+                break;
+            }
+            let late = clock.now() - at;
+            assert!(
+                late >= chrono::Duration::zero(),
+                "{fired:?} came {late} early"
+            );
+            assert!(
+                late < chrono::Duration::milliseconds(2),
+                "{fired:?} came {late} late"
+            );
+            match fired.tick {
+                Tick::Poll => {
+                    assert_eq!(at.timestamp() % 900, 0, "on a quarter hour: {at}");
+                    polls += 1;
+                }
+                Tick::Digest(_) => digests.push(at),
+                other => panic!("{other:?}"),
+            }
         }
+        assert_eq!(
+            digests,
+            [utc("2026-03-29T04:00:00Z"), utc("2026-03-30T04:00:00Z")],
+            "07:00 EEST, the morning after the change and the next"
+        );
+        // 34 hours of quarter hours.
+        assert_eq!(polls, 34 * 4);
+        // The 07:00 before the change is 05:00 UTC: the first digest would
+        // be an hour off had the zone's offset been fixed at the start.
+        assert!(digests[0].timestamp() % 86_400 != 5 * 3600);
+    }
+
+    /// A tick sent by hand comes at once, before any schedule; a config
+    /// whose schedules have all run waits for ever, without spinning.
+    #[tokio::test(start_paused = true)]
+    async fn a_tick_by_hand_comes_first() {
+        let config = config("[[digests]]\nname = \"am\"\nschedule = \"immediate\"\n");
+        let mut jobs = Jobs::start(&config, Clock::starting_at(utc("2026-06-01T10:05:00Z")));
+        jobs.send_now(Tick::Poll);
+        let fired = jobs.next().await;
+        assert_eq!((fired.tick, fired.occurrence), (Tick::Poll, None));
+        let fired = jobs.next().await;
+        assert_eq!(fired.occurrence, Some(utc("2026-06-01T10:15:00Z")));
+    }
+
+    /// A reload right at a digest's time, as it fires, arms the next day's:
+    /// the occurrence is not run twice (the one-shot timer this replaced
+    /// fired up to a second early, and a reload then armed it again). A
+    /// reload the moment before keeps the occurrence, and one in the same
+    /// second as it, not yet taken, does not lose it.
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_at_a_digests_time_does_not_run_it_twice() {
+        let config = config("[[digests]]\nname = \"am\"\nschedule = \"0 7 * * *\"\n");
+        // 06:59:59 in Kyiv (EEST).
+        let clock = Clock::starting_at(utc("2026-06-01T03:59:59Z"));
+        let mut jobs = Jobs::start(&config, clock);
+        // The 07:00 poll comes at the same moment, in either order.
+        loop {
+            let fired = jobs.next().await;
+            assert_eq!(fired.occurrence, Some(utc("2026-06-01T04:00:00Z")));
+            if fired.tick == Tick::Digest("am".into()) {
+                break;
+            }
+        }
+        jobs.reload(&config);
+        assert_eq!(
+            jobs.armed.get(&Tick::Digest("am".into())),
+            Some(&utc("2026-06-02T04:00:00Z"))
+        );
+        // A reload a moment before the occurrence keeps it.
+        let mut early = Jobs::start(&config, Clock::starting_at(utc("2026-06-01T03:59:58Z")));
+        early.reload(&config);
+        assert_eq!(
+            early.armed.get(&Tick::Digest("am".into())),
+            Some(&utc("2026-06-01T04:00:00Z"))
+        );
+        let mut same = Jobs::start(&config, Clock::starting_at(utc("2026-06-01T03:59:58Z")));
+        tokio::time::advance(Duration::from_millis(2000)).await;
+        same.reload(&config);
+        assert_eq!(
+            same.armed.get(&Tick::Digest("am".into())),
+            Some(&utc("2026-06-01T04:00:00Z"))
+        );
+    }
+
+    /// The watchdog's question: a schedule whose occurrence is long past
+    /// means the loop stopped taking ticks.
+    #[tokio::test(start_paused = true)]
+    async fn a_schedule_long_overdue_is_not_on_time() {
+        let config = config("[[digests]]\nname = \"am\"\nschedule = \"immediate\"\n");
+        let jobs = Jobs::start(&config, Clock::starting_at(utc("2026-06-01T10:14:00Z")));
+        assert!(jobs.on_time());
+        tokio::time::advance(Duration::from_secs(60 + 120)).await;
+        assert!(jobs.on_time(), "just past: the loop may be busy");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!jobs.on_time(), "two minutes overdue");
     }
 }

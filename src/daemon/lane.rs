@@ -19,8 +19,8 @@ pub(super) struct Queued {
     pub tick: Tick,
     /// How much to spread a scheduled poll's feeds.
     pub jitter: Duration,
-    /// The occurrence it was scheduled for: the step does not start before
-    /// it (the scheduler fires up to a second early).
+    /// The occurrence it was scheduled for, for the log (`jobs` takes a
+    /// tick only once the clock has reached it).
     pub due: Option<DateTime<Utc>>,
 }
 
@@ -69,22 +69,17 @@ impl Lane {
         ctx.jitter = next.jitter;
         ctx.heartbeat = self.heartbeat.clone();
         ctx.heartbeat.beat();
-        let wait = next
-            .due
-            .and_then(|due| (due - Utc::now()).to_std().ok())
-            .unwrap_or_default();
         let step = run(ctx.clone(), next.tick.clone());
         let (tick, due) = (next.tick.clone(), next.due);
         let task = tokio::spawn(async move {
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {
-                    let started = Utc::now();
-                    let due = due.map_or_else(|| "now".to_string(), stamp);
-                    tracing::debug!(?tick, %due, started = %stamp(started), "step started");
-                    step.await
-                }
-                () = ctx.shutdown_requested() => Vec::new(),
+            let due = due.map_or_else(|| "now".to_string(), stamp);
+            tracing::debug!(?tick, %due, started = %stamp(Utc::now()), "step started");
+            // The step itself stops at the token (a message in flight gets
+            // its grace); one not begun is not begun.
+            if ctx.shutting_down() {
+                return Vec::new();
             }
+            step.await
         });
         self.running = Some((next.tick, task));
     }

@@ -1,10 +1,9 @@
-//! Daemon: turns schedules into pipeline runs. tokio-cron-scheduler jobs only
-//! `try_send` a tick into a bounded channel (its runs are detached and may
-//! overlap, docs/DESIGN.md §3); this loop queues each tick in one of two
-//! lanes (`lane`): polling, and delivery, so that a stalled mail server
-//! never holds up polling. Within a lane steps run one at a time, never
-//! before the occurrence they were scheduled for (`jobs`: one-shots at the
-//! next local occurrence, re-armed, DST-correct). Signals are handled in
+//! Daemon: turns schedules into pipeline runs. The loop takes each
+//! schedule's tick when the clock reaches its occurrence, never before
+//! (`jobs`: the next local occurrence, DST-correct, on tokio's timer), and
+//! queues it in one of two lanes (`lane`): polling, and delivery, so that a
+//! stalled mail server never holds up polling. Within a lane steps run one
+//! at a time. Signals are handled in
 //! this one place: SIGTERM/SIGINT stop everything within seconds (feeds in
 //! flight are abandoned, a message in flight gets a moment to finish, and
 //! nothing is half-written), SIGHUP reloads the config if it is valid;
@@ -23,8 +22,8 @@ mod service;
 
 pub use service::limit_malloc_arenas;
 
-pub use jobs::schedules;
-use jobs::{Fired, Jobs, feeds_for};
+pub use jobs::{Clock, schedules};
+use jobs::{Jobs, feeds_for};
 use lane::{Lane, Queued};
 use service::StateLock;
 
@@ -50,10 +49,6 @@ impl Tick {
         matches!(self, Tick::Poll | Tick::PollFeed(_))
     }
 }
-
-/// How often the loop re-arms a schedule whose tick was lost (a safety
-/// net: the channel has room for one tick per schedule).
-pub(crate) const REARM_CHECK: Duration = Duration::from_secs(60);
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(source: ConfigSource, config: Config) -> anyhow::Result<()> {
@@ -90,20 +85,37 @@ pub async fn serve(
     shutdown: CancellationToken,
     reload: mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
-    serve_with_grace(source, config, shutdown, reload, None).await
+    serve_with(source, config, shutdown, reload, Options::default()).await
 }
 
-/// `serve`, with how long a message in flight may take to finish at
-/// shutdown (`Context::stop_grace`) when given.
-pub async fn serve_with_grace(
+/// What tests change in the daemon.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// How long a message in flight may take to finish at shutdown
+    /// (`Context::stop_grace`), when not the default.
+    pub stop_grace: Option<Duration>,
+    /// Where the schedules read the time.
+    pub clock: Clock,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            stop_grace: None,
+            clock: Clock::System,
+        }
+    }
+}
+
+/// `serve`, with `options`.
+pub async fn serve_with(
     source: ConfigSource,
     config: Config,
     shutdown: CancellationToken,
     mut reload: mpsc::Receiver<()>,
-    stop_grace: Option<Duration>,
+    options: Options,
 ) -> anyhow::Result<()> {
-    let (lock, mut ctx, mut jobs, mut rx) = start(config, &shutdown, stop_grace).await?;
-    let mut rearm_check = tokio::time::interval(REARM_CHECK);
+    let (lock, mut ctx, mut jobs) = start(config, &shutdown, options).await?;
     let watchdog_every = service::watchdog_interval();
     let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let (mut polls, mut deliveries) = (Lane::new("poll"), Lane::new("delivery"));
@@ -119,9 +131,7 @@ pub async fn serve_with_grace(
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break Ok(()),
-            Some(()) = reload.recv() => {
-                (ctx, jobs, rx) = reload_config(&source, ctx, jobs, rx).await?;
-            }
+            Some(()) = reload.recv() => ctx = reload_config(&source, ctx, &mut jobs),
             _ = watchdog.tick(), if watchdog_every.is_some() => {
                 // Only while the database answers, the schedules are armed
                 // and every busy lane makes progress: otherwise systemd
@@ -130,16 +140,13 @@ pub async fn serve_with_grace(
                     service::watchdog();
                 }
             }
-            _ = rearm_check.tick() => jobs.rearm_missed(&ctx.config).await,
             _ = integrity.tick() => {
                 if checking.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
                     let ctx = ctx.clone();
                     checking = Some(tokio::spawn(async move { check_integrity(&ctx).await }));
                 }
             }
-            Some(fired) = rx.recv() => {
-                // Arm the next run first: a long run must not make it late.
-                jobs.rearm(&ctx.config, &fired).await;
+            fired = jobs.next() => {
                 let lane = if fired.tick.is_poll() { &mut polls } else { &mut deliveries };
                 lane.push(Queued {
                     jitter: jobs::jitter_for(&ctx.config, &fired),
@@ -163,7 +170,6 @@ pub async fn serve_with_grace(
     // a few seconds, matches stay pending and messages queued.
     polls.stop().await;
     deliveries.stop().await;
-    jobs.stop().await;
     // The check ends at the token (SQLite interrupts it).
     if let Some(check) = checking {
         let _ = check.await;
@@ -203,54 +209,55 @@ fn store_health(ctx: &Context, jobs: &Jobs) -> anyhow::Result<()> {
 async fn start(
     config: Config,
     shutdown: &CancellationToken,
-    stop_grace: Option<Duration>,
-) -> anyhow::Result<(StateLock, Context, Jobs, mpsc::Receiver<Fired>)> {
+    options: Options,
+) -> anyhow::Result<(StateLock, Context, Jobs)> {
     let lock = service::lock_state_dir(
         &config.state_dir,
         config.state_dir_from == crate::config::StateDirFrom::Config,
     )?;
     let mut ctx = Context::open(config, shutdown.clone(), &mut service::migrating)?;
-    if let Some(grace) = stop_grace {
+    if let Some(grace) = options.stop_grace {
         ctx.stop_grace = grace;
     }
-    let (jobs, rx) = Jobs::start(&ctx.config).await?;
+    let mut jobs = Jobs::start(&ctx.config, options.clock);
     tracing::info!(feeds = ctx.config.feeds.len(), rules = ctx.config.rules.len(), lock = %lock.path.display(), "feedwatch started");
     service::ready(&jobs.status_text());
     jobs.send_now(Tick::Poll);
-    Ok((lock, ctx, jobs, rx))
+    Ok((lock, ctx, jobs))
 }
 
-/// SIGHUP: the config read again through the same loader as `check`; the
-/// schedules re-armed with it, or, when it is invalid, the errors logged
-/// and the daemon left running on the previous one.
-async fn reload_config(
-    source: &ConfigSource,
-    ctx: Context,
-    mut jobs: Jobs,
-    rx: mpsc::Receiver<Fired>,
-) -> anyhow::Result<(Context, Jobs, mpsc::Receiver<Fired>)> {
+/// SIGHUP: the config read again through the same loader as `check`. The
+/// new context is built before anything old is let go: when the config is
+/// invalid, or the new context cannot be built, the errors are logged and
+/// the daemon goes on with the old one. The schedules are re-armed after
+/// the occurrences already run (none runs twice).
+fn reload_config(source: &ConfigSource, ctx: Context, jobs: &mut Jobs) -> Context {
     service::reloading();
-    let reloaded = match source.load() {
-        Ok(new) => {
-            jobs.stop().await;
-            let ctx = ctx.with_config(new)?;
-            let (jobs, rx) = Jobs::start(&ctx.config).await?;
-            tracing::info!(
-                feeds = ctx.config.feeds.len(),
-                rules = ctx.config.rules.len(),
-                "config reloaded"
-            );
-            (ctx, jobs, rx)
-        }
+    let ctx = match source.load() {
+        Ok(new) => match ctx.with_config(new) {
+            Ok(new) => {
+                jobs.reload(&new.config);
+                tracing::info!(
+                    feeds = new.config.feeds.len(),
+                    rules = new.config.rules.len(),
+                    "config reloaded"
+                );
+                new
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot apply the new config; still running on the previous one");
+                ctx
+            }
+        },
         Err(errors) => {
             for e in &errors.errors {
                 tracing::error!(line = e.line, column = e.col, error = %e.message, "invalid config; still running on the previous one");
             }
-            (ctx, jobs, rx)
+            ctx
         }
     };
-    service::ready(&reloaded.1.status_text());
-    Ok(reloaded)
+    service::ready(&jobs.status_text());
+    ctx
 }
 
 /// The full check of the database (its structure, every stored text),

@@ -37,13 +37,16 @@ fn serve(
         state_dir: None,
     };
     let config = source.load().expect("config");
-    let grace = Some(Duration::from_millis(200));
-    let task = tokio::spawn(feedwatch::daemon::serve_with_grace(
+    let options = feedwatch::daemon::Options {
+        stop_grace: Some(Duration::from_millis(200)),
+        ..Default::default()
+    };
+    let task = tokio::spawn(feedwatch::daemon::serve_with(
         source,
         config,
         shutdown.clone(),
         reload,
-        grace,
+        options,
     ));
     (shutdown, task)
 }

@@ -19,6 +19,7 @@ mod matcher;
 mod operator;
 mod polling;
 mod rules;
+mod schedules;
 mod store_faults;
 mod support;
 mod upgrade;
