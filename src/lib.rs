@@ -13,13 +13,16 @@
 //! - `fetch`: HTTP(S)/file fetching with limits, conditional GET and the SSRF guard.
 //! - `parse`: feed bytes → items with our own identity and plain text.
 //! - `store`: SQLite: migrations, dedup (`store/ingest.rs`), the match
-//!   step (`store/matching.rs`: FTS5 over each group's new rows), outbox,
-//!   search.
+//!   step (`store/matching.rs`: the live matcher evaluates each rule's
+//!   query tree on a new item's tokens, from the archive's own FTS5
+//!   tokenizer; FTS5 marks the snippets), the packed text, outbox, search.
 //! - `digest`: pending matches → subject, text and HTML (pure).
-//! - `mail`: RFC 5322 messages and their transports (SMTP, stdout).
+//! - `mail`: RFC 5322 messages and their transports (SMTP, sendmail,
+//!   Maildir, stdout).
 //! - `pipeline`: the only composer of stages: poll, match, deliver.
 //! - `daemon`: schedules → ticks → pipeline; signals; systemd.
 //! - `opml`: feed lists in and out of OPML.
+//! - `cli`: the commands, a file per group, and how they print and log.
 
 pub mod cli;
 pub mod config;

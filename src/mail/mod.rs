@@ -1,7 +1,8 @@
 //! Mail stage: builds the RFC 5322 message with lettre (multipart/alternative,
 //! UTF-8, Date, a Message-ID we choose so that a re-send is recognisable,
 //! `Auto-Submitted: auto-generated`) and sends stored bytes through a
-//! transport: SMTP (plain, STARTTLS, implicit TLS, AUTH) or stdout. The SMTP
+//! transport: SMTP (plain, STARTTLS, implicit TLS, AUTH), sendmail, a
+//! Maildir, or stdout. The SMTP
 //! password is read here, from the environment, a file or the systemd
 //! credential, and lives only in a `Secret` (docs/DESIGN.md §3). Uses `model`.
 

@@ -1,6 +1,7 @@
-//! Store, read side: `search` runs a compiled rule over the archive's FTS5
-//! index (the same query text live matching runs on each batch, so a rule
-//! answers the same on history as it would have live), and `status` reads
+//! Store, read side: `search` runs a compiled rule's FTS5 query over the
+//! archive's index (the live matcher evaluates the same rule's query tree
+//! on each new item's tokens, and a differential test holds the two
+//! equal, so a rule answers the same on history as it did live), and `status` reads
 //! feed health and queue sizes. A hit's snippet is marked as the digest's
 //! are (with the rule's mark query); where FTS5 cannot mark it, it is the
 //! start of the text, unmarked: marks never cost a hit.
