@@ -40,7 +40,7 @@ pub(super) struct Packer(Option<zstd::bulk::Compressor<'static>>);
 
 impl Packer {
     /// What to store for `text`: a zstd frame, or the text itself when short.
-    pub fn pack(&mut self, text: &str) -> Value {
+    pub(crate) fn pack(&mut self, text: &str) -> Value {
         if text.len() < MIN_PACKED {
             return Value::Text(text.to_string());
         }
@@ -65,7 +65,7 @@ pub(super) struct Unpacker(Option<zstd::bulk::Decompressor<'static>>);
 impl Unpacker {
     /// The text of a stored summary: TEXT as is, a BLOB unpacked; the
     /// error says why a BLOB is not a text (the damage).
-    pub fn unpack(&mut self, stored: ValueRef<'_>) -> Result<String, String> {
+    pub(crate) fn unpack(&mut self, stored: ValueRef<'_>) -> Result<String, String> {
         match stored {
             ValueRef::Null => Ok(String::new()),
             ValueRef::Text(t) => Ok(String::from_utf8_lossy(t).into_owned()),

@@ -52,7 +52,7 @@ pub struct Marks {
 
 impl Store {
     /// The id of `digest`'s last message, if it has one.
-    pub fn last_message(&self, digest: &str) -> Result<Option<i64>> {
+    pub(crate) fn last_message(&self, digest: &str) -> Result<Option<i64>> {
         Ok(self.conn.query_row(
             "SELECT max(id) FROM outbox WHERE digest = ?1",
             [digest],
@@ -146,7 +146,7 @@ impl Store {
 
     /// The outages `digest` has told its readers of, each with whether it
     /// is over.
-    pub fn outages_told(&self, digest: &str) -> Result<Vec<Told>> {
+    pub(crate) fn outages_told(&self, digest: &str) -> Result<Vec<Told>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.feed, t.since, f.failing_since FROM outages_told t
              LEFT JOIN feeds f ON f.name = t.feed

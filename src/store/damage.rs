@@ -31,7 +31,7 @@ pub struct FullCheck {
 
 impl FullCheck {
     /// What the operator must hear, with the way back; `None`: no damage.
-    pub fn problem(&self) -> Option<String> {
+    pub(crate) fn problem(&self) -> Option<String> {
         let mut said: Vec<String> = Vec::new();
         if let Some(damage) = &self.damage {
             said.push(StoreError::Corrupt(damage.clone()).to_string());
@@ -85,7 +85,7 @@ impl Store {
     /// SQLite's structural check (`PRAGMA quick_check`): of the whole file
     /// with `full`, else of the small tables every command relies on. Any
     /// problem is `StoreError::Corrupt`.
-    pub fn check_integrity(&self, full: bool) -> Result<()> {
+    pub(crate) fn check_integrity(&self, full: bool) -> Result<()> {
         let mut problems = Vec::new();
         let mut run = |sql: &str| -> Result<()> {
             let mut stmt = self.conn.prepare(sql)?;
@@ -116,7 +116,7 @@ impl Store {
     /// every stored text unpacked (half again the time of SQLite's check:
     /// docs/DESIGN.md §3); recorded at `at` for `status`, in place of what
     /// the last one found.
-    pub fn check_full(&mut self, at: DateTime<Utc>) -> Result<FullCheck> {
+    pub(crate) fn check_full(&mut self, at: DateTime<Utc>) -> Result<FullCheck> {
         let found = self.examine()?;
         self.record_full(at, found)
     }
@@ -124,7 +124,7 @@ impl Store {
     /// What the full check finds, recording nothing: it reads the whole
     /// file, so the daemon runs it on a connection of its own
     /// (`open_read_only`), and the store it writes with stays free.
-    pub fn examine(&self) -> Result<Examined> {
+    pub(crate) fn examine(&self) -> Result<Examined> {
         let damage = match self.check_integrity(true) {
             Ok(()) => None,
             Err(StoreError::Corrupt(p)) => Some(p),
@@ -142,12 +142,12 @@ impl Store {
 
     /// Lets another thread stop `examine` (at a stop: a check of a large
     /// file takes minutes).
-    pub fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
+    pub(crate) fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
         self.conn.get_interrupt_handle()
     }
 
     /// Records what `examine` found at `at`, for `status`.
-    pub fn record_full(&mut self, at: DateTime<Utc>, found: Examined) -> Result<FullCheck> {
+    pub(crate) fn record_full(&mut self, at: DateTime<Utc>, found: Examined) -> Result<FullCheck> {
         let Examined { damage, unreadable } = found;
         let recorded = self.record_check(at, damage.as_deref(), unreadable.as_deref());
         // Recording may fail on a damaged file; the caller says the damage.
@@ -208,7 +208,7 @@ impl Store {
     }
 
     /// The last full check: when, and what it found (`None`: nothing).
-    pub fn last_integrity(&self) -> Result<Option<(DateTime<Utc>, Option<String>)>> {
+    pub(crate) fn last_integrity(&self) -> Result<Option<(DateTime<Utc>, Option<String>)>> {
         Ok(self
             .conn
             .query_row("SELECT checked_at, problems FROM integrity", [], |r| {
@@ -219,7 +219,7 @@ impl Store {
 
     /// Records that the texts of `items`, met by a reader (a delivery),
     /// cannot be read; why is found again here.
-    pub fn record_unreadable(&mut self, items: &[i64], at: DateTime<Utc>) -> Result<()> {
+    pub(crate) fn record_unreadable(&mut self, items: &[i64], at: DateTime<Utc>) -> Result<()> {
         let mut unpacker = Unpacker::default();
         let mut found = Vec::new();
         {

@@ -52,7 +52,7 @@ pub struct MessageFacts {
 impl Store {
     /// The stored items `item` names: an item id (as `search --json` gives
     /// it), or a link (each of `links`: as given and canonical), oldest first.
-    pub fn items_named(&self, id: Option<i64>, links: &[String]) -> Result<Vec<i64>> {
+    pub(crate) fn items_named(&self, id: Option<i64>, links: &[String]) -> Result<Vec<i64>> {
         if let Some(id) = id {
             let found: Option<i64> = self
                 .conn
@@ -78,7 +78,7 @@ impl Store {
 
     /// The feeds that remember `links` among the identities they have seen
     /// (an item pruned by retention is remembered, never stored again).
-    pub fn feeds_remembering(&self, links: &[String]) -> Result<Vec<String>> {
+    pub(crate) fn feeds_remembering(&self, links: &[String]) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT DISTINCT f.name FROM seen s JOIN feeds f ON f.id = s.feed_id
              WHERE s.link = ?1 ORDER BY f.name",
@@ -95,7 +95,7 @@ impl Store {
         Ok(out)
     }
 
-    pub fn item_facts(&self, id: i64) -> Result<Option<ItemFacts>> {
+    pub(crate) fn item_facts(&self, id: i64) -> Result<Option<ItemFacts>> {
         self.conn
             .query_row(
                 "SELECT i.id, i.feed, i.title, i.link, i.published, i.fetched_at, f.first_fetch_at,
@@ -123,7 +123,7 @@ impl Store {
 
     /// Every match of item `id`, in rule order of matching, with the
     /// message that took it.
-    pub fn item_matches(&self, id: i64) -> Result<Vec<MatchFacts>> {
+    pub(crate) fn item_matches(&self, id: i64) -> Result<Vec<MatchFacts>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT m.rule, m.digest, m.created_at, o.id, o.message_id, o.created_at, o.sent_at,
                     o.attempts, o.last_error, o.next_attempt_at
@@ -154,7 +154,7 @@ impl Store {
     }
 
     /// Whether the FTS5 query `fts` finds item `id` in the archive index.
-    pub fn index_finds(&self, id: i64, fts: &str) -> Result<bool> {
+    pub(crate) fn index_finds(&self, id: i64, fts: &str) -> Result<bool> {
         self.conn
             .query_row(
                 "SELECT count(*) FROM items_fts WHERE items_fts MATCH ?1 AND rowid = ?2",

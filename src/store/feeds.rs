@@ -85,7 +85,7 @@ pub(super) fn record_failure(conn: &Connection, f: &Failure<'_>) -> Result<()> {
 impl Store {
     /// What a poll needs to know about every stored feed before fetching
     /// it, in one query (a poll of 1,000 feeds asked 3,000 times).
-    pub fn poll_states(&self) -> Result<HashMap<String, PollState>> {
+    pub(crate) fn poll_states(&self) -> Result<HashMap<String, PollState>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT name, etag, last_modified, next_fetch_at, moved_to, moved_count,
                     consecutive_errors FROM feeds",

@@ -111,7 +111,7 @@ impl Store {
     /// Claims the items held since before `before`, which no poll is still
     /// reading articles for (a crash or a stop left them): they count as
     /// held from `now`, so that another process does not claim them too.
-    pub fn claim_orphans(
+    pub(crate) fn claim_orphans(
         &mut self,
         before: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -156,7 +156,7 @@ impl Store {
     }
 
     /// The hosts of articles that asked to be left alone, and until when.
-    pub fn article_holds(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
+    pub(crate) fn article_holds(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT host, hold_until FROM article_hosts WHERE hold_until > ?1")?;
@@ -174,7 +174,7 @@ impl Store {
 
     /// Leaves `host` alone until `until` (a 429 or 503), and forgets the
     /// holds that are over.
-    pub fn hold_article_host(
+    pub(crate) fn hold_article_host(
         &mut self,
         host: &str,
         until: DateTime<Utc>,

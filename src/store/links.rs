@@ -25,7 +25,7 @@ impl Store {
 
     /// Makes every stored link again with `canonical` when the stored ones
     /// were made with rules older than `version`. Returns how many changed.
-    pub fn relink(
+    pub(crate) fn relink(
         &mut self,
         version: u32,
         canonical: &dyn Fn(&str) -> Option<String>,

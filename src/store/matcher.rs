@@ -142,13 +142,13 @@ impl Matcher {
         })
     }
 
-    pub fn tokenizer(&self) -> &Tokenizer {
+    pub(crate) fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
     }
 
     /// Compiles `rules` unless they are the ones compiled last; once per
     /// group, before `matching`.
-    pub fn prepare(&mut self, rules: &[CompiledRule]) -> Result<()> {
+    pub(crate) fn prepare(&mut self, rules: &[CompiledRule]) -> Result<()> {
         let same = self.compiled.as_ref().is_some_and(|c| {
             c.source.len() == rules.len()
                 && c.source.iter().zip(rules).all(|(s, r)| *s == r.fts_query)
@@ -190,7 +190,7 @@ impl Matcher {
     /// of phrases, which FTS5 parsed and looked up for every group: that
     /// was most of what concepts cost matching (benchmark `--match-only`,
     /// docs/reference.md, "Concepts"). `None`: no phrase is there.
-    pub fn mark_query(&self, rule: usize) -> Option<String> {
+    pub(crate) fn mark_query(&self, rule: usize) -> Option<String> {
         let marks = self.compiled.as_ref()?.marks.get(rule)?;
         let there: Vec<&str> = marks
             .iter()
@@ -206,7 +206,7 @@ impl Matcher {
     /// Which of the rules last `prepare`d (by index; only those `wanted`
     /// lets through) match an item whose columns hold `texts` (title,
     /// summary, author, category, feed).
-    pub fn matching(
+    pub(crate) fn matching(
         &mut self,
         texts: [&str; 5],
         wanted: &dyn Fn(usize) -> bool,

@@ -142,7 +142,7 @@ pub enum StoreError {
     TooOld { found: i64, known: i64 },
 }
 
-pub type Result<T> = std::result::Result<T, StoreError>;
+pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 
 impl From<rusqlite::Error> for StoreError {
     /// Damage is its own error: every command that meets it says so, with
@@ -247,7 +247,10 @@ impl Store {
         Ok(store)
     }
 
-    pub fn open(path: &Path) -> Result<Self> {
+    /// A database file by its path (the store's tests; feedwatch opens a
+    /// state directory).
+    #[cfg(test)]
+    pub(crate) fn open(path: &Path) -> Result<Self> {
         Self::init(Connection::open(path)?, &mut log_progress)
     }
 
@@ -287,7 +290,7 @@ impl Store {
     /// Gives back the memory SQLite holds for the archive's page cache and
     /// the matcher: the daemon calls it when a run is over, so that it
     /// idles small.
-    pub fn release_memory(&mut self) -> Result<()> {
+    pub(crate) fn release_memory(&mut self) -> Result<()> {
         self.matcher = None;
         self.packer = codec::Packer::default();
         self.conn.execute_batch("PRAGMA shrink_memory;")?;
@@ -451,7 +454,7 @@ impl Db {
         }
     }
 
-    pub async fn call<R, F>(&self, f: F) -> Result<R>
+    pub(crate) async fn call<R, F>(&self, f: F) -> Result<R>
     where
         F: FnOnce(&mut Store) -> Result<R> + Send + 'static,
         R: Send + 'static,

@@ -37,7 +37,7 @@ impl Store {
     /// When `digest` last had a message written (any state), if it has
     /// one: `run --once` sends a scheduled digest only when an occurrence
     /// has come since (docs/reference.md, "Commands").
-    pub fn last_composed(&self, digest: &str) -> Result<Option<DateTime<Utc>>> {
+    pub(crate) fn last_composed(&self, digest: &str) -> Result<Option<DateTime<Utc>>> {
         let at: Option<i64> = self.conn.query_row(
             "SELECT max(created_at) FROM outbox WHERE digest = ?1",
             [digest],
@@ -98,7 +98,7 @@ impl Store {
 
     /// Pending items per digest (an item several rules matched counts once,
     /// as in the digest).
-    pub fn pending_counts(&self) -> Result<Vec<(String, i64)>> {
+    pub(crate) fn pending_counts(&self) -> Result<Vec<(String, i64)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT digest, count(DISTINCT item_id) FROM matches WHERE outbox_id IS NULL
              GROUP BY digest ORDER BY digest",
@@ -110,7 +110,7 @@ impl Store {
     /// Writes the outbox row, claims `match_ids` for it and remembers the
     /// `stories` it reports, atomically. If another process claimed any of
     /// the matches first, nothing is written.
-    pub fn enqueue(
+    pub(crate) fn enqueue(
         &mut self,
         m: &NewOutbox<'_>,
         match_ids: &[i64],
@@ -169,7 +169,7 @@ impl Store {
     }
 
     /// When each of `problems` was last shown in a digest.
-    pub fn attention_shown(
+    pub(crate) fn attention_shown(
         &self,
         problems: &[String],
     ) -> Result<std::collections::HashMap<String, DateTime<Utc>>> {
@@ -187,7 +187,11 @@ impl Store {
     }
 
     /// Records that `problems` were shown at `at`.
-    pub fn record_attention_shown(&mut self, problems: &[String], at: DateTime<Utc>) -> Result<()> {
+    pub(crate) fn record_attention_shown(
+        &mut self,
+        problems: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
@@ -202,7 +206,11 @@ impl Store {
     }
 
     /// The stories `digest` reported since `since`.
-    pub fn sent_stories(&self, digest: &str, since: DateTime<Utc>) -> Result<Vec<SentStory>> {
+    pub(crate) fn sent_stories(
+        &self,
+        digest: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<SentStory>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT digest, sent_at, feed, title, link, shingles, lede FROM sent_stories
              WHERE digest = ?1 AND sent_at >= ?2 ORDER BY id",
@@ -223,7 +231,11 @@ impl Store {
 
     /// Unsent outbox rows whose next attempt is due by `now`: of the
     /// digests named in `digests`, or of every digest.
-    pub fn due(&self, now: DateTime<Utc>, digests: Option<&[String]>) -> Result<Vec<OutboxEntry>> {
+    pub(crate) fn due(
+        &self,
+        now: DateTime<Utc>,
+        digests: Option<&[String]>,
+    ) -> Result<Vec<OutboxEntry>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, digest, message_id, env_from, recipients, message, attempts FROM outbox
              WHERE sent_at IS NULL AND next_attempt_at <= ?1
@@ -260,7 +272,7 @@ impl Store {
         Ok(out)
     }
 
-    pub fn mark_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<()> {
+    pub(crate) fn mark_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<()> {
         self.conn.execute(
             "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
             params![id, to_ts(now)],
@@ -269,7 +281,12 @@ impl Store {
     }
 
     /// A failed attempt: the row stays, to be tried again at `retry_at`.
-    pub fn mark_failed(&mut self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<()> {
+    pub(crate) fn mark_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<()> {
         self.conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
             params![id, error, to_ts(retry_at)],

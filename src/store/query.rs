@@ -186,7 +186,7 @@ impl Store {
     /// The `per_feed` latest items (title, text) of each of `feeds`: a
     /// digest finds each feed's boilerplate in them. An item whose text
     /// cannot be read is left out.
-    pub fn recent_texts(
+    pub(crate) fn recent_texts(
         &self,
         feeds: &[String],
         per_feed: usize,
@@ -215,7 +215,7 @@ impl Store {
     /// What became of each of `item_ids`'s matches (`search --json`): the
     /// rule, its digest, and, once a digest took it, the message's
     /// Message-ID and when it was sent (`None` while pending or queued).
-    pub fn deliveries(&self, item_ids: &[i64]) -> Result<HashMap<i64, Vec<Delivery>>> {
+    pub(crate) fn deliveries(&self, item_ids: &[i64]) -> Result<HashMap<i64, Vec<Delivery>>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT m.rule, m.digest, o.message_id, o.sent_at
              FROM matches m LEFT JOIN outbox o ON o.id = m.outbox_id

@@ -27,7 +27,7 @@ impl std::ops::AddAssign for Pruned {
 
 impl Pruned {
     /// A step that removed fewer items than a full one: nothing is left.
-    pub fn last_step(&self) -> bool {
+    pub(crate) fn last_step(&self) -> bool {
         self.items < PRUNE_BATCH
     }
 }
@@ -58,7 +58,7 @@ impl Store {
     /// and story memory older than it. Fewer than `limit` items: nothing
     /// is left to prune. Each step commits what it did, so a step cut short
     /// by a stop is not done again.
-    pub fn prune_some(&mut self, cutoff: DateTime<Utc>, limit: usize) -> Result<Pruned> {
+    pub(crate) fn prune_some(&mut self, cutoff: DateTime<Utc>, limit: usize) -> Result<Pruned> {
         let cutoff = to_ts(cutoff);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let tx = self

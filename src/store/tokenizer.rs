@@ -122,7 +122,7 @@ impl Tokenizer {
     /// A tokenizer that stops part-way (out of memory, a panic in `each`)
     /// is an error: a cut token stream would let rules miss the item
     /// silently.
-    pub fn tokens(
+    pub(crate) fn tokens(
         &mut self,
         text: &str,
         purpose: Purpose,
@@ -156,13 +156,13 @@ impl Tokenizer {
 
     /// The tokenizer's in-memory database, for the matcher's small index of
     /// matched items (`matching`).
-    pub fn connection(&self) -> &Connection {
+    pub(crate) fn connection(&self) -> &Connection {
         &self.conn
     }
 
     /// Whether FTS5 accepts `fts_query` (on an empty table of the archive's
     /// columns).
-    pub fn check(&self, fts_query: &str) -> rusqlite::Result<()> {
+    pub(crate) fn check(&self, fts_query: &str) -> rusqlite::Result<()> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT rowid FROM probe WHERE probe MATCH ?1")?;
