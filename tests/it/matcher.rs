@@ -262,86 +262,100 @@ fn near_beside(rng: &mut fastrand::Rng) -> String {
     }
 }
 
+// One test per seed, so the harness runs them side by side: together they
+// were 40 s on one core, the last test CI waited for.
 #[test]
-fn live_matches_equal_search_item_by_item() {
-    for seed in [1_u64, 2, 3] {
-        let mut rng = fastrand::Rng::with_seed(seed);
-        let mut compiled = Vec::new();
-        let mut sources = HashMap::new();
-        while compiled.len() < 150 {
-            let src = rule(&mut rng, 3);
-            let name = format!("r{}", compiled.len());
-            // Some random rules are no rules (nothing positive): skipped.
-            if let Ok(r) = rules::rule_from_query(&name, &src, &TermSets::new()) {
-                sources.insert(name, src);
-                compiled.push(r);
-            }
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open_dir(dir.path()).unwrap();
-        let items: Vec<Item> = (0..600).map(|n| item(&mut rng, n)).collect();
-        while compiled.len() < 190 {
-            let src = near_beside(&mut rng);
-            let name = format!("r{}", compiled.len());
-            let r = rules::rule_from_query(&name, &src, &TermSets::new())
-                .unwrap_or_else(|e| panic!("`{src}`: {e}"));
+fn live_matches_equal_search_item_by_item_seed_1() {
+    live_matches_equal_search_item_by_item(1);
+}
+
+#[test]
+fn live_matches_equal_search_item_by_item_seed_2() {
+    live_matches_equal_search_item_by_item(2);
+}
+
+#[test]
+fn live_matches_equal_search_item_by_item_seed_3() {
+    live_matches_equal_search_item_by_item(3);
+}
+
+fn live_matches_equal_search_item_by_item(seed: u64) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut compiled = Vec::new();
+    let mut sources = HashMap::new();
+    while compiled.len() < 150 {
+        let src = rule(&mut rng, 3);
+        let name = format!("r{}", compiled.len());
+        // Some random rules are no rules (nothing positive): skipped.
+        if let Ok(r) = rules::rule_from_query(&name, &src, &TermSets::new()) {
             sources.insert(name, src);
             compiled.push(r);
         }
-        for (i, chunk) in items.chunks(50).enumerate() {
-            let feed = if i % 2 == 0 { "alpha" } else { "beta-news" };
-            crate::support::store_fetch(&mut store, feed, chunk, &compiled);
-        }
-        let pending = store.pending("default").unwrap();
-        let mut live: HashMap<&str, BTreeSet<i64>> = HashMap::new();
-        let mut only_rule: HashMap<i64, (&str, &str)> = HashMap::new();
-        for m in &pending {
-            for r in &m.rules {
-                live.entry(r).or_default().insert(m.item_id);
-            }
-            if let [r] = m.rules.as_slice()
-                && !m.in_article
-            {
-                only_rule.insert(m.item_id, (r, &m.snippet));
-            }
-        }
-        let mut matched = 0;
-        for r in &compiled {
-            let hits = store
-                .search_marked(&r.fts_query, r.mark_query.as_deref(), None, None, 100_000)
-                .unwrap();
-            let found: BTreeSet<i64> = hits.iter().map(|h| h.item_id).collect();
-            let by_matcher = live.remove(r.name.as_str()).unwrap_or_default();
-            assert_eq!(
-                by_matcher, found,
-                "seed {seed}, rule `{}` (FTS5: {}): the matcher and search differ",
-                sources[&r.name], r.fts_query
-            );
-            matched += found.len();
-            for h in hits {
-                if let Some((rule, snippet)) = only_rule.get(&h.item_id)
-                    && *rule == r.name
-                {
-                    assert_eq!(
-                        *snippet, h.snippet,
-                        "seed {seed}, rule `{}`",
-                        sources[&r.name]
-                    );
-                }
-            }
-        }
-        // The corpus and rules are not degenerate: many rules match, not all.
-        assert!(matched > 2_000, "seed {seed}: only {matched} matches");
-        assert!(
-            compiled
-                .iter()
-                .filter(|r| store
-                    .search(&r.fts_query, None, None, 1)
-                    .unwrap()
-                    .is_empty())
-                .count()
-                > 10,
-            "seed {seed}: nearly every rule matches something"
-        );
     }
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_dir(dir.path()).unwrap();
+    let items: Vec<Item> = (0..600).map(|n| item(&mut rng, n)).collect();
+    while compiled.len() < 190 {
+        let src = near_beside(&mut rng);
+        let name = format!("r{}", compiled.len());
+        let r = rules::rule_from_query(&name, &src, &TermSets::new())
+            .unwrap_or_else(|e| panic!("`{src}`: {e}"));
+        sources.insert(name, src);
+        compiled.push(r);
+    }
+    for (i, chunk) in items.chunks(50).enumerate() {
+        let feed = if i % 2 == 0 { "alpha" } else { "beta-news" };
+        crate::support::store_fetch(&mut store, feed, chunk, &compiled);
+    }
+    let pending = store.pending("default").unwrap();
+    let mut live: HashMap<&str, BTreeSet<i64>> = HashMap::new();
+    let mut only_rule: HashMap<i64, (&str, &str)> = HashMap::new();
+    for m in &pending {
+        for r in &m.rules {
+            live.entry(r).or_default().insert(m.item_id);
+        }
+        if let [r] = m.rules.as_slice()
+            && !m.in_article
+        {
+            only_rule.insert(m.item_id, (r, &m.snippet));
+        }
+    }
+    let mut matched = 0;
+    for r in &compiled {
+        let hits = store
+            .search_marked(&r.fts_query, r.mark_query.as_deref(), None, None, 100_000)
+            .unwrap();
+        let found: BTreeSet<i64> = hits.iter().map(|h| h.item_id).collect();
+        let by_matcher = live.remove(r.name.as_str()).unwrap_or_default();
+        assert_eq!(
+            by_matcher, found,
+            "seed {seed}, rule `{}` (FTS5: {}): the matcher and search differ",
+            sources[&r.name], r.fts_query
+        );
+        matched += found.len();
+        for h in hits {
+            if let Some((rule, snippet)) = only_rule.get(&h.item_id)
+                && *rule == r.name
+            {
+                assert_eq!(
+                    *snippet, h.snippet,
+                    "seed {seed}, rule `{}`",
+                    sources[&r.name]
+                );
+            }
+        }
+    }
+    // The corpus and rules are not degenerate: many rules match, not all.
+    assert!(matched > 2_000, "seed {seed}: only {matched} matches");
+    assert!(
+        compiled
+            .iter()
+            .filter(|r| store
+                .search(&r.fts_query, None, None, 1)
+                .unwrap()
+                .is_empty())
+            .count()
+            > 10,
+        "seed {seed}: nearly every rule matches something"
+    );
 }
