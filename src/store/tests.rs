@@ -923,24 +923,9 @@ fn attention_names_feeds_failing_a_few_polls_in_a_row_gone_feeds_and_undelivered
     for feed in ["long", "brief"] {
         ingest(&mut s, feed, &[], &[]);
     }
-    record_failure(
-        &mut s,
-        "long",
-        "u",
-        Some(503),
-        "HTTP 503",
-        now - Duration::days(2),
-    )
-    .unwrap();
-    record_failure(
-        &mut s,
-        "long",
-        "u",
-        Some(503),
-        "HTTP 503",
-        now - Duration::hours(1),
-    )
-    .unwrap();
+    for at in [now - Duration::days(2), now - Duration::hours(1)] {
+        record_failure(&mut s, "long", "u", Some(503), "HTTP 503", at).unwrap();
+    }
     record_failure(&mut s, "long", "u", Some(503), "HTTP 503 again", now).unwrap();
     // Two failed polls: a blip, not yet an outage (failing_after = 3).
     for _ in 0..2 {

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use feedwatch::pipeline::ConfigSource;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::*;
@@ -23,31 +22,19 @@ fn outbox(setup: &Setup) -> feedwatch::model::OutboxStatus {
         .unwrap_or_default()
 }
 
-/// Starts `serve` on `setup`'s config; returns its shutdown and its task.
+/// Starts the daemon on `setup`'s config, with a short grace for a message
+/// in flight; returns its shutdown and its task.
 fn serve(
     setup: &Setup,
 ) -> (
     CancellationToken,
     tokio::task::JoinHandle<anyhow::Result<()>>,
 ) {
-    let shutdown = CancellationToken::new();
-    let (_reload_tx, reload) = tokio::sync::mpsc::channel(1);
-    let source = ConfigSource {
-        path: setup.path.clone(),
-        state_dir: None,
-    };
-    let config = source.load().expect("config");
     let options = feedwatch::daemon::Options {
         stop_grace: Some(Duration::from_millis(200)),
         ..Default::default()
     };
-    let task = tokio::spawn(feedwatch::daemon::serve_with(
-        source,
-        config,
-        shutdown.clone(),
-        reload,
-        options,
-    ));
+    let (shutdown, _reload, task) = serve_daemon(setup, options);
     (shutdown, task)
 }
 

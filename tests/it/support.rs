@@ -795,3 +795,31 @@ pub fn article_page() -> Route {
     page.content_type = "text/html; charset=utf-8";
     page
 }
+
+/// Starts the daemon (`daemon::serve_with`) on `setup`'s config with
+/// `options`; returns its shutdown, the sender that asks it to reload, and
+/// its task.
+pub fn serve_daemon(
+    setup: &Setup,
+    options: feedwatch::daemon::Options,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::sync::mpsc::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (reload_tx, reload) = tokio::sync::mpsc::channel(1);
+    let source = feedwatch::pipeline::ConfigSource {
+        path: setup.path.clone(),
+        state_dir: None,
+    };
+    let config = source.load().expect("config");
+    let task = tokio::spawn(feedwatch::daemon::serve_with(
+        source,
+        config,
+        shutdown.clone(),
+        reload,
+        options,
+    ));
+    (shutdown, reload_tx, task)
+}
