@@ -237,6 +237,13 @@ fn reload_config(source: &ConfigSource, ctx: Context, jobs: &mut Jobs) -> Contex
         Ok(new) => match ctx.with_config(new) {
             Ok(new) => {
                 jobs.reload(&new.config);
+                // A feed the reload added is polled now, not at the next
+                // scheduled poll (as readers fetch a feed when it is added).
+                for feed in &new.config.feeds {
+                    if ctx.config.feed(&feed.name).is_none() {
+                        jobs.send_now(Tick::PollFeed(feed.name.clone()));
+                    }
+                }
                 tracing::info!(
                     feeds = new.config.feeds.len(),
                     rules = new.config.rules.len(),

@@ -158,10 +158,18 @@ impl Context {
         if config.state_dir != self.config.state_dir {
             tracing::warn!(state_dir = %config.state_dir.display(), "state_dir changed: restart feedwatch to use it");
         }
+        let same_politeness = config.poll.per_host == self.config.poll.per_host
+            && config.poll.article_delay == self.config.poll.article_delay;
         let mut ctx = Self::new(Arc::new(config), self.db.clone(), self.shutdown.clone())?;
         ctx.respect_backoff = self.respect_backoff;
         ctx.stop_grace = self.stop_grace;
         ctx.store_health = self.store_health.clone();
+        // The article hosts' turns and hold-offs (a Retry-After) go on
+        // across a reload; new limits start a new table, which takes the
+        // stored hold-offs in at the next poll.
+        if same_politeness {
+            ctx.hosts = Arc::clone(&self.hosts);
+        }
         Ok(ctx)
     }
 
@@ -445,4 +453,30 @@ async fn poll_in_slot(
 /// Polls every configured feed.
 pub async fn poll_all(ctx: &Context) -> Vec<FeedReport> {
     poll_feeds(ctx, &ctx.config.feeds).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(per_host: usize) -> Config {
+        let text = format!(
+            "state_dir = \"/nonexistent\"\n[poll]\nper_host = {per_host}\n[email]\n\
+             from = \"a@example.org\"\nto = [\"b@example.org\"]\ntransport = \"stdout\"\n"
+        );
+        crate::config::parse(&text, std::path::Path::new("/x.toml"), None).unwrap()
+    }
+
+    /// A reload keeps the article hosts' turns and hold-offs (a host's
+    /// Retry-After is honoured across it); new per-host limits start a new
+    /// table, which takes the stored hold-offs in at the next poll.
+    #[test]
+    fn a_reload_keeps_the_article_hosts_politeness() {
+        let db = Db::new(Store::open_in_memory().unwrap());
+        let ctx = Context::new(Arc::new(config(2)), db, CancellationToken::new()).unwrap();
+        let same = ctx.with_config(config(2)).unwrap();
+        assert!(Arc::ptr_eq(&ctx.hosts, &same.hosts));
+        let other = ctx.with_config(config(3)).unwrap();
+        assert!(!Arc::ptr_eq(&ctx.hosts, &other.hosts));
+    }
 }

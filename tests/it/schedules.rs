@@ -5,8 +5,6 @@
 use std::time::Duration;
 
 use feedwatch::daemon::{Clock, Options};
-use feedwatch::pipeline::ConfigSource;
-use tokio_util::sync::CancellationToken;
 
 use crate::support::*;
 
@@ -49,25 +47,12 @@ async fn three_hours_of_the_daemons_schedules_run_on_paused_time() {
          subject = \"{digest} {count}\"\n",
     );
     std::fs::copy(sample_feed_path(), setup.dir.path().join("desk.xml")).unwrap();
-    let source = ConfigSource {
-        path: setup.path.clone(),
-        state_dir: None,
-    };
-    let config = source.load().expect("config");
-    let shutdown = CancellationToken::new();
-    let (reload_tx, reload) = tokio::sync::mpsc::channel(1);
     let options = Options {
         stop_grace: None,
         // 10:30 in Kyiv (EEST).
         clock: Clock::starting_at(utc("2026-06-01T07:30:00Z")),
     };
-    let task = tokio::spawn(feedwatch::daemon::serve_with(
-        source,
-        config,
-        shutdown.clone(),
-        reload,
-        options,
-    ));
+    let (shutdown, reload_tx, task) = serve_daemon(&setup, options);
     // Paused: each sleep here is tokio's clock moving on, not a wait.
     tokio::time::sleep(Duration::from_secs(90 * 60)).await;
     // A reload between two occurrences (12:00): nothing runs again.
@@ -125,4 +110,48 @@ async fn tokio_cron_scheduler_never_sees_paused_time() {
     assert_eq!(clock.now(), utc("2026-06-01T08:30:00Z"));
     let mut scheduler = scheduler;
     scheduler.shutdown().await.unwrap();
+}
+
+/// A feed a reload adds is read at once, not at the next scheduled poll
+/// (half an hour later here), and the feeds already there are not polled
+/// again by the reload.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_feed_added_by_a_reload_is_polled_at_once() {
+    let feed = |name: &str| format!("[[feeds]]\nname = \"{name}\"\nurl = \"file://desk.xml\"\n");
+    let rest = "[[rules]]\nname = \"r\"\nquery = 'iran AND drone'\n";
+    let setup = Setup::with_poll(
+        "schedule = \"*/30 * * * *\"",
+        "transport = \"maildir:Mail\"",
+        &format!("{}{rest}", feed("desk")),
+    );
+    std::fs::copy(sample_feed_path(), setup.dir.path().join("desk.xml")).unwrap();
+    let options = Options {
+        stop_grace: None,
+        // 10:31 in Kyiv: the next scheduled poll is at 11:00.
+        clock: Clock::starting_at(utc("2026-06-01T07:31:00Z")),
+    };
+    let (shutdown, reload_tx, task) = serve_daemon(&setup, options);
+    let db = setup.dir.path().join("state").join("feedwatch.db");
+    let polls = |name: &str| -> i64 {
+        rusqlite::Connection::open(&db)
+            .and_then(|c| {
+                c.query_row("SELECT polls_ok FROM feeds WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+            })
+            .unwrap_or(0)
+    };
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!((polls("desk"), polls("wire")), (1, 0), "the start-up poll");
+    let text = std::fs::read_to_string(&setup.path).unwrap();
+    std::fs::write(&setup.path, format!("{text}\n{}", feed("wire"))).unwrap();
+    reload_tx.send(()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(
+        (polls("desk"), polls("wire")),
+        (1, 1),
+        "the added feed, at once, and only it"
+    );
+    shutdown.cancel();
+    task.await.expect("no panic").expect("a clean stop");
 }
