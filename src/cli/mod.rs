@@ -5,6 +5,7 @@
 //! `logging`. Errors carry their exit code: 2 for bad usage or an invalid
 //! config, 1 for a runtime failure.
 
+mod backup;
 mod check;
 mod digest;
 mod explain;
@@ -118,6 +119,18 @@ pub enum Command {
         /// cut to its width; piped, it is always in full).
         #[arg(long, conflicts_with_all = ["json", "check", "prometheus"])]
         wide: bool,
+    },
+    /// Copy the database to FILE, consistently, while the daemon runs
+    /// (SQLite's online backup; FILE must not exist).
+    Backup {
+        /// Where the copy goes (made readable by its owner only).
+        file: PathBuf,
+    },
+    /// Put a backup made by `feedwatch backup` back as the database, keeping
+    /// the database file and its owner (stop the daemon first).
+    Restore {
+        /// The backup to put back.
+        file: PathBuf,
     },
     /// Import feeds from OPML (prints [[feeds]] TOML) or export them as OPML.
     Opml {
@@ -255,6 +268,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             };
             status::status(&config, form)
         }
+        Command::Backup { file } => backup::backup(&config, &file),
+        Command::Restore { file } => backup::restore(&config, &file),
         Command::Opml {
             action: OpmlAction::Import { file },
         } => opml::import(&file),

@@ -20,12 +20,11 @@ mod jobs;
 mod lane;
 mod service;
 
-pub use service::limit_malloc_arenas;
+pub use service::{LockError, StateLock, limit_malloc_arenas, lock_state_dir};
 
 pub use jobs::{Clock, schedules};
 use jobs::{Jobs, feeds_for};
 use lane::{Lane, Queued};
-use service::StateLock;
 
 use crate::config::{Config, DigestSchedule};
 use crate::pipeline::{self, ConfigSource, Context};

@@ -14,6 +14,7 @@
 //! - `disk`: a full disk said as one, not as an I/O error.
 //! - `damage`: SQLite's structural check, and the texts that cannot be read.
 
+mod backup;
 mod codec;
 mod compact;
 mod coverage;
@@ -31,6 +32,7 @@ mod query;
 mod retention;
 mod tokenizer;
 
+pub use backup::{Copied, restore};
 pub use compact::Progress;
 pub use coverage::{Counters, Marks, Told};
 pub use damage::{Examined, FullCheck, Unreadable, unreadable_way_back};
@@ -140,6 +142,12 @@ pub enum StoreError {
          start the daemon or run `feedwatch poll` once to upgrade it"
     )]
     TooOld { found: i64, known: i64 },
+    /// A backup's file could not be made or given its owner.
+    #[error("cannot write {path}: {error}")]
+    Backup { path: String, error: String },
+    /// What `restore` was given is not a feedwatch database.
+    #[error("{path} is not a feedwatch backup ({why}); nothing was changed")]
+    NotABackup { path: String, why: String },
 }
 
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;

@@ -886,3 +886,79 @@ fn status_speaks_nagios_and_prometheus() {
     assert!(line.starts_with("FEEDWATCH CRITICAL - "), "{line}");
     drop(dir);
 }
+
+/// `backup` copies the database while the daemon runs; `restore` refuses
+/// while it runs, then puts the copy back after it stopped, into the same
+/// file, so the file keeps its owner (the service's, under DynamicUser)
+/// even when root restores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_made_beside_the_daemon_is_restored_keeping_the_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let (dir, path, state) = polled_sample();
+    let db = state.join("feedwatch.db");
+    let items = |p: &Path| -> i64 {
+        rusqlite::Connection::open(p)
+            .and_then(|c| c.query_row("SELECT count(*) FROM seen", [], |r| r.get(0)))
+            .unwrap()
+    };
+    assert_eq!(items(&db), 5);
+    let setup = Setup { dir, path };
+    let options = feedwatch::daemon::Options::default();
+    let (shutdown, _reload, task) = serve_daemon(&setup, options);
+    let copy = setup.dir.path().join("backup.db");
+    let out = tokio::task::spawn_blocking({
+        let (path, copy) = (setup.path.clone(), copy.clone());
+        move || feedwatch(&path, &["backup", copy.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("a copy of"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(items(&copy), 5);
+    let refused = tokio::task::spawn_blocking({
+        let (path, copy) = (setup.path.clone(), copy.clone());
+        move || feedwatch(&path, &["restore", copy.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("stop it first"),
+        "{}",
+        text(&refused.stderr)
+    );
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    // Something changes after the backup; the restore undoes it.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("DELETE FROM seen", [])
+        .unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        // The service's file, as DynamicUser makes it.
+        for f in [&db, &state] {
+            std::os::unix::fs::chown(f, Some(65534), Some(65534)).unwrap();
+        }
+    }
+    let out = feedwatch(&setup.path, &["restore", copy.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(items(&db), 5, "what the backup held");
+    if root {
+        let meta = std::fs::metadata(&db).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534), "the owner stays");
+    }
+    let status = feedwatch(&setup.path, &["status"]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    // Not a backup: refused, nothing changed.
+    let junk = setup.dir.path().join("junk.db");
+    std::fs::write(&junk, "plain words").unwrap();
+    let out = feedwatch(&setup.path, &["restore", junk.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert_eq!(items(&db), 5);
+}
