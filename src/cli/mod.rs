@@ -10,6 +10,7 @@ mod check;
 mod digest;
 mod explain;
 pub mod logging;
+mod manual;
 mod monitor;
 mod opml;
 mod output;
@@ -132,6 +133,17 @@ pub enum Command {
         /// The backup to put back.
         file: PathBuf,
     },
+    /// Print the shell completion script for SHELL (needs no config).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (needs no config); with DIR, write it and one page
+    /// per command there (feedwatch.1, feedwatch-check.1…).
+    Man {
+        /// Where to write the pages, e.g. /usr/local/share/man/man1.
+        dir: Option<PathBuf>,
+    },
     /// Import feeds from OPML (prints [[feeds]] TOML) or export them as OPML.
     Opml {
         #[command(subcommand)]
@@ -205,12 +217,14 @@ pub fn config_path(flag: Option<PathBuf>) -> PathBuf {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    // Importing needs no config: it makes one.
-    if let Command::Opml {
-        action: OpmlAction::Import { file },
-    } = &cli.command
-    {
-        return opml::import(file);
+    // Importing needs no config (it makes one), nor do the manuals.
+    match &cli.command {
+        Command::Opml {
+            action: OpmlAction::Import { file },
+        } => return opml::import(file),
+        Command::Completions { shell } => return manual::completions(*shell),
+        Command::Man { dir } => return manual::man(dir.as_deref()),
+        _ => {}
     }
     let source = ConfigSource {
         path: config_path(cli.config),
@@ -273,6 +287,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Opml {
             action: OpmlAction::Import { file },
         } => opml::import(&file),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man { dir } => manual::man(dir.as_deref()),
         Command::Opml {
             action: OpmlAction::Export,
         } => opml::export(&config),

@@ -962,3 +962,43 @@ async fn a_backup_made_beside_the_daemon_is_restored_keeping_the_owner() {
     assert!(!out.status.success());
     assert_eq!(items(&db), 5);
 }
+
+/// The shell completions and the man pages come from the CLI definition,
+/// with no config: every command is in them.
+#[test]
+fn completions_and_man_pages_know_every_command() {
+    let nowhere = Path::new("/nonexistent/feedwatch.toml");
+    let commands = [
+        "run", "check", "poll", "digest", "explain", "search", "status", "backup", "restore",
+        "opml",
+    ];
+    for shell in ["bash", "zsh", "fish"] {
+        let out = feedwatch(nowhere, &["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        for c in commands {
+            assert!(script.contains(c), "{shell} completes {c}");
+        }
+    }
+    let out = feedwatch(nowhere, &["man"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = text(&out.stdout);
+    assert!(
+        page.starts_with(".ie \\n(.g .ds Aq") || page.contains(".TH feedwatch 1"),
+        "{page}"
+    );
+    for c in commands {
+        assert!(
+            page.contains(&format!("feedwatch\\-{c}(1)")),
+            "the page lists {c}: {page}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = feedwatch(nowhere, &["man", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for c in commands {
+        let page = std::fs::read_to_string(dir.path().join(format!("feedwatch-{c}.1"))).unwrap();
+        assert!(page.contains(&format!(".TH feedwatch-{c} 1")), "{page}");
+    }
+    assert!(dir.path().join("feedwatch.1").exists());
+}
