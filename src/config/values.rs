@@ -24,17 +24,40 @@ impl Schedule {
     /// in `tz`: a 07:00 schedule fires at 07:00 local on both sides of a DST
     /// change (croner works on zoned times). Occurrences are whole seconds:
     /// croner keeps the fraction of the time it is given.
+    ///
+    /// When the clocks go back, an hour of local times comes twice, and
+    /// croner answers the earlier instant even when it is before `after`
+    /// (a daemon started at 03:10 EET on that night got 03:15 EEST, an hour
+    /// past, for ever: a busy loop). The later instant is taken then,
+    /// unless `after` is that same local time's earlier instant (a 03:30
+    /// digest runs once that night); otherwise the search goes on.
     pub fn next_after(
         &self,
         tz: chrono_tz::Tz,
         after: chrono::DateTime<chrono::Utc>,
     ) -> Option<chrono::DateTime<chrono::Utc>> {
+        use chrono::TimeZone as _;
         let after =
             chrono::DurationRound::duration_trunc(after, chrono::TimeDelta::seconds(1)).ok()?;
-        self.cron
-            .find_next_occurrence(&after.with_timezone(&tz), false)
-            .ok()
-            .map(|d| d.with_timezone(&chrono::Utc))
+        let mut from = after.with_timezone(&tz);
+        // A repeated hour holds at most 3,600 occurrences of a schedule
+        // with seconds; no zone repeats more than one hour at a time.
+        for _ in 0..4_000 {
+            let found = self.cron.find_next_occurrence(&from, false).ok()?;
+            let instants = match tz.from_local_datetime(&found.naive_local()) {
+                chrono::LocalResult::Ambiguous(early, late) => vec![early, late],
+                _ => vec![found],
+            };
+            let same_time_just_run = after.with_timezone(&tz).naive_local() == found.naive_local();
+            if let Some(t) = instants
+                .into_iter()
+                .find(|t| *t > after && !same_time_just_run)
+            {
+                return Some(t.with_timezone(&chrono::Utc));
+            }
+            from = found;
+        }
+        None
     }
 }
 

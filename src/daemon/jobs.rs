@@ -125,6 +125,8 @@ pub(super) struct Jobs {
     /// so that no occurrence runs twice.
     fired: HashMap<Tick, DateTime<Utc>>,
     by_hand: VecDeque<Tick>,
+    /// The latest time the clock read, to see it set back.
+    seen: DateTime<Utc>,
 }
 
 impl Jobs {
@@ -136,6 +138,7 @@ impl Jobs {
             armed: HashMap::new(),
             fired: HashMap::new(),
             by_hand: VecDeque::new(),
+            seen: clock.now(),
         };
         // At start nothing is known of what ran: the next occurrence after
         // now (the start-up poll covers the moment).
@@ -147,10 +150,24 @@ impl Jobs {
     /// The schedules of a reloaded config. An occurrence that has come this
     /// very second is kept (a reload as a digest's time comes does not
     /// lose it), one that already ran is not armed again (nor run twice).
+    ///
+    /// A schedule the reload leaves as it was (same expression, same zone)
+    /// keeps its armed occurrence, even one the loop has not taken yet
+    /// however late it is.
     pub(super) fn reload(&mut self, config: &Config) {
+        let kept: HashMap<Tick, DateTime<Utc>> = if config.timezone == self.tz {
+            schedules(config)
+                .into_iter()
+                .filter(|(t, s)| self.schedules.iter().any(|(ot, os)| ot == t && os == *s))
+                .filter_map(|(t, _)| self.armed.get(&t).map(|at| (t, *at)))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         self.tz = config.timezone;
         let floor = self.clock.now() - chrono::Duration::seconds(1);
         self.configure(config, floor);
+        self.armed.extend(kept);
     }
 
     /// Arms each schedule of `config` at its first occurrence after
@@ -160,6 +177,10 @@ impl Jobs {
             .into_iter()
             .map(|(t, s)| (t, s.clone()))
             .collect();
+        self.arm_all(floor);
+    }
+
+    fn arm_all(&mut self, floor: DateTime<Utc>) {
         self.armed.clear();
         for (tick, schedule) in &self.schedules {
             let after = self.fired.get(tick).map_or(floor, |last| floor.max(*last));
@@ -200,6 +221,11 @@ impl Jobs {
                 return std::future::pending().await;
             };
             let now = self.clock.now();
+            if now < self.seen - chrono::Duration::seconds(2) {
+                self.clock_set_back(now);
+                continue;
+            }
+            self.seen = now;
             if now >= at {
                 self.fired.insert(tick.clone(), at);
                 // A daemon that was asleep (suspend, a long stall) runs a
@@ -224,6 +250,18 @@ impl Jobs {
             let wait = (at - now).to_std().unwrap_or_default().min(MAX_SLEEP);
             tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
         }
+    }
+
+    /// The system clock was set back (by hand, or NTP stepping it): the
+    /// armed occurrences are hours ahead of it now. Polls are armed again
+    /// from now, forgetting what they ran (polling twice costs nothing);
+    /// digests stay after the occurrence they last ran, so none is sent
+    /// twice.
+    fn clock_set_back(&mut self, now: DateTime<Utc>) {
+        tracing::warn!(from = %self.seen, to = %now, "the system clock went back; the schedules are armed again from now");
+        self.fired.retain(|tick, _| !tick.is_poll());
+        self.seen = now;
+        self.arm_all(now - chrono::Duration::seconds(1));
     }
 
     /// What systemd shows as the service's status: when the next poll and
@@ -390,5 +428,113 @@ mod tests {
         assert!(jobs.on_time(), "just past: the loop may be busy");
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(!jobs.on_time(), "two minutes overdue");
+    }
+
+    /// The night the clocks go back in Kyiv (04:00 EEST → 03:00 EET,
+    /// 2026-10-25 01:00 UTC), started in the hour that comes twice: the
+    /// next quarter hour is the one ahead, not its twin an hour past (which
+    /// the daemon fired again and again), every tick comes after the one
+    /// before, and a 03:30 digest runs once that night.
+    #[tokio::test(start_paused = true)]
+    async fn the_night_the_clocks_go_back_runs_each_time_once_and_in_order() {
+        let config = config("[[digests]]\nname = \"am\"\nschedule = \"30 3 * * *\"\n");
+        // 03:10 EET, the second time it is 03:10 that night.
+        let clock = Clock::starting_at(utc("2026-10-25T01:10:00Z"));
+        let mut jobs = Jobs::start(&config, clock);
+        let (mut last_poll, mut polls, mut digests) = (utc("2026-10-25T01:10:00Z"), 0, 0);
+        loop {
+            let fired = jobs.next().await;
+            let at = fired.occurrence.expect("scheduled");
+            if at > utc("2026-10-25T05:00:00Z") {
+                break;
+            }
+            assert!(clock.now() - at < chrono::Duration::seconds(1), "on time");
+            match fired.tick {
+                Tick::Poll => {
+                    assert!(at > last_poll, "{at} after {last_poll}");
+                    last_poll = at;
+                    polls += 1;
+                }
+                _ => digests += 1,
+            }
+        }
+        // 01:15 UTC to 05:00 UTC, each quarter hour once.
+        assert_eq!(polls, 16);
+        // 03:30 EET: the daemon did not run at 03:30 EEST, an hour before.
+        assert_eq!(digests, 1);
+
+        // Started before the change: the 03:30 digest runs at 03:30 EEST,
+        // not again at 03:30 EET.
+        let clock = Clock::starting_at(utc("2026-10-24T23:00:00Z"));
+        let mut jobs = Jobs::start(&config, clock);
+        let mut digests = Vec::new();
+        loop {
+            let fired = jobs.next().await;
+            let at = fired.occurrence.expect("scheduled");
+            if at > utc("2026-10-25T04:00:00Z") {
+                break;
+            }
+            if fired.tick != Tick::Poll {
+                digests.push(at);
+            }
+        }
+        assert_eq!(digests, [utc("2026-10-25T00:30:00Z")]);
+    }
+
+    /// A reload that leaves a schedule as it was keeps its occurrence,
+    /// even one the loop has not taken yet though it is minutes late.
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_keeps_an_occurrence_not_yet_taken() {
+        let config = config("[[digests]]\nname = \"am\"\nschedule = \"0 7 * * *\"\n");
+        let mut jobs = Jobs::start(&config, Clock::starting_at(utc("2026-06-01T03:59:00Z")));
+        // 07:03 EEST: the digest is due, the loop was busy.
+        tokio::time::advance(Duration::from_secs(4 * 60)).await;
+        jobs.reload(&config);
+        let mut due = Vec::new();
+        while due.len() < 2 {
+            due.push(jobs.next().await);
+        }
+        assert!(
+            due.iter().any(|f| f.tick == Tick::Digest("am".into())
+                && f.occurrence == Some(utc("2026-06-01T04:00:00Z"))),
+            "{due:?}"
+        );
+    }
+
+    /// The system clock set back an hour: polls go on every quarter hour
+    /// from the new time, not an hour later; the digest that ran is not run
+    /// again when its time comes round a second time.
+    #[tokio::test(start_paused = true)]
+    async fn a_clock_set_back_keeps_polling_and_sends_no_digest_twice() {
+        let config = config("[[digests]]\nname = \"am\"\nschedule = \"0 7 * * *\"\n");
+        // 06:50 EEST.
+        let mut jobs = Jobs::start(&config, Clock::starting_at(utc("2026-06-01T03:50:00Z")));
+        let mut ran = Vec::new();
+        while ran.len() < 3 {
+            let f = jobs.next().await;
+            ran.push((f.tick, f.occurrence.expect("scheduled")));
+        }
+        assert!(ran.contains(&(Tick::Digest("am".into()), utc("2026-06-01T04:00:00Z"))));
+        // Now 07:15 EEST; the clock is set back to 06:15.
+        jobs.clock = Clock::starting_at(jobs.clock.now() - chrono::Duration::hours(1));
+        let mut after = Vec::new();
+        while after.len() < 4 {
+            let f = jobs.next().await;
+            after.push((f.tick, f.occurrence.expect("scheduled")));
+        }
+        assert_eq!(
+            after
+                .iter()
+                .filter(|(t, _)| *t == Tick::Poll)
+                .map(|(_, at)| *at)
+                .collect::<Vec<_>>(),
+            [
+                utc("2026-06-01T03:15:00Z"),
+                utc("2026-06-01T03:30:00Z"),
+                utc("2026-06-01T03:45:00Z"),
+                utc("2026-06-01T04:00:00Z"),
+            ],
+            "every quarter hour from 06:15 again"
+        );
     }
 }

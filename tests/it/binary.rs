@@ -660,8 +660,8 @@ fn the_daemon_runs_cron_and_immediate_digests_and_re_arms_its_schedules() {
         1,
         "{log}"
     );
-    // Scheduled work never starts before its time (the scheduler fires
-    // up to a second early; the daemon waits for the occurrence).
+    // Scheduled work never starts before its time (the daemon takes a
+    // schedule's tick once the clock reads its occurrence).
     let field = |line: &str, name: &str| {
         line.split(&format!("{name}="))
             .nth(1)
