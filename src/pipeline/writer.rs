@@ -19,8 +19,10 @@ use crate::config::{Config, FeedConfig};
 use crate::model::{ArticleTally, IngestReport, Item, Validators};
 use crate::store::{Articles, Batch, Db, Failure, StoreError, Write};
 
-/// Why a poll's write did not go through. One store error answers every
-/// feed of the group written with it, hence the `Arc`; it stays typed, so
+/// Why a poll's write did not go through. A group that could not be
+/// written at all answers each of its feeds with the one store error,
+/// hence the `Arc` (the store retries the pieces of a failed group one by
+/// one, and each piece then has its own); it stays typed, so
 /// a caller tells a full disk from a database it may not write by its kind
 /// (`store`), never by its text.
 #[derive(Debug, Clone, thiserror::Error)]

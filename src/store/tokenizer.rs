@@ -181,6 +181,8 @@ impl Drop for Tokenizer {
 }
 
 /// FTS5's token callback: hands the token to the sink in `ctx`.
+// SAFETY: only FTS5 calls it (callers must not), from `tokens`, with the
+// context `tokens` passed and a token of `len` bytes it owns for the call.
 unsafe extern "C" fn on_token(
     ctx: *mut c_void,
     _flags: c_int,

@@ -133,6 +133,7 @@ fn every_cited_section_exists() {
             }
             let heads = headings(&target);
             match path {
+                Cited::File => {}
                 Cited::Title(title) => {
                     cited += 1;
                     if !heads.keys().any(|h| h.starts_with(&title)) {
@@ -161,6 +162,8 @@ fn every_cited_section_exists() {
 }
 
 enum Cited {
+    /// The file named alone: it must exist.
+    File,
     Title(String),
     Number(String),
 }
@@ -181,6 +184,7 @@ fn citations(text: &str) -> Vec<(String, Cited)> {
             continue;
         }
         let after = &rest[md + 3..];
+        out.push((name.to_string(), Cited::File));
         if let Some(n) = after.strip_prefix(" §") {
             let digits: String = n.chars().take_while(char::is_ascii_digit).collect();
             if !digits.is_empty() {
@@ -194,6 +198,7 @@ fn citations(text: &str) -> Vec<(String, Cited)> {
     }
     for (at, _) in text.match_indices("README") {
         let after = &text[at + 6..];
+        let after = after.strip_prefix(".md").unwrap_or(after);
         if (after.starts_with(',') || after.starts_with(" \""))
             && let Some(title) = cited_title(after)
         {
@@ -261,12 +266,13 @@ fn the_readme_is_a_newcomers_page() {
 
 #[test]
 fn the_citation_reader_finds_what_is_written() {
-    let text = "x (docs/fetching.md, \"Full\n/// text\"), y (README, \"Layout\") and docs/DESIGN.md §3; docs/a.md alone";
+    let text = "x (docs/fetching.md, \"Full\n/// text\"), y (README, \"Layout\") and docs/DESIGN.md §3; docs/a.md alone; README.md, \"Install\"";
     let found: Vec<String> = citations(text)
         .into_iter()
-        .map(|(doc, c)| match c {
-            Cited::Title(t) => format!("{doc}|{t}"),
-            Cited::Number(n) => format!("{doc}|§{n}"),
+        .filter_map(|(doc, c)| match c {
+            Cited::File => None,
+            Cited::Title(t) => Some(format!("{doc}|{t}")),
+            Cited::Number(n) => Some(format!("{doc}|§{n}")),
         })
         .collect();
     assert_eq!(
@@ -274,7 +280,8 @@ fn the_citation_reader_finds_what_is_written() {
         [
             "docs/fetching.md|Full text",
             "docs/DESIGN.md|§3",
-            "README.md|Layout"
+            "README.md|Layout",
+            "README.md|Install"
         ]
     );
 }
