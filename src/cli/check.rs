@@ -16,7 +16,7 @@ pub async fn check(config: &Config, probe: bool) -> Result<(), CliError> {
         outln!(out, "{note}");
     }
     for warning in &report.warnings {
-        let line = format!("{}: warning: {warning}", config.path.display());
+        let line = warning.located(&config.path, "warning: ");
         super::logging::eprint_at(super::logging::WARNING, &line);
     }
     outln!(

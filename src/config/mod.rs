@@ -74,8 +74,18 @@ pub struct Config {
     /// The languages concepts expand into (`languages`), for `search`;
     /// each rule has its own compiled in.
     pub languages: rules::Languages,
-    /// What `check` warns about in the rules, each `line:col: message`.
-    pub rule_warnings: Vec<String>,
+    /// What `check` warns about in the rules, each at its line and column.
+    pub warnings: Vec<ConfigError>,
+    /// Where the keys `check` may warn about are written.
+    pub at: KeysAt,
+}
+
+/// The line and column of a key in the config file, when it is there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeysAt {
+    pub state_dir: Option<(usize, usize)>,
+    pub smtp: Option<(usize, usize)>,
+    pub password_file: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -221,32 +231,60 @@ pub struct ConfigError {
     pub message: String,
 }
 
-/// Every problem found in one config file.
+/// Every problem found in one config file, and the warnings found with
+/// them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigErrors {
     pub path: PathBuf,
     pub errors: Vec<ConfigError>,
+    pub warnings: Vec<ConfigError>,
+}
+
+impl ConfigErrors {
+    /// One problem of the file `path`.
+    pub fn one(path: &Path, line: usize, col: usize, message: String) -> Self {
+        ConfigErrors {
+            path: path.to_path_buf(),
+            errors: vec![ConfigError { line, col, message }],
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl ConfigError {
+    /// `file:line:column: message`, as compilers write it (for editors);
+    /// line 0 is the file as a whole: `file: message`. `kind` goes before
+    /// the message (`warning: `).
+    pub fn located(&self, path: &Path, kind: &str) -> String {
+        if self.line == 0 {
+            format!("{}: {kind}{}", path.display(), self.message)
+        } else {
+            format!(
+                "{}:{}:{}: {kind}{}",
+                path.display(),
+                self.line,
+                self.col,
+                self.message
+            )
+        }
+    }
 }
 
 impl fmt::Display for ConfigErrors {
+    /// Errors and warnings in file order, one line each.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.errors.iter().enumerate() {
+        let mut all: Vec<(&ConfigError, &str)> = self
+            .errors
+            .iter()
+            .map(|e| (e, ""))
+            .chain(self.warnings.iter().map(|w| (w, "warning: ")))
+            .collect();
+        all.sort_by_key(|(e, _)| (e.line, e.col));
+        for (i, (e, kind)) in all.into_iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            // Line 0: the file as a whole (it cannot be read).
-            if e.line == 0 {
-                write!(f, "{}: {}", self.path.display(), e.message)?;
-            } else {
-                write!(
-                    f,
-                    "{}:{}:{}: {}",
-                    self.path.display(),
-                    e.line,
-                    e.col,
-                    e.message
-                )?;
-            }
+            write!(f, "{}", e.located(&self.path, kind))?;
         }
         Ok(())
     }
@@ -254,10 +292,7 @@ impl fmt::Display for ConfigErrors {
 
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let at = |line, col, message| ConfigErrors {
-        path: path.to_path_buf(),
-        errors: vec![ConfigError { line, col, message }],
-    };
+    let at = |line, col, message| ConfigErrors::one(path, line, col, message);
     let bytes =
         std::fs::read(path).map_err(|e| at(0, 0, format!("cannot read the config file: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -282,23 +317,62 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 /// `state_dir` is absent.
 pub fn parse(text: &str, path: &Path, state_env: Option<PathBuf>) -> Result<Config, ConfigErrors> {
     let mut v = Validator::new(text, path);
-    let raw: Option<RawConfig> = match toml::from_str(text) {
-        Ok(raw) => Some(raw),
-        Err(e) => {
-            let at = e.span().map_or(0, |s| s.start);
-            v.push(at, with_suggestion(e.message().trim()));
-            None
-        }
-    };
-    let config = raw.and_then(|raw| v.config(raw, state_env));
+    // A config read past a bad line is never used (the line is an error);
+    // the rest is still checked, so that every problem is said.
+    let config = read_past_bad_lines(text, &mut v).and_then(|raw| v.config(raw, state_env));
     v.errors.sort_by_key(|e| (e.line, e.col));
+    v.errors.dedup();
     match config {
         Some(c) if v.errors.is_empty() => Ok(c),
-        _ => Err(ConfigErrors {
+        config => Err(ConfigErrors {
             path: path.to_path_buf(),
-            errors: v.errors,
+            errors: std::mem::take(&mut v.errors),
+            warnings: config.map_or_else(|| std::mem::take(&mut v.warnings), |c| c.warnings),
         }),
     }
+}
+
+/// The raw config, reading on past each `key = value` line serde refuses
+/// (an unknown key, a value of the wrong type): the line is recorded as an
+/// error and blanked, keeping every offset, and the text read again, so
+/// that one run of `check` finds every problem, the values' own checks
+/// included. A line that is not a `key = value` (a table header, broken
+/// syntax) ends the reading there.
+fn read_past_bad_lines(text: &str, v: &mut Validator<'_>) -> Option<RawConfig> {
+    let mut text = text.to_string();
+    let mut left_out: Vec<String> = Vec::new();
+    // Each round blanks one line; a config has few.
+    for _ in 0..100 {
+        let e = match toml::from_str::<RawConfig>(&text) {
+            Ok(raw) => return Some(raw),
+            Err(e) => e,
+        };
+        let message = e.message().trim().to_string();
+        let at = e.span().map_or(0, |s| s.start);
+        // "missing field `url`" after its line was left out: already said.
+        if left_out
+            .iter()
+            .any(|k| message == format!("missing field `{k}`"))
+        {
+            return None;
+        }
+        v.push(at, with_suggestion(&message));
+        let start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let line = &text[start..end];
+        let key = line
+            .split_once('=')
+            .map(|(k, _)| k.trim().trim_matches('"').to_string());
+        match key {
+            Some(k) if !line.trim_start().starts_with('[') && !k.is_empty() => {
+                left_out.push(k);
+                let blank: String = line.chars().map(|_| ' ').collect();
+                text.replace_range(start..end, &blank);
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Adds "did you mean" to serde's unknown-field message, which lists the

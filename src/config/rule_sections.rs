@@ -181,9 +181,8 @@ impl Validator<'_> {
         match (&r.query, has_lists) {
             (Some(q), false) => match rules::parse(q.get_ref(), sets).and_then(|node| {
                 for (offset, warning) in rules::mixed_exact(&node, q.get_ref()) {
-                    let at = self.lines.line_col(self.query_offset(q, offset));
-                    self.rule_warnings
-                        .push(format!("{}:{}: rule '{name}': {warning}", at.0, at.1));
+                    let at = self.query_offset(q, offset);
+                    self.warn(at, format!("rule '{name}': {warning}"));
                 }
                 rules::compile_rule(node, q.get_ref(), languages)
             }) {
@@ -210,9 +209,7 @@ impl Validator<'_> {
                             // The list form has no one text to point into:
                             // its warnings name the rule's line.
                             for (_, warning) in rules::mixed_exact(&node, "") {
-                                let at = self.lines.line_col(r.name.span().start);
-                                self.rule_warnings
-                                    .push(format!("{}:{}: rule '{name}': {warning}", at.0, at.1));
+                                self.warn(r.name.span().start, format!("rule '{name}': {warning}"));
                             }
                             rules::compile_rule(node, "", languages).map_err(|error| {
                                 rules::ListError {

@@ -458,13 +458,13 @@ fn a_word_written_plain_and_exact_is_warned_about_at_its_place() {
     let c = parse(&text, Path::new("/etc/fw/feedwatch.toml"), None).unwrap();
     let line = text.lines().count();
     let col = "query = 'drone AND NOT ".len() + 1;
-    assert_eq!(c.rule_warnings.len(), 1, "{:?}", c.rule_warnings);
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    let w = &c.warnings[0];
+    assert_eq!((w.line, w.col), (line, col));
     assert!(
-        c.rule_warnings[0].starts_with(&format!(
-            "{line}:{col}: rule 'mixed': 'drone' is expanded into the concept drone"
-        )),
-        "{:?}",
-        c.rule_warnings
+        w.message
+            .starts_with("rule 'mixed': 'drone' is expanded into the concept drone"),
+        "{w:?}"
     );
     // An exact phrase is found where it is written, and the list form
     // warns at its rule's name.
@@ -477,16 +477,77 @@ fn a_word_written_plain_and_exact_is_warned_about_at_its_place() {
     let name_line = text.lines().position(|l| l.contains("\"lists\"")).unwrap() + 1;
     let col = "query = '\"air defence\" -".len() + 1;
     assert_eq!(
-        c.rule_warnings
+        c.warnings
             .iter()
-            .map(|w| w.split(": rule").next().unwrap().to_string())
+            .map(|w| (w.line, w.col))
             .collect::<Vec<_>>(),
-        [format!("{query_line}:{col}"), format!("{name_line}:8")],
+        [(query_line, col), (name_line, 8)],
         "{:?}",
-        c.rule_warnings
+        c.warnings
     );
     // Written one way only: no warning.
     let text = format!("{MINIMAL}\n[[rules]]\nname = \"one\"\nquery = 'drone AND NOT =uav'\n");
     let c = parse(&text, Path::new("/etc/fw/feedwatch.toml"), None).unwrap();
-    assert!(c.rule_warnings.is_empty(), "{:?}", c.rule_warnings);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+/// Three typos and a bad value took three runs of `check`, said out of
+/// file order (10, then 5, then 2), and the values' own checks waited for
+/// clean syntax. Now one run says them all, in file order, with the
+/// warnings among them at their places.
+#[test]
+fn every_problem_is_said_in_one_run_in_file_order_with_the_warnings() {
+    let text = "state_dir = \"state\"\n\
+                timezon = \"Europe/Kyiv\"\n\
+                [poll]\n\
+                schedule = \"*/15 * * * *\"\n\
+                concurrency = \"many\"\n\
+                [email]\n\
+                from = \"feedwatch <fw@example.org>\"\n\
+                to = [\"a@example.org\"]\n\
+                transport = \"stdout\"\n\
+                pasword_file = \"x\"\n\
+                [[feeds]]\n\
+                name = \"desk\"\n\
+                url = \"ftp://example.org/feed\"\n\
+                [[rules]]\n\
+                name = \"r\"\n\
+                query = 'drone AND NOT =drone'\n";
+    let e = parse(text, Path::new("/etc/fw/feedwatch.toml"), None).unwrap_err();
+    let lines: Vec<usize> = e.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [2, 5, 10, 13], "{e}");
+    assert!(
+        e.errors[2].message.contains("did you mean 'password_file'"),
+        "{e}"
+    );
+    assert_eq!(e.warnings.len(), 1, "{e}");
+    assert_eq!((e.warnings[0].line, e.warnings[0].col), (16, 24));
+    let shown = e.to_string();
+    let order: Vec<&str> = shown
+        .lines()
+        .map(|l| l.split(": ").next().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "/etc/fw/feedwatch.toml:2:1",
+            "/etc/fw/feedwatch.toml:5:15",
+            "/etc/fw/feedwatch.toml:10:1",
+            "/etc/fw/feedwatch.toml:13:7",
+            "/etc/fw/feedwatch.toml:16:24",
+        ],
+        "{shown}"
+    );
+    assert!(
+        shown
+            .lines()
+            .last()
+            .unwrap()
+            .contains(": warning: rule 'r'"),
+        "{shown}"
+    );
+    // A line that is not `key = value` ends the reading there, said once.
+    let broken = "[poll\nschedule = 5\n";
+    let e = parse(broken, Path::new("/x.toml"), None).unwrap_err();
+    assert_eq!(e.errors.len(), 1, "{e}");
 }

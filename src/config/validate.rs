@@ -17,8 +17,8 @@ use super::values::{
 };
 use super::{
     Config, ConfigError, DEFAULT_DIGEST, DEFAULT_STATE_DIR, DEFAULT_SUBJECT, DigestConfig,
-    DigestSchedule, EmailConfig, FeedConfig, PollConfig, SmtpConfig, SmtpSecurity, StateDirFrom,
-    Transport,
+    DigestSchedule, EmailConfig, FeedConfig, KeysAt, PollConfig, SmtpConfig, SmtpSecurity,
+    StateDirFrom, Transport,
 };
 use crate::rules::Languages;
 
@@ -30,8 +30,8 @@ pub(super) struct Validator<'a> {
     path: PathBuf,
     base: PathBuf,
     pub(super) errors: Vec<ConfigError>,
-    /// `check`'s warnings about rules (`Config::rule_warnings`).
-    pub(super) rule_warnings: Vec<String>,
+    /// `check`'s warnings about rules (`Config::warnings`).
+    pub(super) warnings: Vec<ConfigError>,
 }
 
 impl<'a> Validator<'a> {
@@ -42,8 +42,18 @@ impl<'a> Validator<'a> {
             path: path.to_path_buf(),
             base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             errors: Vec::new(),
-            rule_warnings: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// A warning at `offset` (`check` shows it; the config stays valid).
+    pub(super) fn warn(&mut self, offset: usize, message: impl Into<String>) {
+        let (line, col) = self.lines.line_col(offset);
+        self.warnings.push(ConfigError {
+            line,
+            col,
+            message: message.into(),
+        });
     }
 
     pub(super) fn push(&mut self, offset: usize, message: impl Into<String>) {
@@ -128,7 +138,23 @@ impl<'a> Validator<'a> {
             digests,
             terms: sets,
             languages,
-            rule_warnings: std::mem::take(&mut self.rule_warnings),
+            warnings: std::mem::take(&mut self.warnings),
+            at: KeysAt {
+                state_dir: raw
+                    .state_dir
+                    .as_ref()
+                    .map(|s| self.lines.line_col(s.span().start)),
+                smtp: raw
+                    .email
+                    .as_ref()
+                    .and_then(|e| e.get_ref().smtp.as_ref())
+                    .map(|s| self.lines.line_col(s.span().start)),
+                password_file: raw
+                    .email
+                    .as_ref()
+                    .and_then(|e| e.get_ref().password_file.as_ref())
+                    .map(|s| self.lines.line_col(s.span().start)),
+            },
         })
     }
 

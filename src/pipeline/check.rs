@@ -40,14 +40,8 @@ pub fn load_config(path: &Path, state_dir: Option<&Path>) -> Result<Config, Conf
         Some(dir) => config.with_state_dir(dir.to_path_buf()),
         None => config,
     };
-    let mut scratch = Store::open_in_memory().map_err(|e| ConfigErrors {
-        path: path.to_path_buf(),
-        errors: vec![ConfigError {
-            line: 0,
-            col: 0,
-            message: format!("cannot check the rules: {e}"),
-        }],
-    })?;
+    let mut scratch = Store::open_in_memory()
+        .map_err(|e| ConfigErrors::one(path, 0, 0, format!("cannot check the rules: {e}")))?;
     let errors: Vec<ConfigError> = config
         .rules
         .iter()
@@ -66,6 +60,7 @@ pub fn load_config(path: &Path, state_dir: Option<&Path>) -> Result<Config, Conf
         Err(ConfigErrors {
             path: path.to_path_buf(),
             errors,
+            warnings: config.warnings.clone(),
         })
     }
 }
@@ -95,14 +90,22 @@ pub fn password_places(config: &Config) -> PasswordPlaces<'_> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckReport {
     pub notes: Vec<String>,
-    pub warnings: Vec<String>,
+    /// Each at the line and column of what it is about (line 0: the file
+    /// as a whole).
+    pub warnings: Vec<config::ConfigError>,
+}
+
+/// A warning at `at`, the place of a key (the whole file when none).
+fn warning(at: Option<(usize, usize)>, message: String) -> config::ConfigError {
+    let (line, col) = at.unwrap_or((0, 0));
+    config::ConfigError { line, col, message }
 }
 
 /// Looks at what a valid config will meet when it runs: where its state
 /// goes, and where its SMTP password comes from.
 pub fn check(config: &Config) -> CheckReport {
     let mut report = CheckReport::default();
-    report.warnings.extend(config.rule_warnings.iter().cloned());
+    report.warnings.extend(config.warnings.iter().cloned());
     report.notes.push(format!(
         "state: {} ({})",
         config.state_dir.display(),
@@ -113,29 +116,36 @@ pub fn check(config: &Config) -> CheckReport {
         && config.state_dir_from == StateDirFrom::Config
         && config.state_dir != Path::new(config::DEFAULT_STATE_DIR)
     {
-        report.warnings.push(format!(
-            "state_dir is set to {}, but the systemd unit can write only {} (its StateDirectory): \
-             remove state_dir from {} to run it as the service",
-            config.state_dir.display(),
-            config::DEFAULT_STATE_DIR,
-            config.path.display()
+        report.warnings.push(warning(
+            config.at.state_dir,
+            format!(
+                "state_dir is set to {}, but the systemd unit can write only {} (its StateDirectory): \
+                 remove state_dir from {} to run it as the service",
+                config.state_dir.display(),
+                config::DEFAULT_STATE_DIR,
+                config.path.display()
+            ),
         ));
     }
     if for_the_service
         && let Ok(meta) = std::fs::metadata(&config.path)
         && !others_may_read(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()))
     {
-        report.warnings.push(format!(
-            "{} can be read by its owner only, and the service runs as a user of its own \
-             (DynamicUser): it would not start; `chmod 644 {}` (keep the password in \
-             {SERVICE_CONFIG_DIR}/smtp-password, which only root reads)",
-            config.path.display(),
-            config.path.display()
+        report.warnings.push(warning(
+            None,
+            format!(
+                "{} can be read by its owner only, and the service runs as a user of its own \
+                 (DynamicUser): it would not start; `chmod 644 {}` (keep the password in \
+                 {SERVICE_CONFIG_DIR}/smtp-password, which only root reads)",
+                config.path.display(),
+                config.path.display()
+            ),
         ));
     }
     if let Transport::Smtp(smtp) = &config.email.transport {
         smtp_password(config, smtp, for_the_service, &mut report);
     }
+    report.warnings.sort_by_key(|w| (w.line, w.col));
     report
 }
 
@@ -153,18 +163,23 @@ fn smtp_password(
             "smtp: {user}@{}:{}, password from {source}",
             smtp.host, smtp.port
         )),
-        Ok(None) => report.warnings.push(mail::no_password(user)),
-        Err(e) => report.warnings.push(e.to_string()),
+        Ok(None) => report
+            .warnings
+            .push(warning(config.at.smtp, mail::no_password(user))),
+        Err(e) => report.warnings.push(warning(config.at.smtp, e.to_string())),
     }
     if let Some(file) = &smtp.password_file
         && for_the_service
         && !readable_by_others(file)
     {
-        report.warnings.push(format!(
-            "password_file {} is not readable by the service, which runs as its own unprivileged \
-             user: leave password_file out and put the password in {SERVICE_CONFIG_DIR}/smtp-password, \
-             which the unit passes to the service as its credential",
-            file.display()
+        report.warnings.push(warning(
+            config.at.password_file,
+            format!(
+                "password_file {} is not readable by the service, which runs as its own unprivileged \
+                 user: leave password_file out and put the password in {SERVICE_CONFIG_DIR}/smtp-password, \
+                 which the unit passes to the service as its credential",
+                file.display()
+            ),
         ));
     }
 }

@@ -51,9 +51,9 @@ fn check_needs_neither_state_nor_secrets_and_warns_with_the_fix() {
     );
     assert!(
         stderr.contains(
-            "feedwatch.toml: warning: the smtp URL names user 'feedwatch' but no password was found"
+            "feedwatch.toml:7:8: warning: the smtp URL names user 'feedwatch' but no password was found"
         ) && stderr.contains("$FEEDWATCH_SMTP_PASSWORD"),
-        "the warning says how to fix it: {stderr}"
+        "the warning says how to fix it, at the smtp key's place: {stderr}"
     );
     assert_eq!(
         Path::new("/var/lib/feedwatch").exists(),
