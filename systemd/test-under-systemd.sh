@@ -271,6 +271,8 @@ took=$(( ($(date +%s%N) - start) / 1000000 ))
 # on it.
 db=/var/lib/private/feedwatch/feedwatch.db
 polls=$(log | grep -c "poll finished")
+# Started and stopped often by now: past systemd's start rate limit.
+systemctl reset-failed feedwatch 2>/dev/null || true
 systemctl start feedwatch
 wait_for "poll finished" $((polls + 1)) || finish "FAIL: no poll before the backup"
 feedwatch backup /root/fw-online.db > /fwresult/backup.txt 2>&1 || finish "FAIL: backup beside the service failed: $(cat /fwresult/backup.txt)"
@@ -282,6 +284,7 @@ systemctl stop feedwatch
 feedwatch restore /root/fw-online.db > /fwresult/restore.txt 2>&1 || finish "FAIL: restore failed: $(cat /fwresult/restore.txt)"
 [ "$(stat -c %u:%g "$db")" = "$owner" ] || finish "FAIL: restore gave the database to $(stat -c %u:%g "$db"), not the service's $owner"
 polls=$(log | grep -c "poll finished")
+systemctl reset-failed feedwatch 2>/dev/null || true
 systemctl start feedwatch
 wait_for "poll finished" $((polls + 1)) || finish "FAIL: no poll on the restored database"
 systemctl stop feedwatch
