@@ -48,6 +48,16 @@ pub fn health(status: &Status, now: DateTime<Utc>, failing_after: u32) -> (Healt
     if damaged {
         problems.push((Health::Critical, "the database is damaged".into()));
     }
+    if let Some(f) = &status.mail_failure {
+        problems.push((
+            Health::Critical,
+            format!(
+                "mail cannot be set up since {}: {}",
+                f.since.format("%Y-%m-%d %H:%M UTC"),
+                f.error
+            ),
+        ));
+    }
     if status.outbox.failed > 0 {
         let failed = plural(status.outbox.failed as usize, "message");
         problems.push((Health::Critical, format!("{failed} not delivered")));

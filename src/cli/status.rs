@@ -213,6 +213,14 @@ fn outbox(out: &mut Out, status: &Status) -> Result<(), CliError> {
             "  {digest}: {attempts} attempt(s), last error: {error}"
         );
     }
+    if let Some(f) = &status.mail_failure {
+        outln!(
+            out,
+            "  MAIL NOT SET UP since {} (every digest's matches stay pending): {}",
+            f.since.format("%Y-%m-%d %H:%M UTC"),
+            f.error
+        );
+    }
     Ok(())
 }
 
@@ -308,6 +316,9 @@ fn to_json(status: &Status) -> serde_json::Value {
             "queued": status.outbox.queued,
             "failed": status.outbox.failed,
             "sent": status.outbox.sent,
+            "mail_failure": status.mail_failure.as_ref().map(|f| serde_json::json!({
+                "since": rfc3339(f.since), "error": f.error,
+            })),
         },
         "database": {
             "checked_at": status.integrity.as_ref().map(|(at, _)| rfc3339(*at)),

@@ -200,6 +200,21 @@ pub async fn digests_due(
     Ok(due)
 }
 
+/// The transport, set up; a failure is kept beside the database for
+/// `status` until it can be set up (docs/operations.md, "Monitoring").
+fn set_up(ctx: &Context) -> Result<Mailer, DeliverError> {
+    match mailer(&ctx.config) {
+        Ok(m) => {
+            super::health::mail_set_up(&ctx.config.state_dir);
+            Ok(m)
+        }
+        Err(e) => {
+            super::health::mail_failed(&ctx.config.state_dir, &e.to_string(), Utc::now());
+            Err(DeliverError::Mailer(e))
+        }
+    }
+}
+
 /// Retries the queued messages of `digests` (of every digest with `None`)
 /// that `retry` selects.
 pub async fn flush_outbox(
@@ -218,7 +233,7 @@ pub async fn flush_outbox(
     if due.is_empty() {
         return Ok((0, 0));
     }
-    let mailer = mailer(&ctx.config).map_err(DeliverError::Mailer)?;
+    let mailer = set_up(ctx)?;
     Ok(send_rows(ctx, &mailer, due).await?)
 }
 
@@ -232,7 +247,7 @@ pub async fn deliver(
     digests: &[DigestConfig],
     retry: Retry,
 ) -> Result<DeliverReport, DeliverError> {
-    let mailer = mailer(&ctx.config).map_err(DeliverError::Mailer)?;
+    let mailer = set_up(ctx)?;
     let names: Vec<String> = digests.iter().map(|d| d.name.clone()).collect();
     let until = match retry {
         Retry::All => chrono::DateTime::<Utc>::MAX_UTC,

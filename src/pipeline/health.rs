@@ -95,9 +95,67 @@ pub fn read_failure(state_dir: &Path) -> Option<StoreFailure> {
     })
 }
 
+/// The file beside the database that says mail cannot be set up.
+const MAIL_FILE: &str = "mail-failure";
+
+/// Since when mail cannot be set up (no password, a CA file that cannot be
+/// read), and why: every digest's matches stay pending meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFailure {
+    pub since: DateTime<Utc>,
+    pub error: String,
+}
+
+/// Mail could not be set up at `now`: written beside the database, so that
+/// `status` says it (it was in the log alone), keeping when it began.
+pub fn mail_failed(state_dir: &Path, error: &str, now: DateTime<Utc>) {
+    let since = read_mail_failure(state_dir).map_or(now, |f| f.since);
+    let text = format!("{}\n{}\n", since.timestamp(), error.replace('\n', " "));
+    if let Err(e) = std::fs::write(state_dir.join(MAIL_FILE), text) {
+        tracing::debug!(error = %e, "cannot write the mail-failure file");
+    }
+}
+
+/// Mail was set up: the failure, if any, is over.
+pub fn mail_set_up(state_dir: &Path) {
+    let _ = std::fs::remove_file(state_dir.join(MAIL_FILE));
+}
+
+/// What the file beside the database says, for `status` (any process).
+pub fn read_mail_failure(state_dir: &Path) -> Option<MailFailure> {
+    let text = std::fs::read_to_string(state_dir.join(MAIL_FILE)).ok()?;
+    let (since, error) = text.split_once('\n')?;
+    Some(MailFailure {
+        since: DateTime::from_timestamp(since.trim().parse().ok()?, 0)?,
+        error: error.trim_end().to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mail_failure_keeps_its_start_until_mail_is_set_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        assert_eq!(read_mail_failure(dir.path()), None);
+        mail_failed(dir.path(), "no password", start);
+        mail_failed(
+            dir.path(),
+            "no password\nat all",
+            start + chrono::Duration::hours(1),
+        );
+        assert_eq!(
+            read_mail_failure(dir.path()),
+            Some(MailFailure {
+                since: start,
+                error: "no password at all".into()
+            })
+        );
+        mail_set_up(dir.path());
+        assert_eq!(read_mail_failure(dir.path()), None);
+    }
 
     #[test]
     fn a_failure_counts_polls_keeps_its_start_and_is_read_back() {

@@ -37,7 +37,9 @@ pub use deliver::{
     DeliverError, DeliverReport, Retry, deliver, digests_due, flush_outbox, mailer, prune,
 };
 pub use feed::FeedError;
-pub use health::{FAILED_POLLS, StoreFailure, StoreHealth, read_failure};
+pub use health::{
+    FAILED_POLLS, MailFailure, StoreFailure, StoreHealth, read_failure, read_mail_failure,
+};
 pub use status::{DigestRow, FeedRow, NextSend, Status, status};
 pub use writer::WriteError;
 use writer::Writer;

@@ -28,6 +28,8 @@ pub struct Status {
     pub unreadable: Unreadable,
     /// The store does not take writes, as the last poll found (`health`).
     pub store_failure: Option<super::StoreFailure>,
+    /// Mail cannot be set up, as the last delivery found (`health`).
+    pub mail_failure: Option<super::MailFailure>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,5 +122,6 @@ pub fn status(config: &Config, now: DateTime<Utc>) -> Result<Status, StoreError>
         integrity: store.last_integrity()?,
         unreadable: store.unreadable()?,
         store_failure: super::read_failure(&config.state_dir),
+        mail_failure: super::read_mail_failure(&config.state_dir),
     })
 }

@@ -575,10 +575,26 @@ fn without_a_password_the_digest_stays_queued_and_the_exit_code_says_so() {
         serde_json::from_slice(&feedwatch(&config, &["status", "--json"]).stdout).unwrap();
     assert_eq!(json["outbox"]["queued"], 0, "{json}");
     assert_eq!(json["digests"][0]["pending_items"], 1, "{json}");
+    // It was in the log alone; `status` says it now, and monitoring too.
+    let failure = &json["outbox"]["mail_failure"]["error"];
+    assert!(
+        failure
+            .as_str()
+            .is_some_and(|e| e.contains("no password was found")),
+        "{json}"
+    );
+    let shown = text(&feedwatch(&config, &["status"]).stdout);
+    assert!(shown.contains("MAIL NOT SET UP since"), "{shown}");
+    let check = feedwatch(&config, &["status", "--check"]);
+    assert_eq!(check.status.code(), Some(2), "{}", text(&check.stdout));
+    assert!(text(&check.stdout).contains("mail cannot be set up"));
     // With the password, the next run sends the same message.
     let out = send_with_env(&config, &[("FEEDWATCH_SMTP_PASSWORD", "secret")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(smtp.received().len(), 1);
+    let json: serde_json::Value =
+        serde_json::from_slice(&feedwatch(&config, &["status", "--json"]).stdout).unwrap();
+    assert!(json["outbox"]["mail_failure"].is_null(), "{json}");
 }
 
 /// The messages in a Maildir's new/ folder, decoded.
