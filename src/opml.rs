@@ -3,8 +3,10 @@
 //! configured feeds as OPML (docs/reference.md, "Commands"). Pure: text in, text out.
 //! Folders (nested outlines) and OPML 2.0 `category` attributes become tags;
 //! a feed listed in several folders is one feed with all their tags, and
-//! its title is kept. Export writes each tag as a folder. Uses quick-xml,
-//! already in the tree through feed-rs.
+//! its title, its site (`htmlUrl`) and its folders' names as written are
+//! kept. Export writes each of those folders (each tag, for a feed with
+//! none) with the feed's title and site. Uses quick-xml, already in the
+//! tree through feed-rs.
 
 use std::collections::HashSet;
 
@@ -17,8 +19,14 @@ pub struct OpmlFeed {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     pub url: String,
+    /// The site's page (`htmlUrl`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// The folders it is in, as their names are written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub folders: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +108,15 @@ pub fn parse(text: &str) -> Result<Vec<OpmlFeed>, OpmlError> {
                 match attr(e, "xmlUrl") {
                     Some(url) => {
                         let categories = attr(e, "category").unwrap_or_default();
-                        found.add(url, title, tags_of(&folders, &categories));
+                        let names: Vec<String> = folders.iter().flatten().cloned().collect();
+                        found.add(OpmlFeed {
+                            name: String::new(),
+                            title,
+                            url,
+                            site: attr(e, "htmlUrl"),
+                            tags: tags_of(&folders, &categories),
+                            folders: names,
+                        });
                         if !empty {
                             folders.push(None);
                         }
@@ -130,23 +146,24 @@ struct Found {
 
 impl Found {
     /// A feed outline: a new feed, or, for the same feed in another folder,
-    /// more tags on the one already read.
-    fn add(&mut self, url: String, title: Option<String>, tags: Vec<String>) {
-        if let Some(known) = self.feeds.iter_mut().find(|f| f.url == url) {
-            for t in tags {
-                if !known.tags.contains(&t) {
-                    known.tags.push(t);
+    /// more tags and folders on the one already read.
+    fn add(&mut self, mut feed: OpmlFeed) {
+        if let Some(known) = self.feeds.iter_mut().find(|f| f.url == feed.url) {
+            for (have, more) in [
+                (&mut known.tags, feed.tags),
+                (&mut known.folders, feed.folders),
+            ] {
+                for t in more {
+                    if !have.contains(&t) {
+                        have.push(t);
+                    }
                 }
             }
+            known.site = known.site.take().or(feed.site);
             return;
         }
-        let name = unique_name(&mut self.names, title.as_deref(), &url);
-        self.feeds.push(OpmlFeed {
-            name,
-            title,
-            url,
-            tags,
-        });
+        feed.name = unique_name(&mut self.names, feed.title.as_deref(), &feed.url);
+        self.feeds.push(feed);
     }
 }
 
@@ -172,30 +189,36 @@ pub fn to_toml(feeds: &[OpmlFeed]) -> String {
     toml::to_string(&Doc { feeds }).unwrap_or_default()
 }
 
-/// An OPML 2.0 document listing `feeds`: each tag is a folder holding
-/// its feeds (a feed with two tags is in both, as readers list it), feeds
-/// without tags at the top; the title is the feed's title, else its name.
+/// An OPML 2.0 document listing `feeds`: each folder (a feed's
+/// `folders` as imported, else its tags) holds its feeds (a feed in two is
+/// in both, as readers list it), feeds in none at the top; the title is the
+/// feed's title, else its name.
 pub fn export(feeds: &[OpmlFeed]) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head><title>feedwatch feeds</title></head>\n  <body>\n",
     );
-    let mut tags: Vec<&str> = Vec::new();
-    for t in feeds.iter().flat_map(|f| &f.tags) {
-        if !tags.contains(&t.as_str()) {
-            tags.push(t);
+    let folders_of = |f: &OpmlFeed| -> Vec<String> {
+        if f.folders.is_empty() {
+            f.tags.clone()
+        } else {
+            f.folders.clone()
+        }
+    };
+    let mut folders: Vec<String> = Vec::new();
+    for t in feeds.iter().flat_map(folders_of) {
+        if !folders.contains(&t) {
+            folders.push(t);
         }
     }
-    for tag in tags {
-        let tag_text = quick_xml::escape::escape(tag);
-        out.push_str(&format!(
-            "    <outline text=\"{tag_text}\" title=\"{tag_text}\">\n"
-        ));
-        for f in feeds.iter().filter(|f| f.tags.iter().any(|t| t == tag)) {
+    for folder in &folders {
+        let text = quick_xml::escape::escape(folder.as_str());
+        out.push_str(&format!("    <outline text=\"{text}\" title=\"{text}\">\n"));
+        for f in feeds.iter().filter(|f| folders_of(f).contains(folder)) {
             out.push_str(&format!("  {}", outline(f)));
         }
         out.push_str("    </outline>\n");
     }
-    for f in feeds.iter().filter(|f| f.tags.is_empty()) {
+    for f in feeds.iter().filter(|f| folders_of(f).is_empty()) {
         out.push_str(&outline(f));
     }
     out.push_str("  </body>\n</opml>\n");
@@ -205,8 +228,13 @@ pub fn export(feeds: &[OpmlFeed]) -> String {
 fn outline(f: &OpmlFeed) -> String {
     use quick_xml::escape::escape;
     let title = escape(f.title.as_deref().unwrap_or(&f.name)).into_owned();
+    let site = f
+        .site
+        .as_deref()
+        .map(|s| format!(" htmlUrl=\"{}\"", escape(s)))
+        .unwrap_or_default();
     format!(
-        "    <outline type=\"rss\" text=\"{title}\" title=\"{title}\" xmlUrl=\"{}\"/>\n",
+        "    <outline type=\"rss\" text=\"{title}\" title=\"{title}\" xmlUrl=\"{}\"{site}/>\n",
         escape(f.url.as_str())
     )
 }
@@ -218,7 +246,7 @@ mod tests {
     const NESTED: &str = r#"<?xml version="1.0"?>
 <opml version="1.0"><head><title>My feeds</title></head><body>
   <outline text="World &amp; Ukraine">
-    <outline text="Kyiv Independent" type="rss" xmlUrl="https://kyivindependent.com/feed/"/>
+    <outline text="Kyiv Independent" type="rss" xmlUrl="https://kyivindependent.com/feed/" htmlUrl="https://kyivindependent.com/"/>
     <outline text="Reuters &quot;World&quot;" type="rss" xmlUrl="https://example.org/reuters?a=1&amp;b=2"/>
     <outline text="Tech"><outline title="Україна Tech" xmlUrl="https://example.org/ua.xml"/></outline>
     <outline text="BBC World" xmlUrl="https://example.org/bbc.xml"/>
@@ -291,6 +319,11 @@ mod tests {
         assert_eq!(c.feeds.len(), 6);
         assert_eq!(c.feeds[0].title.as_deref(), Some("Kyiv Independent"));
         assert_eq!(
+            c.feeds[0].site.as_deref(),
+            Some("https://kyivindependent.com/")
+        );
+        assert_eq!(c.feeds[0].folders, ["World & Ukraine"]);
+        assert_eq!(
             c.feeds[1].url.as_str(),
             "https://example.org/reuters?a=1&b=2"
         );
@@ -316,8 +349,14 @@ mod tests {
     fn export_keeps_folders_and_titles_and_round_trips() {
         let feeds = parse(NESTED).unwrap();
         let opml = export(&feeds);
+        // The folder as it was written (its tag is world-ukraine), and the
+        // site's page: exported as imported.
         assert!(
-            opml.contains("<outline text=\"world-ukraine\" title=\"world-ukraine\">\n      <outline type=\"rss\" text=\"Kyiv Independent\""),
+            opml.contains("<outline text=\"World &amp; Ukraine\" title=\"World &amp; Ukraine\">\n      <outline type=\"rss\" text=\"Kyiv Independent\""),
+            "{opml}"
+        );
+        assert!(
+            opml.contains("xmlUrl=\"https://kyivindependent.com/feed/\" htmlUrl=\"https://kyivindependent.com/\""),
             "{opml}"
         );
         assert!(
@@ -341,6 +380,30 @@ mod tests {
             v
         };
         assert_eq!(by_url(&again), by_url(&feeds), "{opml}");
+        // Those imported from folders (the others' tags became folders).
+        let in_folders: HashSet<&str> = feeds
+            .iter()
+            .filter(|f| !f.folders.is_empty())
+            .map(|f| f.url.as_str())
+            .collect();
+        let folders_and_sites = |fs: &[OpmlFeed]| {
+            let mut v: Vec<(String, Vec<String>, Option<String>)> = fs
+                .iter()
+                .filter(|f| in_folders.contains(f.url.as_str()))
+                .map(|f| {
+                    let mut folders = f.folders.clone();
+                    folders.sort();
+                    (f.url.clone(), folders, f.site.clone())
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            folders_and_sites(&again),
+            folders_and_sites(&feeds),
+            "{opml}"
+        );
     }
 
     #[test]

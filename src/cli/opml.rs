@@ -29,7 +29,9 @@ pub fn export(config: &Config) -> Result<(), CliError> {
             name: f.name.clone(),
             title: f.title.clone(),
             url: f.url.to_string(),
+            site: f.site.clone(),
             tags: f.tags.clone(),
+            folders: f.folders.clone(),
         })
         .collect();
     Out::new().bytes(opml::export(&feeds).as_bytes())

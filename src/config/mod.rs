@@ -174,6 +174,11 @@ pub struct FeedConfig {
     /// Fetch each new item's link and match its article text too
     /// (docs/fetching.md, "Full text").
     pub full_text: bool,
+    /// The site's own page (OPML's `htmlUrl`), kept for export.
+    pub site: Option<String>,
+    /// The folders an OPML import found the feed in, as their names were
+    /// written (tags are their slugs, for rules); export writes these.
+    pub folders: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

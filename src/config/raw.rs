@@ -74,6 +74,9 @@ pub struct RawFeed {
     pub tags: Vec<S<String>>,
     pub schedule: Option<S<String>>,
     pub full_text: Option<S<bool>>,
+    pub site: Option<S<String>>,
+    #[serde(default)]
+    pub folders: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

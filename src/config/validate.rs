@@ -423,6 +423,14 @@ impl<'a> Validator<'a> {
                 .schedule
                 .as_ref()
                 .and_then(|s| self.check(s, |t| parse_schedule(t)));
+            let site = f.site.as_ref().and_then(|s| {
+                self.check(s, |t| match Url::parse(t) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(t.clone()),
+                    _ => Err(format!(
+                        "site must be an http(s) URL (the site's page), found '{t}'"
+                    )),
+                })
+            });
             if let Some(url) = url {
                 out.push(FeedConfig {
                     name: f.name.get_ref().clone(),
@@ -431,6 +439,8 @@ impl<'a> Validator<'a> {
                     tags: f.tags.iter().map(|t| t.get_ref().clone()).collect(),
                     schedule,
                     full_text: f.full_text.as_ref().is_some_and(|b| *b.get_ref()),
+                    site,
+                    folders: f.folders.iter().map(|t| t.get_ref().clone()).collect(),
                 });
             }
         }
