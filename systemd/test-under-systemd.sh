@@ -153,6 +153,12 @@ systemctl show -p StatusText --value feedwatch | grep -q "next poll .*next diges
   || finish "FAIL: StatusText does not say when the next poll and digest are due: $(systemctl show -p StatusText --value feedwatch)"
 feedwatch check > /fwresult/check.txt 2>&1 || finish "FAIL: root's check failed"
 grep -q "state: /var/lib/feedwatch" /fwresult/check.txt || finish "FAIL: check does not say where the state is"
+grep -q "is not the unit" /fwresult/check.txt && finish "FAIL: check warns about the unit it ships"
+# An upgrade that kept the old unit: check says so, with the fix.
+cp /etc/systemd/system/feedwatch.service /tmp/unit.good
+sed -i 's|^ExecReload=.*check$|# (an old unit had no check before a reload)|' /etc/systemd/system/feedwatch.service
+feedwatch check 2>&1 | grep -q "is not the unit this feedwatch ships" || finish "FAIL: check does not warn about an old unit"
+cp /tmp/unit.good /etc/systemd/system/feedwatch.service
 feedwatch status > /fwresult/status.txt 2>&1 || finish "FAIL: root's status failed"
 # Another user may not look into the service's state: told so, not told to poll first.
 setpriv --reuid=65534 --regid=65534 --clear-groups feedwatch -c /etc/feedwatch/feedwatch.toml status > /fwresult/nobody.txt 2>&1

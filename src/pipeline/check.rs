@@ -17,6 +17,28 @@ use crate::store::{FullCheck, Store, StoreError};
 /// Where the systemd unit keeps its config (`ConfigurationDirectory=`).
 const SERVICE_CONFIG_DIR: &str = "/etc/feedwatch";
 
+/// The unit this version ships, to tell an upgrade that kept an old one
+/// (its chatter, no `ExecReload=… check`, no `SetCredential=` came back).
+const SHIPPED_UNIT: &str = include_str!("../../systemd/feedwatch.service");
+
+/// Where the README's install steps put the unit.
+const INSTALLED_UNIT: &str = "/etc/systemd/system/feedwatch.service";
+
+/// A warning when the unit at `installed` is not the one this version
+/// ships; nothing when none is installed there.
+fn unit_warning(installed: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(installed).ok()?;
+    (text != SHIPPED_UNIT).then(|| {
+        format!(
+            "{} is not the unit this feedwatch ships (an upgrade kept the old one, and its \
+             fixes are missing): install it again from this release, \
+             `install -m 644 systemd/feedwatch.service /etc/systemd/system/ && systemctl daemon-reload`, \
+             then restart feedwatch",
+            installed.display()
+        )
+    })
+}
+
 /// Where a config comes from: its file, and the state directory given on
 /// the command line (which wins over the file's). The daemon keeps it to
 /// reload the same way it loaded.
@@ -144,6 +166,9 @@ pub fn check(config: &Config) -> CheckReport {
     }
     if let Transport::Smtp(smtp) = &config.email.transport {
         smtp_password(config, smtp, for_the_service, &mut report);
+    }
+    if for_the_service && let Some(w) = unit_warning(Path::new(INSTALLED_UNIT)) {
+        report.warnings.push(warning(None, w));
     }
     report.warnings.sort_by_key(|w| (w.line, w.col));
     report
@@ -358,5 +383,19 @@ mod tests {
         assert!(!others_may_read(0o100600), "root's 0600 config");
         assert!(!others_may_read(0o100640), "root's group only");
         assert!(others_may_read(0o100644));
+    }
+
+    /// An upgrade that kept the old unit is warned about; the unit this
+    /// version ships, or none, is not.
+    #[test]
+    fn an_installed_unit_other_than_the_shipped_one_is_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let unit = dir.path().join("feedwatch.service");
+        assert_eq!(unit_warning(&unit), None, "none installed");
+        std::fs::write(&unit, SHIPPED_UNIT).unwrap();
+        assert_eq!(unit_warning(&unit), None);
+        std::fs::write(&unit, SHIPPED_UNIT.replace("ExecReload", "#ExecReload")).unwrap();
+        let w = unit_warning(&unit).expect("a warning");
+        assert!(w.contains("install it again"), "{w}");
     }
 }
