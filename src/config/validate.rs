@@ -46,23 +46,25 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// A warning at `offset` (`check` shows it; the config stays valid).
-    pub(super) fn warn(&mut self, offset: usize, message: impl Into<String>) {
+    /// `message` at the line and column of `offset`.
+    fn at(&self, offset: usize, message: impl Into<String>) -> ConfigError {
         let (line, col) = self.lines.line_col(offset);
-        self.warnings.push(ConfigError {
+        ConfigError {
             line,
             col,
             message: message.into(),
-        });
+        }
+    }
+
+    /// A warning at `offset` (`check` shows it; the config stays valid).
+    pub(super) fn warn(&mut self, offset: usize, message: impl Into<String>) {
+        let warning = self.at(offset, message);
+        self.warnings.push(warning);
     }
 
     pub(super) fn push(&mut self, offset: usize, message: impl Into<String>) {
-        let (line, col) = self.lines.line_col(offset);
-        self.errors.push(ConfigError {
-            line,
-            col,
-            message: message.into(),
-        });
+        let error = self.at(offset, message);
+        self.errors.push(error);
     }
 
     /// Runs `f` on a spanned value; an error is recorded at the value.
@@ -89,7 +91,15 @@ impl<'a> Validator<'a> {
         let (state_dir, state_dir_from) = match (&raw.state_dir, state_env) {
             (Some(s), _) => (self.path(s.get_ref()), StateDirFrom::Config),
             (None, Some(env)) => (env, StateDirFrom::Environment),
-            (None, None) => (PathBuf::from(DEFAULT_STATE_DIR), StateDirFrom::Default),
+            // An instance's config finds its own state, never the main
+            // service's (a second instance's `status` read the first's).
+            (None, None) => match super::instance_of(&self.path) {
+                Some(name) => (
+                    PathBuf::from(format!("{DEFAULT_STATE_DIR}-{name}")),
+                    StateDirFrom::Instance,
+                ),
+                None => (PathBuf::from(DEFAULT_STATE_DIR), StateDirFrom::Default),
+            },
         };
         let timezone = match &raw.timezone {
             Some(tz) => self.check(tz, |t| {
