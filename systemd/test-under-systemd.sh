@@ -167,6 +167,28 @@ grep -q "^sample-world-desk " /fwresult/status.txt || finish "FAIL: status does 
 grep -Eq "^morning +1 +[0-9-]+ 07:00 EES?T" /fwresult/status.txt || finish "FAIL: status does not show the digest's pending item and next send"
 log | grep -q "Job creator created" && finish "FAIL: the scheduler's chatter reaches the journal"
 
+# A second instance beside the first (the template unit): its own config,
+# state and user; root's commands on its config read its database, never
+# the main service's.
+install -m 644 "$repo/systemd/feedwatch@.service" /etc/systemd/system/
+install -d -m 755 /etc/feedwatch-second
+sed -e '/^state_dir/d' -e 's/sample-world-desk/second-desk/' "$repo/config/feedwatch.toml" > /etc/feedwatch-second/feedwatch.toml
+install -m 644 "$repo/config/sample-feed.xml" /etc/feedwatch-second/sample-feed.xml
+feedwatch -c /etc/feedwatch-second/feedwatch.toml check > /fwresult/check-second.txt 2>&1 || finish "FAIL: check of the second instance failed: $(cat /fwresult/check-second.txt)"
+grep -q "state: /var/lib/feedwatch-second " /fwresult/check-second.txt || finish "FAIL: check does not name the instance's state: $(cat /fwresult/check-second.txt)"
+grep -q "is not the unit" /fwresult/check-second.txt && finish "FAIL: check warns about the template it ships"
+systemctl daemon-reload
+systemctl enable --now feedwatch@second || finish "FAIL: the second instance did not start"
+for _ in $(seq 60); do journalctl --no-pager -u feedwatch@second | grep -q "poll finished" && break; sleep 0.5; done
+journalctl --no-pager -u feedwatch@second | grep -q "poll finished" || finish "FAIL: the second instance did not poll"
+[ -s /var/lib/private/feedwatch-second/feedwatch.db ] || finish "FAIL: the second instance has no database of its own"
+feedwatch -c /etc/feedwatch-second/feedwatch.toml status > /fwresult/status-second.txt 2>&1 || finish "FAIL: root's status of the second instance failed"
+grep -q "^second-desk " /fwresult/status-second.txt || finish "FAIL: root's status of the second instance does not show its feed"
+grep -q "^sample-world-desk " /fwresult/status-second.txt && finish "FAIL: root's status of the second instance read the first's database"
+feedwatch status | grep -q "^second-desk " && finish "FAIL: the first instance's database has the second's feed"
+[ "$(systemctl show -p ActiveState --value feedwatch)" = active ] || finish "FAIL: the first instance stopped beside the second"
+systemctl disable --now feedwatch@second
+
 # Journal priorities: a failing feed is a warning, a poll summary is not.
 cat >> $config <<'TOML'
 [[feeds]]
@@ -374,4 +396,4 @@ if [ "$result" != PASS ]; then
 fi
 echo "--- status after stop"; cat "$work/result/status.txt"
 echo "--- stop took $(cat "$work/result/stop-ms.txt") ms"
-echo "PASS: the README's install block works as written; the service started without a password file, polled, logged with priorities, showed its next poll, reloaded and refused a bad config visibly, used its credential (and root its source), named its host in the digest, told another user it may not read the state, warned of a config the service cannot read, let root's check/status/digest work with no prefix, stopped within seconds with a feed in flight, kept polling past hostile article pages, backed up beside the running service and restored keeping its owner, and installed completions and man pages"
+echo "PASS: the README's install block works as written; the service started without a password file, polled, logged with priorities, showed its next poll, reloaded and refused a bad config visibly, used its credential (and root its source), named its host in the digest, told another user it may not read the state, warned of a config the service cannot read, let root's check/status/digest work with no prefix, stopped within seconds with a feed in flight, kept polling past hostile article pages, backed up beside the running service and restored keeping its owner, installed completions and man pages, and ran a second instance of the template unit beside the first with its own state"

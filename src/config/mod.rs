@@ -40,6 +40,10 @@ pub enum StateDirFrom {
     Environment,
     /// Nothing was set: the service's own state directory.
     Default,
+    /// Nothing was set, and the config is an instance's
+    /// (`/etc/feedwatch-NAME/feedwatch.toml`): that instance's state
+    /// directory, `/var/lib/feedwatch-NAME` (the template unit's).
+    Instance,
 }
 
 impl fmt::Display for StateDirFrom {
@@ -49,8 +53,26 @@ impl fmt::Display for StateDirFrom {
             StateDirFrom::Config => "from state_dir in the config",
             StateDirFrom::Environment => "from $STATE_DIRECTORY",
             StateDirFrom::Default => "the service's state directory: state_dir is not set",
+            StateDirFrom::Instance => {
+                "the state directory of the service instance its config's folder names: state_dir is not set"
+            }
         })
     }
+}
+
+/// The instance a config belongs to, by where it is: NAME for
+/// `/etc/feedwatch-NAME/feedwatch.toml`, the template unit
+/// `feedwatch@NAME`'s (docs/operations.md, "Several instances").
+pub fn instance_of(config: &Path) -> Option<&str> {
+    let folder = config.parent()?;
+    if folder.parent() != Some(Path::new("/etc")) || config.file_name()? != "feedwatch.toml" {
+        return None;
+    }
+    folder
+        .file_name()?
+        .to_str()?
+        .strip_prefix("feedwatch-")
+        .filter(|name| !name.is_empty())
 }
 
 /// The validated configuration every other part of the program reads.

@@ -214,6 +214,25 @@ fn the_state_directory_is_the_flag_the_config_systemd_or_the_services_own() {
         (c.state_dir.as_path(), c.state_dir_from),
         (Path::new("/srv/fw"), StateDirFrom::Flag)
     );
+    // An instance's config (feedwatch@news): its own state, not the main
+    // service's, which root's status read for a second instance.
+    let c = parse(&text, Path::new("/etc/feedwatch-news/feedwatch.toml"), None).unwrap();
+    assert_eq!(
+        (c.state_dir.as_path(), c.state_dir_from),
+        (Path::new("/var/lib/feedwatch-news"), StateDirFrom::Instance)
+    );
+    assert_eq!(
+        super::instance_of(Path::new("/etc/feedwatch/feedwatch.toml")),
+        None
+    );
+    assert_eq!(
+        super::instance_of(Path::new("/etc/feedwatch-/feedwatch.toml")),
+        None
+    );
+    assert_eq!(
+        super::instance_of(Path::new("/srv/feedwatch-x/feedwatch.toml")),
+        None
+    );
 }
 
 #[test]

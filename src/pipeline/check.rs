@@ -20,19 +20,22 @@ const SERVICE_CONFIG_DIR: &str = "/etc/feedwatch";
 /// The unit this version ships, to tell an upgrade that kept an old one
 /// (its chatter, no `ExecReload=… check`, no `SetCredential=` came back).
 const SHIPPED_UNIT: &str = include_str!("../../systemd/feedwatch.service");
+/// And the template unit of instances (`feedwatch@NAME`).
+const SHIPPED_TEMPLATE: &str = include_str!("../../systemd/feedwatch@.service");
 
-/// Where the README's install steps put the unit.
-const INSTALLED_UNIT: &str = "/etc/systemd/system/feedwatch.service";
+/// Where the install steps put the units.
+const UNITS: &str = "/etc/systemd/system";
 
-/// A warning when the unit at `installed` is not the one this version
-/// ships; nothing when none is installed there.
-fn unit_warning(installed: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(installed).ok()?;
-    (text != SHIPPED_UNIT).then(|| {
+/// A warning when the unit `name` installed in `units` is not the one
+/// this version ships (`shipped`); nothing when none is installed there.
+fn unit_warning(units: &Path, name: &str, shipped: &str) -> Option<String> {
+    let installed = units.join(name);
+    let text = std::fs::read_to_string(&installed).ok()?;
+    (text != shipped).then(|| {
         format!(
             "{} is not the unit this feedwatch ships (an upgrade kept the old one, and its \
              fixes are missing): install it again from this release, \
-             `install -m 644 systemd/feedwatch.service /etc/systemd/system/ && systemctl daemon-reload`, \
+             `install -m 644 systemd/{name} {UNITS}/ && systemctl daemon-reload`, \
              then restart feedwatch",
             installed.display()
         )
@@ -133,18 +136,24 @@ pub fn check(config: &Config) -> CheckReport {
         config.state_dir.display(),
         config.state_dir_from
     ));
-    let for_the_service = config.path.parent() == Some(Path::new(SERVICE_CONFIG_DIR));
+    // The main service's config, or an instance's (`feedwatch@NAME`).
+    let instance = config::instance_of(&config.path);
+    let for_the_service =
+        instance.is_some() || config.path.parent() == Some(Path::new(SERVICE_CONFIG_DIR));
+    let service_state = instance.map_or_else(
+        || config::DEFAULT_STATE_DIR.to_string(),
+        |name| format!("{}-{name}", config::DEFAULT_STATE_DIR),
+    );
     if for_the_service
         && config.state_dir_from == StateDirFrom::Config
-        && config.state_dir != Path::new(config::DEFAULT_STATE_DIR)
+        && config.state_dir != Path::new(&service_state)
     {
         report.warnings.push(warning(
             config.at.state_dir,
             format!(
-                "state_dir is set to {}, but the systemd unit can write only {} (its StateDirectory): \
+                "state_dir is set to {}, but the systemd unit can write only {service_state} (its StateDirectory): \
                  remove state_dir from {} to run it as the service",
                 config.state_dir.display(),
-                config::DEFAULT_STATE_DIR,
                 config.path.display()
             ),
         ));
@@ -158,16 +167,21 @@ pub fn check(config: &Config) -> CheckReport {
             format!(
                 "{} can be read by its owner only, and the service runs as a user of its own \
                  (DynamicUser): it would not start; `chmod 644 {}` (keep the password in \
-                 {SERVICE_CONFIG_DIR}/smtp-password, which only root reads)",
+                 {}, which only root reads)",
                 config.path.display(),
-                config.path.display()
+                config.path.display(),
+                credential_source(config).display()
             ),
         ));
     }
     if let Transport::Smtp(smtp) = &config.email.transport {
         smtp_password(config, smtp, for_the_service, &mut report);
     }
-    if for_the_service && let Some(w) = unit_warning(Path::new(INSTALLED_UNIT)) {
+    let (unit, shipped) = match instance {
+        Some(_) => ("feedwatch@.service", SHIPPED_TEMPLATE),
+        None => ("feedwatch.service", SHIPPED_UNIT),
+    };
+    if for_the_service && let Some(w) = unit_warning(Path::new(UNITS), unit, shipped) {
         report.warnings.push(warning(None, w));
     }
     report.warnings.sort_by_key(|w| (w.line, w.col));
@@ -201,12 +215,23 @@ fn smtp_password(
             config.at.password_file,
             format!(
                 "password_file {} is not readable by the service, which runs as its own unprivileged \
-                 user: leave password_file out and put the password in {SERVICE_CONFIG_DIR}/smtp-password, \
+                 user: leave password_file out and put the password in {}, \
                  which the unit passes to the service as its credential",
-                file.display()
+                file.display(),
+                credential_source(config).display()
             ),
         ));
     }
+}
+
+/// Where the unit loads the service's credential from: `smtp-password`
+/// beside the config (`/etc/feedwatch`, or an instance's folder).
+fn credential_source(config: &Config) -> std::path::PathBuf {
+    config
+        .path
+        .parent()
+        .unwrap_or(Path::new(SERVICE_CONFIG_DIR))
+        .join("smtp-password")
 }
 
 fn readable_by_others(path: &Path) -> bool {
@@ -391,11 +416,12 @@ mod tests {
     fn an_installed_unit_other_than_the_shipped_one_is_warned_about() {
         let dir = tempfile::tempdir().unwrap();
         let unit = dir.path().join("feedwatch.service");
-        assert_eq!(unit_warning(&unit), None, "none installed");
+        let warn = || unit_warning(dir.path(), "feedwatch.service", SHIPPED_UNIT);
+        assert_eq!(warn(), None, "none installed");
         std::fs::write(&unit, SHIPPED_UNIT).unwrap();
-        assert_eq!(unit_warning(&unit), None);
+        assert_eq!(warn(), None);
         std::fs::write(&unit, SHIPPED_UNIT.replace("ExecReload", "#ExecReload")).unwrap();
-        let w = unit_warning(&unit).expect("a warning");
+        let w = warn().expect("a warning");
         assert!(w.contains("install it again"), "{w}");
     }
 }

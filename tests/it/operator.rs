@@ -1002,3 +1002,39 @@ fn completions_and_man_pages_know_every_command() {
     }
     assert!(dir.path().join("feedwatch.1").exists());
 }
+
+/// The template unit (`feedwatch@NAME`) is the service unit but for the
+/// instance's names: its config and state folders, its credential's
+/// source, its description and header. A fix to one that misses the other
+/// fails here.
+#[test]
+fn the_template_unit_is_the_service_unit_but_for_the_instance_names() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
+    let unit = std::fs::read_to_string(root.join("feedwatch.service")).unwrap();
+    let template = std::fs::read_to_string(root.join("feedwatch@.service")).unwrap();
+    let body = |text: &str| -> String {
+        // The header comment differs; from [Unit] on, only the names.
+        text[text.find("[Unit]").expect("a [Unit] section")..].to_string()
+    };
+    let expected = body(&unit)
+        .replace(
+            "Description=feedwatch: news",
+            "Description=feedwatch %i: news",
+        )
+        .replace("/var/lib/feedwatch (", "/var/lib/feedwatch-%i (")
+        .replace("in /etc/feedwatch (", "in /etc/feedwatch-%i (")
+        .replace(
+            "StateDirectory=feedwatch\n",
+            "StateDirectory=feedwatch-%i\n",
+        )
+        .replace(
+            "ConfigurationDirectory=feedwatch\n",
+            "ConfigurationDirectory=feedwatch-%i\n",
+        )
+        .replace(
+            "smtp-password:/etc/feedwatch/smtp-password",
+            "smtp-password:/etc/feedwatch-%i/smtp-password",
+        );
+    assert_eq!(body(&template), expected);
+    assert_eq!(template.matches("%i").count(), 6);
+}
