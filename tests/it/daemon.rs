@@ -170,3 +170,139 @@ async fn a_store_that_takes_no_writes_is_said_and_stops_the_daemon() {
         "{error}"
     );
 }
+
+/// The daily full check and pruning on an archive large enough that one
+/// unbounded step would outlast a short watchdog (they ran inline, and on a
+/// 2 GB archive systemd killed the daemon, which restarted into the same
+/// check): both run in bounded steps off the loop, so the daemon goes on
+/// sending WATCHDOG=1 at its interval while they run. The daemon is the
+/// binary, with the systemd notify protocol on a socket of the test's.
+#[test]
+fn the_watchdog_is_fed_while_a_large_archive_is_checked_and_pruned() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::net::UnixDatagram;
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feedwatch.toml");
+    std::fs::write(
+        &path,
+        "state_dir = \"state\"\nretention = \"30d\"\n[email]\nfrom = \"fw@example.org\"\n\
+         to = [\"a@example.org\"]\ntransport = \"stdout\"\n\
+         [[feeds]]\nname = \"desk\"\nurl = \"file://sample-feed.xml\"\n",
+    )
+    .unwrap();
+    std::fs::copy(sample_feed_path(), dir.path().join("sample-feed.xml")).unwrap();
+    // 120,000 items stored 200 days ago: all of them go at the first poll
+    // (pruning them took 1.4 s here, longer than the watchdog).
+    {
+        let mut store = feedwatch::store::Store::open_dir(&dir.path().join("state")).unwrap();
+        let long_ago = chrono::Utc::now() - chrono::Duration::days(200);
+        let words = "drone strike kyiv power grid repair crews overnight officials said";
+        for chunk in 0..120 {
+            let items: Vec<feedwatch::model::Item> = (0..1000)
+                .map(|i| feedwatch::model::Item {
+                    key: format!("old-{chunk}-{i}"),
+                    link: Some(format!("https://news.example/{chunk}/{i}")),
+                    title: format!("Report {chunk} {i}"),
+                    summary: format!("{words} {chunk} {i} {words} {words}"),
+                    author: String::new(),
+                    category: String::new(),
+                    published: None,
+                    article: None,
+                })
+                .collect();
+            let batch =
+                feedwatch::store::Batch::new("old", "https://old.example/", &items, long_ago);
+            store.ingest(&batch, &[]).unwrap();
+        }
+    }
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let start = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(&path)
+        .arg("run")
+        .env("NOTIFY_SOCKET", &socket_path)
+        // WatchdogSec=1s: a ping every half second.
+        .env("WATCHDOG_USEC", "1000000")
+        .env_remove("WATCHDOG_PID")
+        .env("RUST_LOG", "info")
+        .env_remove("STATE_DIRECTORY")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The log, line by line, with when each came.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send((Instant::now(), line));
+        }
+    });
+    let (mut pings, mut log) = (Vec::new(), Vec::<(Instant, String)>::new());
+    let mut buf = [0u8; 512];
+    let pruned = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no pruning: {log:?}"
+        );
+        if let Ok(n) = socket.recv(&mut buf)
+            && String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1")
+        {
+            pings.push(Instant::now());
+        }
+        log.extend(lines.try_iter());
+        if let Some((at, _)) = log.iter().find(|(_, l)| l.contains("pruned what is older")) {
+            break *at;
+        }
+    };
+    // A second past the end of pruning, for the ping that follows it.
+    let until = Instant::now() + Duration::from_millis(1000);
+    while Instant::now() < until {
+        if let Ok(n) = socket.recv(&mut buf)
+            && String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1")
+        {
+            pings.push(Instant::now());
+        }
+    }
+    sigterm(&child);
+    let _ = child.wait();
+    let began = log
+        .iter()
+        .find(|(_, l)| l.contains("feed polled"))
+        .map(|(at, _)| *at)
+        .expect("the poll before pruning");
+    let chores = pruned - began;
+    assert!(
+        chores > Duration::from_secs(1),
+        "pruning took {chores:?}, under the 1 s watchdog: the archive is too small to test it"
+    );
+    let during: Vec<Instant> = pings
+        .iter()
+        .copied()
+        .filter(|p| *p >= began && *p <= pruned + Duration::from_millis(1000))
+        .collect();
+    let longest = during
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or(chores);
+    // systemd kills a service that sends no WATCHDOG=1 for WatchdogSec.
+    assert!(
+        during.len() >= 2 && longest < Duration::from_secs(1),
+        "{} pings while pruning for {chores:?}, longest gap {longest:?}",
+        during.len()
+    );
+}
+
+/// Asks the child to stop as systemd does (SIGTERM).
+fn sigterm(child: &std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+}
