@@ -179,7 +179,6 @@ async fn a_store_that_takes_no_writes_is_said_and_stops_the_daemon() {
 /// binary, with the systemd notify protocol on a socket of the test's.
 #[test]
 fn the_watchdog_is_fed_while_a_large_archive_is_checked_and_pruned() {
-    use std::io::{BufRead, BufReader};
     use std::os::unix::net::UnixDatagram;
     use std::time::Instant;
     let dir = tempfile::tempdir().unwrap();
@@ -199,16 +198,10 @@ fn the_watchdog_is_fed_while_a_large_archive_is_checked_and_pruned() {
         let long_ago = chrono::Utc::now() - chrono::Duration::days(200);
         let words = "drone strike kyiv power grid repair crews overnight officials said";
         for chunk in 0..120 {
-            let items: Vec<feedwatch::model::Item> = (0..1000)
-                .map(|i| feedwatch::model::Item {
-                    key: format!("old-{chunk}-{i}"),
-                    link: Some(format!("https://news.example/{chunk}/{i}")),
-                    title: format!("Report {chunk} {i}"),
-                    summary: format!("{words} {chunk} {i} {words} {words}"),
-                    author: String::new(),
-                    category: String::new(),
-                    published: None,
-                    article: None,
+            let items: Vec<feedwatch::model::Item> = (chunk * 1000..(chunk + 1) * 1000)
+                .map(|n| {
+                    let summary = format!("{words} {n} {words} {words}");
+                    crate::folding::news_item(n, &format!("Report {n}"), &summary)
                 })
                 .collect();
             let batch =
@@ -222,61 +215,46 @@ fn the_watchdog_is_fed_while_a_large_archive_is_checked_and_pruned() {
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let start = Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .arg("--config")
-        .arg(&path)
-        .arg("run")
-        .env("NOTIFY_SOCKET", &socket_path)
-        // WatchdogSec=1s: a ping every half second.
-        .env("WATCHDOG_USEC", "1000000")
-        .env_remove("WATCHDOG_PID")
-        .env("RUST_LOG", "info")
-        .env_remove("STATE_DIRECTORY")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The log, line by line, with when each came.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send((Instant::now(), line));
-        }
-    });
-    let (mut pings, mut log) = (Vec::new(), Vec::<(Instant, String)>::new());
+    let notify = socket_path.to_str().unwrap();
+    // WatchdogSec=1s: a ping every half second.
+    let env = [
+        ("NOTIFY_SOCKET", notify),
+        ("WATCHDOG_USEC", "1000000"),
+        ("RUST_LOG", "info"),
+    ];
+    let daemon = Daemon::start_with_env(&path, &env);
+    // When each log line the test waits for first appeared, and the pings.
+    let (mut began, mut pings) = (None, Vec::new());
     let mut buf = [0u8; 512];
+    let mut ping = |pings: &mut Vec<Instant>| {
+        if let Ok(n) = socket.recv(&mut buf)
+            && String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1")
+        {
+            pings.push(Instant::now());
+        }
+    };
     let pruned = loop {
         assert!(
             start.elapsed() < Duration::from_secs(120),
-            "no pruning: {log:?}"
+            "no pruning: {}",
+            daemon.log()
         );
-        if let Ok(n) = socket.recv(&mut buf)
-            && String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1")
-        {
-            pings.push(Instant::now());
+        ping(&mut pings);
+        let log = daemon.log();
+        if began.is_none() && log.contains("feed polled") {
+            began = Some(Instant::now());
         }
-        log.extend(lines.try_iter());
-        if let Some((at, _)) = log.iter().find(|(_, l)| l.contains("pruned what is older")) {
-            break *at;
+        if log.contains("pruned what is older") {
+            break Instant::now();
         }
     };
     // A second past the end of pruning, for the ping that follows it.
-    let until = Instant::now() + Duration::from_millis(1000);
-    while Instant::now() < until {
-        if let Ok(n) = socket.recv(&mut buf)
-            && String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1")
-        {
-            pings.push(Instant::now());
-        }
+    while pruned.elapsed() < Duration::from_secs(1) {
+        ping(&mut pings);
     }
-    sigterm(&child);
-    let _ = child.wait();
-    let began = log
-        .iter()
-        .find(|(_, l)| l.contains("feed polled"))
-        .map(|(at, _)| *at)
-        .expect("the poll before pruning");
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    let began = began.expect("the poll before pruning");
     let chores = pruned - began;
     assert!(
         chores > Duration::from_secs(1),
@@ -285,7 +263,7 @@ fn the_watchdog_is_fed_while_a_large_archive_is_checked_and_pruned() {
     let during: Vec<Instant> = pings
         .iter()
         .copied()
-        .filter(|p| *p >= began && *p <= pruned + Duration::from_millis(1000))
+        .filter(|p| *p >= began && *p <= pruned + Duration::from_secs(1))
         .collect();
     let longest = during
         .windows(2)
@@ -298,11 +276,4 @@ fn the_watchdog_is_fed_while_a_large_archive_is_checked_and_pruned() {
         "{} pings while pruning for {chores:?}, longest gap {longest:?}",
         during.len()
     );
-}
-
-/// Asks the child to stop as systemd does (SIGTERM).
-fn sigterm(child: &std::process::Child) {
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
 }

@@ -823,3 +823,88 @@ pub fn serve_daemon(
     ));
     (shutdown, reload_tx, task)
 }
+
+/// The daemon as a child process, its stderr collected by a thread.
+pub struct Daemon {
+    pub child: std::process::Child,
+    /// Its stderr so far, and a signal for each line that arrives.
+    log: std::sync::Arc<(std::sync::Mutex<String>, std::sync::Condvar)>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Daemon {
+    pub fn start(config: &Path) -> Self {
+        Self::start_with_env(config, &[])
+    }
+
+    pub fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+        cmd.env_remove("RUST_LOG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the daemon");
+        let log = std::sync::Arc::new((
+            std::sync::Mutex::new(String::new()),
+            std::sync::Condvar::new(),
+        ));
+        let (sink, stderr) = (log.clone(), child.stderr.take());
+        let reader = std::thread::spawn(move || {
+            let Some(stderr) = stderr else { return };
+            for line in
+                std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok)
+            {
+                let mut l = sink.0.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+                sink.1.notify_all();
+            }
+        });
+        Daemon { child, log, reader }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let _ = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
+    }
+
+    pub fn log(&self) -> String {
+        self.log.0.lock().unwrap().clone()
+    }
+
+    /// Waits until the log shows what `cond` looks for: woken by each new
+    /// line, not by a clock; bounded, so a daemon that never says it fails
+    /// the test instead of hanging it.
+    pub fn wait_until(&self, what: &str, cond: impl Fn(&str) -> bool) {
+        let (log, line) = &*self.log;
+        let (guard, timeout) = line
+            .wait_timeout_while(
+                log.lock().unwrap(),
+                std::time::Duration::from_secs(30),
+                |l| !cond(l),
+            )
+            .unwrap();
+        if timeout.timed_out() {
+            panic!("timed out waiting for {what}; log:\n{}", *guard);
+        }
+    }
+
+    /// SIGTERM, then the exit status and the whole log: the reader ends
+    /// when the daemon's stderr closes.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        self.signal("-TERM");
+        let status = self.child.wait().expect("daemon exit");
+        let log = self.log;
+        let _ = self.reader.join();
+        let log = log.0.lock().unwrap().clone();
+        (status, log)
+    }
+}
