@@ -4,7 +4,8 @@
 //! with like. Run: `cargo bench --bench farm` (options after `--`:
 //! `--feeds N --items M --archive K`; `--quick` for a small run;
 //! `--parse-only` and `--match-only` to profile one stage alone; `--scale`
-//! for how cost grows from 200 to 10,000 feeds).
+//! for how cost grows from 200 to 10,000 feeds; `--versus` for the first
+//! poll beside other binaries and rss2email).
 //!
 //! Reports wall time, CPU time (user + system, from wait4) and peak RSS of
 //! each feedwatch process, items/s, and the database size per item.
@@ -14,12 +15,14 @@
 //! - `measure`: running the binary and measuring it; the results table.
 //! - `floors`: the same work without feedwatch, and the archive.
 //! - `scale`: the farm at three sizes.
+//! - `versus`: the first poll beside other programs, interleaved.
 
 mod floors;
 mod generator;
 mod measure;
 mod scale;
 mod server;
+mod versus;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -85,6 +88,10 @@ fn main() {
         return;
     }
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    if std::env::args().any(|a| a == "--versus") {
+        versus::run(&rt, &a);
+        return;
+    }
     if std::env::args().any(|a| a == "--scale") {
         scale::run(&rt);
         return;
@@ -123,22 +130,33 @@ fn main() {
     );
 }
 
-/// `--parse-only`: feedwatch's parse stage over the farm's documents, ten
-/// times, and nothing else: a target for `perf record`.
+/// `--parse-only`: feed-rs alone, then feedwatch's parse stage, over the
+/// farm's documents, ten times each, and nothing else: the ratio the parse
+/// stage is held to (at most 1.5× feed-rs), and a target for `perf record`
+/// (with `--stage-only`, the parse stage alone).
 fn parse_only(a: &Args) {
     let docs: Vec<Doc> = (0..a.feeds).map(|f| feed_doc(f, 0, a.items, 1)).collect();
     let base = url::Url::parse("https://example.org/").expect("url");
-    let started = Instant::now();
-    let mut items = 0;
-    for _ in 0..10 {
-        for d in &docs {
-            items +=
-                feedwatch::parse::parse_feed(&d.body, &base, 1000).map_or(0, |f| f.items.len());
-        }
-    }
+    let time = |parse: &dyn Fn(&[u8]) -> usize| {
+        let started = Instant::now();
+        let items: usize = (0..10)
+            .map(|_| docs.iter().map(|d| parse(&d.body)).sum::<usize>())
+            .sum();
+        (items, items as f64 / started.elapsed().as_secs_f64())
+    };
+    let skip_stage = std::env::args().any(|a| a == "--stage-only");
+    let (_, alone) = if skip_stage {
+        (0, f64::NAN)
+    } else {
+        time(&|b| feed_rs::parser::parse(b).map_or(0, |f| f.entries.len()))
+    };
+    let (items, stage) =
+        time(&|b| feedwatch::parse::parse_feed(b, &base, 1000).map_or(0, |f| f.items.len()));
+    println!("feed-rs alone: {alone:.0} items/s");
+    println!("parse stage: {items} items, {stage:.0} items/s");
     println!(
-        "parse stage: {items} items, {:.0} items/s",
-        items as f64 / started.elapsed().as_secs_f64()
+        "parse stage / feed-rs alone: {:.2}× the time",
+        alone / stage
     );
 }
 

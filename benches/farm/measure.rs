@@ -2,6 +2,7 @@
 //! program (`--launch`) that reports its CPU time and peak RSS from wait4;
 //! the idle daemon's memory from /proc; the results table.
 
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,8 @@ use crate::generator::rules;
 
 /// One run of the feedwatch binary.
 pub struct Run {
+    /// Whether it exited 0.
+    pub ok: bool,
     pub wall: Duration,
     pub cpu: Duration,
     pub max_rss_kib: i64,
@@ -20,11 +23,21 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs feedwatch and measures it. The measuring happens in a fresh copy of
-/// this program (`--launch`): a child forked from this process would start
-/// with this process's memory counted in its peak RSS (Linux copies the RSS
-/// counters on fork), and this process holds the whole farm.
+/// Runs feedwatch and measures it; it must succeed.
 pub fn feedwatch(config: &Path, args: &[&str]) -> Run {
+    let mut argv: Vec<&OsStr> = vec!["--config".as_ref(), config.as_os_str()];
+    argv.extend(args.iter().map(OsStr::new));
+    let run = launched(Path::new(env!("CARGO_BIN_EXE_feedwatch")), &argv);
+    assert!(run.ok, "feedwatch {args:?} failed: {}", run.stderr);
+    run
+}
+
+/// Runs `program` with `args` and measures it. The measuring happens in a
+/// fresh copy of this program (`--launch`): a child forked from this
+/// process would start with this process's memory counted in its peak RSS
+/// (Linux copies the RSS counters on fork), and this process holds the
+/// whole farm.
+pub fn launched(program: &Path, args: &[&OsStr]) -> Run {
     let out_dir = tempfile::tempdir().expect("tempdir");
     let (out, err, usage) = (
         out_dir.path().join("out"),
@@ -36,26 +49,20 @@ pub fn feedwatch(config: &Path, args: &[&str]) -> Run {
     let status = Command::new(me)
         .arg("--launch")
         .arg(&usage)
-        .arg(env!("CARGO_BIN_EXE_feedwatch"))
-        .arg("--config")
-        .arg(config)
+        .arg(program)
         .args(args)
         .stdout(std::fs::File::create(&out).expect("out"))
         .stderr(std::fs::File::create(&err).expect("err"))
         .status()
-        .expect("start feedwatch");
+        .expect("start the program");
     let wall = started.elapsed();
-    assert!(
-        status.success(),
-        "feedwatch {args:?} failed: {}",
-        std::fs::read_to_string(&err).unwrap_or_default()
-    );
     let numbers: Vec<u64> = std::fs::read_to_string(&usage)
         .unwrap_or_default()
         .split_whitespace()
         .filter_map(|n| n.parse().ok())
         .collect();
     Run {
+        ok: status.success(),
         wall,
         cpu: Duration::from_micros(numbers.first().copied().unwrap_or(0)),
         max_rss_kib: numbers.get(1).copied().unwrap_or(0) as i64,
