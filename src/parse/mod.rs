@@ -17,6 +17,7 @@ mod article;
 mod bounds;
 mod decode;
 mod discover;
+mod extract;
 mod lenient;
 mod links;
 mod repair;
@@ -29,7 +30,7 @@ use decode::{http_charset, to_utf8};
 pub use discover::discover;
 use links::entry_link;
 pub use links::{LINK_RULES_VERSION, canonical_link, recanonicalize};
-use text::text_of;
+use text::{Words, push_text_of};
 pub use text::{clean, html_to_text};
 
 /// Longest title kept, in characters.
@@ -79,7 +80,11 @@ pub fn parse_feed_as(
 ) -> Result<ParsedFeed, ParseError> {
     let utf8 = to_utf8(bytes, content_type.and_then(http_charset));
     // Invalid UTF-8 costs the bad bytes (replaced), not the whole feed.
-    let text = String::from_utf8_lossy(&utf8);
+    // (`from_utf8` first: it checks valid text several times faster.)
+    let text = match std::str::from_utf8(&utf8) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(&utf8),
+    };
     let utf8 = repair::repair(&text);
     // Entries past `max_items` are never read: feed-rs would build them all.
     let possible = truncate::possible_entries(&utf8);
@@ -142,7 +147,7 @@ fn from_feed_rs(
 ) -> ParsedFeed {
     ParsedFeed {
         ttl_minutes: feed.ttl,
-        title: feed.title.as_ref().map(|t| clean(&text_of(t), MAX_TITLE)),
+        title: feed.title.as_ref().map(|t| text_of(t, MAX_TITLE)),
         items: feed
             .entries
             .iter()
@@ -168,10 +173,13 @@ fn from_lenient(
                 Parts {
                     id: e.id,
                     link: e.link.and_then(|l| canonical_link(&l, base)),
-                    title: e.title,
-                    summary: with_content(e.summary, &e.content),
-                    author: e.authors.join(", "),
-                    category: e.categories.join(", "),
+                    title: clean(&e.title, MAX_TITLE),
+                    summary: with_content(
+                        clean(&e.summary, MAX_SUMMARY),
+                        &clean(&e.content, MAX_SUMMARY),
+                    ),
+                    author: clean(&e.authors.join(", "), MAX_SHORT),
+                    category: clean(&e.categories.join(", "), MAX_SHORT),
                     published: e.published.or(e.updated),
                 },
                 now,
@@ -196,7 +204,7 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
-/// An entry's parts as text, from either reader.
+/// An entry's parts as text, from either reader, cleaned (`clean`).
 struct Parts {
     id: String,
     /// Canonical.
@@ -210,62 +218,88 @@ struct Parts {
 }
 
 fn parts_of(e: &Entry, base: &Url) -> Parts {
-    let author = e
+    let names = e
         .authors
         .iter()
         .filter_map(|p| p.name.as_deref())
         .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let category = e
+        .filter(|n| !n.is_empty());
+    let labels = e
         .categories
         .iter()
         .map(|c| c.label.as_deref().unwrap_or(&c.term).trim())
-        .filter(|c| !c.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ");
+        .filter(|c| !c.is_empty());
     let content = e
         .content
         .as_ref()
         .and_then(|c| c.body.as_deref())
-        .map(html_to_text)
+        .map(|html| {
+            let mut words = Words::new(MAX_SUMMARY);
+            extract::push_html(&mut words, html);
+            words.finish()
+        })
+        .unwrap_or_default();
+    let summary = e
+        .summary
+        .as_ref()
+        .map(|t| text_of(t, MAX_SUMMARY))
         .unwrap_or_default();
     Parts {
         id: e.id.clone(),
         link: entry_link(e, base),
-        title: e.title.as_ref().map(text_of).unwrap_or_default(),
-        summary: with_content(
-            e.summary.as_ref().map(text_of).unwrap_or_default(),
-            &content,
-        ),
-        author,
-        category,
+        title: e
+            .title
+            .as_ref()
+            .map(|t| text_of(t, MAX_TITLE))
+            .unwrap_or_default(),
+        summary: with_content(summary, &content),
+        author: listed(names, MAX_SHORT),
+        category: listed(labels, MAX_SHORT),
         published: e.published.or(e.updated),
     }
 }
 
-/// The summary, and the content after it unless the summary already has it.
-fn with_content(mut summary: String, content: &str) -> String {
-    if !summary.contains(content.trim()) {
-        if !summary.is_empty() {
-            summary.push('\n');
+/// A feed text construct's words, cleaned, at most `max` characters.
+fn text_of(t: &feed_rs::model::Text, max: usize) -> String {
+    let mut words = Words::new(max);
+    push_text_of(&mut words, t);
+    words.finish()
+}
+
+/// Names joined with ", ", cleaned, at most `max` characters.
+fn listed<'a>(names: impl Iterator<Item = &'a str>, max: usize) -> String {
+    let mut words = Words::new(max);
+    for (i, name) in names.enumerate() {
+        if i > 0 {
+            words.plain(", ");
         }
-        summary.push_str(content);
+        words.plain(name);
     }
-    summary
+    words.finish()
+}
+
+/// The summary, and the content after it unless the summary already has
+/// it; both cleaned, and the result at most `MAX_SUMMARY` characters.
+fn with_content(summary: String, content: &str) -> String {
+    if summary.contains(content) {
+        return summary;
+    }
+    let mut words = Words::new(MAX_SUMMARY);
+    words.plain(&summary);
+    words.separate();
+    words.plain(content);
+    words.finish()
 }
 
 fn item_of(p: Parts, now: DateTime<Utc>) -> Item {
-    let title = clean(&p.title, MAX_TITLE);
     let published = p.published.filter(|d| plausible(*d, now));
     Item {
-        key: item_key(&p.id, p.link.as_deref(), &title, published),
+        key: item_key(&p.id, p.link.as_deref(), &p.title, published),
         link: p.link,
-        title,
-        summary: clean(&p.summary, MAX_SUMMARY),
-        author: clean(&p.author, MAX_SHORT),
-        category: clean(&p.category, MAX_SHORT),
+        title: p.title,
+        summary: p.summary,
+        author: p.author,
+        category: p.category,
         published,
         article: None,
     }
