@@ -68,23 +68,26 @@ fn is_entry(name: &str) -> bool {
     local.eq_ignore_ascii_case("item") || local.eq_ignore_ascii_case("entry")
 }
 
-/// How many `<item`/`<entry` (or `:item`, `:entry` after a prefix) the text
-/// has at most: an upper bound on its entries.
+/// How many start tags named `item` or `entry` (any prefix, any case) the
+/// text has at most: an upper bound on its entries. One SIMD search for
+/// '<' and a look at the name after each (a search for both '<' and ':'
+/// was a tenth of the parse stage).
 pub(super) fn possible_entries(text: &str) -> usize {
     let bytes = text.as_bytes();
-    let mut n = 0;
-    for (i, _) in text.match_indices(['<', ':']) {
-        let rest = &bytes[i + 1..];
-        let starts = |word: &[u8]| {
-            rest.len() > word.len()
-                && rest[..word.len()].eq_ignore_ascii_case(word)
-                && matches!(rest[word.len()], b'>' | b' ' | b'/' | b'\t' | b'\n' | b'\r')
-        };
-        if starts(b"item") || starts(b"entry") {
-            n += 1;
-        }
-    }
-    n
+    memchr::memchr_iter(b'<', bytes)
+        .filter(|&i| {
+            let name = &bytes[i + 1..bytes.len().min(i + 1 + 64)];
+            let Some(end) = name
+                .iter()
+                .position(|b| matches!(b, b'>' | b' ' | b'/' | b'\t' | b'\n' | b'\r'))
+            else {
+                return false;
+            };
+            let name = &name[..end];
+            let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
+            local.eq_ignore_ascii_case(b"item") || local.eq_ignore_ascii_case(b"entry")
+        })
+        .count()
 }
 
 #[cfg(test)]
