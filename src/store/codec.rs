@@ -25,8 +25,12 @@ use rusqlite::types::{Value, ValueRef};
 /// checksum-free block cost more than the few bytes they would save.
 const MIN_PACKED: usize = 64;
 
-/// zstd's own default level.
-const LEVEL: i32 = 3;
+/// zstd's fastest positive level. Measured on the benchmark farm's texts
+/// (2.3 KB each): 9.7 µs an item at level 1 against 11.8 µs at zstd's
+/// default 3, both 0.366 of the text; on the multilingual news fixtures
+/// (743 texts) 0.811 against 0.819. Negative levels are faster (7.3 µs at
+/// -1) but leave 0.478.
+const LEVEL: i32 = 1;
 
 /// The name of the SQL function that reads a stored summary.
 pub(super) const UNPACK: &str = "unpack_text";
