@@ -169,20 +169,26 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(FTS_STAGE)?;
         let (mut reports, candidates) = write_pieces(&tx, group, &mut self.packer)?;
+        let feeds: Vec<&str> = group.iter().map(Write::feed).collect();
+        let started = std::time::Instant::now();
+        let matcher = super::live_matcher(&mut self.matcher)?;
+        // Matched before they are indexed: the matcher's tokens of each
+        // text it read are recorded, and the index takes them (one
+        // tokenisation per item, `tokenizer::Replay`).
+        self.replay.clear();
+        let found = match_candidates(matcher, &feeds, &candidates, rules, Some(&self.replay))?;
+        self.matching += started.elapsed();
         // One statement for the whole group, so that it becomes one FTS5
         // segment (see 006_fts_by_group.sql); from the plain text staged
         // beside the packed rows, not from `items`, which would unpack
         // what was just packed.
-        tx.execute_batch(
+        let indexed = tx.execute_batch(
             "INSERT INTO items_fts(rowid, title, summary, author, category, feed)
              SELECT id, title, summary, author, category, feed FROM temp.fts_new;
              DELETE FROM temp.fts_new;",
-        )?;
-        let feeds: Vec<&str> = group.iter().map(Write::feed).collect();
-        let started = std::time::Instant::now();
-        let matcher = super::live_matcher(&mut self.matcher)?;
-        let found = match_candidates(matcher, &feeds, &candidates, rules)?;
-        self.matching += started.elapsed();
+        );
+        self.replay.clear();
+        indexed?;
         record_matches(&tx, group, &found, &mut reports)?;
         tx.commit()?;
         Ok(reports)

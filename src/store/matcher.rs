@@ -21,7 +21,7 @@
 use rustc_hash::FxHashMap;
 
 use super::Result;
-use super::tokenizer::{Purpose, Stage, Tokenizer};
+use super::tokenizer::{Purpose, Recording, Replay, Stage, Tokenizer};
 use crate::model::{Columns, CompiledRule, Phrase, Query};
 
 /// A query tree with its phrases as token ids.
@@ -101,12 +101,18 @@ const MEMO_WORDS: usize = 100_000;
 struct Memo {
     index: FxHashMap<Box<[u8]>, u32>,
     ids: Vec<Box<[u32]>>,
+    /// The word's stem as porter makes it within a text, for the archive
+    /// index (`Replay`); `None` when that cannot be known from the word
+    /// alone (unicode61 does not give it back as one token, or porter gives
+    /// other than one).
+    stems: Vec<Option<Box<[u8]>>>,
 }
 
 impl Memo {
     fn clear(&mut self) {
         self.index.clear();
         self.ids.clear();
+        self.stems.clear();
     }
 }
 
@@ -117,6 +123,9 @@ pub(super) struct Matcher {
     tokenizer: Tokenizer,
     /// unicode61 alone, for the items' text.
     split: Tokenizer,
+    /// unicode61 alone again, to check that a word is one token on its own
+    /// (`Memo::stems`).
+    resplit: Tokenizer,
     memo: Memo,
     compiled: Option<Compiled>,
     hits: Hits,
@@ -134,6 +143,7 @@ impl Matcher {
         Ok(Matcher {
             tokenizer: Tokenizer::new(fts_definition, Stage::Stemmed)?,
             split: Tokenizer::new(fts_definition, Stage::Split)?,
+            resplit: Tokenizer::new(fts_definition, Stage::Split)?,
             memo: Memo::default(),
             compiled: None,
             hits: Hits::default(),
@@ -205,11 +215,13 @@ impl Matcher {
 
     /// Which of the rules last `prepare`d (by index; only those `wanted`
     /// lets through) match an item whose columns hold `texts` (title,
-    /// summary, author, category, feed).
+    /// summary, author, category, feed). With `replay`, the texts' tokens
+    /// are recorded there for the archive index.
     pub(crate) fn matching(
         &mut self,
         texts: [&str; 5],
         wanted: &dyn Fn(usize) -> bool,
+        replay: Option<&Replay>,
     ) -> Result<Vec<usize>> {
         let Some(compiled) = &self.compiled else {
             return Ok(Vec::new());
@@ -219,11 +231,12 @@ impl Matcher {
         }
         let mut words = Words {
             stemmer: &mut self.tokenizer,
+            resplit: &mut self.resplit,
             memo: &mut self.memo,
             compiled,
             failed: None,
         };
-        scan(&mut self.split, &mut words, texts, &mut self.hits)?;
+        scan(&mut self.split, &mut words, texts, &mut self.hits, replay)?;
         let found: Vec<usize> = (0..compiled.rules.len())
             .filter(|&i| wanted(i) && eval(&compiled.rules[i], &self.hits))
             .collect();
@@ -404,6 +417,7 @@ impl Compiled {
 /// A folded word's ids, through the memo.
 struct Words<'a> {
     stemmer: &'a mut Tokenizer,
+    resplit: &'a mut Tokenizer,
     memo: &'a mut Memo,
     compiled: &'a Compiled,
     /// The stemmer's failure, if it failed (reported after the scan).
@@ -420,7 +434,13 @@ impl Words<'_> {
         let compiled = self.compiled;
         // A word unicode61 made is one token again: porter gives its stem.
         let text = String::from_utf8_lossy(word);
+        let mut stems = 0;
+        let mut stem_of_word: Option<Box<[u8]>> = None;
         let stemmed = self.stemmer.tokens(&text, Purpose::Document, &mut |stem| {
+            stems += 1;
+            if stems == 1 {
+                stem_of_word = Some(stem.into());
+            }
             ids.extend(compiled.exact.get(stem).copied());
             for &len in &compiled.prefix_lengths {
                 let Some(head) = stem.get(..len) else {
@@ -429,6 +449,15 @@ impl Words<'_> {
                 ids.extend(compiled.prefixes.get(head).copied());
             }
         });
+        // Porter within a text stems unicode61's token: the same stem, if
+        // unicode61 gives the word back as itself (checked, not assumed).
+        let mut again = (0, false);
+        let resplit = self.resplit.tokens(&text, Purpose::Document, &mut |w| {
+            again.0 += 1;
+            again.1 |= w != word;
+        });
+        let stem = stem_of_word
+            .filter(|_| stems == 1 && again == (1, false) && resplit.is_ok() && stemmed.is_ok());
         for k in 0..ids.len() {
             if let Some(any) = compiled.also.get(ids[k] as usize) {
                 ids.extend_from_slice(any);
@@ -443,6 +472,7 @@ impl Words<'_> {
         }
         let at = self.memo.ids.len();
         self.memo.ids.push(ids.into_boxed_slice());
+        self.memo.stems.push(stem);
         if self.failed.is_none() {
             self.memo.index.insert(word.into(), at as u32);
         }
@@ -450,19 +480,23 @@ impl Words<'_> {
     }
 }
 
-/// Records where the rules' tokens are in the item.
+/// Records where the rules' tokens are in the item; with `replay`, each
+/// text's stems too, for the archive index (a text with a word whose stem
+/// is not known from the word alone is left to porter).
 fn scan(
     split: &mut Tokenizer,
     words: &mut Words<'_>,
     texts: [&str; 5],
     hits: &mut Hits,
+    replay: Option<&Replay>,
 ) -> Result<()> {
     hits.columns.clear();
     hits.columns.resize(words.compiled.ids, 0);
     hits.at.clear();
     for (column, text) in texts.iter().enumerate() {
         let mut position = 0u32;
-        split.tokens(text, Purpose::Document, &mut |word| {
+        let mut recording = replay.map(|_| Recording::default());
+        split.tokens_at(text, Purpose::Document, &mut |word, start, end| {
             let at = words.entry(word);
             for &id in words.memo.ids[at].iter() {
                 if let Some(c) = hits.columns.get_mut(id as usize) {
@@ -472,8 +506,17 @@ fn scan(
                     hits.at.push((id, column as u8, position));
                 }
             }
+            if let Some(r) = &mut recording {
+                match &words.memo.stems[at] {
+                    Some(stem) => r.push(stem, start, end),
+                    None => recording = None,
+                }
+            }
             position += 1;
         })?;
+        if let (Some(replay), Some(recording)) = (replay, recording) {
+            replay.record(text, recording);
+        }
     }
     hits.at.sort_unstable();
     words.failed.take().map_or(Ok(()), Err)
@@ -561,7 +604,7 @@ mod tests {
     fn matches(q: &str, title: &str, summary: &str) -> bool {
         let mut m = Matcher::new(super::super::FTS_DEFINITION).unwrap();
         m.prepare(&[rule(q)]).unwrap();
-        !m.matching([title, summary, "", "", "feed"], &|_| true)
+        !m.matching([title, summary, "", "", "feed"], &|_| true, None)
             .unwrap()
             .is_empty()
     }
@@ -615,8 +658,12 @@ mod tests {
         )])
         .unwrap();
         assert_eq!(m.mark_query(0), None);
-        m.matching(["Tehran", "air defence drones", "", "", "f"], &|_| true)
-            .unwrap();
+        m.matching(
+            ["Tehran", "air defence drones", "", "", "f"],
+            &|_| true,
+            None,
+        )
+        .unwrap();
         let query = m.mark_query(0).unwrap();
         assert!(query.contains("\"tehran\""), "{query}");
         assert!(query.contains("\"air defence\""), "{query}");
@@ -624,7 +671,8 @@ mod tests {
         assert!(!query.contains("iran\""), "{query}");
         assert!(!query.contains("israel"), "{query}");
         // An item no rule matched adds nothing; a new group starts anew.
-        m.matching(["Iran", "", "", "", "f"], &|_| true).unwrap();
+        m.matching(["Iran", "", "", "", "f"], &|_| true, None)
+            .unwrap();
         assert!(!m.mark_query(0).unwrap().contains("\"iran\""));
         m.prepare(&[rule(
             "(iran OR tehran OR \"air defence\") AND drone* -israel",

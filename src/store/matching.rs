@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::matcher::Matcher;
+use super::tokenizer::Replay;
 use super::{FTS_DEFINITION, Result};
 use crate::model::{CompiledRule, Item, MARK_END, MARK_START};
 
@@ -50,6 +51,7 @@ pub(super) fn match_candidates<'r>(
     feeds_of_group: &[&str],
     candidates: &[Candidate<'_>],
     rules: &'r [CompiledRule],
+    replay: Option<&Replay>,
 ) -> Result<Vec<Found<'r>>> {
     let feed_of = |batch: usize| feeds_of_group.get(batch).copied().unwrap_or("");
     matcher.prepare(rules)?;
@@ -69,7 +71,7 @@ pub(super) fn match_candidates<'r>(
                 feed,
             ]
         };
-        let by_full = matcher.matching(texts(&full), &applies)?;
+        let by_full = matcher.matching(texts(&full), &applies, replay)?;
         if by_full.is_empty() {
             continue;
         }
@@ -78,7 +80,7 @@ pub(super) fn match_candidates<'r>(
         // article only (docs/fetching.md, "Full text").
         let by_teaser = match item.article.as_deref() {
             Some(a) if !a.is_empty() => {
-                matcher.matching(texts(&item.summary), &|i| by_full.contains(&i))?
+                matcher.matching(texts(&item.summary), &|i| by_full.contains(&i), None)?
             }
             _ => by_full.clone(),
         };

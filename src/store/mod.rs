@@ -181,6 +181,10 @@ pub struct Store {
     /// Time spent matching so far (tokenising new items, running the
     /// rules, asking the archive for snippets), read by the benchmark.
     matching: std::time::Duration,
+    /// The matcher's tokens of the texts it has just read, which the
+    /// archive index takes instead of tokenising them again
+    /// (`tokenizer::register_replay`; empty on a store that only reads).
+    replay: std::sync::Arc<tokenizer::Replay>,
 }
 
 /// The database's file name in the state directory.
@@ -272,9 +276,14 @@ impl Store {
         if conn.is_readonly(rusqlite::MAIN_DB)? {
             return Err(read_only(&conn));
         }
+        // Before anything opens the archive index on this connection: FTS5
+        // finds its tokenizer when it first opens the table.
+        let replay = std::sync::Arc::new(tokenizer::Replay::default());
+        tokenizer::register_replay(&conn, replay.clone())?;
         // Opening writes (the WAL index, migrations): a full disk is said.
         set_up(&mut conn, report).map_err(|e| disk::said(e, || disk::system_errno(&conn)))?;
-        let store = Self::with_conn(conn);
+        let mut store = Self::with_conn(conn);
+        store.replay = replay;
         store.check_integrity(false)?;
         Ok(store)
     }
@@ -285,6 +294,7 @@ impl Store {
             matcher: None,
             packer: codec::Packer::default(),
             matching: std::time::Duration::ZERO,
+            replay: std::sync::Arc::default(),
         }
     }
 

@@ -6,6 +6,9 @@
 //! one source of truth, where a port of unicode61's tables and of the
 //! Porter stemmer would be a second one to keep equal (the differential
 //! test in tests/it/matcher.rs checks the whole matcher against FTS5).
+//! And back: the archive index takes the matcher's tokens of the texts it
+//! has just read (`Replay`, `register_replay`), so that a new item is
+//! tokenised once.
 //!
 //! The FFI calls are here, each with the invariant it relies on (the
 //! crate's few other `unsafe` calls are listed in docs/DESIGN.md §5, and
@@ -128,19 +131,29 @@ impl Tokenizer {
         purpose: Purpose,
         each: &mut dyn FnMut(&[u8]),
     ) -> Result<()> {
+        self.tokens_at(text, purpose, &mut |token, _, _| each(token))
+    }
+
+    /// `tokens`, with each token's byte offsets in `text` (start, end).
+    pub(crate) fn tokens_at(
+        &mut self,
+        text: &str,
+        purpose: Purpose,
+        each: &mut dyn FnMut(&[u8], i32, i32),
+    ) -> Result<()> {
         // Longer texts than an int can count are cut (FTS5 itself takes no
         // longer text; items are far shorter, `MAX_SUMMARY`).
         let len = text.len().min(c_int::MAX as usize);
         let Some(tokenize) = self.methods.xTokenize else {
             return Err(unavailable("xTokenize"));
         };
-        let mut sink: &mut dyn FnMut(&[u8]) = each;
+        let mut sink: &mut dyn FnMut(&[u8], i32, i32) = each;
         // SAFETY: `instance` is live (deleted only in Drop); `text` outlives
         // the call; the context is `sink`, read back as the same type.
         let rc = unsafe {
             tokenize(
                 self.instance,
-                (&mut sink as *mut &mut dyn FnMut(&[u8])).cast::<c_void>(),
+                (&mut sink as *mut &mut dyn FnMut(&[u8], i32, i32)).cast::<c_void>(),
                 purpose.flags(),
                 text.as_ptr().cast::<c_char>(),
                 len as c_int,
@@ -188,18 +201,18 @@ unsafe extern "C" fn on_token(
     _flags: c_int,
     token: *const c_char,
     len: c_int,
-    _start: c_int,
-    _end: c_int,
+    start: c_int,
+    end: c_int,
 ) -> c_int {
     if ctx.is_null() || token.is_null() || len < 0 {
         return ffi::SQLITE_OK;
     }
-    // SAFETY: `ctx` is the `&mut dyn FnMut` `tokens` passed, alive for the
-    // call; the token is `len` bytes FTS5 owns until this returns.
-    let sink = unsafe { &mut *ctx.cast::<&mut dyn FnMut(&[u8])>() };
+    // SAFETY: `ctx` is the `&mut dyn FnMut` `tokens_at` passed, alive for
+    // the call; the token is `len` bytes FTS5 owns until this returns.
+    let sink = unsafe { &mut *ctx.cast::<&mut dyn FnMut(&[u8], i32, i32)>() };
     let bytes = unsafe { std::slice::from_raw_parts(token.cast::<u8>(), len as usize) };
     // A panic must not unwind into C.
-    match catch_unwind(AssertUnwindSafe(|| sink(bytes))) {
+    match catch_unwind(AssertUnwindSafe(|| sink(bytes, start, end))) {
         Ok(()) => ffi::SQLITE_OK,
         Err(_) => ffi::SQLITE_ERROR,
     }
@@ -272,6 +285,245 @@ impl<'c> Fts5Api<'c> {
             return Err(unavailable(format!("no tokenizer {name:?} ({rc})")));
         }
         Ok((user_data, methods))
+    }
+}
+
+/// The archive index's tokenizer on the store's own connection: porter as
+/// SQLite has it, except that a document text the live matcher has just
+/// tokenised is given the matcher's tokens (`Replay`) instead of being
+/// split and stemmed a second time. Registered under porter's own name,
+/// which FTS5 then finds first (the newest of a name wins): the schema
+/// still says `porter unicode61 remove_diacritics 2`, every other
+/// connection (`search`, the sqlite3 shell) uses SQLite's porter, and a
+/// text without a recording, a query, or a snippet goes to it as before.
+pub(super) fn register_replay(conn: &Connection, replay: std::sync::Arc<Replay>) -> Result<()> {
+    let api = Fts5Api::of(conn)?;
+    let (porter_data, porter) = api.find_tokenizer(c"porter")?;
+    let module = Box::into_raw(Box::new(ReplayModule {
+        porter_data,
+        porter,
+        replay,
+    }));
+    let mut methods = ffi::fts5_tokenizer {
+        xCreate: Some(replay_create),
+        xDelete: Some(replay_delete),
+        xTokenize: Some(replay_tokenize),
+    };
+    let api = api.api.as_ptr();
+    // SAFETY: `api` is the live fts5_api of the borrowed connection; FTS5
+    // copies the methods; the module is FTS5's from here, freed once by
+    // `replay_destroy` (also when registering fails).
+    let rc = unsafe {
+        let create = (*api)
+            .xCreateTokenizer
+            .ok_or_else(|| unavailable("xCreateTokenizer"))?;
+        create(
+            api,
+            c"porter".as_ptr(),
+            module.cast::<c_void>(),
+            &mut methods,
+            Some(replay_destroy),
+        )
+    };
+    if rc != ffi::SQLITE_OK {
+        return Err(unavailable(format!(
+            "cannot register the replaying porter ({rc})"
+        )));
+    }
+    Ok(())
+}
+
+/// What the replaying porter needs: SQLite's porter, and the recordings.
+struct ReplayModule {
+    porter_data: *mut c_void,
+    porter: ffi::fts5_tokenizer,
+    replay: std::sync::Arc<Replay>,
+}
+
+/// One instance of the replaying porter: one of SQLite's porter inside.
+struct ReplayInstance {
+    porter: *mut ffi::Fts5Tokenizer,
+    module: *const ReplayModule,
+}
+
+// SAFETY: only FTS5 calls it, with the module `register_replay` gave it,
+// once, when the connection closes (or registering failed).
+unsafe extern "C" fn replay_destroy(module: *mut c_void) {
+    if !module.is_null() {
+        // SAFETY: made by Box::into_raw in `register_replay`, freed once.
+        drop(unsafe { Box::from_raw(module.cast::<ReplayModule>()) });
+    }
+}
+
+// SAFETY: only FTS5 calls it, with the module as user data and its
+// arguments for porter, which it owns for the call.
+unsafe extern "C" fn replay_create(
+    module: *mut c_void,
+    args: *mut *const c_char,
+    n_args: c_int,
+    out: *mut *mut ffi::Fts5Tokenizer,
+) -> c_int {
+    let module = module.cast::<ReplayModule>();
+    if module.is_null() || out.is_null() {
+        return ffi::SQLITE_ERROR;
+    }
+    // SAFETY: the module lives as long as the connection's FTS5 (until
+    // `replay_destroy`), longer than any instance.
+    let Some(create) = (unsafe { (*module).porter.xCreate }) else {
+        return ffi::SQLITE_ERROR;
+    };
+    let mut porter: *mut ffi::Fts5Tokenizer = std::ptr::null_mut();
+    // SAFETY: porter's own xCreate with its user data and FTS5's arguments.
+    let rc = unsafe { create((*module).porter_data, args, n_args, &mut porter) };
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    let instance = Box::new(ReplayInstance { porter, module });
+    // SAFETY: `out` is FTS5's slot for the new instance.
+    unsafe { *out = Box::into_raw(instance).cast::<ffi::Fts5Tokenizer>() };
+    ffi::SQLITE_OK
+}
+
+// SAFETY: only FTS5 calls it, once per instance `replay_create` made.
+unsafe extern "C" fn replay_delete(instance: *mut ffi::Fts5Tokenizer) {
+    if instance.is_null() {
+        return;
+    }
+    // SAFETY: made by Box::into_raw in `replay_create`, deleted once; its
+    // module outlives it.
+    let instance = unsafe { Box::from_raw(instance.cast::<ReplayInstance>()) };
+    // SAFETY: the module outlives its instances (`replay_destroy`).
+    let delete = unsafe { (*instance.module).porter.xDelete };
+    if let (false, Some(delete)) = (instance.porter.is_null(), delete) {
+        // SAFETY: porter's instance, made by its xCreate, deleted once.
+        unsafe { delete(instance.porter) };
+    }
+}
+
+/// The token callback FTS5 passes to a tokenizer.
+// SAFETY: a function type; only FTS5's own callback is ever called through it.
+type TokenCallback =
+    unsafe extern "C" fn(*mut c_void, c_int, *const c_char, c_int, c_int, c_int) -> c_int;
+
+// SAFETY: only FTS5 calls it, with an instance `replay_create` made and a
+// text of `len` bytes it owns for the call.
+unsafe extern "C" fn replay_tokenize(
+    instance: *mut ffi::Fts5Tokenizer,
+    ctx: *mut c_void,
+    flags: c_int,
+    text: *const c_char,
+    len: c_int,
+    token: Option<TokenCallback>,
+) -> c_int {
+    let instance = instance.cast::<ReplayInstance>();
+    if instance.is_null() {
+        return ffi::SQLITE_ERROR;
+    }
+    // SAFETY: the instance is live for the call, its module longer.
+    let module = unsafe { &*(*instance).module };
+    if flags == ffi::FTS5_TOKENIZE_DOCUMENT
+        && let Some(each) = token
+        && !text.is_null()
+        && len >= 0
+    {
+        // SAFETY: FTS5's text, `len` bytes, for the call.
+        let bytes = unsafe { std::slice::from_raw_parts(text.cast::<u8>(), len as usize) };
+        if let Some(rc) = module.replay.replayed(bytes, &mut |stem, start, end| {
+            // SAFETY: FTS5's own callback and context, with a token that
+            // lives until it returns.
+            unsafe {
+                each(
+                    ctx,
+                    0,
+                    stem.as_ptr().cast::<c_char>(),
+                    stem.len() as c_int,
+                    start,
+                    end,
+                )
+            }
+        }) {
+            return rc;
+        }
+    }
+    let Some(tokenize) = module.porter.xTokenize else {
+        return ffi::SQLITE_ERROR;
+    };
+    // SAFETY: porter's own xTokenize on its instance, with FTS5's arguments.
+    unsafe { tokenize((*instance).porter, ctx, flags, text, len, token) }
+}
+
+/// The tokens the live matcher gave texts it has just read, by the text:
+/// each a stem as porter makes it, with its place in the text. Kept for one
+/// group's insert into the archive index, then cleared. A text's tokens are
+/// a function of the text alone, so a recording can never be another
+/// text's, whichever item it came from.
+#[derive(Default)]
+pub(crate) struct Replay {
+    texts: std::sync::Mutex<rustc_hash::FxHashMap<Box<[u8]>, Recording>>,
+    /// Texts given their recorded tokens so far (read by the tests; one
+    /// relaxed add per text).
+    replayed: std::sync::atomic::AtomicUsize,
+}
+
+/// One text's tokens: the stems one after another, and per token where its
+/// stem ends in them and where it is in the text.
+#[derive(Default)]
+pub(crate) struct Recording {
+    stems: Vec<u8>,
+    tokens: Vec<(u32, i32, i32)>,
+}
+
+impl Recording {
+    pub(crate) fn push(&mut self, stem: &[u8], start: i32, end: i32) {
+        self.stems.extend_from_slice(stem);
+        self.tokens.push((self.stems.len() as u32, start, end));
+    }
+}
+
+impl Replay {
+    pub(crate) fn record(&self, text: &str, recording: Recording) {
+        if let Ok(mut texts) = self.texts.lock() {
+            texts.insert(text.as_bytes().into(), recording);
+        }
+    }
+
+    /// How many texts were given their recorded tokens.
+    #[cfg(test)]
+    pub(crate) fn replayed_count(&self) -> usize {
+        self.replayed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut texts) = self.texts.lock() {
+            texts.clear();
+        }
+    }
+
+    /// Hands `text`'s recorded tokens to `each`, stopping at its first
+    /// error: `None` when there is no recording of it.
+    fn replayed(
+        &self,
+        text: &[u8],
+        each: &mut dyn FnMut(&[u8], i32, i32) -> c_int,
+    ) -> Option<c_int> {
+        let texts = self.texts.lock().ok()?;
+        let recording = texts.get(text)?;
+        self.replayed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut from = 0;
+        for &(to, start, end) in &recording.tokens {
+            // Cannot fail (the ends grow within the stems); were it to, the
+            // text fails rather than being indexed twice.
+            let Some(stem) = recording.stems.get(from..to as usize) else {
+                return Some(ffi::SQLITE_ERROR);
+            };
+            from = to as usize;
+            let rc = each(stem, start, end);
+            if rc != ffi::SQLITE_OK {
+                return Some(rc);
+            }
+        }
+        Some(ffi::SQLITE_OK)
     }
 }
 
