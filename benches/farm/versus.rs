@@ -67,6 +67,8 @@ pub fn run(rt: &tokio::runtime::Runtime, a: &Args) {
         || "concurrency = 16\nper_host = 16\nbackfill = \"all\"".to_string(),
         |p| p.replace(';', "\n"),
     );
+    // `--again`: the poll measured is the second, with nothing new (all 304).
+    let again = argv.iter().any(|x| x == "--again");
     let (feeds, items) = if argv.iter().any(|x| x == "--feeds" || x == "--items") {
         (a.feeds, a.items)
     } else {
@@ -83,7 +85,10 @@ pub fn run(rt: &tokio::runtime::Runtime, a: &Args) {
     for round in 0..rounds {
         for (c, runs) in contenders.iter().zip(runs.iter_mut()) {
             let dir = tempfile::tempdir().expect("tempdir");
-            let run = first_poll(&c.program, dir.path(), &urls, &poll);
+            let mut run = first_poll(&c.program, dir.path(), &urls, &poll);
+            if again {
+                run = first_poll(&c.program, dir.path(), &urls, &poll);
+            }
             eprintln!(
                 "round {}: {}: {:.3} s CPU, {:.3} s wall",
                 round + 1,
@@ -94,7 +99,12 @@ pub fn run(rt: &tokio::runtime::Runtime, a: &Args) {
             runs.push(run);
         }
     }
-    println!("\n### First poll, {feeds} feeds × {items} items, {rounds} rounds interleaved\n");
+    let which = if again {
+        "No-change poll"
+    } else {
+        "First poll"
+    };
+    println!("\n### {which}, {feeds} feeds × {items} items, {rounds} rounds interleaved\n");
     println!(
         "| program | CPU (min) | CPU (median) | wall (median) | CPU per item | × this build's CPU |"
     );
@@ -120,8 +130,11 @@ pub fn run(rt: &tokio::runtime::Runtime, a: &Args) {
     }
 }
 
-/// The program's first poll of the farm in `dir`, which it has to itself.
+/// The program's poll of the farm in `dir`, which it has to itself (its
+/// first, unless `dir` has its state already).
 fn first_poll(program: &Contestant, dir: &Path, urls: &[String], poll: &str) -> Run {
+    // `--farm-rules`: the farm's 100 rules (`generator::rules`) instead.
+    let farm_rules = std::env::args().any(|a| a == "--farm-rules");
     match program {
         Contestant::Feedwatch(binary) => {
             let mut text = format!(
@@ -131,7 +144,11 @@ fn first_poll(program: &Contestant, dir: &Path, urls: &[String], poll: &str) -> 
             for (f, url) in urls.iter().enumerate() {
                 let _ = write!(text, "[[feeds]]\nname = \"f{f}\"\nurl = \"{url}\"\n");
             }
-            text.push_str("[[rules]]\nname = \"seed\"\nquery = \"iran* AND drone*\"\n");
+            if farm_rules {
+                text.push_str(&crate::generator::rules(100));
+            } else {
+                text.push_str("[[rules]]\nname = \"seed\"\nquery = \"iran* AND drone*\"\n");
+            }
             let config = dir.join("feedwatch.toml");
             std::fs::write(&config, text).expect("config");
             let run = launched(

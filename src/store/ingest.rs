@@ -171,7 +171,7 @@ impl Store {
         let (mut reports, candidates) = write_pieces(&tx, group, &mut self.packer)?;
         let feeds: Vec<&str> = group.iter().map(Write::feed).collect();
         let started = std::time::Instant::now();
-        let matcher = super::live_matcher(&mut self.matcher)?;
+        let matcher = super::live_matcher(&mut self.matcher, &self.replay)?;
         // Matched before they are indexed: the matcher's tokens of each
         // text it read are recorded, and the index takes them (one
         // tokenisation per item, `tokenizer::Replay`).

@@ -322,7 +322,7 @@ impl Store {
 
     /// Checks that SQLite's FTS5 accepts a compiled query.
     pub fn check_query(&mut self, rule: &str, fts_query: &str) -> Result<()> {
-        live_matcher(&mut self.matcher)?
+        live_matcher(&mut self.matcher, &self.replay)?
             .tokenizer()
             .check(fts_query)
             .map_err(|e| StoreError::BadQuery {
@@ -333,10 +333,19 @@ impl Store {
 }
 
 /// The live matcher in `slot`, made on first use.
-fn live_matcher(slot: &mut Option<matcher::Matcher>) -> Result<&mut matcher::Matcher> {
+/// Its index of matched items (for the marks) takes the matcher's tokens
+/// too, from the store's `replay`.
+fn live_matcher<'m>(
+    slot: &'m mut Option<matcher::Matcher>,
+    replay: &std::sync::Arc<tokenizer::Replay>,
+) -> Result<&'m mut matcher::Matcher> {
     match slot {
         Some(m) => Ok(m),
-        None => Ok(slot.insert(matcher::Matcher::new(FTS_DEFINITION)?)),
+        None => {
+            let m = matcher::Matcher::new(FTS_DEFINITION)?;
+            tokenizer::register_replay(m.tokenizer().connection(), replay.clone())?;
+            Ok(slot.insert(m))
+        }
     }
 }
 

@@ -291,7 +291,8 @@ impl<'c> Fts5Api<'c> {
 /// The archive index's tokenizer on the store's own connection: porter as
 /// SQLite has it, except that a document text the live matcher has just
 /// tokenised is given the matcher's tokens (`Replay`) instead of being
-/// split and stemmed a second time. Registered under porter's own name,
+/// split and stemmed a second time (nor again for its marks, `snippet()`
+/// and `highlight()`). Registered under porter's own name,
 /// which FTS5 then finds first (the newest of a name wins): the schema
 /// still says `porter unicode61 remove_diacritics 2`, every other
 /// connection (`search`, the sqlite3 shell) uses SQLite's porter, and a
@@ -421,7 +422,10 @@ unsafe extern "C" fn replay_tokenize(
     }
     // SAFETY: the instance is live for the call, its module longer.
     let module = unsafe { &*(*instance).module };
-    if flags == ffi::FTS5_TOKENIZE_DOCUMENT
+    // A document being indexed, or read again for `snippet()` and
+    // `highlight()` (the same tokens, whose offsets are recorded too); a
+    // query is porter's.
+    if (flags == ffi::FTS5_TOKENIZE_DOCUMENT || flags == ffi::FTS5_TOKENIZE_AUX)
         && let Some(each) = token
         && !text.is_null()
         && len >= 0
