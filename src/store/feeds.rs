@@ -39,19 +39,23 @@ pub(super) fn upsert_feed(conn: &Connection, name: &str, url: &str) -> Result<i6
         .query_row(params![name, url], |r| r.get(0))?)
 }
 
+/// A 304 on the feed's row: one statement for a feed the store knows
+/// (every feed that sent validators), the row made first otherwise.
 pub(super) fn mark_not_modified(
     conn: &Connection,
     feed: &str,
     url: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let id = upsert_feed(conn, feed, url)?;
-    conn.prepare_cached(
-        "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_status = 304, last_error = NULL, consecutive_errors = 0,
-         failing_since = NULL, next_fetch_at = NULL, polls_ok = polls_ok + 1
-         WHERE id = ?1",
-    )?
-    .execute(params![id, to_ts(now)])?;
+    let mut update = conn.prepare_cached(
+        "UPDATE feeds SET url = ?2, last_fetch_at = ?3, last_success_at = ?3, last_status = 304, last_error = NULL,
+         consecutive_errors = 0, failing_since = NULL, next_fetch_at = NULL, polls_ok = polls_ok + 1
+         WHERE name = ?1",
+    )?;
+    if update.execute(params![feed, url, to_ts(now)])? == 0 {
+        upsert_feed(conn, feed, url)?;
+        update.execute(params![feed, url, to_ts(now)])?;
+    }
     Ok(())
 }
 

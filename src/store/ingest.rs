@@ -167,28 +167,44 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute_batch(FTS_STAGE)?;
+        tx.prepare_cached(FTS_STAGE)?.execute([])?;
         let (mut reports, candidates) = write_pieces(&tx, group, &mut self.packer)?;
-        let feeds: Vec<&str> = group.iter().map(Write::feed).collect();
-        let started = std::time::Instant::now();
-        let matcher = super::live_matcher(&mut self.matcher, &self.replay)?;
-        // Matched before they are indexed: the matcher's tokens of each
-        // text it read are recorded, and the index takes them (one
-        // tokenisation per item, `tokenizer::Replay`).
+        // A group with nothing new (all 304s, or only known items) makes
+        // no matcher and indexes nothing: per feed, a no-change poll
+        // writes its feed's row and no more.
+        let found = if candidates.is_empty() {
+            Vec::new()
+        } else {
+            let feeds: Vec<&str> = group.iter().map(Write::feed).collect();
+            let started = std::time::Instant::now();
+            let matcher = super::live_matcher(&mut self.matcher, &self.replay)?;
+            // Matched before they are indexed: the matcher's tokens of each
+            // text it read are recorded, and the index takes them (one
+            // tokenisation per item, `tokenizer::Replay`).
+            self.replay.clear();
+            let found = match_candidates(matcher, &feeds, &candidates, rules, Some(&self.replay))?;
+            self.matching += started.elapsed();
+            found
+        };
+        let staged: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM temp.fts_new)")?
+            .query_row([], |r| r.get(0))?;
+        if staged {
+            // One statement for the whole group, so that it becomes one
+            // FTS5 segment (see 006_fts_by_group.sql); from the plain text
+            // staged beside the packed rows, not from `items`, which would
+            // unpack what was just packed.
+            let indexed = tx
+                .prepare_cached(
+                    "INSERT INTO items_fts(rowid, title, summary, author, category, feed)
+                     SELECT id, title, summary, author, category, feed FROM temp.fts_new",
+                )
+                .and_then(|mut insert| insert.execute([]));
+            self.replay.clear();
+            indexed?;
+            tx.prepare_cached("DELETE FROM temp.fts_new")?.execute([])?;
+        }
         self.replay.clear();
-        let found = match_candidates(matcher, &feeds, &candidates, rules, Some(&self.replay))?;
-        self.matching += started.elapsed();
-        // One statement for the whole group, so that it becomes one FTS5
-        // segment (see 006_fts_by_group.sql); from the plain text staged
-        // beside the packed rows, not from `items`, which would unpack
-        // what was just packed.
-        let indexed = tx.execute_batch(
-            "INSERT INTO items_fts(rowid, title, summary, author, category, feed)
-             SELECT id, title, summary, author, category, feed FROM temp.fts_new;
-             DELETE FROM temp.fts_new;",
-        );
-        self.replay.clear();
-        indexed?;
         record_matches(&tx, group, &found, &mut reports)?;
         tx.commit()?;
         Ok(reports)
