@@ -7,14 +7,18 @@
 #
 #   benches/regression.sh [--rounds N] REV...    e.g. benches/regression.sh fc2cf60
 #
-# Extra arguments before the revisions go to the benchmark (--rounds,
-# --feeds, --items, --rss2email PATH).
+# Extra arguments before the revisions go to the benchmark's --versus
+# (--rounds N, --feeds N, --items N, --poll KEYS, --rss2email PATH,
+# --farm-rules, --again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench_args=()
 while [[ $# -gt 0 && $1 == --* ]]; do
-    bench_args+=("$1" "$2")
-    shift 2
+    case $1 in
+        # The benchmark's options without a value.
+        --again | --farm-rules) bench_args+=("$1"); shift ;;
+        *) bench_args+=("$1" "$2"); shift 2 ;;
+    esac
 done
 [[ $# -gt 0 ]] || { echo "usage: $0 [--rounds N] REV..." >&2; exit 2; }
 out="$PWD/target/regression"
@@ -25,6 +29,7 @@ for rev in "$@"; do
     if [[ ! -x $binary ]]; then
         tree="$out/tree-$commit"
         rm -rf "$tree"
+        git worktree prune
         git worktree add --detach "$tree" "$commit" >/dev/null
         # Its own target directory: the dependencies of an older commit
         # must not displace this checkout's.

@@ -4,7 +4,7 @@
 //! (`--binary NAME=PATH`, say one built from an older commit by
 //! `benches/regression.sh`) and rss2email's `run --no-send`
 //! (`--rss2email PATH`, installed by `benches/rss2email.sh`). The farm is
-//! 200 feeds × 50 items unless `--feeds`/`--items` say otherwise, with the
+//! 200 feeds (`--feeds`) × 50 items (`--items`), with the
 //! one rule `iran* AND drone*` and `backfill = "all"`: every item is
 //! matched. The config uses only keys every feedwatch since the first wave
 //! reads. A ratio drifting from one run to the next is a regression (or a
@@ -69,11 +69,12 @@ pub fn run(rt: &tokio::runtime::Runtime, a: &Args) {
     );
     // `--again`: the poll measured is the second, with nothing new (all 304).
     let again = argv.iter().any(|x| x == "--again");
-    let (feeds, items) = if argv.iter().any(|x| x == "--feeds" || x == "--items") {
-        (a.feeds, a.items)
+    let feeds = if argv.iter().any(|x| x == "--feeds") {
+        a.feeds
     } else {
-        (200, a.items)
+        200
     };
+    let items = a.items;
     eprintln!("versus: {feeds} feeds × {items} items, {rounds} rounds");
     let docs: Vec<Doc> = (0..feeds).map(|f| feed_doc(f, 0, items, 1)).collect();
     let farm: Farm = Arc::new(Mutex::new(docs));

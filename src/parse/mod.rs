@@ -234,7 +234,7 @@ fn parts_of(e: &Entry, base: &Url) -> Parts {
         .as_ref()
         .and_then(|c| c.body.as_deref())
         .map(|html| {
-            let mut words = Words::new(MAX_SUMMARY);
+            let mut words = Words::sized_for(MAX_SUMMARY, html.len());
             extract::push_html(&mut words, html);
             words.finish()
         })
@@ -261,7 +261,7 @@ fn parts_of(e: &Entry, base: &Url) -> Parts {
 
 /// A feed text construct's words, cleaned, at most `max` characters.
 fn text_of(t: &feed_rs::model::Text, max: usize) -> String {
-    let mut words = Words::new(max);
+    let mut words = Words::sized_for(max, t.content.len());
     push_text_of(&mut words, t);
     words.finish()
 }

@@ -735,7 +735,10 @@ fn real_pages_and_feed_texts_are_read_to_the_same_words_as_before() {
 
 #[test]
 fn the_extractors_common_references_are_nanohtml2texts() {
-    for name in ["amp", "lt", "gt", "quot", "apos", "nbsp", "Tab", "NewLine"] {
+    for name in [
+        "amp", "lt", "gt", "quot", "apos", "nbsp", "rsquo", "lsquo", "rdquo", "ldquo", "hellip",
+        "mdash", "ndash", "laquo", "raquo", "copy", "eacute", "euro", "Tab", "NewLine",
+    ] {
         let reference = format!("x&{name};x");
         assert_eq!(
             words_of_html(&reference, 100),
@@ -744,6 +747,26 @@ fn the_extractors_common_references_are_nanohtml2texts() {
         );
     }
     assert_eq!(words_of_html("a&Tab;b&NewLine;c&nbsp;d", 100), "a b c d");
+}
+
+#[test]
+fn markup_that_never_closes_is_read_in_linear_time() {
+    // Every '<' opens a tag whose '>' never comes, in a link (read uncapped)
+    // and out of one: each '<' looked for its end to the end of the text.
+    for html in [
+        "<a href=x>".to_string() + &"<b".repeat(2_000),
+        "<b".repeat(2_000),
+    ] {
+        assert_eq!(words_of_html(&html, 20_000), oracle(&html, 20_000));
+    }
+    let open = "<b".repeat(200_000);
+    let started = std::time::Instant::now();
+    for html in ["<a href=x>".to_string() + &open, open.clone()] {
+        assert!(words_of_html(&html, 20_000).starts_with("<b<b"));
+    }
+    // Quadratic, this took minutes; linear, milliseconds. (A bound no
+    // machine misses by chance, not a timing test of the product.)
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
 
 #[test]

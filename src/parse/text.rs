@@ -11,7 +11,7 @@ use crate::model::{MARK_END, MARK_START};
 /// The words of a feed text construct, whatever its declared type, added
 /// to `words`.
 pub(super) fn push_text_of(words: &mut Words, t: &Text) {
-    if t.content_type.subty() == "plain" && !t.content.contains('<') {
+    if t.content_type.subty() == "plain" && memchr::memchr(b'<', t.content.as_bytes()).is_none() {
         push_basic_entities(words, &t.content);
     } else {
         push_html(words, &t.content);
@@ -71,8 +71,15 @@ pub(super) struct Words {
 
 impl Words {
     pub(super) fn new(max: usize) -> Self {
+        Words::sized_for(max, 0)
+    }
+
+    /// Room made at once for the text of an input of `len` bytes (a text
+    /// grown from empty was copied again at every doubling), at most
+    /// what `max` characters can take.
+    pub(super) fn sized_for(max: usize, len: usize) -> Self {
         Words {
-            out: String::new(),
+            out: String::with_capacity(len.min(max.saturating_mul(4))),
             count: 0,
             max,
             space: false,

@@ -76,13 +76,14 @@ pub(super) fn possible_entries(text: &str) -> usize {
     let bytes = text.as_bytes();
     memchr::memchr_iter(b'<', bytes)
         .filter(|&i| {
-            let name = &bytes[i + 1..bytes.len().min(i + 1 + 64)];
-            let Some(end) = name
+            // The name runs to its delimiter; a '<' ends it too, so that no
+            // byte is read twice ("<<<<" is linear), and a name at the end of
+            // the text without one still counts.
+            let name = &bytes[i + 1..];
+            let end = name
                 .iter()
-                .position(|b| matches!(b, b'>' | b' ' | b'/' | b'\t' | b'\n' | b'\r'))
-            else {
-                return false;
-            };
+                .position(|b| matches!(b, b'>' | b' ' | b'/' | b'\t' | b'\n' | b'\r' | b'<'))
+                .unwrap_or(name.len());
             let name = &name[..end];
             let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
             local.eq_ignore_ascii_case(b"item") || local.eq_ignore_ascii_case(b"entry")
@@ -140,6 +141,15 @@ mod tests {
                 .unwrap()
                 .ends_with("<title>t1</title></rss:ITEM></rdf:RDF>")
         );
+    }
+
+    #[test]
+    fn entries_are_counted_whatever_their_prefix() {
+        let prefix = "p".repeat(100);
+        let doc = format!("<rdf><{prefix}:item>a</{prefix}:item><x:ENTRY/><item\n/><itemx/></rdf>");
+        assert_eq!(possible_entries(&doc), 3);
+        assert_eq!(possible_entries("<item"), 1);
+        assert_eq!(possible_entries(&"<".repeat(100_000)), 0);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Store, the live matcher (docs/DESIGN.md §3): every rule's query tree
 //! (`model::Query`) evaluated in Rust on one new item's tokens, which come
 //! from the archive index's own tokenizer (`tokenizer`). Each item is
-//! tokenised once here and once into the archive index; no second index is
-//! built (it was 85% of matching's time). FTS5 stays the answer for
+//! tokenised once, here: the archive index takes the stems recorded here
+//! (`tokenizer::Replay`), and no second index is built (it was 85% of
+//! matching's time). FTS5 stays the answer for
 //! `search`, and tests/it/matcher.rs checks, item by item, that both answer
 //! alike.
 //!

@@ -296,10 +296,15 @@ impl<'c> Fts5Api<'c> {
 /// which FTS5 then finds first (the newest of a name wins): the schema
 /// still says `porter unicode61 remove_diacritics 2`, every other
 /// connection (`search`, the sqlite3 shell) uses SQLite's porter, and a
-/// text without a recording, a query, or a snippet goes to it as before.
+/// text without a recording, or a query, goes to it as before. Only an
+/// instance made with the archive's arguments replays (`ARCHIVE_ARGS`).
 pub(super) fn register_replay(conn: &Connection, replay: std::sync::Arc<Replay>) -> Result<()> {
     let api = Fts5Api::of(conn)?;
     let (porter_data, porter) = api.find_tokenizer(c"porter")?;
+    let api = api.api.as_ptr();
+    // SAFETY: `api` is the live fts5_api of the borrowed connection.
+    let create =
+        unsafe { (*api).xCreateTokenizer }.ok_or_else(|| unavailable("xCreateTokenizer"))?;
     let module = Box::into_raw(Box::new(ReplayModule {
         porter_data,
         porter,
@@ -310,14 +315,10 @@ pub(super) fn register_replay(conn: &Connection, replay: std::sync::Arc<Replay>)
         xDelete: Some(replay_delete),
         xTokenize: Some(replay_tokenize),
     };
-    let api = api.api.as_ptr();
-    // SAFETY: `api` is the live fts5_api of the borrowed connection; FTS5
-    // copies the methods; the module is FTS5's from here, freed once by
-    // `replay_destroy` (also when registering fails).
+    // SAFETY: as above; FTS5 copies the methods; once registered, the
+    // module is FTS5's, freed once by `replay_destroy` when the connection
+    // closes.
     let rc = unsafe {
-        let create = (*api)
-            .xCreateTokenizer
-            .ok_or_else(|| unavailable("xCreateTokenizer"))?;
         create(
             api,
             c"porter".as_ptr(),
@@ -327,12 +328,21 @@ pub(super) fn register_replay(conn: &Connection, replay: std::sync::Arc<Replay>)
         )
     };
     if rc != ffi::SQLITE_OK {
+        // Not registered (out of memory): FTS5 kept nothing and calls no
+        // destructor (fts5CreateTokenizer), so the module is ours to free.
+        // SAFETY: made by Box::into_raw above, not handed over.
+        drop(unsafe { Box::from_raw(module) });
         return Err(unavailable(format!(
             "cannot register the replaying porter ({rc})"
         )));
     }
     Ok(())
 }
+
+/// The arguments of the archive's porter (`FTS_DEFINITION`): the only
+/// instances whose texts the matcher's tokens are (its split is unicode61
+/// with them).
+const ARCHIVE_ARGS: [&str; 3] = ["unicode61", "remove_diacritics", "2"];
 
 /// What the replaying porter needs: SQLite's porter, and the recordings.
 struct ReplayModule {
@@ -345,10 +355,12 @@ struct ReplayModule {
 struct ReplayInstance {
     porter: *mut ffi::Fts5Tokenizer,
     module: *const ReplayModule,
+    /// Made with the archive's arguments: it may replay.
+    archive: bool,
 }
 
 // SAFETY: only FTS5 calls it, with the module `register_replay` gave it,
-// once, when the connection closes (or registering failed).
+// once, when the connection closes.
 unsafe extern "C" fn replay_destroy(module: *mut c_void) {
     if !module.is_null() {
         // SAFETY: made by Box::into_raw in `register_replay`, freed once.
@@ -379,10 +391,31 @@ unsafe extern "C" fn replay_create(
     if rc != ffi::SQLITE_OK {
         return rc;
     }
-    let instance = Box::new(ReplayInstance { porter, module });
+    // SAFETY: FTS5's arguments for this xCreate, live for the call.
+    let archive = unsafe { archive_args(args, n_args) };
+    let instance = Box::new(ReplayInstance {
+        porter,
+        module,
+        archive,
+    });
     // SAFETY: `out` is FTS5's slot for the new instance.
     unsafe { *out = Box::into_raw(instance).cast::<ffi::Fts5Tokenizer>() };
     ffi::SQLITE_OK
+}
+
+/// Whether `args` (`n` C strings) are the archive's porter arguments.
+// SAFETY: callers pass `args` pointing to `n` pointers, each null or a C
+// string, live for the call (FTS5's xCreate arguments).
+unsafe fn archive_args(args: *mut *const c_char, n: c_int) -> bool {
+    if args.is_null() || usize::try_from(n).ok() != Some(ARCHIVE_ARGS.len()) {
+        return false;
+    }
+    ARCHIVE_ARGS.iter().enumerate().all(|(i, want)| {
+        // SAFETY: i < n, per the contract above.
+        let arg = unsafe { *args.add(i) };
+        // SAFETY: a C string, live for the call, when not null.
+        !arg.is_null() && unsafe { std::ffi::CStr::from_ptr(arg) }.to_bytes() == want.as_bytes()
+    })
 }
 
 // SAFETY: only FTS5 calls it, once per instance `replay_create` made.
@@ -421,11 +454,12 @@ unsafe extern "C" fn replay_tokenize(
         return ffi::SQLITE_ERROR;
     }
     // SAFETY: the instance is live for the call, its module longer.
-    let module = unsafe { &*(*instance).module };
+    let (module, archive) = unsafe { (&*(*instance).module, (*instance).archive) };
     // A document being indexed, or read again for `snippet()` and
     // `highlight()` (the same tokens, whose offsets are recorded too); a
     // query is porter's.
-    if (flags == ffi::FTS5_TOKENIZE_DOCUMENT || flags == ffi::FTS5_TOKENIZE_AUX)
+    if archive
+        && (flags == ffi::FTS5_TOKENIZE_DOCUMENT || flags == ffi::FTS5_TOKENIZE_AUX)
         && let Some(each) = token
         && !text.is_null()
         && len >= 0
