@@ -109,7 +109,7 @@ pub fn run(rt: &tokio::runtime::Runtime, a: &Args) {
     println!(
         "| program | CPU (min) | CPU (median) | wall (median) | CPU per item | × this build's CPU |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     let median = |mut v: Vec<Duration>| {
         v.sort();
         v[v.len() / 2]
@@ -119,12 +119,15 @@ pub fn run(rt: &tokio::runtime::Runtime, a: &Args) {
         let cpu = median(runs.iter().map(|r| r.cpu).collect());
         let min = runs.iter().map(|r| r.cpu).min().unwrap_or_default();
         let wall = median(runs.iter().map(|r| r.wall).collect());
+        let mut rss: Vec<i64> = runs.iter().map(|r| r.max_rss_kib).collect();
+        rss.sort_unstable();
         println!(
-            "| {} | {:.3} s | {:.3} s | {:.3} s | {:.0} µs | {:.2}× |",
+            "| {} | {:.3} s | {:.3} s | {:.3} s | {:.1} MB | {:.0} µs | {:.2}× |",
             c.name,
             min.as_secs_f64(),
             cpu.as_secs_f64(),
             wall.as_secs_f64(),
+            rss[rss.len() / 2] as f64 / 1024.0,
             cpu.as_secs_f64() * 1e6 / (feeds * items) as f64,
             cpu.as_secs_f64() / ours.as_secs_f64()
         );

@@ -95,7 +95,11 @@ impl Words {
         &self.out
     }
 
-    pub(super) fn finish(self) -> String {
+    /// The text, holding no more memory than it needs: items wait in
+    /// memory for the writer, and a text grown by doubling (or sized for
+    /// its HTML) holds up to twice its length.
+    pub(super) fn finish(mut self) -> String {
+        self.out.shrink_to_fit();
         self.out
     }
 

@@ -497,11 +497,21 @@ unsafe extern "C" fn replay_tokenize(
 /// text's, whichever item it came from.
 #[derive(Default)]
 pub(crate) struct Replay {
-    texts: std::sync::Mutex<rustc_hash::FxHashMap<Box<[u8]>, Recording>>,
+    /// The recordings, and the bytes they hold.
+    texts: std::sync::Mutex<(Recordings, usize)>,
     /// Texts given their recorded tokens so far (read by the tests; one
     /// relaxed add per text).
     replayed: std::sync::atomic::AtomicUsize,
 }
+
+/// Each recorded text's tokens, by the text.
+type Recordings = rustc_hash::FxHashMap<Box<[u8]>, Recording>;
+
+/// The most the recordings of one group hold, in bytes, as allocated
+/// (about 2,000 items of 2.3 KB; a group is at most 5,000 items). At 4 MB
+/// the farm's first poll lost most of the saving (groups are large while
+/// the writer is busy) and its peak still grew.
+const REPLAY_BUDGET: usize = 32 << 20;
 
 /// One text's tokens: the stems one after another, and per token where its
 /// stem ends in them and where it is in the text.
@@ -519,9 +529,17 @@ impl Recording {
 }
 
 impl Replay {
+    /// Keeps `recording` for `text`, unless the recordings already hold
+    /// `REPLAY_BUDGET` bytes: past it, texts go to porter, so that a group
+    /// of 5,000 long items cannot hold twice its text in recordings.
     pub(crate) fn record(&self, text: &str, recording: Recording) {
-        if let Ok(mut texts) = self.texts.lock() {
-            texts.insert(text.as_bytes().into(), recording);
+        let size = text.len() + recording.stems.capacity() + recording.tokens.capacity() * 12;
+        if let Ok(mut guard) = self.texts.lock() {
+            let (texts, held) = &mut *guard;
+            if *held + size <= REPLAY_BUDGET {
+                *held += size;
+                texts.insert(text.as_bytes().into(), recording);
+            }
         }
     }
 
@@ -532,8 +550,9 @@ impl Replay {
     }
 
     pub(crate) fn clear(&self) {
-        if let Ok(mut texts) = self.texts.lock() {
-            texts.clear();
+        if let Ok(mut guard) = self.texts.lock() {
+            guard.0.clear();
+            guard.1 = 0;
         }
     }
 
@@ -544,8 +563,8 @@ impl Replay {
         text: &[u8],
         each: &mut dyn FnMut(&[u8], i32, i32) -> c_int,
     ) -> Option<c_int> {
-        let texts = self.texts.lock().ok()?;
-        let recording = texts.get(text)?;
+        let guard = self.texts.lock().ok()?;
+        let recording = guard.0.get(text)?;
         self.replayed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut from = 0;
