@@ -592,6 +592,20 @@ fn unavailable(why: impl std::fmt::Display) -> StoreError {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_recordings_of_a_group_are_bounded() {
+        let replay = Replay::default();
+        let text = "word ".repeat(200_000); // 1 MB
+        for i in 0..40 {
+            let mut recording = Recording::default();
+            recording.push(b"word", 0, 4);
+            replay.record(&format!("{i}{text}"), recording);
+        }
+        let (texts, held) = &*replay.texts.lock().unwrap();
+        assert!(*held <= REPLAY_BUDGET, "{held}");
+        assert!((25..40).contains(&texts.len()), "{}", texts.len());
+    }
+
     fn tokens(t: &mut Tokenizer, text: &str, purpose: Purpose) -> Vec<String> {
         let mut out = Vec::new();
         t.tokens(text, purpose, &mut |b| {
