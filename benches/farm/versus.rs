@@ -107,7 +107,7 @@ pub fn run(rt: &tokio::runtime::Runtime, a: &Args) {
     };
     println!("\n### {which}, {feeds} feeds × {items} items, {rounds} rounds interleaved\n");
     println!(
-        "| program | CPU (min) | CPU (median) | wall (median) | CPU per item | × this build's CPU |"
+        "| program | CPU (min) | CPU (median) | wall (median) | peak RSS (median) | CPU per item | × this build's CPU |"
     );
     println!("|---|---|---|---|---|---|---|");
     let median = |mut v: Vec<Duration>| {
