@@ -265,7 +265,7 @@ fn reference(name: &str) -> Option<Reference> {
         "eacute" => '\u{e9}',
         "euro" => '\u{20ac}',
         // Whitespace, which nanohtml2text's answer for the reference alone
-        // (below) would trim away.
+        // (`resolve_html_entity`) trims away.
         "Tab" => '\t',
         "NewLine" => '\n',
         _ => '\0',
@@ -285,18 +285,10 @@ fn reference(name: &str) -> Option<Reference> {
             _ => None,
         };
     }
-    // Any other name, from nanohtml2text's table (2,000 names), by asking
-    // it for the reference alone.
-    let reference = format!("&{name};");
-    let text = nanohtml2text::html2text(&reference);
-    if text == reference {
-        None
-    } else if text.is_empty() {
-        // Another name for whitespace, trimmed the same way.
-        Some(Reference::Char(' '))
-    } else {
-        Some(Reference::Text(text))
-    }
+    // Any other name, from nanohtml2text's table (2,000 names), as the
+    // repairs resolve it. (Its only names for ASCII whitespace, which it
+    // trims from the reference alone, are Tab and NewLine, above.)
+    super::repair::resolve_html_entity(name).map(Reference::Text)
 }
 
 /// The '>' that closes a tag, ignoring one inside a quoted attribute value

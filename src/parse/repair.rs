@@ -189,8 +189,9 @@ fn html_entities(text: &str) -> Option<String> {
 
 /// The text of an HTML named entity, from nanohtml2text's table (which
 /// we use for feed HTML anyway; quick-xml's has wrong code points for some
-/// Greek capitals, found by the corpus test: `&Epsilon;` gave "9").
-fn resolve_html_entity(name: &str) -> Option<String> {
+/// Greek capitals, found by the corpus test: `&Epsilon;` gave "9"). Also
+/// the feed HTML reader's (`extract`) for the names it does not know.
+pub(super) fn resolve_html_entity(name: &str) -> Option<String> {
     let reference = format!("&{name};");
     let text = nanohtml2text::html2text(&reference);
     (text != reference && !text.is_empty()).then_some(text)
