@@ -189,22 +189,23 @@ impl Store {
         let staged: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM temp.fts_new)")?
             .query_row([], |r| r.get(0))?;
-        if staged {
-            // One statement for the whole group, so that it becomes one
-            // FTS5 segment (see 006_fts_by_group.sql); from the plain text
-            // staged beside the packed rows, not from `items`, which would
-            // unpack what was just packed.
-            let indexed = tx
-                .prepare_cached(
-                    "INSERT INTO items_fts(rowid, title, summary, author, category, feed)
-                     SELECT id, title, summary, author, category, feed FROM temp.fts_new",
-                )
-                .and_then(|mut insert| insert.execute([]));
-            self.replay.clear();
-            indexed?;
-            tx.prepare_cached("DELETE FROM temp.fts_new")?.execute([])?;
-        }
+        // One statement for the whole group, so that it becomes one FTS5
+        // segment (see 006_fts_by_group.sql); from the plain text staged
+        // beside the packed rows, not from `items`, which would unpack what
+        // was just packed.
+        let indexed = if staged {
+            tx.prepare_cached(
+                "INSERT INTO items_fts(rowid, title, summary, author, category, feed)
+                 SELECT id, title, summary, author, category, feed FROM temp.fts_new",
+            )
+            .and_then(|mut insert| insert.execute([]))
+            .and_then(|_| tx.prepare_cached("DELETE FROM temp.fts_new")?.execute([]))
+        } else {
+            Ok(0)
+        };
+        // Taken or not, the recordings were this group's only.
         self.replay.clear();
+        indexed?;
         record_matches(&tx, group, &found, &mut reports)?;
         tx.commit()?;
         Ok(reports)
