@@ -67,6 +67,12 @@ pub fn run(rt: &tokio::runtime::Runtime, a: &Args) {
         || "concurrency = 16\nper_host = 16\nbackfill = \"all\"".to_string(),
         |p| p.replace(';', "\n"),
     );
+    // `--farm-rules`: the farm's 100 rules (`generator::rules`) instead.
+    let rules = if argv.iter().any(|x| x == "--farm-rules") {
+        crate::generator::rules(100)
+    } else {
+        "[[rules]]\nname = \"seed\"\nquery = \"iran* AND drone*\"\n".to_string()
+    };
     // `--again`: the poll measured is the second, with nothing new (all 304).
     let again = argv.iter().any(|x| x == "--again");
     let feeds = if argv.iter().any(|x| x == "--feeds") {
@@ -86,9 +92,9 @@ pub fn run(rt: &tokio::runtime::Runtime, a: &Args) {
     for round in 0..rounds {
         for (c, runs) in contenders.iter().zip(runs.iter_mut()) {
             let dir = tempfile::tempdir().expect("tempdir");
-            let mut run = first_poll(&c.program, dir.path(), &urls, &poll);
+            let mut run = first_poll(&c.program, dir.path(), &urls, &poll, &rules);
             if again {
-                run = first_poll(&c.program, dir.path(), &urls, &poll);
+                run = first_poll(&c.program, dir.path(), &urls, &poll, &rules);
             }
             eprintln!(
                 "round {}: {}: {:.3} s CPU, {:.3} s wall",
@@ -136,9 +142,7 @@ pub fn run(rt: &tokio::runtime::Runtime, a: &Args) {
 
 /// The program's poll of the farm in `dir`, which it has to itself (its
 /// first, unless `dir` has its state already).
-fn first_poll(program: &Contestant, dir: &Path, urls: &[String], poll: &str) -> Run {
-    // `--farm-rules`: the farm's 100 rules (`generator::rules`) instead.
-    let farm_rules = std::env::args().any(|a| a == "--farm-rules");
+fn first_poll(program: &Contestant, dir: &Path, urls: &[String], poll: &str, rules: &str) -> Run {
     match program {
         Contestant::Feedwatch(binary) => {
             let mut text = format!(
@@ -148,11 +152,7 @@ fn first_poll(program: &Contestant, dir: &Path, urls: &[String], poll: &str) -> 
             for (f, url) in urls.iter().enumerate() {
                 let _ = write!(text, "[[feeds]]\nname = \"f{f}\"\nurl = \"{url}\"\n");
             }
-            if farm_rules {
-                text.push_str(&crate::generator::rules(100));
-            } else {
-                text.push_str("[[rules]]\nname = \"seed\"\nquery = \"iran* AND drone*\"\n");
-            }
+            text.push_str(rules);
             let config = dir.join("feedwatch.toml");
             std::fs::write(&config, text).expect("config");
             let run = launched(
