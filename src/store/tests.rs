@@ -1499,3 +1499,43 @@ fn the_index_from_the_matchers_tokens_is_porters_index() {
     assert_eq!(none, 0);
     assert_eq!(replayed, porters);
 }
+
+/// The replaying porter replays only into tables made with the archive's
+/// porter arguments: another porter table on the same connection tokenises
+/// a recorded text itself.
+#[test]
+fn only_the_archives_porter_replays() {
+    let s = Store::open_in_memory().unwrap();
+    let text = "Drones flew over Kyiv";
+    // A recording that is not the text's tokens: whoever takes it indexes
+    // "zzz" alone.
+    let mut bogus = tokenizer::Recording::default();
+    bogus.push(b"zzz", 0, 6);
+    s.replay.record(text, bogus);
+    s.conn
+        .execute_batch(
+            "CREATE VIRTUAL TABLE ascii USING fts5(x, tokenize = 'porter ascii');
+             CREATE VIRTUAL TABLE archive_like USING fts5(x, tokenize = 'porter unicode61 remove_diacritics 2');",
+        )
+        .unwrap();
+    for table in ["ascii", "archive_like"] {
+        s.conn
+            .execute(&format!("INSERT INTO {table}(x) VALUES (?1)"), [text])
+            .unwrap();
+    }
+    let hits = |table: &str, query: &str| -> i64 {
+        s.conn
+            .query_row(
+                &format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"),
+                [query],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!((hits("ascii", "drone"), hits("ascii", "zzz")), (1, 0));
+    // The archive's arguments replay the recording, as the index would.
+    assert_eq!(
+        (hits("archive_like", "drone"), hits("archive_like", "zzz")),
+        (0, 1)
+    );
+}
